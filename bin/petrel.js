@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// Runs the TypeScript sources directly so `npx petrel` works on a fresh clone without a build step.
+// A built copy (npm run build -> dist/) is used instead when PETREL_USE_DIST=1, as in the container image.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+if (process.env.PETREL_USE_DIST === '1' && existsSync(`${root}dist/cli/main.js`)) {
+  await import(`${root}dist/cli/main.js`);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(`${root}src/cli/main.ts`);
+}

@@ -1,0 +1,39 @@
+import type { Readable, Writable } from 'node:stream';
+
+export interface CliIo {
+  stdout: Writable;
+  stderr: Writable;
+  stdin: Readable;
+  env: NodeJS.ProcessEnv;
+}
+
+export type Command = (args: string[], io: CliIo) => Promise<number>;
+
+const USAGE = `usage: petrel <command> [options]
+
+commands:
+  lint FILE...     validate Petrel resources in YAML files or folders (- for stdin)
+  crds --out DIR   write the CustomResourceDefinitions generated from the schemas
+`;
+
+// Each command is loaded on demand so `petrel lint` does not pay for the controller's imports.
+const commands: Record<string, () => Promise<Command>> = {};
+
+export function registerCommand(name: string, load: () => Promise<Command>): void {
+  commands[name] = load;
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(USAGE);
+    return name ? 0 : 2;
+  }
+  const load = commands[name];
+  if (!load) {
+    io.stderr.write(`petrel: unknown command "${name}"\n${USAGE}`);
+    return 2;
+  }
+  const command = await load();
+  return command(rest, io);
+}

@@ -1,0 +1,21 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli/run.ts';
+
+function io() {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c) => (out += c));
+  stderr.on('data', (c) => (err += c));
+  return { io: { stdout, stderr, stdin: new PassThrough(), env: {} }, out: () => out, err: () => err };
+}
+
+describe('petrel cli', () => {
+  it('rejects an unknown command with usage and exit 2', async () => {
+    const t = io();
+    expect(await runCli(['frobnicate'], t.io)).toBe(2);
+    expect(t.err()).toContain('unknown command "frobnicate"');
+  });
+});

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// CI asks for a machine-readable report next to the usual output, to print its own summary line.
+const reportFile = process.env.PETREL_TEST_REPORT;
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    reporters: reportFile ? ['default', ['json', { outputFile: reportFile }]] : ['default'],
+  },
+});
