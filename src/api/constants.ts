@@ -1,0 +1,60 @@
+export const PETREL_GROUP = 'petrel.dev';
+export const PETREL_VERSION = 'v1alpha1';
+export const PETREL_API_VERSION = `${PETREL_GROUP}/${PETREL_VERSION}` as const;
+
+/** Checks every router knows how to query without a MetricTemplate. */
+export const BUILTIN_METRICS = ['request-success-rate', 'request-duration'] as const;
+export type BuiltinMetric = (typeof BUILTIN_METRICS)[number];
+
+export const WEBHOOK_TYPES = [
+  'confirm-rollout',
+  'pre-rollout',
+  'rollout',
+  'confirm-traffic-increase',
+  'confirm-promotion',
+  'post-rollout',
+  'rollback',
+  'event',
+] as const;
+export type WebhookType = (typeof WEBHOOK_TYPES)[number];
+
+export const ALERT_SEVERITIES = ['info', 'warn', 'error'] as const;
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+
+export const CANARY_PROVIDERS = ['istio', 'kubernetes'] as const;
+export type CanaryProvider = (typeof CANARY_PROVIDERS)[number];
+
+export const METRIC_PROVIDER_TYPES = ['prometheus'] as const;
+export type MetricProviderType = (typeof METRIC_PROVIDER_TYPES)[number];
+
+export const ALERT_PROVIDER_TYPES = ['slack', 'msteams', 'discord', 'webhook'] as const;
+export type AlertProviderType = (typeof ALERT_PROVIDER_TYPES)[number];
+
+export const CANARY_PHASES = [
+  'Initializing',
+  'Initialized',
+  'Waiting',
+  'Progressing',
+  'WaitingPromotion',
+  'Promoting',
+  'Finalising',
+  'Succeeded',
+  'Failed',
+  'Terminating',
+  'Terminated',
+] as const;
+
+/** Most recent checks kept in `status.history`. */
+export const MAX_HISTORY_ENTRIES = 20;
+
+export const CANARY_DEFAULTS = {
+  analysisInterval: '1m',
+  threshold: 5,
+  stepWeight: 10,
+  maxWeight: 50,
+  progressDeadlineSeconds: 600,
+  metricInterval: '1m',
+  provider: 'istio',
+  webhookType: 'rollout',
+  alertSeverity: 'info',
+} as const;

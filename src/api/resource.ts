@@ -1,0 +1,39 @@
+import { type AlertProvider, validateAlertProvider } from './alert-provider.ts';
+import { type Canary, validateCanary } from './canary.ts';
+import { PETREL_GROUP } from './constants.ts';
+import type { ValidationResult } from './issues.ts';
+import { type MetricTemplate, validateMetricTemplate } from './metric-template.ts';
+
+export const PETREL_KINDS = ['Canary', 'MetricTemplate', 'AlertProvider'] as const;
+export type PetrelKind = (typeof PETREL_KINDS)[number];
+export type PetrelResource = Canary | MetricTemplate | AlertProvider;
+
+/** True when the object claims the petrel.dev API group, whatever its version or kind. */
+export function isPetrelObject(input: unknown): input is { apiVersion: string; kind?: unknown } {
+  if (typeof input !== 'object' || input === null) return false;
+  const apiVersion = (input as { apiVersion?: unknown }).apiVersion;
+  return typeof apiVersion === 'string' && apiVersion.split('/')[0] === PETREL_GROUP;
+}
+
+/** Validates any petrel.dev object by its kind; an unknown kind is an issue, not a crash. */
+export function validatePetrelResource(input: unknown): ValidationResult<PetrelResource> {
+  const kind = (input as { kind?: unknown } | null)?.kind;
+  switch (kind) {
+    case 'Canary':
+      return validateCanary(input);
+    case 'MetricTemplate':
+      return validateMetricTemplate(input);
+    case 'AlertProvider':
+      return validateAlertProvider(input);
+    default:
+      return {
+        ok: false,
+        issues: [
+          {
+            path: 'kind',
+            message: `must be one of ${PETREL_KINDS.join(', ')} (got ${kind === undefined ? 'nothing' : JSON.stringify(kind)})`,
+          },
+        ],
+      };
+  }
+}
