@@ -1,0 +1,70 @@
+import type { Canary } from '../api/canary.ts';
+
+export interface RouteWeights {
+  primary: number;
+  canary: number;
+}
+
+/**
+ * Routes traffic between the primary and canary workloads of one Canary. Reads come from informer
+ * caches; writes happen only when the desired objects differ from the cached ones.
+ */
+export interface Router {
+  /**
+   * Creates or updates the services (apex, primary, canary) and the mesh objects. Keeps the live weights
+   * (a new route starts at 100/0), and leaves alone fields Petrel does not own.
+   */
+  reconcile(canary: Canary): Promise<void>;
+  setRoutes(canary: Canary, weights: RouteWeights): Promise<void>;
+  /** Live weights from the cache; undefined when the route does not exist (yet) or is not Petrel's. */
+  getRoutes(canary: Canary): RouteWeights | undefined;
+  /** Called when the Canary is deleted: points the apex route back at the primary (100/0). */
+  finalize(canary: Canary): Promise<void>;
+}
+
+/** An object with the name Petrel wants exists but was not created by Petrel; it is never overwritten. */
+export class ObjectNotOwnedError extends Error {
+  override readonly name = 'ObjectNotOwnedError';
+  readonly code = 'OBJECT_NOT_OWNED';
+  constructor(
+    readonly kind: string,
+    readonly namespace: string,
+    readonly objectName: string,
+    readonly canaryName: string,
+  ) {
+    super(
+      `${kind} ${namespace}/${objectName} exists but is not managed by Petrel (no petrel.dev/managed-by label ` +
+        `or ownerReference to Canary ${canaryName}); rename or delete it, or label it ` +
+        `petrel.dev/managed-by=petrel to hand it over`,
+    );
+  }
+}
+
+export class UnknownProviderError extends Error {
+  override readonly name = 'UnknownProviderError';
+  readonly code = 'UNKNOWN_PROVIDER';
+  constructor(readonly provider: string) {
+    super(`spec.provider "${provider}" is not supported: use one of istio`);
+  }
+}
+
+/** The desired weights are not two integers in [0, 100] adding up to 100. */
+export class InvalidWeightsError extends Error {
+  override readonly name = 'InvalidWeightsError';
+  readonly code = 'INVALID_WEIGHTS';
+  constructor(weights: RouteWeights) {
+    super(
+      `route weights primary=${weights.primary} canary=${weights.canary} must be integers in 0..100 adding up to 100`,
+    );
+  }
+}
+
+export function assertValidWeights(weights: RouteWeights): void {
+  const ok =
+    Number.isInteger(weights.primary) &&
+    Number.isInteger(weights.canary) &&
+    weights.primary >= 0 &&
+    weights.canary >= 0 &&
+    weights.primary + weights.canary === 100;
+  if (!ok) throw new InvalidWeightsError(weights);
+}
