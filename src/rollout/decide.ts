@@ -1,0 +1,363 @@
+import type { Canary, CanaryStatus } from '../api/canary.ts';
+import { parseDuration } from '../api/duration.ts';
+import { reasons } from './reasons.ts';
+import { failureSummary, withCondition, withHistory } from './status.ts';
+import type { Action, Decision, ObservationPlan, Observations, Reason } from './types.ts';
+import { hasWeightSteps, maxWeightOf, nextWeight, sameWeights, weightsFor } from './weights.ts';
+
+const PROMOTED = 'Promoted';
+const DEFAULT_INTERVAL_MS = 60_000;
+const DEFAULT_THRESHOLD = 5;
+const DEFAULT_DEADLINE_SECONDS = 600;
+
+interface Context {
+  canary: Canary;
+  obs: Observations;
+  now: Date;
+  nowMs: number;
+  status: CanaryStatus;
+  target: string;
+  primary: string;
+  intervalMs: number;
+  threshold: number;
+  deadlineSeconds: number;
+}
+
+/** Says which observations the controller must gather for this tick: Prometheus is queried only when a step is due. */
+export function planObservations(canary: Canary, now: Date): ObservationPlan {
+  const status = canary.status;
+  if (canary.spec.suspend || !status || !isProgressing(status.phase) || canary.spec.skipAnalysis) {
+    return { checks: false };
+  }
+  const analysis = canary.spec.analysis;
+  if (!analysis || (analysis.metrics ?? []).length === 0) return { checks: false };
+  if (hasWeightSteps(analysis) && (status.canaryWeight ?? 0) === 0) return { checks: false };
+  return { checks: stepRemainingMs(status, intervalOf(canary), now.getTime()) === 0 };
+}
+
+/**
+ * The rollout state machine: looks at the canary and the world as they are and moves one step.
+ * Pure: the same inputs always give the same decision, so a tick can be repeated after a crash.
+ */
+export function decide(canary: Canary, obs: Observations, now: Date): Decision {
+  const target = canary.spec.targetRef.name;
+  const ctx: Context = {
+    canary,
+    obs,
+    now,
+    nowMs: now.getTime(),
+    status: { ...(canary.status ?? {}) },
+    target,
+    primary: `${target}-primary`,
+    intervalMs: intervalOf(canary),
+    threshold: canary.spec.analysis?.threshold ?? DEFAULT_THRESHOLD,
+    deadlineSeconds: canary.spec.progressDeadlineSeconds ?? DEFAULT_DEADLINE_SECONDS,
+  };
+  if (canary.metadata.generation !== undefined) ctx.status.observedGeneration = canary.metadata.generation;
+
+  if (canary.spec.suspend) return hold(ctx, reasons.suspended());
+  const phase = ctx.status.phase;
+  if (phase === 'Terminating' || phase === 'Terminated') return hold(ctx, reasons.terminating(phase));
+  if (!phase || phase === 'Initializing' || !obs.primary) return initialize(ctx);
+  if (obs.target.revision !== ctx.status.lastAppliedSpec) {
+    return startRollout(ctx, phase === 'Initialized' || phase === 'Succeeded' || phase === 'Failed');
+  }
+  switch (phase) {
+    case 'Initialized':
+    case 'Succeeded':
+    case 'Failed':
+      return idle(ctx);
+    case 'Waiting':
+    case 'Progressing':
+      return progress(ctx);
+    case 'WaitingPromotion':
+    case 'Promoting':
+      return awaitPrimary(ctx);
+    case 'Finalising':
+      return finalise(ctx);
+    default:
+      return assertNever(phase);
+  }
+}
+
+function initialize(ctx: Context): Decision {
+  const { obs } = ctx;
+  const actions: Action[] = [{ type: 'ensurePrimary' }, { type: 'ensureRoutes' }];
+  if (obs.routes && !sameWeights(obs.routes, weightsFor(0))) {
+    actions.push({ type: 'setWeights', weights: weightsFor(0) });
+  }
+  if (!obs.primary?.ready) {
+    const reason = reasons.initializing(
+      obs.primary ? `waiting for ${ctx.primary} to become ready` : `creating ${ctx.primary}`,
+    );
+    const status: CanaryStatus = { ...ctx.status, phase: 'Initializing' };
+    if (ctx.status.phase !== 'Initializing') {
+      status.lastTransitionTime = ctx.now.toISOString();
+      actions.push(event(reason));
+    }
+    return { status, actions, reason, requeueAfterMs: ctx.intervalMs };
+  }
+  if (obs.target.replicas !== 0) actions.push({ type: 'scaleTarget', replicas: 0 });
+  const reason = reasons.initialized(ctx.target);
+  actions.push(event(reason));
+  const status: CanaryStatus = {
+    ...ctx.status,
+    phase: 'Initialized',
+    canaryWeight: 0,
+    failedChecks: 0,
+    iterations: 0,
+    lastAppliedSpec: obs.target.revision,
+    lastPromotedSpec: obs.target.revision,
+    lastTransitionTime: ctx.now.toISOString(),
+    conditions: withCondition(ctx.status.conditions, PROMOTED, 'True', reason.code, reason.message, ctx.now),
+  };
+  return { status, actions, reason };
+}
+
+function idle(ctx: Context): Decision {
+  const actions: Action[] = [{ type: 'ensureRoutes' }];
+  if (!sameWeights(ctx.obs.routes, weightsFor(0)))
+    actions.push({ type: 'setWeights', weights: weightsFor(0) });
+  if (ctx.obs.target.replicas !== 0) actions.push({ type: 'scaleTarget', replicas: 0 });
+  if ((ctx.status.canaryWeight ?? 0) !== 0) ctx.status.canaryWeight = 0;
+  return { status: ctx.status, actions, reason: reasons.idle(ctx.status.phase ?? 'Initialized') };
+}
+
+function canaryReplicas(ctx: Context): number {
+  return Math.max(1, ctx.obs.primary?.replicas ?? 1);
+}
+
+function startRollout(ctx: Context, fromSteadyState: boolean): Decision {
+  const replicas = canaryReplicas(ctx);
+  const reason = fromSteadyState ? reasons.newRevision(ctx.target, replicas) : reasons.restarted(ctx.target);
+  const actions: Action[] = [{ type: 'ensureRoutes' }];
+  if (!sameWeights(ctx.obs.routes, weightsFor(0)))
+    actions.push({ type: 'setWeights', weights: weightsFor(0) });
+  if (ctx.obs.target.replicas !== replicas) actions.push({ type: 'scaleTarget', replicas });
+  actions.push(event(reason));
+  const at = ctx.now.toISOString();
+  const status: CanaryStatus = {
+    ...ctx.status,
+    phase: 'Progressing',
+    canaryWeight: 0,
+    failedChecks: 0,
+    iterations: 0,
+    lastAppliedSpec: ctx.obs.target.revision,
+    lastTransitionTime: at,
+    lastStepTime: at,
+    conditions: withCondition(
+      ctx.status.conditions,
+      PROMOTED,
+      'Unknown',
+      'Progressing',
+      reason.message,
+      ctx.now,
+    ),
+  };
+  return { status, actions, reason, requeueAfterMs: Math.min(ctx.intervalMs, ctx.deadlineSeconds * 1000) };
+}
+
+function progress(ctx: Context): Decision {
+  const { obs, status, canary } = ctx;
+  const weight = status.canaryWeight ?? 0;
+  const actions: Action[] = [{ type: 'ensureRoutes' }];
+  const desired = weightsFor(weight);
+  if (!sameWeights(obs.routes, desired)) actions.push({ type: 'setWeights', weights: desired });
+  const replicas = canaryReplicas(ctx);
+  if (obs.target.replicas === 0) actions.push({ type: 'scaleTarget', replicas });
+
+  const sinceStepMs = ctx.nowMs - timeOf(status.lastStepTime ?? status.lastTransitionTime, ctx.nowMs);
+  if (!(obs.target.replicas > 0 && obs.target.ready)) {
+    const deadlineMs = ctx.deadlineSeconds * 1000;
+    if (sinceStepMs >= deadlineMs)
+      return rollback(ctx, reasons.canaryDeadline(ctx.target, ctx.deadlineSeconds));
+    const remaining = deadlineMs - sinceStepMs;
+    return {
+      status,
+      actions,
+      reason: reasons.waitingForCanary(ctx.target, remaining),
+      requeueAfterMs: remaining,
+    };
+  }
+  if (canary.spec.skipAnalysis) return promote(ctx, actions, true);
+
+  const analysis = canary.spec.analysis ?? {};
+  const stepping = hasWeightSteps(analysis);
+  const remaining = stepping && weight === 0 ? 0 : stepRemainingMs(status, ctx.intervalMs, ctx.nowMs);
+  if (remaining > 0) {
+    return { status, actions, reason: reasons.waitingForStep(weight, remaining), requeueAfterMs: remaining };
+  }
+
+  if (planObservations(canary, ctx.now).checks) {
+    const checks = obs.checks;
+    if (!checks) return { status, actions, reason: reasons.checksMissing(), requeueAfterMs: 1000 };
+    status.history = withHistory(status.history, checks, weight, ctx.now);
+    status.lastStepTime = ctx.now.toISOString();
+    if (checks.some((c) => !c.passed)) {
+      const failed = (status.failedChecks ?? 0) + 1;
+      status.failedChecks = failed;
+      const detail = failureSummary(checks);
+      if (failed >= ctx.threshold) return rollback(ctx, reasons.thresholdReached(ctx.threshold, detail));
+      const reason = reasons.checkFailed(failed, ctx.threshold, detail);
+      actions.push(event(reason));
+      return { status, actions, reason, requeueAfterMs: ctx.intervalMs };
+    }
+  }
+
+  if (!stepping) {
+    const done = (status.iterations ?? 0) + 1;
+    const total = analysis.iterations ?? 1;
+    status.iterations = done;
+    status.lastStepTime = ctx.now.toISOString();
+    if (done >= total) return promote(ctx, actions, false);
+    return { status, actions, reason: reasons.iteration(done, total), requeueAfterMs: ctx.intervalMs };
+  }
+  if (weight >= maxWeightOf(analysis)) return promote(ctx, actions, false);
+
+  const next = nextWeight(analysis, weight);
+  const reason = reasons.advance(next, weight);
+  status.phase = 'Progressing';
+  status.canaryWeight = next;
+  status.lastStepTime = ctx.now.toISOString();
+  status.conditions = withCondition(
+    status.conditions,
+    PROMOTED,
+    'Unknown',
+    'Progressing',
+    reason.message,
+    ctx.now,
+  );
+  return {
+    status,
+    actions: [
+      ...actions.filter((a) => a.type !== 'setWeights'),
+      { type: 'setWeights', weights: weightsFor(next) },
+    ],
+    reason,
+    requeueAfterMs: ctx.intervalMs,
+  };
+}
+
+function promote(ctx: Context, actions: Action[], skipped: boolean): Decision {
+  const reason = reasons.promoting(ctx.target, ctx.primary, skipped);
+  const status: CanaryStatus = {
+    ...ctx.status,
+    phase: 'Promoting',
+    lastTransitionTime: ctx.now.toISOString(),
+    conditions: withCondition(
+      ctx.status.conditions,
+      PROMOTED,
+      'Unknown',
+      reason.code,
+      reason.message,
+      ctx.now,
+    ),
+  };
+  return {
+    status,
+    actions: [...actions, { type: 'promotePrimary' }, event(reason)],
+    reason,
+    requeueAfterMs: Math.min(ctx.intervalMs, ctx.deadlineSeconds * 1000),
+  };
+}
+
+function awaitPrimary(ctx: Context): Decision {
+  const { obs, status } = ctx;
+  const actions: Action[] = [{ type: 'ensureRoutes' }];
+  const desired = weightsFor(status.canaryWeight ?? 0);
+  if (!sameWeights(obs.routes, desired)) actions.push({ type: 'setWeights', weights: desired });
+  const promoted = obs.primary?.revision === status.lastAppliedSpec;
+  if (promoted && obs.primary?.ready) {
+    const reason = reasons.finalising(ctx.primary);
+    const next: CanaryStatus = {
+      ...status,
+      phase: 'Finalising',
+      canaryWeight: 0,
+      lastTransitionTime: ctx.now.toISOString(),
+      conditions: withCondition(status.conditions, PROMOTED, 'Unknown', reason.code, reason.message, ctx.now),
+    };
+    const routeActions: Action[] = actions.filter((a) => a.type !== 'setWeights');
+    if (!sameWeights(obs.routes, weightsFor(0)))
+      routeActions.push({ type: 'setWeights', weights: weightsFor(0) });
+    return { status: next, actions: [...routeActions, event(reason)], reason, requeueAfterMs: 0 };
+  }
+  if (!promoted) actions.push({ type: 'promotePrimary' });
+  const deadlineMs = ctx.deadlineSeconds * 1000;
+  const elapsed = ctx.nowMs - timeOf(status.lastTransitionTime, ctx.nowMs);
+  if (elapsed >= deadlineMs) return rollback(ctx, reasons.primaryDeadline(ctx.primary, ctx.deadlineSeconds));
+  const remaining = deadlineMs - elapsed;
+  return {
+    status,
+    actions,
+    reason: reasons.waitingForPrimary(ctx.primary, remaining),
+    requeueAfterMs: remaining,
+  };
+}
+
+function finalise(ctx: Context): Decision {
+  const { obs } = ctx;
+  const actions: Action[] = [{ type: 'ensureRoutes' }];
+  if (!sameWeights(obs.routes, weightsFor(0))) actions.push({ type: 'setWeights', weights: weightsFor(0) });
+  if (obs.target.replicas !== 0) actions.push({ type: 'scaleTarget', replicas: 0 });
+  const reason = reasons.succeeded(ctx.target);
+  actions.push(event(reason));
+  const status: CanaryStatus = {
+    ...ctx.status,
+    phase: 'Succeeded',
+    canaryWeight: 0,
+    lastPromotedSpec: ctx.status.lastAppliedSpec,
+    lastTransitionTime: ctx.now.toISOString(),
+    conditions: withCondition(ctx.status.conditions, PROMOTED, 'True', reason.code, reason.message, ctx.now),
+  };
+  return { status, actions, reason };
+}
+
+function rollback(ctx: Context, reason: Reason): Decision {
+  const actions: Action[] = [{ type: 'ensureRoutes' }];
+  if (!sameWeights(ctx.obs.routes, weightsFor(0)))
+    actions.push({ type: 'setWeights', weights: weightsFor(0) });
+  if (ctx.obs.target.replicas !== 0) actions.push({ type: 'scaleTarget', replicas: 0 });
+  actions.push(event(reason));
+  const status: CanaryStatus = {
+    ...ctx.status,
+    phase: 'Failed',
+    canaryWeight: 0,
+    lastTransitionTime: ctx.now.toISOString(),
+    conditions: withCondition(ctx.status.conditions, PROMOTED, 'False', reason.code, reason.message, ctx.now),
+  };
+  return { status, actions, reason };
+}
+
+function hold(ctx: Context, reason: Reason): Decision {
+  return { status: ctx.status, actions: [], reason };
+}
+
+function event(reason: Reason): Action {
+  return { type: 'event', severity: reason.severity, reason: reason.code, message: reason.message };
+}
+
+function isProgressing(phase: CanaryStatus['phase']): boolean {
+  return phase === 'Progressing' || phase === 'Waiting';
+}
+
+function intervalOf(canary: Canary): number {
+  const interval = canary.spec.analysis?.interval;
+  return interval ? parseDuration(interval) : DEFAULT_INTERVAL_MS;
+}
+
+/** Time left before the next step is due, measured from status.lastStepTime so a restart neither repeats nor skips one. */
+function stepRemainingMs(status: CanaryStatus, intervalMs: number, nowMs: number): number {
+  if (!status.lastStepTime) return 0;
+  const since = nowMs - timeOf(status.lastStepTime, nowMs);
+  return Math.max(0, intervalMs - since);
+}
+
+function timeOf(rfc3339: string | undefined, fallbackMs: number): number {
+  if (!rfc3339) return fallbackMs;
+  const ms = Date.parse(rfc3339);
+  return Number.isFinite(ms) ? ms : fallbackMs;
+}
+
+function assertNever(phase: never): never {
+  throw new Error(`unknown canary phase ${String(phase)}`);
+}

@@ -1,0 +1,64 @@
+import type { Reason } from './types.ts';
+
+// Every decision carries one of these: the code becomes the event/condition reason, the message says why
+// and, where the operator has something to do, what.
+
+const normal = (code: string, message: string): Reason => ({ code, message, severity: 'Normal' });
+const warning = (code: string, message: string): Reason => ({ code, message, severity: 'Warning' });
+
+export const reasons = {
+  suspended: () => normal('Suspended', 'spec.suspend is true: the rollout is held until it is set to false'),
+  terminating: (phase: string) => normal('Terminating', `canary is ${phase}: nothing to do`),
+  initializing: (what: string) => normal('Initializing', `initializing: ${what}`),
+  initialized: (target: string) =>
+    normal('Initialized', `primary initialized from ${target}; ${target} scaled to zero, traffic 100/0`),
+  idle: (phase: string) => normal('Idle', `no new revision; canary stays ${phase}`),
+  newRevision: (target: string, replicas: number) =>
+    normal('NewRevision', `new revision of ${target} detected: scaling it up to ${replicas} replica(s)`),
+  restarted: (target: string) =>
+    normal('RevisionChanged', `${target} changed during the analysis: restarting it from weight 0`),
+  waitingForCanary: (target: string, remainingMs: number) =>
+    normal(
+      'WaitingForCanary',
+      `waiting for ${target} to become ready (${Math.ceil(remainingMs / 1000)}s left of progressDeadlineSeconds)`,
+    ),
+  canaryDeadline: (target: string, seconds: number) =>
+    warning(
+      'ProgressDeadlineExceeded',
+      `${target} was not ready within progressDeadlineSeconds (${seconds}s): rolling back; check its pods and events`,
+    ),
+  primaryDeadline: (primary: string, seconds: number) =>
+    warning(
+      'ProgressDeadlineExceeded',
+      `${primary} was not ready within progressDeadlineSeconds (${seconds}s) after promotion: routing back to the primary; check its pods and events`,
+    ),
+  waitingForStep: (weight: number, remainingMs: number) =>
+    normal('WaitingForStep', `canary weight ${weight}; next analysis in ${Math.ceil(remainingMs / 1000)}s`),
+  advance: (weight: number, from: number) =>
+    normal('AdvanceWeight', `advance canary weight ${from} -> ${weight}`),
+  iteration: (done: number, total: number) =>
+    normal('Iteration', `analysis iteration ${done}/${total} passed`),
+  checkFailed: (failed: number, threshold: number, detail: string) =>
+    warning('CheckFailed', `halt advancement: ${detail} (failed checks ${failed}/${threshold})`),
+  thresholdReached: (threshold: number, detail: string) =>
+    warning(
+      'Failed',
+      `canary failed ${threshold} check(s), the threshold: rolling back; last failure: ${detail}`,
+    ),
+  promoting: (target: string, primary: string, skipped: boolean) =>
+    normal(
+      'Promoting',
+      skipped
+        ? `spec.skipAnalysis is true: copying ${target} template to ${primary} without checks`
+        : `analysis passed: copying ${target} template to ${primary}`,
+    ),
+  waitingForPrimary: (primary: string, remainingMs: number) =>
+    normal(
+      'WaitingForPrimary',
+      `waiting for ${primary} to roll out the promoted revision (${Math.ceil(remainingMs / 1000)}s left)`,
+    ),
+  finalising: (primary: string) => normal('Finalising', `${primary} is ready: routing all traffic to it`),
+  succeeded: (target: string) =>
+    normal('Succeeded', `promotion completed: traffic 100/0 on the primary, ${target} scaled to zero`),
+  checksMissing: () => normal('ChecksPending', 'metric checks are due but were not run on this tick'),
+};

@@ -1,0 +1,71 @@
+import type { Canary, CanaryStatus } from '../api/canary.ts';
+
+/** What the controller saw of one Deployment, read from the informer cache. */
+export interface WorkloadObservation {
+  /** Revision hash of the pod template the workload runs (for the primary: the promoted target revision). */
+  revision: string;
+  /** Desired replicas (spec.replicas). */
+  replicas: number;
+  /** The rollout of the current pod template is complete and every desired replica is available. */
+  ready: boolean;
+}
+
+/** One metric check as the metrics package reports it (structurally a `CheckResult`). */
+export interface CheckObservation {
+  metric: string;
+  value?: number;
+  min?: number;
+  max?: number;
+  passed: boolean;
+  reason: string;
+  code?: string;
+}
+
+export interface Weights {
+  primary: number;
+  canary: number;
+}
+
+/** Everything `decide` needs to know about the world; gathered from caches (and Prometheus when due). */
+export interface Observations {
+  target: WorkloadObservation;
+  /** Undefined while the primary Deployment does not exist. */
+  primary?: WorkloadObservation;
+  /** Live weights read back from the mesh; undefined while the routes do not exist. */
+  routes?: Weights;
+  /** Present only when `planObservations` said checks are due on this tick. */
+  checks?: CheckObservation[];
+}
+
+export type EventSeverity = 'Normal' | 'Warning';
+
+/** Side effects are data: the executor runs them in order, then writes the status. */
+export type Action =
+  | { type: 'ensurePrimary' }
+  | { type: 'ensureRoutes' }
+  | { type: 'setWeights'; weights: Weights }
+  | { type: 'scaleTarget'; replicas: number }
+  | { type: 'promotePrimary' }
+  | { type: 'event'; severity: EventSeverity; reason: string; message: string };
+
+export interface Reason {
+  /** Stable CamelCase code, used as the event and condition reason. */
+  code: string;
+  message: string;
+  severity: EventSeverity;
+}
+
+export interface Decision {
+  status: CanaryStatus;
+  actions: Action[];
+  /** Come back after this long; undefined when only a change in the world should wake this canary. */
+  requeueAfterMs?: number;
+  reason: Reason;
+}
+
+export interface ObservationPlan {
+  /** Whether metric checks must be run (and passed in `Observations.checks`) on this tick. */
+  checks: boolean;
+}
+
+export type { Canary, CanaryStatus };
