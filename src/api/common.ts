@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.ts';
+import { formatDuration, parseDuration } from './duration.ts';
 import { describeValue } from './issues.ts';
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -23,28 +23,33 @@ export function intAtLeast(min: number) {
 /** A traffic weight in percent. */
 export const weightSchema = intInRange(1, 100);
 
+/** What the API server enforces for durations; the zod check below adds the minimum and overflow checks. */
+export const DURATION_PATTERN = '^([0-9]+(ms|s|m|h))+$';
+
 /** A duration string (`30s`, `1m`, `1h30m`) of at least `minMs` milliseconds. */
 export function durationSchema(minMs = 1) {
-  return z.string().check((ctx) => {
-    let ms: number;
-    try {
-      ms = parseDuration(ctx.value);
-    } catch {
-      ctx.issues.push({
-        code: 'custom',
-        input: ctx.value,
-        message: `must be a duration such as 30s, 1m or 1h30m (got ${describeValue(ctx.value)})`,
-      });
-      return;
-    }
-    if (ms < minMs) {
-      ctx.issues.push({
-        code: 'custom',
-        input: ctx.value,
-        message: `must be at least ${minMs >= 1000 ? `${minMs / 1000}s` : `${minMs}ms`} (got ${ctx.value})`,
-      });
-    }
-  });
+  return z
+    .string()
+    .regex(new RegExp(DURATION_PATTERN), {
+      abort: true,
+      error: (issue) => `must be a duration such as 30s, 1m or 1h30m (got ${describeValue(issue.input)})`,
+    })
+    .check((ctx) => {
+      let ms: number;
+      try {
+        ms = parseDuration(ctx.value);
+      } catch (error) {
+        ctx.issues.push({ code: 'custom', input: ctx.value, message: (error as Error).message });
+        return;
+      }
+      if (ms < minMs) {
+        ctx.issues.push({
+          code: 'custom',
+          input: ctx.value,
+          message: `must be at least ${formatDuration(minMs)} (got ${ctx.value})`,
+        });
+      }
+    });
 }
 
 export function dnsSubdomainSchema() {

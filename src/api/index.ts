@@ -2,6 +2,7 @@ export * from './alert-provider.ts';
 export * from './canary.ts';
 export * from './common.ts';
 export * from './constants.ts';
+export * from './crd.ts';
 export * from './duration.ts';
 export * from './issues.ts';
 export * from './metric-template.ts';

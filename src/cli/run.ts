@@ -17,7 +17,9 @@ commands:
 `;
 
 // Each command is loaded on demand so `petrel lint` does not pay for the controller's imports.
-const commands: Record<string, () => Promise<Command>> = {};
+const commands: Record<string, () => Promise<Command>> = {
+  crds: async () => (await import('./crds.ts')).crdsCommand,
+};
 
 export function registerCommand(name: string, load: () => Promise<Command>): void {
   commands[name] = load;
