@@ -20,8 +20,12 @@ function capture() {
   const stderr = new PassThrough();
   let out = '';
   let err = '';
-  stdout.on('data', (c) => (out += c));
-  stderr.on('data', (c) => (err += c));
+  stdout.on('data', (chunk) => {
+    out += chunk;
+  });
+  stderr.on('data', (chunk) => {
+    err += chunk;
+  });
   return { io: { stdout, stderr, stdin: new PassThrough(), env: {} }, out: () => out, err: () => err };
 }
 
