@@ -1,0 +1,261 @@
+import { describe, expect, it } from 'vitest';
+import type { Clock } from '../src/controller/clock.ts';
+import { type ReconcileResult, TerminalError, WorkQueue } from '../src/controller/queue.ts';
+
+class FakeClock implements Clock {
+  private t = 0;
+  private seq = 0;
+  private readonly timers = new Map<number, { at: number; fn: () => void }>();
+  now(): Date {
+    return new Date(this.t);
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+  /** Moves time forward, firing due timers in order and letting their work settle. */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      const next = [...this.timers.entries()]
+        .filter(([, t]) => t.at <= end)
+        .sort((a, b) => a[1].at - b[1].at)[0];
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.t = next[1].at;
+      next[1].fn();
+      await settle();
+    }
+    this.t = end;
+    await settle();
+  }
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+describe('WorkQueue', () => {
+  it('collapses a burst of adds for one key into one reconcile', async () => {
+    const clock = new FakeClock();
+    const runs: string[] = [];
+    const gate = deferred();
+    const q = new WorkQueue({
+      clock,
+      workers: 1,
+      reconcile: async (k) => {
+        runs.push(k);
+        if (k === 'ns/busy') await gate.promise;
+        return undefined;
+      },
+    });
+    q.add('ns/busy');
+    for (let i = 0; i < 50; i++) q.add('ns/a');
+    q.add('ns/b');
+    expect(q.length).toBe(2);
+    gate.resolve();
+    await settle();
+    expect(runs).toEqual(['ns/busy', 'ns/a', 'ns/b']);
+    await q.shutDown();
+  });
+
+  it('never runs one key on two workers at once, and reruns a key added while it ran', async () => {
+    const clock = new FakeClock();
+    let active = 0;
+    let maxActive = 0;
+    let runs = 0;
+    const gate = deferred();
+    const q = new WorkQueue({
+      clock,
+      workers: 4,
+      reconcile: async () => {
+        active++;
+        runs++;
+        maxActive = Math.max(maxActive, active);
+        if (runs === 1) await gate.promise;
+        active--;
+        return undefined;
+      },
+    });
+    q.add('ns/a');
+    await settle();
+    q.add('ns/a');
+    q.add('ns/a');
+    await settle();
+    expect(runs).toBe(1);
+    gate.resolve();
+    await settle();
+    expect(runs).toBe(2);
+    expect(maxActive).toBe(1);
+    await q.shutDown();
+  });
+
+  it('bounds concurrency to the number of workers', async () => {
+    const clock = new FakeClock();
+    let active = 0;
+    let maxActive = 0;
+    const gate = deferred();
+    const q = new WorkQueue({
+      clock,
+      workers: 2,
+      reconcile: async () => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await gate.promise;
+        active--;
+        return undefined;
+      },
+    });
+    for (let i = 0; i < 6; i++) q.add(`ns/k${i}`);
+    await settle();
+    expect(active).toBe(2);
+    expect(q.length).toBe(4);
+    gate.resolve();
+    await settle();
+    expect(maxActive).toBe(2);
+    expect(q.length).toBe(0);
+    await q.shutDown();
+  });
+
+  it('retries errors with per-key exponential backoff, and only that key', async () => {
+    const clock = new FakeClock();
+    const times: Record<string, number[]> = { 'ns/bad': [], 'ns/good': [] };
+    const retries: number[] = [];
+    const q = new WorkQueue({
+      clock,
+      backoffBaseMs: 100,
+      backoffMaxMs: 1000,
+      onError: (_k, _e, retryIn) => retries.push(retryIn ?? -1),
+      reconcile: async (k) => {
+        times[k]?.push(clock.now().getTime());
+        if (k === 'ns/bad') throw new Error('boom');
+        return undefined;
+      },
+    });
+    q.add('ns/bad');
+    q.add('ns/good');
+    await settle();
+    await clock.advance(5_000);
+    expect(times['ns/good']).toEqual([0]);
+    expect(retries.slice(0, 6)).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect(times['ns/bad']?.slice(0, 5)).toEqual([0, 100, 300, 700, 1500]);
+    expect(q.failuresOf('ns/bad')).toBeGreaterThan(4);
+    expect(clock.pendingTimers).toBe(1);
+    await q.shutDown();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('does not retry a terminal error until the key is added again', async () => {
+    const clock = new FakeClock();
+    let runs = 0;
+    const q = new WorkQueue({
+      clock,
+      reconcile: async () => {
+        runs++;
+        throw new TerminalError('invalid spec');
+      },
+    });
+    q.add('ns/a');
+    await settle();
+    await clock.advance(600_000);
+    expect(runs).toBe(1);
+    expect(q.scheduled).toBe(0);
+    q.add('ns/a');
+    await settle();
+    expect(runs).toBe(2);
+    await q.shutDown();
+  });
+
+  it('requeueAfter forgets failures and comes back once, with one timer per key', async () => {
+    const clock = new FakeClock();
+    const results: (ReconcileResult | Error)[] = [new Error('x'), new Error('y'), { requeueAfterMs: 10_000 }];
+    const times: number[] = [];
+    const q = new WorkQueue({
+      clock,
+      backoffBaseMs: 100,
+      reconcile: async () => {
+        times.push(clock.now().getTime());
+        const next = results.shift() ?? {};
+        if (next instanceof Error) throw next;
+        return next;
+      },
+    });
+    q.add('ns/a');
+    await settle();
+    await clock.advance(1_000);
+    expect(times).toEqual([0, 100, 300]);
+    expect(q.failuresOf('ns/a')).toBe(0);
+    expect(q.scheduled).toBe(1);
+    // Events in between run the key at once but never stack a second timer.
+    q.add('ns/a');
+    await settle();
+    results.unshift({ requeueAfterMs: 10_000 });
+    q.addAfter('ns/a', 50_000);
+    expect(q.scheduled).toBe(1);
+    await clock.advance(60_000);
+    expect(times.length).toBeLessThanOrEqual(6);
+    expect(clock.pendingTimers).toBeLessThanOrEqual(1);
+    await q.shutDown();
+  });
+
+  it('addAfter keeps the earlier of two timers', async () => {
+    const clock = new FakeClock();
+    const times: number[] = [];
+    const q = new WorkQueue({ clock, reconcile: async () => void times.push(clock.now().getTime()) });
+    q.addAfter('ns/a', 5_000);
+    q.addAfter('ns/a', 9_000);
+    q.addAfter('ns/a', 2_000);
+    expect(clock.pendingTimers).toBe(1);
+    await clock.advance(20_000);
+    expect(times).toEqual([2_000]);
+    await q.shutDown();
+  });
+
+  it('shutDown waits for running reconciles and refuses new keys', async () => {
+    const clock = new FakeClock();
+    const gate = deferred();
+    let finished = 0;
+    let runs = 0;
+    const q = new WorkQueue({
+      clock,
+      reconcile: async () => {
+        runs++;
+        await gate.promise;
+        finished++;
+        return { requeueAfterMs: 1_000 };
+      },
+    });
+    q.add('ns/a');
+    await settle();
+    const done = q.shutDown();
+    let resolved = false;
+    void done.then(() => {
+      resolved = true;
+    });
+    await settle();
+    expect(resolved).toBe(false);
+    gate.resolve();
+    await done;
+    expect(finished).toBe(1);
+    q.add('ns/b');
+    await clock.advance(5_000);
+    expect(runs).toBe(1);
+    expect(clock.pendingTimers).toBe(0);
+  });
+});
