@@ -1,5 +1,7 @@
 import type { Canary } from '../api/canary.ts';
 
+export { ObjectNotOwnedError } from '../kube/ownership.ts';
+
 export interface RouteWeights {
   primary: number;
   canary: number;
@@ -20,24 +22,6 @@ export interface Router {
   getRoutes(canary: Canary): RouteWeights | undefined;
   /** Called when the Canary is deleted: points the apex route back at the primary (100/0). */
   finalize(canary: Canary): Promise<void>;
-}
-
-/** An object with the name Petrel wants exists but was not created by Petrel; it is never overwritten. */
-export class ObjectNotOwnedError extends Error {
-  override readonly name = 'ObjectNotOwnedError';
-  readonly code = 'OBJECT_NOT_OWNED';
-  constructor(
-    readonly kind: string,
-    readonly namespace: string,
-    readonly objectName: string,
-    readonly canaryName: string,
-  ) {
-    super(
-      `${kind} ${namespace}/${objectName} exists but is not managed by Petrel (no petrel.dev/managed-by label ` +
-        `or ownerReference to Canary ${canaryName}); rename or delete it, or label it ` +
-        `petrel.dev/managed-by=petrel to hand it over`,
-    );
-  }
 }
 
 export class UnknownProviderError extends Error {
