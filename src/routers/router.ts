@@ -27,8 +27,11 @@ export interface Router {
 export class UnknownProviderError extends Error {
   override readonly name = 'UnknownProviderError';
   readonly code = 'UNKNOWN_PROVIDER';
-  constructor(readonly provider: string) {
-    super(`spec.provider "${provider}" is not supported: use one of istio`);
+  constructor(
+    readonly provider: string,
+    why = 'supported providers: istio',
+  ) {
+    super(`spec.provider "${provider}" cannot be used: ${why}`);
   }
 }
 

@@ -1,0 +1,230 @@
+import type { Canary } from '../api/canary.ts';
+import { deepEqual, mergePatchDiff } from '../kube/canonical.ts';
+import type { KubeApi, KubeObject } from '../kube/client.ts';
+import {
+  canaryName,
+  type Deployment,
+  primaryName,
+  selectorLabel,
+  TargetNotFoundError,
+} from '../kube/deployments.ts';
+import type { CacheReader } from '../kube/informer.ts';
+import {
+  assertOwnedBy,
+  canaryOwnerReference,
+  isOwnedBy,
+  managedLabels,
+  ownershipPatch,
+} from '../kube/ownership.ts';
+import { RESOURCES, type ResourceKind } from '../kube/resources.ts';
+import { WriteThroughCache } from '../kube/write-through.ts';
+import { assertValidWeights, type Router, type RouteWeights } from './router.ts';
+import { reconcileServices, type Service } from './services.ts';
+
+export interface IstioDestination {
+  host: string;
+  port?: { number: number };
+  subset?: string;
+}
+
+export interface IstioHttpRoute {
+  name?: string;
+  match?: Record<string, unknown>[];
+  route?: { destination: IstioDestination; weight?: number; headers?: Record<string, unknown> }[];
+  retries?: Record<string, unknown>;
+  timeout?: string;
+  headers?: Record<string, unknown>;
+  corsPolicy?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export interface VirtualService extends KubeObject {
+  spec?: {
+    hosts?: string[];
+    gateways?: string[];
+    http?: IstioHttpRoute[];
+    [key: string]: unknown;
+  };
+}
+
+export interface DestinationRule extends KubeObject {
+  spec?: { host?: string; trafficPolicy?: Record<string, unknown>; [key: string]: unknown };
+}
+
+export interface IstioRouterDeps {
+  api: KubeApi;
+  deployments: CacheReader<Deployment>;
+  services: CacheReader<Service>;
+  virtualServices: CacheReader<VirtualService>;
+  destinationRules: CacheReader<DestinationRule>;
+}
+
+const INITIAL_WEIGHTS: RouteWeights = { primary: 100, canary: 0 };
+
+function namespaceOf(canary: Canary): string {
+  const ns = canary.metadata.namespace;
+  if (!ns) throw new TypeError(`Canary ${canary.metadata.name} has no metadata.namespace`);
+  return ns;
+}
+
+function ownedMetadata(canary: Canary, name: string) {
+  return {
+    name,
+    namespace: canary.metadata.namespace,
+    labels: managedLabels(),
+    ownerReferences: [canaryOwnerReference(canary)],
+  };
+}
+
+/** DestinationRules `<target>-primary` and `<target>-canary`, with spec.service.trafficPolicy passed through. */
+export function buildDestinationRules(canary: Canary): DestinationRule[] {
+  const target = canary.spec.targetRef.name;
+  const trafficPolicy = canary.spec.service.trafficPolicy as Record<string, unknown> | undefined;
+  return [primaryName(target), canaryName(target)].map((host) => ({
+    apiVersion: 'networking.istio.io/v1beta1',
+    kind: 'DestinationRule',
+    metadata: ownedMetadata(canary, host),
+    spec: trafficPolicy ? { host, trafficPolicy: structuredClone(trafficPolicy) } : { host },
+  }));
+}
+
+/**
+ * VirtualService `<target>`: hosts (the apex service and spec.service.hosts), gateways, and one HTTP
+ * route splitting traffic between the primary and canary services, with match, retries, timeout,
+ * headers and corsPolicy from spec.service passed through.
+ */
+export function buildVirtualService(canary: Canary, weights: RouteWeights): VirtualService {
+  const svc = canary.spec.service;
+  const target = canary.spec.targetRef.name;
+  const port = { number: svc.port };
+  const hosts = [...new Set([target, ...(svc.hosts ?? [])])];
+  const route: IstioHttpRoute = {
+    match: svc.match as Record<string, unknown>[] | undefined,
+    retries: svc.retries as Record<string, unknown> | undefined,
+    timeout: svc.timeout,
+    headers: svc.headers as Record<string, unknown> | undefined,
+    corsPolicy: svc.corsPolicy as Record<string, unknown> | undefined,
+    route: [
+      { destination: { host: primaryName(target), port }, weight: weights.primary },
+      { destination: { host: canaryName(target), port }, weight: weights.canary },
+    ],
+  };
+  const spec: VirtualService['spec'] = { hosts, http: [structuredClone(dropUndefined(route))] };
+  if (svc.gateways?.length) spec.gateways = [...svc.gateways];
+  return {
+    apiVersion: 'networking.istio.io/v1beta1',
+    kind: 'VirtualService',
+    metadata: ownedMetadata(canary, target),
+    spec,
+  };
+}
+
+function dropUndefined<T extends Record<string, unknown>>(obj: T): T {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * Reads the primary/canary split of a VirtualService built by Petrel: the first HTTP route's weights for
+ * the two destinations. A destination without a weight gets what is left of 100 (Istio's rule for a
+ * single destination; Go clients omit zero weights). Undefined when the route is not a primary/canary split.
+ */
+export function readWeights(vs: VirtualService, target: string): RouteWeights | undefined {
+  const routes = vs.spec?.http?.[0]?.route;
+  if (!routes?.length) return undefined;
+  const find = (host: string) => routes.find((r) => r.destination?.host === host);
+  const primary = find(primaryName(target));
+  const canary = find(canaryName(target));
+  if (!primary && !canary) return undefined;
+  const pw = primary?.weight;
+  const cw = canary?.weight;
+  if (pw === undefined && cw === undefined) return primary ? INITIAL_WEIGHTS : { primary: 0, canary: 100 };
+  if (pw === undefined) return { primary: primary ? 100 - (cw ?? 0) : 0, canary: cw ?? 0 };
+  if (cw === undefined) return { primary: pw, canary: canary ? 100 - pw : 0 };
+  return { primary: pw, canary: cw };
+}
+
+/** The Istio router: Services, DestinationRules and a VirtualService per Canary. */
+export class IstioRouter implements Router {
+  private readonly api: KubeApi;
+  private readonly deployments: CacheReader<Deployment>;
+  private readonly services: WriteThroughCache<Service>;
+  private readonly virtualServices: WriteThroughCache<VirtualService>;
+  private readonly destinationRules: WriteThroughCache<DestinationRule>;
+
+  constructor(deps: IstioRouterDeps) {
+    this.api = deps.api;
+    this.deployments = deps.deployments;
+    this.services = new WriteThroughCache(deps.services);
+    this.virtualServices = new WriteThroughCache(deps.virtualServices);
+    this.destinationRules = new WriteThroughCache(deps.destinationRules);
+  }
+
+  async reconcile(canary: Canary): Promise<void> {
+    const ns = namespaceOf(canary);
+    const targetName = canary.spec.targetRef.name;
+    const target = this.deployments.get(ns, targetName);
+    if (!target) throw new TargetNotFoundError(ns, targetName);
+    await reconcileServices(this.api, this.services, canary, selectorLabel(target));
+    for (const desired of buildDestinationRules(canary)) {
+      await this.apply(RESOURCES.destinationRule, this.destinationRules, canary, desired);
+    }
+    const actual = this.virtualServices.get(ns, targetName);
+    const live = actual && isOwnedBy(actual, canary) ? readWeights(actual, targetName) : undefined;
+    await this.apply(
+      RESOURCES.virtualService,
+      this.virtualServices,
+      canary,
+      buildVirtualService(canary, live ?? INITIAL_WEIGHTS),
+    );
+  }
+
+  async setRoutes(canary: Canary, weights: RouteWeights): Promise<void> {
+    assertValidWeights(weights);
+    await this.apply(
+      RESOURCES.virtualService,
+      this.virtualServices,
+      canary,
+      buildVirtualService(canary, weights),
+    );
+  }
+
+  getRoutes(canary: Canary): RouteWeights | undefined {
+    const ns = namespaceOf(canary);
+    const actual = this.virtualServices.get(ns, canary.spec.targetRef.name);
+    if (!actual || !isOwnedBy(actual, canary)) return undefined;
+    return readWeights(actual, canary.spec.targetRef.name);
+  }
+
+  async finalize(canary: Canary): Promise<void> {
+    const ns = namespaceOf(canary);
+    const actual = this.virtualServices.get(ns, canary.spec.targetRef.name);
+    if (!actual || !isOwnedBy(actual, canary)) return;
+    await this.setRoutes(canary, INITIAL_WEIGHTS);
+  }
+
+  /** Create when missing; otherwise patch the spec and Petrel's metadata only where they differ. */
+  private async apply<T extends KubeObject & { spec?: Record<string, unknown> }>(
+    resource: ResourceKind,
+    cache: WriteThroughCache<T>,
+    canary: Canary,
+    desired: T,
+  ): Promise<boolean> {
+    const ns = desired.metadata?.namespace ?? '';
+    const name = desired.metadata?.name ?? '';
+    const actual = cache.get(ns, name);
+    if (!actual) {
+      cache.remember(await this.api.create(resource, desired));
+      return true;
+    }
+    assertOwnedBy(actual, canary, resource.kind);
+    const patch: Record<string, unknown> = {};
+    if (!deepEqual(actual.spec ?? {}, desired.spec ?? {})) {
+      patch.spec = mergePatchDiff(actual.spec ?? {}, desired.spec ?? {});
+    }
+    const meta = ownershipPatch(actual, canary);
+    if (meta) patch.metadata = meta;
+    if (!Object.keys(patch).length) return false;
+    cache.remember(await this.api.mergePatch<T>({ resource, namespace: ns, name }, patch));
+    return true;
+  }
+}
