@@ -1,0 +1,90 @@
+/** A metrics backend that answers one query with one number (Flagger's providers.Interface). */
+export interface MetricsProvider {
+  /** Runs an instant query that must yield exactly one finite sample; throws the errors below otherwise. */
+  runQuery(query: string, opts?: { signal?: AbortSignal }): Promise<number>;
+  /** True when the backend answers at all; never throws. */
+  isOnline(): Promise<boolean>;
+}
+
+export type MetricsErrorCode = 'NO_VALUES' | 'NAN' | 'MULTIPLE_SERIES' | 'QUERY_TIMEOUT' | 'PROVIDER_ERROR';
+
+/** Base class of every error a provider throws; `code` is stable, the message is for people. */
+export abstract class MetricsError extends Error {
+  abstract readonly code: MetricsErrorCode;
+  constructor(
+    message: string,
+    readonly query?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The query matched no series: usually no traffic reached the workload, or a label is wrong. */
+export class NoValuesFoundError extends MetricsError {
+  override readonly name = 'NoValuesFoundError';
+  readonly code = 'NO_VALUES';
+  constructor(query: string) {
+    super('no values found: the query returned no data (is traffic reaching the workload?)', query);
+  }
+}
+
+/** The query returned NaN or an infinity, e.g. 0/0 when a rate had no requests. */
+export class NotANumberError extends MetricsError {
+  override readonly name = 'NotANumberError';
+  readonly code = 'NAN';
+  constructor(
+    query: string,
+    readonly raw: string,
+  ) {
+    super(`the query returned ${raw}, not a number (often 0/0: no requests in the interval)`, query);
+  }
+}
+
+/** The query returned more than one series; Petrel never silently picks one. */
+export class MultipleSeriesError extends MetricsError {
+  override readonly name = 'MultipleSeriesError';
+  readonly code = 'MULTIPLE_SERIES';
+  constructor(
+    query: string,
+    readonly series: Array<Record<string, string>>,
+  ) {
+    const shown = series
+      .slice(0, 3)
+      .map(
+        (labels) =>
+          `{${Object.entries(labels)
+            .map(([k, v]) => `${k}="${v}"`)
+            .join(', ')}}`,
+      )
+      .join(', ');
+    super(
+      `the query returned ${series.length} series (${shown}${series.length > 3 ? ', ...' : ''}); ` +
+        'aggregate it (e.g. sum(...)) so it yields exactly one',
+      query,
+    );
+  }
+}
+
+export class QueryTimeoutError extends MetricsError {
+  override readonly name = 'QueryTimeoutError';
+  readonly code = 'QUERY_TIMEOUT';
+  constructor(
+    query: string,
+    readonly timeoutMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`the query did not answer within ${timeoutMs} ms`, query, options);
+  }
+}
+
+/** Anything else: connection refused, HTTP errors, a bad query, an unexpected response. */
+export class MetricsProviderError extends MetricsError {
+  override readonly name = 'MetricsProviderError';
+  readonly code = 'PROVIDER_ERROR';
+  constructor(message: string, query?: string, options?: { cause?: unknown; status?: number }) {
+    super(message, query, options);
+    this.status = options?.status;
+  }
+  readonly status: number | undefined;
+}
