@@ -1,0 +1,159 @@
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { z } from 'zod';
+import { MESH_PROVIDERS, startController } from '../controller/controller.ts';
+import { loadKubeConfig } from '../kube/kubeconfig.ts';
+import type { CliIo, Command } from './run.ts';
+
+const USAGE = `usage: petrel controller [options]
+
+options (environment variable in brackets):
+  --kubeconfig PATH            kubeconfig file [KUBECONFIG]; default ~/.kube/config
+  --in-cluster                 use the pod's service account instead of a kubeconfig
+  --prometheus-address URL     default Prometheus for builtin checks [PETREL_PROMETHEUS_ADDRESS]
+  --mesh-provider NAME         ${MESH_PROVIDERS.join(', ')} (default istio) [PETREL_MESH_PROVIDER]
+  --namespace NS               namespace to watch; repeat or comma-separate; default all [PETREL_NAMESPACES]
+  --workers N                  canaries reconciled at once, 1-64 (default 2) [PETREL_WORKERS]
+  --log-level LEVEL            trace, debug, info, warn, error, fatal (default info) [PETREL_LOG_LEVEL]
+`;
+
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export const controllerOptionsSchema = z.strictObject({
+  kubeconfig: z.string().min(1).optional(),
+  inCluster: z.boolean().default(false),
+  prometheusAddress: z
+    .url({
+      protocol: /^https?$/,
+      error: 'must be an http:// or https:// URL, such as http://prometheus:9090',
+    })
+    .optional(),
+  meshProvider: z
+    .enum(MESH_PROVIDERS, { error: `must be one of ${MESH_PROVIDERS.join(', ')}` })
+    .default('istio'),
+  namespaces: z
+    .array(z.string().regex(NAMESPACE, 'must be a namespace name (lowercase letters, digits and -)'))
+    .default([]),
+  workers: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(64, 'must be at most 64')
+    .default(2),
+  logLevel: z
+    .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], {
+      error: 'must be one of trace, debug, info, warn, error, fatal',
+    })
+    .default('info'),
+});
+
+export type ControllerCliOptions = z.output<typeof controllerOptionsSchema>;
+
+const FLAG_NAMES: Record<string, string> = {
+  kubeconfig: '--kubeconfig',
+  inCluster: '--in-cluster',
+  prometheusAddress: '--prometheus-address',
+  meshProvider: '--mesh-provider',
+  namespaces: '--namespace',
+  workers: '--workers',
+  logLevel: '--log-level',
+};
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  readonly code = 'USAGE';
+}
+
+/** Flags win over environment variables; every value is validated, and errors name the flag and the fix. */
+export function parseControllerArgs(args: string[], env: NodeJS.ProcessEnv): ControllerCliOptions {
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      allowPositionals: false,
+      options: {
+        kubeconfig: { type: 'string' },
+        'in-cluster': { type: 'boolean' },
+        'prometheus-address': { type: 'string' },
+        'mesh-provider': { type: 'string' },
+        namespace: { type: 'string', multiple: true },
+        workers: { type: 'string' },
+        'log-level': { type: 'string' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const namespaceValues =
+    (values.namespace as string[] | undefined) ?? (env.PETREL_NAMESPACES ? [env.PETREL_NAMESPACES] : []);
+  const raw = {
+    kubeconfig:
+      (values.kubeconfig as string | undefined) ??
+      (values['in-cluster'] ? undefined : env.KUBECONFIG || undefined),
+    inCluster: (values['in-cluster'] as boolean | undefined) ?? false,
+    prometheusAddress:
+      (values['prometheus-address'] as string | undefined) ?? (env.PETREL_PROMETHEUS_ADDRESS || undefined),
+    meshProvider: (values['mesh-provider'] as string | undefined) ?? (env.PETREL_MESH_PROVIDER || undefined),
+    namespaces: namespaceValues
+      .flatMap((v) => v.split(','))
+      .map((v) => v.trim())
+      .filter((v) => v.length > 0),
+    workers: (values.workers as string | undefined) ?? (env.PETREL_WORKERS || undefined),
+    logLevel: (values['log-level'] as string | undefined) ?? (env.PETREL_LOG_LEVEL || undefined),
+  };
+  const result = controllerOptionsSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const field = String(issue.path[0] ?? '');
+      return `${FLAG_NAMES[field] ?? field}: ${issue.message}`;
+    });
+    throw new UsageError(lines.join('\n'));
+  }
+  if (result.data.inCluster && values.kubeconfig) {
+    throw new UsageError('--kubeconfig and --in-cluster: choose one of them');
+  }
+  return result.data;
+}
+
+export const controllerCommand: Command = async (args: string[], io: CliIo): Promise<number> => {
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  let options: ControllerCliOptions;
+  try {
+    options = parseControllerArgs(args, io.env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.stderr.write(`petrel controller: ${err.message}\n\n${USAGE}`);
+    return 2;
+  }
+  const logger = pino({ level: options.logLevel, base: { component: 'controller' } }, io.stdout);
+  let kubeConfig: ReturnType<typeof loadKubeConfig>;
+  try {
+    kubeConfig = loadKubeConfig({ kubeconfig: options.kubeconfig, inCluster: options.inCluster });
+  } catch (err) {
+    io.stderr.write(`petrel controller: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const controller = startController({
+    kubeConfig,
+    logger,
+    prometheusAddress: options.prometheusAddress,
+    meshProvider: options.meshProvider,
+    namespaces: options.namespaces,
+    workers: options.workers,
+  });
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(sig);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  logger.info({ signal }, 'shutting down');
+  await controller.stop();
+  return 0;
+};

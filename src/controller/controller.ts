@@ -1,0 +1,240 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Canary } from '../api/canary.ts';
+import { type MetricTemplate, validateMetricTemplate } from '../api/metric-template.ts';
+import { canonicalJson } from '../kube/canonical.ts';
+import { createKubeApi, type KubeObject, type KubeRequestHook } from '../kube/client.ts';
+import type { Deployment } from '../kube/deployments.ts';
+import { EventRecorder } from '../kube/events.ts';
+import type { ResilientInformer } from '../kube/informer.ts';
+import { RESOURCES } from '../kube/resources.ts';
+import { runChecks } from '../metrics/checks.ts';
+import { createMetricsProvider } from '../metrics/factory.ts';
+import type { MetricsProvider } from '../metrics/provider.ts';
+import { RouterFactory } from '../routers/factory.ts';
+import type { DestinationRule, VirtualService } from '../routers/istio.ts';
+import type { Service } from '../routers/services.ts';
+import { NamespacedInformers } from './caches.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { canaryKey } from './observe.ts';
+import { WorkQueue } from './queue.ts';
+import { CanaryReconciler } from './reconciler.ts';
+import { TargetIndex } from './target-index.ts';
+
+export const MESH_PROVIDERS = ['istio'] as const;
+export type MeshProvider = (typeof MESH_PROVIDERS)[number];
+
+export interface ControllerOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  /** Default Prometheus for builtin checks and MetricTemplates without an address. */
+  prometheusAddress?: string;
+  meshProvider?: MeshProvider;
+  /** Namespaces to watch; empty or omitted watches the whole cluster. */
+  namespaces?: readonly string[];
+  workers?: number;
+  clock?: Clock;
+  /** Told about every Kubernetes API request (metrics, benchmarks). */
+  onRequest?: KubeRequestHook;
+  userAgent?: string;
+  /** Timeout of each Prometheus query. */
+  queryTimeoutMs?: number;
+}
+
+export interface RunningController {
+  /** Resolves once every cache has synced and the canaries are queued. */
+  readonly ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface CanaryLike extends KubeObject {
+  spec?: { targetRef?: { name?: unknown } };
+}
+
+/** Wires informers, the work queue, the reconciler, routers, metrics and events; returns at once. */
+export function startController(options: ControllerOptions): RunningController {
+  const logger = options.logger;
+  const clock = options.clock ?? systemClock;
+  const meshProvider = options.meshProvider ?? 'istio';
+  const namespaces = [...new Set(options.namespaces ?? [])];
+  const api = createKubeApi({
+    kubeConfig: options.kubeConfig,
+    onRequest: options.onRequest,
+    userAgent: options.userAgent ?? 'petrel-controller',
+  });
+  const informerOpts = { kubeConfig: options.kubeConfig, api, onRequest: options.onRequest };
+  const canaries = new NamespacedInformers<CanaryLike>(RESOURCES.canary, namespaces, informerOpts);
+  const metricTemplates = new NamespacedInformers<KubeObject>(
+    RESOURCES.metricTemplate,
+    namespaces,
+    informerOpts,
+  );
+  const alertProviders = new NamespacedInformers<KubeObject>(
+    RESOURCES.alertProvider,
+    namespaces,
+    informerOpts,
+  );
+  const deployments = new NamespacedInformers<Deployment>(RESOURCES.deployment, namespaces, informerOpts);
+  const services = new NamespacedInformers<Service>(RESOURCES.service, namespaces, informerOpts);
+  const virtualServices = new NamespacedInformers<VirtualService>(
+    RESOURCES.virtualService,
+    namespaces,
+    informerOpts,
+  );
+  const destinationRules = new NamespacedInformers<DestinationRule>(
+    RESOURCES.destinationRule,
+    namespaces,
+    informerOpts,
+  );
+  const all = [
+    canaries,
+    metricTemplates,
+    alertProviders,
+    deployments,
+    services,
+    virtualServices,
+    destinationRules,
+  ];
+  for (const group of all) for (const informer of group.informers) logLifecycle(informer, logger);
+
+  const routers = new RouterFactory({
+    api,
+    deployments,
+    services,
+    virtualServices,
+    destinationRules,
+  });
+  const routerFor = (canary: Canary) => {
+    if (canary.spec.provider !== meshProvider) {
+      logger.debug({ provider: canary.spec.provider, meshProvider }, 'canary asks for another provider');
+    }
+    return routers.for(canary);
+  };
+  const events = new EventRecorder({ api, logger: logger.child({ component: 'events' }) });
+  const providers = new Map<string, MetricsProvider>();
+  const providerFor = (spec: MetricTemplate['spec']['provider'] | undefined): MetricsProvider => {
+    const cacheKey = canonicalJson(spec ?? null);
+    let provider = providers.get(cacheKey);
+    if (!provider) {
+      provider = createMetricsProvider(spec, {
+        defaultAddress: options.prometheusAddress,
+        timeoutMs: options.queryTimeoutMs,
+        logger: logger.child({ component: 'metrics' }),
+      });
+      providers.set(cacheKey, provider);
+    }
+    return provider;
+  };
+  const templates = (ref: { name: string; namespace: string }): MetricTemplate | undefined => {
+    const raw = metricTemplates.get(ref.namespace, ref.name);
+    if (!raw) return undefined;
+    const result = validateMetricTemplate(raw);
+    return result.ok ? result.value : undefined;
+  };
+
+  const reconciler = new CanaryReconciler({
+    api,
+    canaries,
+    deployments: { api, deployments },
+    routerFor,
+    events,
+    runChecks: (canary, now) => runChecks({ canary, templates, providerFor, now }),
+    clock,
+    logger: logger.child({ component: 'reconciler' }),
+  });
+  const queue = new WorkQueue({
+    reconcile: reconciler.reconcile,
+    workers: options.workers ?? 2,
+    clock,
+    onError: (key, err, retryInMs) =>
+      logger.warn(
+        {
+          canary: key,
+          err: err instanceof Error ? { message: err.message, code: (err as { code?: unknown }).code } : err,
+          retryInMs,
+        },
+        retryInMs === undefined
+          ? 'reconcile failed; waiting for the Canary to change'
+          : 'reconcile failed; retrying',
+      ),
+  });
+
+  const index = new TargetIndex();
+  let started = false;
+  const enqueue = (key: string) => {
+    if (started) queue.add(key);
+  };
+  const onCanary = (obj: CanaryLike) => {
+    const ns = obj.metadata?.namespace ?? '';
+    const name = obj.metadata?.name ?? '';
+    const target = obj.spec?.targetRef?.name;
+    index.set(ns, name, typeof target === 'string' ? target : undefined);
+    enqueue(canaryKey(ns, name));
+  };
+  canaries.on('add', onCanary);
+  canaries.on('update', onCanary);
+  canaries.on('delete', (obj) => {
+    const ns = obj.metadata?.namespace ?? '';
+    const name = obj.metadata?.name ?? '';
+    index.remove(ns, name);
+    queue.forget(canaryKey(ns, name));
+  });
+  const onDeployment = (obj: Deployment) => {
+    for (const key of index.canariesFor(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''))
+      enqueue(key);
+  };
+  for (const event of ['add', 'update', 'delete'] as const) {
+    deployments.on(event, onDeployment);
+    for (const owned of [services, virtualServices, destinationRules] as NamespacedInformers<KubeObject>[]) {
+      owned.on(event, (obj) => {
+        for (const ref of obj.metadata?.ownerReferences ?? []) {
+          if (ref.kind === 'Canary' && ref.apiVersion.startsWith('petrel.dev/')) {
+            enqueue(canaryKey(obj.metadata?.namespace, ref.name));
+          }
+        }
+      });
+    }
+  }
+
+  const abort = new AbortController();
+  const ready = (async () => {
+    await Promise.all(all.map((group) => group.start()));
+    await Promise.all(all.map((group) => group.waitForSync(abort.signal)));
+    started = true;
+    for (const canary of canaries.list())
+      enqueue(canaryKey(canary.metadata?.namespace, canary.metadata?.name ?? ''));
+    logger.info(
+      { namespaces: namespaces.length ? namespaces : 'all', canaries: canaries.list().length, meshProvider },
+      'caches synced; controller running',
+    );
+  })();
+  ready.catch(() => {});
+
+  let stopping: Promise<void> | undefined;
+  return {
+    ready,
+    stop: () => {
+      stopping ??= (async () => {
+        abort.abort(new Error('controller stopped'));
+        started = false;
+        await queue.shutDown();
+        await Promise.all(all.map((group) => group.stop()));
+        logger.info('controller stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+function logLifecycle(informer: ResilientInformer<KubeObject>, logger: Logger): void {
+  const resource = informer.resource.plural;
+  informer.on('error', (err) => logger.warn({ resource, err: describeError(err) }, 'watch failed'));
+  informer.on('restart', (info) =>
+    logger.info({ resource, attempt: info.attempt, delayMs: info.delayMs }, 'restarting informer'),
+  );
+  informer.on('synced', () => logger.debug({ resource }, 'cache synced'));
+}
+
+function describeError(err: unknown): unknown {
+  return err instanceof Error ? { message: err.message, code: (err as { code?: unknown }).code } : err;
+}

@@ -1,0 +1,82 @@
+import type { Logger } from 'pino';
+import type { Canary } from '../api/canary.ts';
+import {
+  type Deployment,
+  type DeploymentDeps,
+  ensurePrimary,
+  promotePrimary,
+  scaleTarget,
+} from '../kube/deployments.ts';
+import type { Action, EventSeverity } from '../rollout/index.ts';
+import type { Router } from '../routers/router.ts';
+
+/** Where Kubernetes events go (the kube package's EventRecorder fits). */
+export interface EventSink {
+  record(canary: Canary, type: EventSeverity, reason: string, message: string): Promise<unknown>;
+}
+
+export interface ExecutorDeps {
+  deployments: DeploymentDeps;
+  router: Router;
+  events: EventSink;
+  logger: Logger;
+}
+
+/** What the executor wrote, for logs and tests. */
+export interface ExecutionReport {
+  writes: string[];
+}
+
+/**
+ * Runs a decision's actions in order. Every action is idempotent and compares with the caches before
+ * writing, so running the same list twice (after a crash, or a requeue) writes nothing new.
+ * Events are best effort: a failure to record one is logged, never fails the tick.
+ */
+export async function execute(
+  deps: ExecutorDeps,
+  canary: Canary,
+  target: Deployment,
+  actions: readonly Action[],
+): Promise<ExecutionReport> {
+  const writes: string[] = [];
+  for (const action of actions) {
+    switch (action.type) {
+      case 'ensurePrimary': {
+        const result = await ensurePrimary(deps.deployments, canary, target);
+        if (result.action !== 'unchanged') writes.push(`primary ${result.action}`);
+        break;
+      }
+      case 'ensureRoutes':
+        await deps.router.reconcile(canary);
+        break;
+      case 'setWeights':
+        await deps.router.setRoutes(canary, action.weights);
+        writes.push(`routes ${action.weights.primary}/${action.weights.canary}`);
+        break;
+      case 'scaleTarget': {
+        const result = await scaleTarget(deps.deployments, canary, action.replicas);
+        if (result.action !== 'unchanged') writes.push(`target ${result.reason}`);
+        break;
+      }
+      case 'promotePrimary': {
+        const result = await promotePrimary(deps.deployments, canary, target.spec?.template ?? {});
+        if (result.action !== 'unchanged') writes.push('primary template promoted');
+        break;
+      }
+      case 'event':
+        try {
+          await deps.events.record(canary, action.severity, action.reason, action.message);
+        } catch (err) {
+          deps.logger.warn({ err, reason: action.reason }, 'could not record a Kubernetes event');
+        }
+        break;
+      default:
+        assertNever(action);
+    }
+  }
+  return { writes };
+}
+
+function assertNever(action: never): never {
+  throw new Error(`unknown action ${JSON.stringify(action)}`);
+}

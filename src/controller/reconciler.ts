@@ -1,0 +1,201 @@
+import type { Logger } from 'pino';
+import { type Canary, validateCanary } from '../api/canary.ts';
+import type { KubeApi, KubeObject } from '../kube/client.ts';
+import {
+  type Deployment,
+  type DeploymentDeps,
+  primaryName,
+  SelectorLabelError,
+} from '../kube/deployments.ts';
+import type { CacheReader } from '../kube/informer.ts';
+import { ObjectNotOwnedError } from '../kube/ownership.ts';
+import { RESOURCES } from '../kube/resources.ts';
+import { WriteThroughCache } from '../kube/write-through.ts';
+import {
+  type CheckObservation,
+  decide,
+  type Observations,
+  planObservations,
+  withCondition,
+} from '../rollout/index.ts';
+import type { Router } from '../routers/router.ts';
+import type { Clock } from './clock.ts';
+import { type EventSink, execute } from './executor.ts';
+import { observePrimary, observeTarget, splitKey } from './observe.ts';
+import { type ReconcileResult, TerminalError } from './queue.ts';
+import { statusPatch } from './status-patch.ts';
+
+export interface ReconcilerDeps {
+  api: KubeApi;
+  canaries: CacheReader<KubeObject>;
+  deployments: DeploymentDeps;
+  routerFor: (canary: Canary) => Router;
+  events: EventSink;
+  /** Runs the canary's metric checks; called only when a step is due. */
+  runChecks: (canary: Canary, now: Date) => Promise<CheckObservation[]>;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** The target Deployment does not exist (yet): retried with backoff, and at once when it appears. */
+export class TargetMissingError extends Error {
+  override readonly name = 'TargetMissingError';
+  readonly code = 'TARGET_MISSING';
+}
+
+const INVALID_SPEC = 'InvalidSpec';
+
+type RawCanary = KubeObject & { status?: { conditions?: unknown; observedGeneration?: unknown } };
+
+/**
+ * One reconcile of one Canary: reads only from the caches, decides with the pure state machine, runs
+ * the actions, and writes status last (only what changed). Never touches any other Canary.
+ */
+export class CanaryReconciler {
+  private readonly canaries: WriteThroughCache<KubeObject>;
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.canaries = new WriteThroughCache(deps.canaries);
+  }
+
+  readonly reconcile = async (key: string): Promise<ReconcileResult | undefined> => {
+    const { namespace, name } = splitKey(key);
+    const raw = this.canaries.get(namespace, name) as RawCanary | undefined;
+    if (!raw) return undefined;
+    const log = this.deps.logger.child({ canary: key });
+
+    const validation = validateCanary(raw);
+    if (!validation.ok) {
+      const message = validation.issues
+        .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
+        .join('; ');
+      await this.reportInvalid(raw, message, log);
+      throw new TerminalError(`invalid Canary ${key}: ${message}`);
+    }
+    const canary = this.withoutInvalidSpec(validation.value);
+    const now = this.deps.clock.now();
+
+    const targetName = canary.spec.targetRef.name;
+    const target = this.deps.deployments.deployments.get(namespace, targetName);
+    if (!target) {
+      const message = `target Deployment ${namespace}/${targetName} (spec.targetRef.name) was not found: create it or fix the name`;
+      await this.recordEvent(canary, 'Warning', 'TargetNotFound', message, log);
+      throw new TargetMissingError(message);
+    }
+
+    const router = this.deps.routerFor(canary);
+    let obs: Observations;
+    try {
+      const primary = this.deps.deployments.deployments.get(namespace, primaryName(targetName));
+      obs = {
+        target: observeTarget(target),
+        ...(primary ? { primary: observePrimary(primary, target) } : {}),
+        ...(routesOf(router, canary) ?? {}),
+      };
+    } catch (err) {
+      if (err instanceof SelectorLabelError) {
+        await this.recordEvent(canary, 'Warning', 'InvalidTarget', err.message, log);
+        throw new TerminalError(err.message, { cause: err });
+      }
+      throw err;
+    }
+    if (planObservations(canary, now).checks) obs.checks = await this.deps.runChecks(canary, now);
+
+    const decision = decide(canary, obs, now);
+    try {
+      const report = await execute(
+        { deployments: this.deps.deployments, router, events: this.deps.events, logger: log },
+        canary,
+        target,
+        decision.actions,
+      );
+      const patch = statusPatch(raw.status as Canary['status'], decision.status);
+      if (patch) await this.patchStatus(namespace, name, patch);
+      const changed = patch !== undefined || report.writes.length > 0;
+      const fields = {
+        phase: decision.status.phase,
+        weight: decision.status.canaryWeight,
+        reason: decision.reason.code,
+        writes: report.writes,
+        requeueAfterMs: decision.requeueAfterMs,
+      };
+      if (changed) log.info(fields, decision.reason.message);
+      else log.debug(fields, decision.reason.message);
+    } catch (err) {
+      if (err instanceof ObjectNotOwnedError) {
+        await this.recordEvent(canary, 'Warning', 'ObjectNotOwned', err.message, log);
+      }
+      throw err;
+    }
+    return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
+  };
+
+  /** Sets the InvalidSpec condition once per generation; the key then waits for the object to change. */
+  private async reportInvalid(raw: RawCanary, message: string, log: Logger): Promise<void> {
+    const conditions = Array.isArray(raw.status?.conditions)
+      ? (raw.status.conditions as NonNullable<Canary['status']>['conditions'])
+      : undefined;
+    const generation = raw.metadata?.generation;
+    const next = withCondition(
+      conditions,
+      INVALID_SPEC,
+      'True',
+      INVALID_SPEC,
+      message,
+      this.deps.clock.now(),
+    );
+    if (next === conditions && raw.status?.observedGeneration === generation) return;
+    log.warn({ reason: INVALID_SPEC }, message);
+    const ns = raw.metadata?.namespace ?? '';
+    const name = raw.metadata?.name ?? '';
+    await this.patchStatus(ns, name, {
+      conditions: next,
+      ...(generation === undefined ? {} : { observedGeneration: generation }),
+    });
+    const eventTarget = {
+      apiVersion: 'petrel.dev/v1alpha1',
+      kind: 'Canary',
+      metadata: raw.metadata,
+    } as Canary;
+    await this.recordEvent(eventTarget, 'Warning', INVALID_SPEC, message, log);
+  }
+
+  /** A Canary that became valid again loses its InvalidSpec condition (in the status written this tick). */
+  private withoutInvalidSpec(canary: Canary): Canary {
+    const conditions = canary.status?.conditions;
+    if (!conditions?.some((c) => c.type === INVALID_SPEC)) return canary;
+    return {
+      ...canary,
+      status: { ...canary.status, conditions: conditions.filter((c) => c.type !== INVALID_SPEC) },
+    };
+  }
+
+  private async patchStatus(namespace: string, name: string, patch: Record<string, unknown>): Promise<void> {
+    const updated = await this.deps.api.patchStatus<KubeObject>(
+      { resource: RESOURCES.canary, namespace, name },
+      patch,
+    );
+    this.canaries.remember(updated);
+  }
+
+  private async recordEvent(
+    canary: Canary,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    log: Logger,
+  ): Promise<void> {
+    try {
+      await this.deps.events.record(canary, type, reason, message);
+    } catch (err) {
+      log.warn({ err, reason }, 'could not record a Kubernetes event');
+    }
+  }
+}
+
+function routesOf(router: Router, canary: Canary): Pick<Observations, 'routes'> | undefined {
+  const routes = router.getRoutes(canary);
+  return routes ? { routes } : undefined;
+}
+
+export type { Deployment };
