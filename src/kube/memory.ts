@@ -1,0 +1,287 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  CallOptions,
+  DeleteOptions,
+  JsonPatchOp,
+  KubeApi,
+  KubeList,
+  KubeObject,
+  KubeRequestInfo,
+  ListOptions,
+  ObjectRef,
+} from './client.ts';
+import { KubeApiError } from './client.ts';
+import type { CacheReader } from './informer.ts';
+import { apiVersionOf, type ResourceKind } from './resources.ts';
+
+/** RFC 7386: objects merge recursively, `null` deletes, anything else replaces. */
+export function applyMergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return structuredClone(patch);
+  const base: Record<string, unknown> =
+    target !== null && typeof target === 'object' && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
+  for (const [key, value] of Object.entries(patch as Record<string, unknown>)) {
+    if (value === null) delete base[key];
+    else base[key] = applyMergePatch(base[key], value);
+  }
+  return base;
+}
+
+function pointer(path: string): string[] {
+  if (path === '') return [];
+  return path
+    .slice(1)
+    .split('/')
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** RFC 6902 (add, remove, replace, test) on a copy; throws INVALID/CONFLICT like the API server. */
+export function applyJsonPatch(doc: unknown, ops: JsonPatchOp[]): unknown {
+  const root = { value: structuredClone(doc) } as Record<string, unknown>;
+  for (const op of ops) {
+    const parts = ['value', ...pointer(op.path)];
+    const last = parts.pop() as string;
+    let parent: unknown = root;
+    for (const part of parts) {
+      parent = (parent as Record<string, unknown>)?.[part];
+      if (parent === undefined || parent === null) {
+        throw new KubeApiError(`json patch: path ${op.path} does not exist`, {
+          code: 'INVALID',
+          status: 422,
+        });
+      }
+    }
+    const container = parent as Record<string, unknown> | unknown[];
+    switch (op.op) {
+      case 'test':
+        if (JSON.stringify((container as Record<string, unknown>)[last]) !== JSON.stringify(op.value)) {
+          throw new KubeApiError(`json patch: test failed at ${op.path}`, { code: 'INVALID', status: 422 });
+        }
+        break;
+      case 'remove':
+        if (Array.isArray(container)) container.splice(Number(last), 1);
+        else delete container[last];
+        break;
+      case 'add':
+        if (Array.isArray(container)) {
+          container.splice(last === '-' ? container.length : Number(last), 0, structuredClone(op.value));
+        } else container[last] = structuredClone(op.value);
+        break;
+      case 'replace':
+        (container as Record<string, unknown>)[last] = structuredClone(op.value);
+        break;
+      default:
+        throw new KubeApiError(`json patch: op ${op.op} is not supported here`, {
+          code: 'INVALID',
+          status: 422,
+        });
+    }
+  }
+  return root.value;
+}
+
+function key(resource: ResourceKind, namespace: string | undefined, name: string): string {
+  return `${resource.plural}.${resource.group}/${namespace ?? ''}/${name}`;
+}
+
+export type MemoryListener = (
+  type: 'ADDED' | 'MODIFIED' | 'DELETED',
+  obj: KubeObject,
+  resource: ResourceKind,
+) => void;
+
+/**
+ * A KubeApi over an in-memory store, with resourceVersions, generations on spec changes, status
+ * subresources, uids and optimistic concurrency. For unit tests of code written against KubeApi and
+ * informer caches: `cache(resource)` is a CacheReader that always reflects the store (a synced informer).
+ */
+export class InMemoryKubeApi implements KubeApi {
+  private readonly objects = new Map<string, KubeObject>();
+  private revision = 0;
+  /** Every request, in order (what a test counts). */
+  readonly requests: KubeRequestInfo[] = [];
+  private readonly listeners: MemoryListener[] = [];
+  /** Set to make the next matching calls fail. */
+  failNext?: (info: KubeRequestInfo) => KubeApiError | undefined;
+
+  onChange(fn: MemoryListener): void {
+    this.listeners.push(fn);
+  }
+
+  writes(): KubeRequestInfo[] {
+    return this.requests.filter((r) => r.verb === 'create' || r.verb === 'patch' || r.verb === 'delete');
+  }
+
+  cache<T extends KubeObject>(resource: ResourceKind): CacheReader<T> {
+    return {
+      get: (namespace, name) => {
+        const obj = this.objects.get(key(resource, namespace, name));
+        return obj ? (structuredClone(obj) as T) : undefined;
+      },
+      list: (namespace) => this.listSync<T>(resource, namespace),
+    };
+  }
+
+  /** Puts an object in the store without counting a request (test setup). */
+  seed<T extends KubeObject>(resource: ResourceKind, obj: T): T {
+    return this.store(resource, structuredClone(obj), undefined, 'ADDED') as T;
+  }
+
+  async get<T extends KubeObject>(ref: ObjectRef, _opts?: CallOptions): Promise<T> {
+    this.note('get', ref.resource, ref.namespace, ref.name);
+    return structuredClone(this.must(ref)) as T;
+  }
+
+  async list<T extends KubeObject>(resource: ResourceKind, opts: ListOptions = {}): Promise<KubeList<T>> {
+    this.note('list', resource, opts.namespace);
+    let items = this.listSync<T>(resource, opts.namespace);
+    if (opts.labelSelector) {
+      const wanted = opts.labelSelector.split(',').map((p) => p.split('='));
+      items = items.filter((o) => wanted.every(([k, v]) => o.metadata?.labels?.[k ?? ''] === v));
+    }
+    return {
+      apiVersion: apiVersionOf(resource),
+      kind: `${resource.kind}List`,
+      metadata: { resourceVersion: `${this.revision}` },
+      items,
+    };
+  }
+
+  async create<T extends KubeObject>(resource: ResourceKind, obj: T, _opts?: CallOptions): Promise<T> {
+    const ns = obj.metadata?.namespace;
+    const name = obj.metadata?.name ?? '';
+    this.note('create', resource, ns, name);
+    if (this.objects.has(key(resource, ns, name))) {
+      throw new KubeApiError(`${resource.kind} ${name} already exists`, {
+        code: 'ALREADY_EXISTS',
+        status: 409,
+        reason: 'AlreadyExists',
+      });
+    }
+    const copy = structuredClone(obj) as KubeObject;
+    copy.apiVersion = apiVersionOf(resource);
+    copy.kind = resource.kind;
+    copy.metadata = {
+      ...copy.metadata,
+      uid: randomUUID(),
+      generation: 1,
+      creationTimestamp: new Date().toISOString(),
+    };
+    return structuredClone(this.store(resource, copy, undefined, 'ADDED')) as T;
+  }
+
+  async mergePatch<T extends KubeObject>(ref: ObjectRef, patch: unknown, _opts?: CallOptions): Promise<T> {
+    this.note('patch', ref.resource, ref.namespace, ref.name);
+    const current = this.must(ref);
+    const next = applyMergePatch(current, patch) as KubeObject;
+    // The main resource ignores status changes, as with a status subresource.
+    (next as Record<string, unknown>).status = (current as Record<string, unknown>).status;
+    return structuredClone(this.update(ref.resource, current, next)) as T;
+  }
+
+  async jsonPatch<T extends KubeObject>(ref: ObjectRef, ops: JsonPatchOp[], _opts?: CallOptions): Promise<T> {
+    this.note('patch', ref.resource, ref.namespace, ref.name);
+    const current = this.must(ref);
+    const next = applyJsonPatch(current, ops) as KubeObject;
+    return structuredClone(this.update(ref.resource, current, next)) as T;
+  }
+
+  async patchStatus<T extends KubeObject>(ref: ObjectRef, patch: unknown, _opts?: CallOptions): Promise<T> {
+    this.note('patch', ref.resource, ref.namespace, ref.name, 'status');
+    const current = this.must(ref);
+    const patched = applyMergePatch(current, patch) as Record<string, unknown>;
+    const next = { ...structuredClone(current), status: patched.status } as KubeObject;
+    return structuredClone(this.update(ref.resource, current, next, true)) as T;
+  }
+
+  async delete(ref: ObjectRef, _opts?: DeleteOptions): Promise<void> {
+    this.note('delete', ref.resource, ref.namespace, ref.name);
+    const current = this.must(ref);
+    this.objects.delete(key(ref.resource, ref.namespace, ref.name));
+    for (const l of this.listeners) l('DELETED', structuredClone(current), ref.resource);
+  }
+
+  private listSync<T>(resource: ResourceKind, namespace?: string): T[] {
+    const prefix = `${resource.plural}.${resource.group}/`;
+    const out: T[] = [];
+    for (const [k, v] of this.objects) {
+      if (!k.startsWith(prefix)) continue;
+      if (namespace && v.metadata?.namespace !== namespace) continue;
+      out.push(structuredClone(v) as T);
+    }
+    return out;
+  }
+
+  private note(
+    verb: KubeRequestInfo['verb'],
+    resource: ResourceKind,
+    namespace?: string,
+    name?: string,
+    sub?: string,
+  ): void {
+    const info: KubeRequestInfo = {
+      verb,
+      resource: sub ? `${resource.plural}/${sub}` : resource.plural,
+      namespace,
+      name,
+      durationMs: 0,
+    };
+    this.requests.push(info);
+    const err = this.failNext?.(info);
+    if (err) throw err;
+  }
+
+  private must(ref: ObjectRef): KubeObject {
+    const obj = this.objects.get(key(ref.resource, ref.namespace, ref.name));
+    if (!obj) {
+      throw new KubeApiError(`${ref.resource.kind} ${ref.namespace ?? ''}/${ref.name} not found`, {
+        code: 'NOT_FOUND',
+        status: 404,
+        reason: 'NotFound',
+      });
+    }
+    return obj;
+  }
+
+  private update(
+    resource: ResourceKind,
+    current: KubeObject,
+    next: KubeObject,
+    statusOnly = false,
+  ): KubeObject {
+    const expected = next.metadata?.resourceVersion;
+    if (expected && expected !== current.metadata?.resourceVersion) {
+      throw new KubeApiError(`${resource.kind} ${current.metadata?.name}: the object has been modified`, {
+        code: 'CONFLICT',
+        status: 409,
+        reason: 'Conflict',
+      });
+    }
+    const specChanged =
+      !statusOnly &&
+      JSON.stringify((current as Record<string, unknown>).spec) !==
+        JSON.stringify((next as Record<string, unknown>).spec);
+    next.metadata = {
+      ...next.metadata,
+      uid: current.metadata?.uid,
+      generation: (current.metadata?.generation ?? 1) + (specChanged ? 1 : 0),
+    };
+    return this.store(resource, next, current, 'MODIFIED');
+  }
+
+  private store(
+    resource: ResourceKind,
+    obj: KubeObject,
+    _previous: KubeObject | undefined,
+    type: 'ADDED' | 'MODIFIED',
+  ): KubeObject {
+    this.revision++;
+    obj.metadata = { ...obj.metadata, resourceVersion: `${this.revision}` };
+    obj.apiVersion ??= apiVersionOf(resource);
+    obj.kind ??= resource.kind;
+    this.objects.set(key(resource, obj.metadata.namespace, obj.metadata.name ?? ''), obj);
+    for (const l of this.listeners) l(type, structuredClone(obj), resource);
+    return obj;
+  }
+}

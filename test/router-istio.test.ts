@@ -1,0 +1,327 @@
+import { DestinationRule as IstioDestinationRule } from '@kubernetes-models/istio/networking.istio.io/v1beta1/DestinationRule';
+import { VirtualService as IstioVirtualService } from '@kubernetes-models/istio/networking.istio.io/v1beta1/VirtualService';
+import { describe, expect, it } from 'vitest';
+import { type Canary, canarySchema } from '../src/api/canary.ts';
+import type { Deployment } from '../src/kube/deployments.ts';
+import { InMemoryKubeApi } from '../src/kube/memory.ts';
+import { MANAGED_BY_LABEL } from '../src/kube/ownership.ts';
+import { RESOURCES } from '../src/kube/resources.ts';
+import { createRouter, RouterFactory } from '../src/routers/factory.ts';
+import {
+  buildDestinationRules,
+  buildVirtualService,
+  type DestinationRule,
+  IstioRouter,
+  type VirtualService,
+} from '../src/routers/istio.ts';
+import { InvalidWeightsError, ObjectNotOwnedError, UnknownProviderError } from '../src/routers/router.ts';
+import type { Service } from '../src/routers/services.ts';
+
+function makeCanary(service: Record<string, unknown> = {}): Canary {
+  return canarySchema.parse({
+    apiVersion: 'petrel.dev/v1alpha1',
+    kind: 'Canary',
+    metadata: { name: 'podinfo', namespace: 'test', uid: 'canary-uid-1' },
+    spec: {
+      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'podinfo' },
+      service: {
+        port: 9898,
+        targetPort: 'http',
+        gateways: ['public-gateway.istio-system.svc.cluster.local'],
+        hosts: ['app.example.com'],
+        trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' }, connectionPool: { http: { http2MaxRequests: 100 } } },
+        retries: { attempts: 3, perTryTimeout: '1s', retryOn: 'gateway-error,connect-failure' },
+        timeout: '5s',
+        headers: { request: { set: { 'x-petrel': 'yes' } } },
+        corsPolicy: { allowOrigins: [{ exact: 'https://example.com' }], allowMethods: ['GET'] },
+        match: [{ uri: { prefix: '/api' } }],
+        ...service,
+      },
+      analysis: { interval: '1m', threshold: 5, maxWeight: 50, stepWeight: 10 },
+    },
+  });
+}
+
+function target(): Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'podinfo', namespace: 'test', labels: { app: 'podinfo' } },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: 'podinfo' } },
+      template: {
+        metadata: { labels: { app: 'podinfo' } },
+        spec: { containers: [{ name: 'podinfo', image: 'ghcr.io/stefanprodan/podinfo:6.0.0' }] },
+      },
+    },
+  };
+}
+
+function setup() {
+  const api = new InMemoryKubeApi();
+  api.seed(RESOURCES.deployment, target());
+  const router = new IstioRouter({
+    api,
+    deployments: api.cache<Deployment>(RESOURCES.deployment),
+    services: api.cache<Service>(RESOURCES.service),
+    virtualServices: api.cache<VirtualService>(RESOURCES.virtualService),
+    destinationRules: api.cache<DestinationRule>(RESOURCES.destinationRule),
+  });
+  const vs = () => api.cache<VirtualService>(RESOURCES.virtualService).get('test', 'podinfo');
+  return { api, router, vs };
+}
+
+describe('IstioRouter', () => {
+  it('creates three services, two destination rules and the virtual service at 100/0', async () => {
+    const { api, router, vs } = setup();
+    const canary = makeCanary();
+    await router.reconcile(canary);
+
+    const writes = api.writes().map((w) => `${w.verb} ${w.resource} ${w.name}`);
+    expect(writes).toEqual([
+      'create services podinfo',
+      'create services podinfo-primary',
+      'create services podinfo-canary',
+      'create destinationrules podinfo-primary',
+      'create destinationrules podinfo-canary',
+      'create virtualservices podinfo',
+    ]);
+    const services = api.cache<Service>(RESOURCES.service);
+    expect(services.get('test', 'podinfo')?.spec?.selector).toEqual({ app: 'podinfo-primary' });
+    expect(services.get('test', 'podinfo-primary')?.spec?.selector).toEqual({ app: 'podinfo-primary' });
+    expect(services.get('test', 'podinfo-canary')?.spec?.selector).toEqual({ app: 'podinfo' });
+    expect(services.get('test', 'podinfo')?.spec?.ports).toEqual([
+      { name: 'http', port: 9898, protocol: 'TCP', targetPort: 'http' },
+    ]);
+    const live = vs();
+    expect(live?.metadata?.labels?.[MANAGED_BY_LABEL]).toBe('petrel');
+    expect(live?.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'Canary', name: 'podinfo', uid: 'canary-uid-1', controller: true }),
+    ]);
+    expect(live?.spec?.hosts).toEqual(['podinfo', 'app.example.com']);
+    expect(live?.spec?.gateways).toEqual(['public-gateway.istio-system.svc.cluster.local']);
+    expect(router.getRoutes(canary)).toEqual({ primary: 100, canary: 0 });
+  });
+
+  it('makes zero writes on a second reconcile, whether or not the cache has caught up', async () => {
+    const { api, router } = setup();
+    const canary = makeCanary();
+    await router.reconcile(canary);
+    const before = api.writes().length;
+    await router.reconcile(canary);
+    await router.reconcile(canary);
+    expect(api.writes().length).toBe(before);
+    expect(api.requests.filter((r) => r.verb === 'get' || r.verb === 'list')).toEqual([]);
+  });
+
+  it('makes zero writes on a reconcile right after a write, before the watch event arrives', async () => {
+    const api = new InMemoryKubeApi();
+    api.seed(RESOURCES.deployment, target());
+    // Caches that stay empty: as if the watch events of the writes had not arrived yet.
+    const empty = { get: () => undefined, list: () => [] };
+    const router = new IstioRouter({
+      api,
+      deployments: api.cache<Deployment>(RESOURCES.deployment),
+      services: empty,
+      virtualServices: empty,
+      destinationRules: empty,
+    });
+    const canary = makeCanary();
+    await router.reconcile(canary);
+    await router.setRoutes(canary, { primary: 90, canary: 10 });
+    const before = api.writes().length;
+    await router.reconcile(canary);
+    await router.setRoutes(canary, { primary: 90, canary: 10 });
+    expect(api.writes().length).toBe(before);
+    expect(router.getRoutes(canary)).toEqual({ primary: 90, canary: 10 });
+  });
+
+  it('passes trafficPolicy (TLS mode included) through to both destination rules', async () => {
+    const { api, router } = setup();
+    await router.reconcile(makeCanary());
+    const drs = api.cache<DestinationRule>(RESOURCES.destinationRule);
+    for (const name of ['podinfo-primary', 'podinfo-canary']) {
+      expect(drs.get('test', name)?.spec).toEqual({
+        host: name,
+        trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' }, connectionPool: { http: { http2MaxRequests: 100 } } },
+      });
+    }
+    // Changing the policy in the Canary patches both rules; removing it removes it from both.
+    await router.reconcile(makeCanary({ trafficPolicy: { tls: { mode: 'DISABLE' } } }));
+    expect(drs.get('test', 'podinfo-canary')?.spec?.trafficPolicy).toEqual({ tls: { mode: 'DISABLE' } });
+    await router.reconcile(makeCanary({ trafficPolicy: undefined }));
+    expect(drs.get('test', 'podinfo-primary')?.spec).toEqual({ host: 'podinfo-primary' });
+  });
+
+  it('passes match, retries, timeout, headers and corsPolicy through to the http route', () => {
+    const spec = buildVirtualService(makeCanary(), { primary: 70, canary: 30 }).spec;
+    expect(spec?.http?.[0]).toEqual({
+      match: [{ uri: { prefix: '/api' } }],
+      retries: { attempts: 3, perTryTimeout: '1s', retryOn: 'gateway-error,connect-failure' },
+      timeout: '5s',
+      headers: { request: { set: { 'x-petrel': 'yes' } } },
+      corsPolicy: { allowOrigins: [{ exact: 'https://example.com' }], allowMethods: ['GET'] },
+      route: [
+        { destination: { host: 'podinfo-primary', port: { number: 9898 } }, weight: 70 },
+        { destination: { host: 'podinfo-canary', port: { number: 9898 } }, weight: 30 },
+      ],
+    });
+  });
+
+  it('sets weights with one write, reads them back from the cache, and reconcile keeps them', async () => {
+    const { api, router, vs } = setup();
+    const canary = makeCanary();
+    await router.reconcile(canary);
+    const before = api.writes().length;
+    await router.setRoutes(canary, { primary: 80, canary: 20 });
+    expect(api.writes().length).toBe(before + 1);
+    expect(api.writes().at(-1)).toMatchObject({
+      verb: 'patch',
+      resource: 'virtualservices',
+      name: 'podinfo',
+    });
+    expect(router.getRoutes(canary)).toEqual({ primary: 80, canary: 20 });
+    await router.setRoutes(canary, { primary: 80, canary: 20 });
+    await router.reconcile(canary);
+    expect(api.writes().length).toBe(before + 1);
+    expect(router.getRoutes(canary)).toEqual({ primary: 80, canary: 20 });
+    expect(vs()?.spec?.http?.[0]?.route?.map((r) => r.weight)).toEqual([80, 20]);
+  });
+
+  it('reads weights someone else changed in the live object (routing heals from the cache)', async () => {
+    const { api, router } = setup();
+    const canary = makeCanary();
+    await router.reconcile(canary);
+    const live = api.cache<VirtualService>(RESOURCES.virtualService).get('test', 'podinfo');
+    const http = live?.spec?.http ?? [];
+    const routes = http[0]?.route ?? [];
+    routes[0] = { ...routes[0], destination: routes[0]!.destination, weight: 60 };
+    // A Go client omits zero weights; the canary then gets the rest.
+    routes[1] = { destination: routes[1]!.destination, weight: 40 };
+    await api.mergePatch(
+      { resource: RESOURCES.virtualService, namespace: 'test', name: 'podinfo' },
+      { spec: { http } },
+    );
+    expect(router.getRoutes(canary)).toEqual({ primary: 60, canary: 40 });
+    routes[1] = { destination: routes[1]!.destination };
+    await api.mergePatch(
+      { resource: RESOURCES.virtualService, namespace: 'test', name: 'podinfo' },
+      { spec: { http } },
+    );
+    expect(router.getRoutes(canary)).toEqual({ primary: 60, canary: 40 });
+  });
+
+  it('restores a hand-edited route spec but keeps the live weights and foreign labels/annotations', async () => {
+    const { api, router, vs } = setup();
+    const canary = makeCanary();
+    await router.reconcile(canary);
+    await router.setRoutes(canary, { primary: 90, canary: 10 });
+    await api.mergePatch(
+      { resource: RESOURCES.virtualService, namespace: 'test', name: 'podinfo' },
+      {
+        metadata: {
+          labels: { 'app.kubernetes.io/instance': 'argocd-app' },
+          annotations: { 'argocd.argoproj.io/tracking-id': 'x' },
+        },
+        spec: { gateways: ['someone-elses-gateway'] },
+      },
+    );
+    const before = api.writes().length;
+    await router.reconcile(canary);
+    expect(api.writes().length).toBe(before + 1);
+    const live = vs();
+    expect(live?.spec?.gateways).toEqual(['public-gateway.istio-system.svc.cluster.local']);
+    expect(live?.metadata?.labels).toEqual({
+      [MANAGED_BY_LABEL]: 'petrel',
+      'app.kubernetes.io/instance': 'argocd-app',
+    });
+    expect(live?.metadata?.annotations).toEqual({ 'argocd.argoproj.io/tracking-id': 'x' });
+    expect(router.getRoutes(canary)).toEqual({ primary: 90, canary: 10 });
+    await router.reconcile(canary);
+    expect(api.writes().length).toBe(before + 1);
+  });
+
+  it('refuses to touch a virtual service it does not own', async () => {
+    const { api, router } = setup();
+    api.seed(RESOURCES.virtualService, {
+      apiVersion: 'networking.istio.io/v1beta1',
+      kind: 'VirtualService',
+      metadata: { name: 'podinfo', namespace: 'test', labels: { team: 'web' } },
+      spec: { hosts: ['podinfo'], http: [{ route: [{ destination: { host: 'podinfo' } }] }] },
+    });
+    const canary = makeCanary();
+    const err = await router.reconcile(canary).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ObjectNotOwnedError);
+    expect((err as ObjectNotOwnedError).code).toBe('OBJECT_NOT_OWNED');
+    expect((err as Error).message).toContain('VirtualService test/podinfo');
+    await expect(router.setRoutes(canary, { primary: 50, canary: 50 })).rejects.toBeInstanceOf(
+      ObjectNotOwnedError,
+    );
+    expect(api.writes().filter((w) => w.resource === 'virtualservices')).toEqual([]);
+    expect(router.getRoutes(canary)).toBeUndefined();
+  });
+
+  it('refuses a service owned by another controller', async () => {
+    const { api, router } = setup();
+    api.seed(RESOURCES.service, {
+      metadata: {
+        name: 'podinfo',
+        namespace: 'test',
+        labels: { [MANAGED_BY_LABEL]: 'petrel' },
+        ownerReferences: [{ apiVersion: 'v1', kind: 'Other', name: 'x', uid: 'u', controller: true }],
+      },
+      spec: { selector: { app: 'podinfo' } },
+    });
+    await expect(router.reconcile(makeCanary())).rejects.toBeInstanceOf(ObjectNotOwnedError);
+  });
+
+  it('rejects weights that are not integers adding up to 100', async () => {
+    const { router } = setup();
+    await expect(router.setRoutes(makeCanary(), { primary: 60, canary: 50 })).rejects.toBeInstanceOf(
+      InvalidWeightsError,
+    );
+  });
+
+  it('finalize routes everything back to the primary', async () => {
+    const { router } = setup();
+    const canary = makeCanary();
+    await router.reconcile(canary);
+    await router.setRoutes(canary, { primary: 50, canary: 50 });
+    await router.finalize(canary);
+    expect(router.getRoutes(canary)).toEqual({ primary: 100, canary: 0 });
+  });
+
+  it('generates objects that validate against Istio schemas', () => {
+    const canary = makeCanary();
+    const vs = buildVirtualService(canary, { primary: 90, canary: 10 });
+    expect(() => new IstioVirtualService(vs as never).validate()).not.toThrow();
+    for (const dr of buildDestinationRules(canary)) {
+      expect(() => new IstioDestinationRule(dr as never).validate()).not.toThrow();
+    }
+    // The schema check is real: a weight that is not an integer is refused.
+    const broken = structuredClone(vs);
+    (broken.spec?.http?.[0]?.route?.[0] as { weight: unknown }).weight = 'ninety';
+    expect(() => new IstioVirtualService(broken as never).validate()).toThrow();
+  });
+
+  it('factory builds the istio router and names unsupported providers', () => {
+    const api = new InMemoryKubeApi();
+    const deps = {
+      api,
+      deployments: api.cache<Deployment>(RESOURCES.deployment),
+      services: api.cache<Service>(RESOURCES.service),
+      virtualServices: api.cache<VirtualService>(RESOURCES.virtualService),
+      destinationRules: api.cache<DestinationRule>(RESOURCES.destinationRule),
+    };
+    expect(createRouter('istio', deps)).toBeInstanceOf(IstioRouter);
+    const factory = new RouterFactory(deps);
+    expect(factory.for(makeCanary())).toBe(factory.for(makeCanary()));
+    expect(() => createRouter('linkerd', deps)).toThrow(UnknownProviderError);
+    try {
+      createRouter('linkerd', deps);
+    } catch (err) {
+      expect((err as UnknownProviderError).code).toBe('UNKNOWN_PROVIDER');
+    }
+  });
+});
