@@ -1,0 +1,326 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { Canary } from '../src/api/canary.ts';
+import type { Clock } from '../src/controller/clock.ts';
+import { TerminalError } from '../src/controller/queue.ts';
+import { CanaryReconciler, TargetMissingError } from '../src/controller/reconciler.ts';
+import type { KubeApi, KubeList, KubeObject, ObjectRef } from '../src/kube/client.ts';
+import type { Deployment } from '../src/kube/deployments.ts';
+import type { CacheReader } from '../src/kube/informer.ts';
+import type { ResourceKind } from '../src/kube/resources.ts';
+import type { Router, RouteWeights } from '../src/routers/router.ts';
+
+type Obj = KubeObject & Record<string, unknown>;
+
+/** An in-memory API whose caches see every write at once (a watch with no lag). */
+class FakeCluster {
+  readonly objects = new Map<string, Obj>();
+  readonly calls: string[] = [];
+  private rv = 1;
+
+  key(plural: string, ns: string | undefined, name: string): string {
+    return `${plural}/${ns ?? ''}/${name}`;
+  }
+  put(plural: string, obj: Obj): Obj {
+    obj.metadata ??= {};
+    const meta = obj.metadata;
+    meta.resourceVersion = String(++this.rv);
+    meta.uid ??= `uid-${meta.name}`;
+    this.objects.set(this.key(plural, meta.namespace, meta.name ?? ''), obj);
+    return structuredClone(obj);
+  }
+  cache<T extends KubeObject>(plural: string): CacheReader<T> {
+    return {
+      get: (ns, name) => this.objects.get(this.key(plural, ns, name)) as T | undefined,
+      list: (ns) =>
+        [...this.objects.entries()]
+          .filter(
+            ([k, o]) => k.startsWith(`${plural}/`) && (ns === undefined || o.metadata?.namespace === ns),
+          )
+          .map(([, o]) => o as T),
+    };
+  }
+  api(): KubeApi {
+    const self = this;
+    const existing = (ref: ObjectRef) => {
+      const obj = self.objects.get(self.key(ref.resource.plural, ref.namespace, ref.name));
+      if (!obj) throw new Error(`not found ${ref.name}`);
+      return obj;
+    };
+    return {
+      async get<T extends KubeObject>(ref: ObjectRef) {
+        self.calls.push(`get ${ref.resource.plural}`);
+        return structuredClone(existing(ref)) as T;
+      },
+      async list<T extends KubeObject>(resource: ResourceKind) {
+        self.calls.push(`list ${resource.plural}`);
+        return { items: self.cache<T>(resource.plural).list() } as KubeList<T>;
+      },
+      async create<T extends KubeObject>(resource: ResourceKind, obj: T) {
+        self.calls.push(`create ${resource.plural}`);
+        return self.put(resource.plural, structuredClone(obj) as Obj) as T;
+      },
+      async mergePatch<T extends KubeObject>(ref: ObjectRef, patch: unknown) {
+        self.calls.push(`patch ${ref.resource.plural}`);
+        const obj = existing(ref);
+        const merged = mergePatch(obj, patch) as Obj;
+        if (ref.resource.plural === 'deployments' && (patch as { spec?: unknown }).spec) {
+          merged.metadata = { ...merged.metadata, generation: (merged.metadata?.generation ?? 1) + 1 };
+        }
+        return self.put(ref.resource.plural, merged) as T;
+      },
+      async jsonPatch() {
+        throw new Error('not used');
+      },
+      async patchStatus<T extends KubeObject>(ref: ObjectRef, patch: unknown) {
+        self.calls.push(`patch ${ref.resource.plural}/status`);
+        const obj = existing(ref);
+        return self.put(ref.resource.plural, { ...obj, status: mergePatch(obj.status ?? {}, patch) }) as T;
+      },
+      async delete() {
+        throw new Error('not used');
+      },
+    };
+  }
+  /** Every Deployment finishes rolling out, as a Deployment controller would. */
+  settle(): void {
+    for (const [k, o] of this.objects) {
+      if (!k.startsWith('deployments/')) continue;
+      const d = o as Deployment;
+      const replicas = d.spec?.replicas ?? 1;
+      d.status = {
+        observedGeneration: d.metadata?.generation ?? 1,
+        replicas,
+        updatedReplicas: replicas,
+        availableReplicas: replicas,
+        readyReplicas: replicas,
+      };
+    }
+  }
+}
+
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> =
+    target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as object) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+class FakeRouter implements Router {
+  readonly weights = new Map<string, RouteWeights>();
+  readonly history: number[] = [];
+  async reconcile(canary: Canary) {
+    if (!this.weights.has(canary.metadata.name))
+      this.weights.set(canary.metadata.name, { primary: 100, canary: 0 });
+  }
+  async setRoutes(canary: Canary, weights: RouteWeights) {
+    this.weights.set(canary.metadata.name, weights);
+    this.history.push(weights.canary);
+  }
+  getRoutes(canary: Canary) {
+    return this.weights.get(canary.metadata.name);
+  }
+  async finalize() {}
+}
+
+function deployment(name: string, image: string, replicas = 2): Obj {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'test', generation: 1 },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image }] } },
+    },
+  };
+}
+
+function canaryObject(name: string, target: string, analysis: Record<string, unknown> = {}): Obj {
+  return {
+    apiVersion: 'petrel.dev/v1alpha1',
+    kind: 'Canary',
+    metadata: { name, namespace: 'test', generation: 1 },
+    spec: {
+      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: target },
+      service: { port: 80 },
+      analysis: {
+        interval: '10s',
+        threshold: 2,
+        maxWeight: 30,
+        stepWeight: 10,
+        metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 }, interval: '1m' }],
+        ...analysis,
+      },
+    },
+  };
+}
+
+function setup() {
+  const cluster = new FakeCluster();
+  const router = new FakeRouter();
+  const events: string[] = [];
+  let now = Date.parse('2026-01-01T00:00:00Z');
+  const clock: Clock = { now: () => new Date(now), setTimeout: () => 0, clearTimeout: () => {} };
+  let checksPass = true;
+  let checkRuns = 0;
+  const api = cluster.api();
+  const reconciler = new CanaryReconciler({
+    api,
+    canaries: cluster.cache('canaries'),
+    deployments: { api, deployments: cluster.cache<Deployment>('deployments') },
+    routerFor: () => router,
+    events: {
+      record: async (_c, type, reason) => {
+        events.push(`${type} ${reason}`);
+      },
+    },
+    runChecks: async () => {
+      checkRuns++;
+      return [
+        { metric: 'request-success-rate', value: checksPass ? 100 : 90, passed: checksPass, reason: 'x' },
+      ];
+    },
+    clock,
+    logger: pino({ level: 'silent' }),
+  });
+  return {
+    cluster,
+    router,
+    events,
+    reconciler,
+    advance: (ms: number) => {
+      now += ms;
+    },
+    setChecks: (pass: boolean) => {
+      checksPass = pass;
+    },
+    checkRuns: () => checkRuns,
+    status: (name: string) => cluster.objects.get(`canaries/test/${name}`)?.status as Canary['status'],
+  };
+}
+
+describe('CanaryReconciler', () => {
+  it('initialises, then walks a new revision through every step to promotion, writing only what changed', async () => {
+    const t = setup();
+    t.cluster.put('deployments', deployment('podinfo', 'podinfo:1'));
+    t.cluster.put('canaries', canaryObject('podinfo', 'podinfo'));
+    t.cluster.settle();
+
+    await t.reconciler.reconcile('test/podinfo');
+    expect(t.status('podinfo')?.phase).toBe('Initializing');
+    t.cluster.settle();
+    await t.reconciler.reconcile('test/podinfo');
+    expect(t.status('podinfo')?.phase).toBe('Initialized');
+    expect((t.cluster.objects.get('deployments/test/podinfo') as Deployment).spec?.replicas).toBe(0);
+    t.cluster.settle();
+
+    // Nothing changes: no API call at all.
+    t.cluster.calls.length = 0;
+    expect(await t.reconciler.reconcile('test/podinfo')).toEqual({});
+    expect(t.cluster.calls).toEqual([]);
+
+    const target = t.cluster.objects.get('deployments/test/podinfo') as Deployment;
+    const changed = structuredClone(target) as Obj & Deployment;
+    changed.spec!.template!.spec!.containers[0]!.image = 'podinfo:2';
+    changed.metadata!.generation = 2;
+    t.cluster.put('deployments', changed);
+    await t.reconciler.reconcile('test/podinfo');
+    expect(t.status('podinfo')?.phase).toBe('Progressing');
+    expect((t.cluster.objects.get('deployments/test/podinfo') as Deployment).spec?.replicas).toBe(2);
+
+    for (let i = 0; i < 20 && t.status('podinfo')?.phase !== 'Succeeded'; i++) {
+      t.cluster.settle();
+      const result = await t.reconciler.reconcile('test/podinfo');
+      t.advance(result?.requeueAfterMs ?? 0);
+    }
+    expect(t.status('podinfo')?.phase).toBe('Succeeded');
+    expect(t.router.history.filter((w) => w > 0)).toEqual([10, 20, 30]);
+    expect(t.router.weights.get('podinfo')).toEqual({ primary: 100, canary: 0 });
+    const primary = t.cluster.objects.get('deployments/test/podinfo-primary') as Deployment;
+    expect(primary.spec?.template?.spec?.containers[0]?.image).toBe('podinfo:2');
+    expect((t.cluster.objects.get('deployments/test/podinfo') as Deployment).spec?.replicas).toBe(0);
+    expect(t.checkRuns()).toBe(3);
+    expect(t.events).toEqual(
+      expect.arrayContaining(['Normal NewRevision', 'Normal Promoting', 'Normal Succeeded']),
+    );
+  });
+
+  it('marks an invalid Canary with InvalidSpec naming the field, once, and does not retry it', async () => {
+    const t = setup();
+    t.cluster.put('deployments', deployment('podinfo', 'podinfo:1'));
+    t.cluster.put('canaries', canaryObject('bad', 'podinfo', { interval: 'soon' }));
+    await expect(t.reconciler.reconcile('test/bad')).rejects.toBeInstanceOf(TerminalError);
+    const condition = t.status('bad')?.conditions?.find((c) => c.type === 'InvalidSpec');
+    expect(condition).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
+    expect(condition?.message).toContain('spec.analysis.interval');
+    expect(t.events).toEqual(['Warning InvalidSpec']);
+    // The status write wakes the key again: nothing more is written.
+    t.cluster.calls.length = 0;
+    await expect(t.reconciler.reconcile('test/bad')).rejects.toBeInstanceOf(TerminalError);
+    expect(t.cluster.calls).toEqual([]);
+    expect(t.events).toHaveLength(1);
+
+    // Fixed by its owner (new generation): the condition goes away and the canary initialises.
+    const fixed = canaryObject('bad', 'podinfo');
+    fixed.metadata!.generation = 2;
+    fixed.status = t.status('bad');
+    t.cluster.put('canaries', fixed);
+    await t.reconciler.reconcile('test/bad');
+    expect(t.status('bad')?.conditions?.some((c) => c.type === 'InvalidSpec')).toBe(false);
+    expect(t.status('bad')?.phase).toBe('Initializing');
+  });
+
+  it('reports a missing target and leaves the retry to the queue backoff; other canaries go on', async () => {
+    const t = setup();
+    t.cluster.put('deployments', deployment('podinfo', 'podinfo:1'));
+    t.cluster.put('canaries', canaryObject('lost', 'nothing-here'));
+    t.cluster.put('canaries', canaryObject('podinfo', 'podinfo'));
+    const error = await t.reconciler.reconcile('test/lost').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TargetMissingError);
+    expect(error).not.toBeInstanceOf(TerminalError);
+    expect((error as Error).message).toContain('test/nothing-here');
+    expect(t.events).toEqual(['Warning TargetNotFound']);
+    await t.reconciler.reconcile('test/podinfo');
+    expect(t.status('podinfo')?.phase).toBe('Initializing');
+    expect(t.status('lost')).toBeUndefined();
+  });
+
+  it('a deleted Canary is a no-op', async () => {
+    const t = setup();
+    expect(await t.reconciler.reconcile('test/gone')).toBeUndefined();
+    expect(t.cluster.calls).toEqual([]);
+  });
+
+  it('rolls back after threshold failed checks', async () => {
+    const t = setup();
+    t.cluster.put('deployments', deployment('podinfo', 'podinfo:1'));
+    t.cluster.put('canaries', canaryObject('podinfo', 'podinfo'));
+    for (let i = 0; i < 3; i++) {
+      t.cluster.settle();
+      await t.reconciler.reconcile('test/podinfo');
+    }
+    expect(t.status('podinfo')?.phase).toBe('Initialized');
+    const changed = structuredClone(t.cluster.objects.get('deployments/test/podinfo')) as Obj & Deployment;
+    changed.spec!.template!.spec!.containers[0]!.image = 'podinfo:bad';
+    t.cluster.put('deployments', changed);
+    t.setChecks(false);
+    for (let i = 0; i < 20 && t.status('podinfo')?.phase !== 'Failed'; i++) {
+      t.cluster.settle();
+      const result = await t.reconciler.reconcile('test/podinfo');
+      t.advance(result?.requeueAfterMs ?? 0);
+    }
+    const status = t.status('podinfo');
+    expect(status?.phase).toBe('Failed');
+    expect(status?.failedChecks).toBe(2);
+    expect(t.router.weights.get('podinfo')).toEqual({ primary: 100, canary: 0 });
+    expect((t.cluster.objects.get('deployments/test/podinfo') as Deployment).spec?.replicas).toBe(0);
+    const primary = t.cluster.objects.get('deployments/test/podinfo-primary') as Deployment;
+    expect(primary.spec?.template?.spec?.containers[0]?.image).toBe('podinfo:1');
+    expect(t.events).toContain('Warning Failed');
+  });
+});
