@@ -58,3 +58,6 @@ export const CANARY_DEFAULTS = {
   webhookType: 'rollout',
   alertSeverity: 'info',
 } as const;
+
+/** Placeholders a MetricTemplate query may use, besides `{{ variables.NAME }}` (from templateVariables). */
+export const TEMPLATE_VARIABLES = ['namespace', 'target', 'interval'] as const;

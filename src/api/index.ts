@@ -6,4 +6,6 @@ export * from './crd.ts';
 export * from './duration.ts';
 export * from './issues.ts';
 export * from './metric-template.ts';
+export * from './openapi-validate.ts';
+export * from './promql.ts';
 export * from './resource.ts';

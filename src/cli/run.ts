@@ -19,6 +19,7 @@ commands:
 // Each command is loaded on demand so `petrel lint` does not pay for the controller's imports.
 const commands: Record<string, () => Promise<Command>> = {
   crds: async () => (await import('./crds.ts')).crdsCommand,
+  lint: async () => (await import('./lint.ts')).lintCommand,
 };
 
 export function registerCommand(name: string, load: () => Promise<Command>): void {
