@@ -1,0 +1,224 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { createKubeApi, type KubeObject } from '../kube/client.ts';
+import { ResilientInformer } from '../kube/informer.ts';
+import { RESOURCES } from '../kube/resources.ts';
+import { IstioMetricsWriter } from './istio-metrics.ts';
+import { parseBehaviour } from './traffic/behaviour.ts';
+import { type RandomSource, seededRandom } from './traffic/random.ts';
+import {
+  type ClusterView,
+  type DeploymentLike,
+  resolveRoutes,
+  type ServiceLike,
+  type VirtualServiceLike,
+  type WorkloadTarget,
+} from './traffic/routes.ts';
+import { simulateTick, type TickTraffic } from './traffic/simulate.ts';
+
+export { type Behaviour, DEFAULT_BEHAVIOUR, parseBehaviour, SIM_ANNOTATIONS } from './traffic/behaviour.ts';
+export { type RandomSource, seededRandom } from './traffic/random.ts';
+export { resolveRoutes, serviceOfHost, type WorkloadTarget } from './traffic/routes.ts';
+export { sampleLatency, simulateTick, type TickInput, type TickTraffic } from './traffic/simulate.ts';
+
+/** Same shape as the controller's and the sandbox's clocks. */
+export interface SimulatorClock {
+  now(): Date;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const systemClock: SimulatorClock = {
+  now: () => new Date(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface StartTrafficSimulatorOptions {
+  kubeConfig: KubeConfig;
+  /** Prometheus base URL (with the remote-write receiver on). */
+  prometheusUrl: string;
+  /** Watch one namespace; all namespaces when omitted. */
+  namespace?: string;
+  /** Requests per second sent through each VirtualService. Default 50. */
+  rps?: number;
+  /** How often traffic is simulated and written. Default 1000 ms. */
+  tickMs?: number;
+  logger: Logger;
+  /** Sample timestamps and tick timers come from here. Default: the system clock. */
+  clock?: SimulatorClock;
+  /** Seed of the random source, for reproducible runs. */
+  seed?: number;
+  random?: RandomSource;
+  /** How long start waits for the caches to fill. Default 30 s. */
+  syncTimeoutMs?: number;
+}
+
+export interface TrafficSimulator {
+  /** Simulates and writes one tick now; the timer calls the same. Resolves with what was written. */
+  tick(): Promise<TickTraffic[]>;
+  /** Ticks completed so far (written or not). */
+  readonly ticks: number;
+  /** Stops the timer and the watches; waits for a tick in flight. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export class InvalidSimulatorOptionsError extends Error {
+  override readonly name = 'InvalidSimulatorOptionsError';
+  readonly code = 'INVALID_SIMULATOR_OPTIONS';
+}
+
+export class SimulatorSyncTimeoutError extends Error {
+  override readonly name = 'SimulatorSyncTimeoutError';
+  readonly code = 'SIMULATOR_SYNC_TIMEOUT';
+}
+
+/**
+ * Watches VirtualServices, Services and Deployments, and every tick sends `rps` requests through
+ * each VirtualService by its live weights, writing Istio's request metrics for the workloads
+ * that served them into Prometheus. How each version behaves comes from its pod-template
+ * annotations (see SIM_ANNOTATIONS).
+ */
+export async function startTrafficSimulator(opts: StartTrafficSimulatorOptions): Promise<TrafficSimulator> {
+  const rps = opts.rps ?? 50;
+  const tickMs = opts.tickMs ?? 1000;
+  if (!Number.isFinite(rps) || rps < 0) {
+    throw new InvalidSimulatorOptionsError(`rps must be a number >= 0, got ${rps}`);
+  }
+  if (!Number.isFinite(tickMs) || tickMs < 10) {
+    throw new InvalidSimulatorOptionsError(`tickMs must be a number >= 10, got ${tickMs}`);
+  }
+  const logger = opts.logger.child({ component: 'traffic-simulator' });
+  const clock = opts.clock ?? systemClock;
+  const random = opts.random ?? (opts.seed !== undefined ? seededRandom(opts.seed) : Math.random);
+  const api = createKubeApi({ kubeConfig: opts.kubeConfig, userAgent: 'petrel-traffic-simulator' });
+  const informer = <T extends KubeObject>(resource: (typeof RESOURCES)[keyof typeof RESOURCES]) => {
+    const inf = new ResilientInformer<T>({
+      kubeConfig: opts.kubeConfig,
+      api,
+      resource,
+      namespace: opts.namespace,
+    });
+    inf.on('restart', ({ attempt, delayMs, error }) =>
+      logger.warn({ resource: resource.plural, attempt, delayMs, err: String(error) }, 'watch restarting'),
+    );
+    return inf;
+  };
+  const virtualServices = informer<KubeObject>(RESOURCES.virtualService);
+  const services = informer<KubeObject>(RESOURCES.service);
+  const deployments = informer<KubeObject>(RESOURCES.deployment);
+  const informers = [virtualServices, services, deployments];
+
+  const stopInformers = () => Promise.all(informers.map((i) => i.stop()));
+  await Promise.all(informers.map((i) => i.start()));
+  const syncTimeoutMs = opts.syncTimeoutMs ?? 30_000;
+  try {
+    await Promise.all(informers.map((i) => i.waitForSync(AbortSignal.timeout(syncTimeoutMs))));
+  } catch (err) {
+    await stopInformers();
+    throw new SimulatorSyncTimeoutError(
+      `the traffic simulator could not list VirtualServices, Services and Deployments within ${syncTimeoutMs} ms: ` +
+        'is the API server reachable and are the Istio CRDs installed?',
+      { cause: err },
+    );
+  }
+
+  const cluster: ClusterView = {
+    service: (namespace, name) => services.get(namespace, name) as ServiceLike | undefined,
+    deployments: (namespace) => deployments.list(namespace) as readonly DeploymentLike[],
+  };
+  const writer = new IstioMetricsWriter({ url: opts.prometheusUrl, logger });
+
+  let ticks = 0;
+  let lastTickAt: number | undefined;
+  let lastWrittenAt = Number.NEGATIVE_INFINITY;
+  let reported = new Set<string>();
+  let running = true;
+  let timer: unknown;
+  let inFlight: Promise<TickTraffic[]> | undefined;
+
+  /** Logs routing and annotation problems when they appear, not on every tick. */
+  const report = (problems: string[]) => {
+    const current = new Set(problems);
+    for (const p of current) if (!reported.has(p)) logger.warn({ problem: p }, 'traffic simulation problem');
+    reported = current;
+  };
+
+  const runTick = async (): Promise<TickTraffic[]> => {
+    const now = clock.now().getTime();
+    const elapsedMs = lastTickAt === undefined ? tickMs : Math.max(0, now - lastTickAt);
+    lastTickAt = now;
+    const problems: string[] = [];
+    const targets: WorkloadTarget[] = [];
+    for (const vs of virtualServices.list(opts.namespace) as readonly VirtualServiceLike[]) {
+      const resolved = resolveRoutes(vs, cluster);
+      targets.push(...resolved.targets);
+      problems.push(...resolved.problems);
+    }
+    for (const t of targets) {
+      for (const p of parseBehaviour(t.annotations).problems)
+        problems.push(`Deployment ${t.namespace}/${t.workload}: ${p}`);
+    }
+    report(problems);
+    const traffic = simulateTick({ targets, rps, elapsedMs, random });
+    for (const t of traffic) {
+      writer.record(t.namespace, t.workload, {
+        requests: t.requests,
+        errors: t.errors,
+        latenciesMs: t.latenciesMs,
+        destinationService: t.service,
+      });
+    }
+    // Prometheus rejects a sample not newer than the previous one of its series.
+    const writeAt = Math.max(now, lastWrittenAt + 1);
+    try {
+      await writer.flush(writeAt);
+      lastWrittenAt = writeAt;
+    } catch (err) {
+      // Counters keep accumulating, so the next successful flush catches up.
+      logger.warn({ err: (err as Error).message }, 'writing simulated metrics failed; retrying next tick');
+    } finally {
+      ticks++;
+    }
+    logger.trace(
+      { workloads: traffic.map((t) => `${t.namespace}/${t.workload}:${t.requests}/${t.errors}`) },
+      'tick',
+    );
+    return traffic;
+  };
+
+  const tick = (): Promise<TickTraffic[]> => {
+    const previous = inFlight ?? Promise.resolve([]);
+    const next = previous.catch(() => []).then(runTick);
+    inFlight = next;
+    return next;
+  };
+
+  const schedule = () => {
+    if (!running) return;
+    timer = clock.setTimeout(() => {
+      tick()
+        .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'traffic tick failed'))
+        .finally(schedule);
+    }, tickMs);
+  };
+  schedule();
+  logger.info({ rps, tickMs, namespace: opts.namespace ?? '(all)' }, 'traffic simulator started');
+
+  let stopped: Promise<void> | undefined;
+  return {
+    tick,
+    get ticks() {
+      return ticks;
+    },
+    stop() {
+      stopped ??= (async () => {
+        running = false;
+        if (timer !== undefined) clock.clearTimeout(timer);
+        await inFlight?.catch(() => {});
+        await stopInformers();
+      })();
+      return stopped;
+    },
+  };
+}
