@@ -1,0 +1,403 @@
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createKubeApi, type KubeObject } from '../src/kube/client.ts';
+import { ResilientInformer, type RestartInfo } from '../src/kube/informer.ts';
+import { RESOURCES } from '../src/kube/resources.ts';
+
+type WatchStep = 'stream' | 'fail500' | 'gone410' | 'event410' | 'closeAtOnce';
+
+interface Logged {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  rv: number;
+  obj: KubeObject;
+}
+
+/** A tiny list/watch server for ConfigMaps in namespace `test`, replaying events after a resourceVersion. */
+class ListWatchServer {
+  readonly objects = new Map<string, KubeObject>();
+  readonly log: Logged[] = [];
+  rv = 100;
+  listPlan: ('ok' | 'fail500' | 'slow')[] = [];
+  watchPlan: WatchStep[] = [];
+  readonly requests: { kind: 'list' | 'watch'; query: URLSearchParams; path: string }[] = [];
+  private readonly openWatches = new Set<http.ServerResponse>();
+  private readonly sockets = new Set<Socket>();
+  private server?: http.Server;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+
+  openSockets(): number {
+    return this.sockets.size;
+  }
+
+  put(name: string, data: Record<string, string>): void {
+    const type = this.objects.has(name) ? 'MODIFIED' : 'ADDED';
+    this.rv++;
+    const obj = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name,
+        namespace: 'test',
+        resourceVersion: String(this.rv),
+        labels: { 'petrel.dev/managed-by': 'petrel' },
+      },
+      data,
+    } as KubeObject;
+    this.objects.set(name, obj);
+    this.emit({ type, rv: this.rv, obj });
+  }
+
+  remove(name: string): void {
+    const obj = this.objects.get(name);
+    if (!obj) return;
+    this.objects.delete(name);
+    this.rv++;
+    this.emit({
+      type: 'DELETED',
+      rv: this.rv,
+      obj: { ...obj, metadata: { ...obj.metadata, resourceVersion: String(this.rv) } },
+    });
+  }
+
+  private emit(entry: Logged): void {
+    this.log.push(entry);
+    for (const res of this.openWatches)
+      res.write(`${JSON.stringify({ type: entry.type, object: entry.obj })}\n`);
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', this.url);
+    const isWatch = url.searchParams.get('watch') === 'true';
+    this.requests.push({ kind: isWatch ? 'watch' : 'list', query: url.searchParams, path: url.pathname });
+    if (!isWatch) {
+      const step = this.listPlan.shift() ?? 'ok';
+      if (step === 'fail500') return this.status(res, 500, 'InternalError');
+      const body = JSON.stringify({
+        kind: 'ConfigMapList',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: String(this.rv) },
+        items: [...this.objects.values()],
+      });
+      if (step === 'slow') {
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(body);
+        }, 150);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(body);
+      return;
+    }
+    const step = this.watchPlan.shift() ?? 'stream';
+    if (step === 'fail500') return this.status(res, 500, 'InternalError');
+    if (step === 'gone410') return this.status(res, 410, 'Expired');
+    res.writeHead(200, { 'content-type': 'application/json' });
+    if (step === 'event410') {
+      res.end(
+        `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } })}\n`,
+      );
+      return;
+    }
+    if (step === 'closeAtOnce') {
+      res.end();
+      return;
+    }
+    const from = Number(url.searchParams.get('resourceVersion') ?? '0');
+    for (const e of this.log.filter((l) => l.rv > from)) {
+      res.write(`${JSON.stringify({ type: e.type, object: e.obj })}\n`);
+    }
+    res.flushHeaders();
+    this.openWatches.add(res);
+    res.on('close', () => this.openWatches.delete(res));
+  }
+
+  /** Ends every open watch the way a real API server does after its timeout. */
+  endWatches(): void {
+    for (const res of this.openWatches) res.end();
+  }
+
+  failWatches(): void {
+    for (const res of this.openWatches) res.destroy();
+  }
+
+  private status(res: http.ServerResponse, code: number, reason: string): void {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'Status', code, reason, message: reason }));
+  }
+}
+
+async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function kubeConfigFor(url: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: url, skipTLSVerify: true }],
+    users: [{ name: 'u', token: 't' }],
+    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
+    currentContext: 'ctx',
+  });
+  return kc;
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup(
+  opts: {
+    backoff?: Partial<import('../src/kube/informer.ts').BackoffOptions>;
+    minWatchIntervalMs?: number;
+  } = {},
+) {
+  const server = new ListWatchServer();
+  await server.start();
+  cleanups.push(() => server.stop());
+  const kc = kubeConfigFor(server.url);
+  const informer = new ResilientInformer<KubeObject & { data?: Record<string, string> }>({
+    kubeConfig: kc,
+    api: createKubeApi({ kubeConfig: kc, timeoutMs: 2000 }),
+    resource: RESOURCES.configMap,
+    namespace: 'test',
+    labelSelector: 'petrel.dev/managed-by=petrel',
+    backoff: { initialMs: 20, maxMs: 200, factor: 2, jitter: 0, resetAfterMs: 60_000, ...opts.backoff },
+    minWatchIntervalMs: opts.minWatchIntervalMs ?? 0,
+  });
+  cleanups.push(() => informer.stop());
+  const events = {
+    add: [] as string[],
+    update: [] as string[],
+    delete: [] as string[],
+    errors: 0,
+    restarts: [] as RestartInfo[],
+    synced: 0,
+    connects: 0,
+  };
+  informer.on('add', (o) => events.add.push(o.metadata?.name ?? ''));
+  informer.on('update', (o) => events.update.push(o.metadata?.name ?? ''));
+  informer.on('delete', (o) => events.delete.push(o.metadata?.name ?? ''));
+  informer.on('error', () => events.errors++);
+  informer.on('restart', (r) => events.restarts.push(r));
+  informer.on('synced', () => events.synced++);
+  informer.on('connect', () => events.connects++);
+  return { server, informer, events };
+}
+
+describe('ResilientInformer', () => {
+  it('lists, syncs, then follows adds, updates and deletes into its cache', async () => {
+    const { server, informer, events } = await setup();
+    server.put('a', { v: '1' });
+    expect(informer.synced).toBe(false);
+    await informer.start();
+    await informer.waitForSync(AbortSignal.timeout(5000));
+    expect(informer.synced).toBe(true);
+    expect(events.synced).toBe(1);
+    expect(informer.get('test', 'a')?.data).toEqual({ v: '1' });
+
+    const list = server.requests.find((r) => r.kind === 'list');
+    expect(list?.path).toBe('/api/v1/namespaces/test/configmaps');
+    expect(list?.query.get('labelSelector')).toBe('petrel.dev/managed-by=petrel');
+    await until(() => server.requests.some((r) => r.kind === 'watch'), 'watch');
+    expect(server.requests.find((r) => r.kind === 'watch')?.query.get('labelSelector')).toBe(
+      'petrel.dev/managed-by=petrel',
+    );
+
+    server.put('b', { v: '1' });
+    server.put('a', { v: '2' });
+    server.remove('b');
+    await until(() => events.delete.includes('b'), 'delete event');
+    expect(events.add).toEqual(['a', 'b']);
+    expect(events.update).toEqual(['a']);
+    expect(informer.get('test', 'a')?.data).toEqual({ v: '2' });
+    expect(informer.list('test').map((o) => o.metadata?.name)).toEqual(['a']);
+    expect(informer.list().map((o) => o.metadata?.name)).toEqual(['a']);
+    expect(events.errors).toBe(0);
+  });
+
+  it('restarts after a non-410 watch error, resuming from its resourceVersion without losing events', async () => {
+    const { server, informer, events } = await setup();
+    server.put('a', { v: '1' });
+    server.watchPlan = ['stream', 'fail500'];
+    await informer.start();
+    await informer.waitForSync();
+    await until(() => server.requests.filter((r) => r.kind === 'watch').length === 1, 'first watch');
+    // The connection breaks; the next watch gets a 500, the one after that works again.
+    server.failWatches();
+    server.put('b', { v: 'during outage' });
+    await until(() => informer.get('test', 'b') !== undefined, 'event from the outage');
+    expect(events.errors).toBeGreaterThanOrEqual(1);
+    expect(events.restarts.length).toBeGreaterThanOrEqual(1);
+    expect(events.restarts[0]?.attempt).toBe(1);
+    expect(events.restarts[0]?.delayMs).toBe(20);
+    // No relist was needed: the watch resumed from the last resourceVersion.
+    expect(server.requests.filter((r) => r.kind === 'list')).toHaveLength(1);
+    const watches = server.requests.filter((r) => r.kind === 'watch');
+    expect(Number(watches.at(-1)?.query.get('resourceVersion'))).toBeGreaterThan(100);
+    server.put('c', { v: '1' });
+    await until(() => informer.get('test', 'c') !== undefined, 'later event');
+  });
+
+  it('relists after 410 Gone (HTTP status or watch ERROR event) without counting it as a failure', async () => {
+    const { server, informer, events } = await setup();
+    server.put('a', { v: '1' });
+    server.watchPlan = ['gone410', 'event410', 'stream'];
+    await informer.start();
+    await informer.waitForSync();
+    await until(() => server.requests.filter((r) => r.kind === 'list').length === 3, 'two relists');
+    await until(() => server.requests.filter((r) => r.kind === 'watch').length === 3, 'third watch');
+    expect(events.restarts).toEqual([]);
+    expect(events.errors).toBe(0);
+    server.put('z', { v: '1' });
+    await until(() => informer.get('test', 'z') !== undefined, 'event after relist');
+  });
+
+  it('retries a failing initial list with growing, capped backoff and syncs once it works', async () => {
+    const { server, informer, events } = await setup({ backoff: { initialMs: 10, maxMs: 25 } });
+    server.listPlan = ['fail500', 'fail500', 'fail500', 'ok'];
+    await informer.start();
+    await informer.waitForSync(AbortSignal.timeout(5000));
+    expect(events.restarts.map((r) => r.delayMs)).toEqual([10, 20, 25]);
+    expect(events.restarts.map((r) => r.attempt)).toEqual([1, 2, 3]);
+    expect(events.errors).toBe(3);
+    expect(events.synced).toBe(1);
+  });
+
+  it('starts the backoff over after a healthy period', async () => {
+    let now = 0;
+    const server = new ListWatchServer();
+    await server.start();
+    cleanups.push(() => server.stop());
+    const kc = kubeConfigFor(server.url);
+    const informer = new ResilientInformer({
+      kubeConfig: kc,
+      api: createKubeApi({ kubeConfig: kc }),
+      resource: RESOURCES.configMap,
+      namespace: 'test',
+      backoff: { initialMs: 5, maxMs: 1000, factor: 2, jitter: 0, resetAfterMs: 1000 },
+      minWatchIntervalMs: 0,
+      now: () => now,
+    });
+    cleanups.push(() => informer.stop());
+    const delays: number[] = [];
+    informer.on('restart', (r) => delays.push(r.delayMs));
+    server.listPlan = ['fail500', 'fail500'];
+    await informer.start();
+    await informer.waitForSync(AbortSignal.timeout(5000));
+    expect(delays).toEqual([5, 10]);
+    now += 5000; // healthy for a while
+    server.watchPlan = ['fail500'];
+    server.failWatches();
+    await until(() => delays.length === 3, 'third restart');
+    expect(delays[2]).toBe(5);
+  });
+
+  it('applies jitter within its bounds', async () => {
+    const server = new ListWatchServer();
+    await server.start();
+    cleanups.push(() => server.stop());
+    const kc = kubeConfigFor(server.url);
+    const randoms = [0, 1];
+    const informer = new ResilientInformer({
+      kubeConfig: kc,
+      api: createKubeApi({ kubeConfig: kc }),
+      resource: RESOURCES.configMap,
+      backoff: { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.2, resetAfterMs: 60_000 },
+      random: () => randoms.shift() ?? 0.5,
+    });
+    cleanups.push(() => informer.stop());
+    const delays: number[] = [];
+    informer.on('restart', (r) => delays.push(r.delayMs));
+    server.listPlan = ['fail500', 'fail500'];
+    await informer.start();
+    await informer.waitForSync(AbortSignal.timeout(5000));
+    expect(delays).toEqual([80, 240]);
+    // Without a namespace the informer lists across all namespaces.
+    expect(server.requests[0]?.path).toBe('/api/v1/configmaps');
+  });
+
+  it('spaces out reconnects when the server closes every watch at once (no hot loop)', async () => {
+    const { server, informer } = await setup({ minWatchIntervalMs: 100 });
+    server.watchPlan = Array.from({ length: 100 }, () => 'closeAtOnce' as const);
+    await informer.start();
+    await informer.waitForSync();
+    await new Promise((r) => setTimeout(r, 450));
+    const watches = server.requests.filter((r) => r.kind === 'watch').length;
+    expect(watches).toBeGreaterThanOrEqual(2);
+    expect(watches).toBeLessThanOrEqual(6);
+  });
+
+  it('leaves no connection, timer or request behind after stop, even mid-list', async () => {
+    const { server, informer, events } = await setup();
+    server.put('a', { v: '1' });
+    await informer.start();
+    await informer.waitForSync();
+    await until(
+      () => server.openSockets() > 0 && server.requests.some((r) => r.kind === 'watch'),
+      'watch open',
+    );
+    await informer.stop();
+    await until(() => server.openSockets() === 0, 'sockets closed', 2000);
+    const count = server.requests.length;
+    server.put('b', { v: '1' });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(server.requests.length).toBe(count);
+    expect(informer.get('test', 'b')).toBeUndefined();
+    expect(events.restarts).toEqual([]);
+
+    // Stopped while the (slow) list is in flight: no watch is opened afterwards.
+    const second = await setup();
+    second.server.listPlan = ['slow'];
+    await second.informer.start();
+    await until(() => second.server.requests.length === 1, 'list request');
+    await second.informer.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(second.server.requests.map((r) => r.kind)).toEqual(['list']);
+    expect(second.informer.synced).toBe(false);
+    await until(() => second.server.openSockets() === 0, 'sockets closed', 2000);
+  });
+
+  it('reopens a watch the server ended normally, without an error or restart', async () => {
+    const { server, informer, events } = await setup();
+    await informer.start();
+    await informer.waitForSync();
+    await until(() => server.requests.some((r) => r.kind === 'watch'), 'watch');
+    server.endWatches();
+    await until(() => server.requests.filter((r) => r.kind === 'watch').length === 2, 'second watch');
+    server.put('n', { v: '1' });
+    await until(() => informer.get('test', 'n') !== undefined, 'event on the new watch');
+    expect(events.errors).toBe(0);
+    expect(events.restarts).toEqual([]);
+    expect(server.requests.filter((r) => r.kind === 'list')).toHaveLength(1);
+  });
+
+  it('waitForSync rejects when its signal aborts first', async () => {
+    const { server, informer } = await setup();
+    server.listPlan = Array.from({ length: 50 }, () => 'fail500' as const);
+    await informer.start();
+    await expect(informer.waitForSync(AbortSignal.timeout(100))).rejects.toThrow();
+  });
+});
