@@ -88,7 +88,10 @@ class ListWatchServer {
     this.requests.push({ kind: isWatch ? 'watch' : 'list', query: url.searchParams, path: url.pathname });
     if (!isWatch) {
       const step = this.listPlan.shift() ?? 'ok';
-      if (step === 'fail500') return this.status(res, 500, 'InternalError');
+      if (step === 'fail500') {
+        this.status(res, 500, 'InternalError');
+        return;
+      }
       const body = JSON.stringify({
         kind: 'ConfigMapList',
         apiVersion: 'v1',
@@ -107,8 +110,14 @@ class ListWatchServer {
       return;
     }
     const step = this.watchPlan.shift() ?? 'stream';
-    if (step === 'fail500') return this.status(res, 500, 'InternalError');
-    if (step === 'gone410') return this.status(res, 410, 'Expired');
+    if (step === 'fail500') {
+      this.status(res, 500, 'InternalError');
+      return;
+    }
+    if (step === 'gone410') {
+      this.status(res, 410, 'Expired');
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     if (step === 'event410') {
       res.end(
