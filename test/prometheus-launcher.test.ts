@@ -184,3 +184,28 @@ function isZombie(pid: number): boolean {
     return true;
   }
 }
+
+describe('startPrometheus port races', () => {
+  it('retries on another port when the chosen one was taken before Prometheus bound it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'petrel-prom-test-'));
+    try {
+      // Fails like Prometheus does on a taken port the first time, then runs the real binary.
+      const marker = join(dir, 'tried');
+      const wrapper = join(dir, 'prometheus');
+      await writeFile(
+        wrapper,
+        `#!/bin/sh\nif [ ! -e "${marker}" ]; then touch "${marker}"; echo 'err="listen tcp 127.0.0.1:1: bind: address already in use"' >&2; exit 1; fi\nexec /usr/bin/prometheus "$@"\n`,
+      );
+      await chmod(wrapper, 0o755);
+      const prom = await startPrometheus({ binary: wrapper });
+      try {
+        expect(await exists(marker)).toBe(true);
+        expect((await fetch(`${prom.url}/-/ready`)).status).toBe(200);
+      } finally {
+        await prom.stop();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

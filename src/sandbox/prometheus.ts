@@ -23,6 +23,13 @@ export class PrometheusNotInstalledError extends Error {
 export class PrometheusStartError extends Error {
   override readonly name = 'PrometheusStartError';
   readonly code = 'PROMETHEUS_START_FAILED';
+  constructor(
+    message: string,
+    /** Its stderr said the port was taken (another process won the race for it). */
+    readonly portInUse = false,
+  ) {
+    super(message);
+  }
 }
 
 export interface StartPrometheusOptions {
@@ -118,9 +125,7 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
     } catch (err) {
       lastError = err;
       // Another process may grab the port between our probe and Prometheus binding it: retry.
-      if (!(err instanceof PrometheusStartError && /address already in use/i.test(String(err.message)))) {
-        throw err;
-      }
+      if (!(err instanceof PrometheusStartError && err.portInUse)) throw err;
       opts.logger?.debug({ attempt }, 'prometheus port was taken, retrying on another port');
     }
   }
@@ -215,6 +220,7 @@ async function startOnce(binary: string, opts: StartPrometheusOptions): Promise<
     const tail = [...stderrTail, partial].filter(Boolean).join('\n');
     return new PrometheusStartError(
       `prometheus (${binary}) did not become ready at ${url}: ${reason}${tail ? `\n--- prometheus stderr ---\n${tail}` : ''}`,
+      /address already in use/i.test(tail),
     );
   };
 
