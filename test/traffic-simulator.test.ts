@@ -1,0 +1,264 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canarySchema } from '../src/api/index.ts';
+import { createKubeApi, isKubeApiError, type KubeApi, type KubeObject } from '../src/kube/client.ts';
+import { RESOURCES } from '../src/kube/resources.ts';
+import { runChecks } from '../src/metrics/checks.ts';
+import { PrometheusProvider } from '../src/metrics/prometheus.ts';
+import { type SandboxApiServer, startApiServer } from '../src/sandbox/apiserver/index.ts';
+import { SIM_ANNOTATIONS, startTrafficSimulator, type TrafficSimulator } from '../src/sandbox/traffic.ts';
+import { usePrometheus } from './support/prometheus.ts';
+
+const prom = usePrometheus();
+const NS = 'sim';
+
+function memoryLogger() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, stream), lines };
+}
+
+function deployment(name: string, annotations: Record<string, string> = {}): KubeObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: NS },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name }, annotations },
+        spec: { containers: [{ name: 'app', image: 'ghcr.io/stefanprodan/podinfo:6.0.0' }] },
+      },
+    },
+  } as KubeObject;
+}
+
+function service(name: string, app: string): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: NS },
+    spec: { selector: { app }, ports: [{ port: 9898 }] },
+  } as KubeObject;
+}
+
+function virtualService(name: string, routes: Array<[host: string, weight: number]>): KubeObject {
+  return {
+    apiVersion: 'networking.istio.io/v1beta1',
+    kind: 'VirtualService',
+    metadata: { name, namespace: NS },
+    spec: {
+      hosts: [name],
+      http: [{ route: routes.map(([host, weight]) => ({ destination: { host }, weight })) }],
+    },
+  } as KubeObject;
+}
+
+async function eventually<T>(
+  what: string,
+  read: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 15_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await read().catch(() => undefined);
+    if (last !== undefined && ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not happen within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+}
+
+describe('startTrafficSimulator against the sandbox API server and a real Prometheus', () => {
+  let server: SandboxApiServer;
+  let api: KubeApi;
+  let simulator: TrafficSimulator | undefined;
+  const { logger, lines } = memoryLogger();
+
+  beforeAll(async () => {
+    server = await startApiServer({ deploymentReadyDelayMs: 100 });
+    api = createKubeApi({ kubeConfig: server.kubeConfig() });
+    await api
+      .create(
+        { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false },
+        {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: NS },
+        },
+      )
+      .catch((err: unknown) => {
+        if (!isKubeApiError(err)) throw err;
+      });
+    await api.create(RESOURCES.deployment, deployment('podinfo-primary'));
+    await api.create(
+      RESOURCES.deployment,
+      deployment('podinfo', {
+        [SIM_ANNOTATIONS.errorRatio]: '0.2',
+        [SIM_ANNOTATIONS.latencyP50Ms]: '30',
+        [SIM_ANNOTATIONS.latencyP99Ms]: '600',
+      }),
+    );
+    await api.create(RESOURCES.deployment, deployment('stuck', { 'sandbox.petrel.dev/never-ready': 'true' }));
+    await api.create(RESOURCES.service, service('podinfo-primary', 'podinfo-primary'));
+    await api.create(RESOURCES.service, service('podinfo-canary', 'podinfo'));
+    await api.create(RESOURCES.service, service('stuck', 'stuck'));
+    await api.create(
+      RESOURCES.virtualService,
+      virtualService('podinfo', [
+        ['podinfo-primary', 80],
+        ['podinfo-canary', 20],
+      ]),
+    );
+    await api.create(RESOURCES.virtualService, virtualService('stuck', [['stuck', 100]]));
+    for (const name of ['podinfo-primary', 'podinfo']) {
+      await eventually(
+        `${name} ready`,
+        () =>
+          api.get<KubeObject & { status?: { readyReplicas?: number } }>({
+            resource: RESOURCES.deployment,
+            namespace: NS,
+            name,
+          }),
+        (d) => (d.status?.readyReplicas ?? 0) >= 1,
+      );
+    }
+  });
+
+  afterAll(async () => {
+    await simulator?.stop();
+    await server?.stop();
+  });
+
+  it('splits traffic by the live weights, fails the bad version at its error ratio, and follows weight changes', async () => {
+    simulator = await startTrafficSimulator({
+      kubeConfig: server.kubeConfig(),
+      prometheusUrl: prom.url,
+      namespace: NS,
+      rps: 1000,
+      tickMs: 100,
+      logger,
+      seed: 1,
+    });
+    const provider = new PrometheusProvider({ address: prom.url });
+    const total = (workload: string, extra = '') =>
+      provider.runQuery(
+        `sum(istio_requests_total{destination_workload_namespace="${NS}",destination_workload="${workload}"${extra}})`,
+      );
+
+    // At 1000 rps, 20% to the canary: wait for several hundred canary requests.
+    await eventually(
+      'canary traffic',
+      () => total('podinfo'),
+      (n) => n >= 400,
+    );
+    const canary = await total('podinfo');
+    const primary = await total('podinfo-primary');
+    const share = canary / (canary + primary);
+    expect(share).toBeGreaterThan(0.14);
+    expect(share).toBeLessThan(0.26);
+    const canaryErrors = await total('podinfo', ',response_code="500"');
+    expect(canaryErrors / canary).toBeGreaterThan(0.12);
+    expect(canaryErrors / canary).toBeLessThan(0.28);
+    await expect(total('podinfo-primary', ',response_code="500"')).rejects.toMatchObject({
+      code: 'NO_VALUES',
+    });
+
+    // A version that never becomes ready gets no traffic, and the reason is logged once.
+    await expect(total('stuck')).rejects.toMatchObject({ code: 'NO_VALUES' });
+    expect(lines.filter((l) => l.includes('Service sim/stuck has no ready pods')).length).toBe(1);
+
+    // The builtin checks see the simulated version as Prometheus does.
+    const results = await runChecks({
+      canary: canarySchema.parse({
+        apiVersion: 'petrel.dev/v1alpha1',
+        kind: 'Canary',
+        metadata: { name: 'podinfo', namespace: NS },
+        spec: {
+          targetRef: { kind: 'Deployment', name: 'podinfo' },
+          service: { port: 9898 },
+          analysis: {
+            metrics: [
+              { name: 'request-success-rate', thresholdRange: { min: 99 }, interval: '1m' },
+              { name: 'request-duration', thresholdRange: { max: 5000 }, interval: '1m' },
+            ],
+          },
+        },
+      }),
+      templates: () => undefined,
+      providerFor: () => provider,
+      now: new Date(),
+    });
+    expect(results[0]?.passed).toBe(false);
+    expect(results[0]?.value).toBeGreaterThan(70);
+    expect(results[0]?.value).toBeLessThan(90);
+    expect(results[0]?.reason).toMatch(/^request-success-rate \d+(\.\d+)?% < min 99%$/);
+    expect(results[1]?.passed).toBe(true);
+    expect(results[1]?.value).toBeGreaterThan(250);
+
+    // Route everything to the primary: the canary's counter stops growing.
+    await api.mergePatch(
+      { resource: RESOURCES.virtualService, namespace: NS, name: 'podinfo' },
+      {
+        spec: {
+          http: [
+            {
+              route: [
+                { destination: { host: 'podinfo-primary' }, weight: 100 },
+                { destination: { host: 'podinfo-canary' }, weight: 0 },
+              ],
+            },
+          ],
+        },
+      },
+    );
+    // Stable over three reads 100 ms apart (each tick adds ~20 canary requests while it flows).
+    const recent: number[] = [];
+    const frozen = await eventually(
+      'canary traffic to stop',
+      async () => {
+        recent.push(await total('podinfo'));
+        return recent.slice(-3);
+      },
+      (last) => last.length === 3 && last.every((n) => n === last[0]),
+    ).then((last) => last[0]!);
+    const primaryBefore = await total('podinfo-primary');
+    await eventually(
+      'primary traffic',
+      () => total('podinfo-primary'),
+      (n) => n >= primaryBefore + 500,
+    );
+    expect(await total('podinfo')).toBe(frozen);
+    expect(simulator.ticks).toBeGreaterThan(5);
+  });
+
+  it('stops cleanly and ticks no more', async () => {
+    const s = simulator!;
+    await s.stop();
+    const ticks = s.ticks;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.ticks).toBe(ticks);
+    await s.stop();
+  });
+});
+
+describe('startTrafficSimulator options', () => {
+  it('rejects a bad rate or tick with the field name', async () => {
+    const { logger } = memoryLogger();
+    const kubeConfig = undefined as never;
+    await expect(
+      startTrafficSimulator({ kubeConfig, prometheusUrl: 'http://x', rps: -1, logger }),
+    ).rejects.toThrow(/rps must be a number >= 0/);
+    await expect(
+      startTrafficSimulator({ kubeConfig, prometheusUrl: 'http://x', tickMs: 0, logger }),
+    ).rejects.toThrow(/tickMs must be a number >= 10/);
+  });
+});
