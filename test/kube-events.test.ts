@@ -41,7 +41,10 @@ function setup(opts: { burst?: number; refillIntervalMs?: number } = {}) {
   const { logger, lines } = memoryLogger();
   const recorder = new EventRecorder({ api, logger, now: () => now, instance: 'petrel-0', ...opts });
   const events = () => api.cache<CoreEvent>(RESOURCES.event).list('test');
-  return { api, recorder, events, lines, advance: (ms: number) => (now = new Date(now.getTime() + ms)) };
+  const advance = (ms: number) => {
+    now = new Date(now.getTime() + ms);
+  };
+  return { api, recorder, events, lines, advance };
 }
 
 describe('EventRecorder', () => {
