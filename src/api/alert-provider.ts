@@ -6,12 +6,12 @@ import { type ValidationResult, validateWith } from './issues.ts';
 export const alertProviderSpecSchema = z
   .strictObject({
     type: z.enum(ALERT_PROVIDER_TYPES),
-    /** Webhook URL; prefer secretRef so the URL (a credential for Slack/Teams/Discord) stays out of Git. */
-    address: httpUrlSchema.optional(),
-    /** Secret holding the URL under the key `address`. */
-    secretRef: secretRefSchema.optional(),
-    channel: z.string().min(1).optional(),
-    username: z.string().min(1).optional(),
+    address: httpUrlSchema
+      .describe('Webhook URL. It is a credential for Slack, Teams and Discord: prefer secretRef.')
+      .optional(),
+    secretRef: secretRefSchema.describe('Secret holding the webhook URL under the key address.').optional(),
+    channel: z.string().min(1).describe('Channel to post to, where the service supports it.').optional(),
+    username: z.string().min(1).describe('Name the messages are posted as.').optional(),
   })
   .check((ctx) => {
     if (ctx.value.address === undefined && ctx.value.secretRef === undefined) {

@@ -25,17 +25,23 @@ import { type ValidationResult, validateWith } from './issues.ts';
 
 const builtinMetricNames: readonly string[] = BUILTIN_METRICS;
 
-export const targetRefSchema = z.strictObject({
-  apiVersion: z.literal('apps/v1').optional(),
-  kind: z.literal('Deployment'),
-  name: dnsSubdomainSchema(),
-});
+export const targetRefSchema = z
+  .strictObject({
+    apiVersion: z.literal('apps/v1').optional(),
+    kind: z.literal('Deployment'),
+    name: dnsSubdomainSchema().describe("Name of the Deployment in the Canary's namespace."),
+  })
+  .describe(
+    'The Deployment to roll out. Petrel copies it to <name>-primary and scales it to zero between rollouts.',
+  );
 
-export const autoscalerRefSchema = z.strictObject({
-  apiVersion: z.enum(['autoscaling/v2', 'autoscaling/v2beta2']).optional(),
-  kind: z.literal('HorizontalPodAutoscaler'),
-  name: dnsSubdomainSchema(),
-});
+export const autoscalerRefSchema = z
+  .strictObject({
+    apiVersion: z.enum(['autoscaling/v2', 'autoscaling/v2beta2']).optional(),
+    kind: z.literal('HorizontalPodAutoscaler'),
+    name: dnsSubdomainSchema(),
+  })
+  .describe('A HorizontalPodAutoscaler for the target; Petrel gives the primary its own copy.');
 
 export const httpRetrySchema = z.strictObject({
   attempts: intAtLeast(0).optional(),
@@ -44,25 +50,42 @@ export const httpRetrySchema = z.strictObject({
 });
 
 export const canaryServiceSchema = z.strictObject({
-  port: intInRange(1, 65535),
+  port: intInRange(1, 65535).describe(
+    'Port of the Services Petrel creates (<target>, <target>-primary, <target>-canary).',
+  ),
   targetPort: z
     .union([intInRange(1, 65535), z.string().min(1)], {
       error: 'must be a port number or a named container port',
     })
+    .describe('Container port number or name the Services target; defaults to port.')
     .optional(),
-  portName: z.string().min(1).optional(),
-  gateways: z.array(z.string().min(1)).optional(),
-  hosts: z.array(z.string().min(1)).optional(),
-  trafficPolicy: freeFormObjectSchema.optional(),
-  retries: httpRetrySchema.optional(),
-  timeout: durationSchema().optional(),
-  headers: freeFormObjectSchema.optional(),
-  match: z.array(freeFormObjectSchema).optional(),
-  corsPolicy: freeFormObjectSchema.optional(),
+  portName: z.string().min(1).describe('Name of the Service port (default http).').optional(),
+  gateways: z
+    .array(z.string().min(1))
+    .describe('Istio gateways of the VirtualService (default mesh).')
+    .optional(),
+  hosts: z
+    .array(z.string().min(1))
+    .describe('Hosts of the VirtualService, besides the apex Service.')
+    .optional(),
+  trafficPolicy: freeFormObjectSchema
+    .describe('Istio TrafficPolicy copied into both DestinationRules as it is (e.g. tls.mode: ISTIO_MUTUAL).')
+    .optional(),
+  retries: httpRetrySchema.describe('Istio HTTPRetry for the VirtualService route.').optional(),
+  timeout: durationSchema().describe('Request timeout of the VirtualService route, e.g. 5s.').optional(),
+  headers: freeFormObjectSchema.describe('Istio header operations for the VirtualService route.').optional(),
+  match: z
+    .array(freeFormObjectSchema)
+    .describe('Istio HTTPMatchRequests for the VirtualService route.')
+    .optional(),
+  corsPolicy: freeFormObjectSchema.describe('Istio CorsPolicy for the VirtualService route.').optional(),
 });
 
 export const thresholdRangeSchema = z
-  .strictObject({ min: z.number().optional(), max: z.number().optional() })
+  .strictObject({
+    min: z.number().describe('The check fails when the value is below min.').optional(),
+    max: z.number().describe('The check fails when the value is above max.').optional(),
+  })
   .check((ctx) => {
     const { min, max } = ctx.value;
     if (min === undefined && max === undefined) {
@@ -79,11 +102,22 @@ export const thresholdRangeSchema = z
 
 export const canaryMetricSchema = z
   .strictObject({
-    name: z.string().min(1),
-    templateRef: crossNamespaceRefSchema.optional(),
-    thresholdRange: thresholdRangeSchema.optional(),
-    interval: durationSchema(1000).default(CANARY_DEFAULTS.metricInterval),
-    templateVariables: stringMapSchema.optional(),
+    name: z
+      .string()
+      .min(1)
+      .describe(`A builtin check (${BUILTIN_METRICS.join(', ')}) or any name with a templateRef.`),
+    templateRef: crossNamespaceRefSchema
+      .describe('The MetricTemplate to query, for non-builtin metrics.')
+      .optional(),
+    thresholdRange: thresholdRangeSchema
+      .describe('Accepted range of the value; set min, max or both.')
+      .optional(),
+    interval: durationSchema(1000)
+      .describe('Range of the query, filled into {{ interval }} (default 1m).')
+      .default(CANARY_DEFAULTS.metricInterval),
+    templateVariables: stringMapSchema
+      .describe('Values for {{ variables.NAME }} in the template query.')
+      .optional(),
   })
   .check((ctx) => {
     const { name, templateRef } = ctx.value;
@@ -107,18 +141,26 @@ export const canaryMetricSchema = z
 
 export const canaryWebhookSchema = z.strictObject({
   name: z.string().min(1),
-  type: z.enum(WEBHOOK_TYPES).default(CANARY_DEFAULTS.webhookType),
-  url: httpUrlSchema,
-  timeout: durationSchema().optional(),
-  metadata: stringMapSchema.optional(),
-  retries: intInRange(0, 10).optional(),
-  muteAlert: z.boolean().optional(),
+  type: z
+    .enum(WEBHOOK_TYPES)
+    .describe(
+      'When the webhook is called: gates (confirm-*) hold the rollout until they answer 200 (default rollout).',
+    )
+    .default(CANARY_DEFAULTS.webhookType),
+  url: httpUrlSchema.describe('http or https URL the JSON payload is POSTed to.'),
+  timeout: durationSchema().describe('Request timeout, e.g. 10s.').optional(),
+  metadata: stringMapSchema.describe('Passed to the webhook in the payload.').optional(),
+  retries: intInRange(0, 10).describe('Retries after a failed call.').optional(),
+  muteAlert: z.boolean().describe('Do not send alerts when this webhook fails.').optional(),
 });
 
 export const canaryAlertSchema = z.strictObject({
   name: z.string().min(1),
-  severity: z.enum(ALERT_SEVERITIES).default(CANARY_DEFAULTS.alertSeverity),
-  providerRef: crossNamespaceRefSchema,
+  severity: z
+    .enum(ALERT_SEVERITIES)
+    .describe('Lowest severity sent: info (everything), warn or error (default info).')
+    .default(CANARY_DEFAULTS.alertSeverity),
+  providerRef: crossNamespaceRefSchema.describe('The AlertProvider to send to.'),
 });
 
 function uniqueNames(what: string) {
@@ -140,19 +182,52 @@ function uniqueNames(what: string) {
 
 const analysisFields = z
   .strictObject({
-    interval: durationSchema(1000).default(CANARY_DEFAULTS.analysisInterval),
-    threshold: intAtLeast(1).default(CANARY_DEFAULTS.threshold),
-    maxWeight: weightSchema.default(CANARY_DEFAULTS.maxWeight),
-    stepWeight: weightSchema.optional(),
-    stepWeights: z.array(weightSchema).min(1).optional(),
-    stepWeightPromotion: weightSchema.optional(),
-    iterations: intAtLeast(1).optional(),
-    match: z.array(freeFormObjectSchema).optional(),
-    mirror: z.boolean().optional(),
-    mirrorWeight: intInRange(0, 100).optional(),
-    metrics: z.array(canaryMetricSchema).check(uniqueNames('metric')).default([]),
-    webhooks: z.array(canaryWebhookSchema).check(uniqueNames('webhook')).default([]),
-    alerts: z.array(canaryAlertSchema).check(uniqueNames('alert')).default([]),
+    interval: durationSchema(1000)
+      .describe('Time between steps and checks (default 1m).')
+      .default(CANARY_DEFAULTS.analysisInterval),
+    threshold: intAtLeast(1)
+      .describe('Failed checks before the rollout is rolled back (default 5).')
+      .default(CANARY_DEFAULTS.threshold),
+    maxWeight: weightSchema
+      .describe('Highest canary weight in percent before promotion (default 50).')
+      .default(CANARY_DEFAULTS.maxWeight),
+    stepWeight: weightSchema
+      .describe('Canary weight added at each step, in percent (default 10 unless stepWeights is set).')
+      .optional(),
+    stepWeights: z
+      .array(weightSchema)
+      .min(1)
+      .describe('Explicit increasing weight schedule in percent, instead of stepWeight.')
+      .optional(),
+    stepWeightPromotion: weightSchema
+      .describe('Weight moved to the primary at each promotion step.')
+      .optional(),
+    iterations: intAtLeast(1)
+      .describe('Number of checks for A/B or blue/green analysis (no weight steps).')
+      .optional(),
+    match: z
+      .array(freeFormObjectSchema)
+      .describe('Istio HTTPMatchRequests sending matching traffic to the canary (A/B).')
+      .optional(),
+    mirror: z.boolean().describe('Mirror traffic to the canary instead of shifting it.').optional(),
+    mirrorWeight: intInRange(0, 100)
+      .describe('Percentage of traffic mirrored (needs mirror: true).')
+      .optional(),
+    metrics: z
+      .array(canaryMetricSchema)
+      .check(uniqueNames('metric'))
+      .describe('Checks run at every step.')
+      .default([]),
+    webhooks: z
+      .array(canaryWebhookSchema)
+      .check(uniqueNames('webhook'))
+      .describe('Gates and hooks.')
+      .default([]),
+    alerts: z
+      .array(canaryAlertSchema)
+      .check(uniqueNames('alert'))
+      .describe('Where to send notifications.')
+      .default([]),
   })
   .check((ctx) => {
     const a = ctx.value;
@@ -196,12 +271,22 @@ export const canarySpecSchema = z.strictObject({
   targetRef: targetRefSchema,
   autoscalerRef: autoscalerRefSchema.optional(),
   service: canaryServiceSchema,
-  analysis: canaryAnalysisSchema.prefault({}),
-  progressDeadlineSeconds: intInRange(1, 86_400).default(CANARY_DEFAULTS.progressDeadlineSeconds),
-  skipAnalysis: z.boolean().default(false),
-  suspend: z.boolean().default(false),
-  revertOnDeletion: z.boolean().default(false),
-  provider: z.enum(CANARY_PROVIDERS).default(CANARY_DEFAULTS.provider),
+  analysis: canaryAnalysisSchema.describe('How traffic moves and what is checked at each step.').prefault({}),
+  progressDeadlineSeconds: intInRange(1, 86_400)
+    .describe('Seconds a new version may take to become ready before it is rolled back (default 600).')
+    .default(CANARY_DEFAULTS.progressDeadlineSeconds),
+  skipAnalysis: z.boolean().describe('Promote without checks (default false).').default(false),
+  suspend: z.boolean().describe('Pause all work on this Canary (default false).').default(false),
+  revertOnDeletion: z
+    .boolean()
+    .describe('On deletion, route all traffic back to the target Deployment (default false).')
+    .default(false),
+  provider: z
+    .enum(CANARY_PROVIDERS)
+    .describe(
+      'How traffic is shifted: istio (VirtualService weights) or kubernetes (Service switch). Default istio.',
+    )
+    .default(CANARY_DEFAULTS.provider),
 });
 
 export const canaryPhaseSchema = z.enum(CANARY_PHASES);

@@ -5,17 +5,24 @@ import { type ValidationResult, validateWith } from './issues.ts';
 
 export const metricTemplateProviderSchema = z.strictObject({
   type: z.enum(METRIC_PROVIDER_TYPES),
-  /** Prometheus base URL; the controller's default Prometheus is used when absent. */
-  address: httpUrlSchema.optional(),
-  /** Secret with `username`/`password` or `token` keys for the metrics server. */
-  secretRef: secretRefSchema.optional(),
-  insecureSkipVerify: z.boolean().optional(),
+  address: httpUrlSchema
+    .describe("Prometheus base URL; the controller's default Prometheus when absent.")
+    .optional(),
+  secretRef: secretRefSchema
+    .describe('Secret with username/password or token keys for the metrics server.')
+    .optional(),
+  insecureSkipVerify: z.boolean().describe('Skip TLS certificate verification.').optional(),
 });
 
 export const metricTemplateSpecSchema = z.strictObject({
   provider: metricTemplateProviderSchema,
-  /** PromQL with `{{ namespace }}`, `{{ target }}`, `{{ interval }}` and `{{ variables.NAME }}` placeholders. */
-  query: z.string().trim().min(1),
+  query: z
+    .string()
+    .trim()
+    .min(1)
+    .describe(
+      'PromQL returning one number, with {{ namespace }}, {{ target }}, {{ interval }} and {{ variables.NAME }} placeholders.',
+    ),
 });
 
 export const metricTemplateSchema = z.object({
