@@ -196,6 +196,8 @@ export class IstioMetricsWriter {
         result.status,
       );
     }
+    // Prometheus 2.42 commits a remote write all or nothing, so only a success marks the
+    // zero baselines as written.
     for (const state of states) state.flushed = true;
     this.lastFlushedAt = at;
     this.opts.logger?.trace({ series: states.length, at }, 'istio metrics flushed');

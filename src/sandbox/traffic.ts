@@ -133,6 +133,8 @@ export async function startTrafficSimulator(opts: StartTrafficSimulatorOptions):
   let lastTickAt: number | undefined;
   let lastWrittenAt = Number.NEGATIVE_INFINITY;
   let reported = new Set<string>();
+  let failingSince: number | undefined;
+  let failedTicks = 0;
   let running = true;
   let timer: unknown;
   let inFlight: Promise<TickTraffic[]> | undefined;
@@ -174,9 +176,20 @@ export async function startTrafficSimulator(opts: StartTrafficSimulatorOptions):
     try {
       await writer.flush(writeAt);
       lastWrittenAt = writeAt;
+      if (failingSince !== undefined) {
+        logger.info({ failedTicks }, 'writing simulated metrics works again');
+        failingSince = undefined;
+        failedTicks = 0;
+      }
     } catch (err) {
-      // Counters keep accumulating, so the next successful flush catches up.
-      logger.warn({ err: (err as Error).message }, 'writing simulated metrics failed; retrying next tick');
+      // Counters keep accumulating, so the next successful flush catches up. Warn once per outage.
+      failedTicks++;
+      if (failingSince === undefined) {
+        failingSince = now;
+        logger.warn({ err: (err as Error).message }, 'writing simulated metrics failed; retrying every tick');
+      } else {
+        logger.debug({ err: (err as Error).message, failedTicks }, 'writing simulated metrics still failing');
+      }
     } finally {
       ticks++;
     }
