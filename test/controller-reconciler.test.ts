@@ -75,7 +75,8 @@ class FakeCluster {
       async patchStatus<T extends KubeObject>(ref: ObjectRef, patch: unknown) {
         self.calls.push(`patch ${ref.resource.plural}/status`);
         const obj = existing(ref);
-        return self.put(ref.resource.plural, { ...obj, status: mergePatch(obj.status ?? {}, patch) }) as T;
+        const merged = mergePatch(obj, patch) as Obj;
+        return self.put(ref.resource.plural, { ...obj, status: merged.status }) as T;
       },
       async delete() {
         throw new Error('not used');

@@ -170,10 +170,11 @@ export class CanaryReconciler {
     };
   }
 
-  private async patchStatus(namespace: string, name: string, patch: Record<string, unknown>): Promise<void> {
+  /** A merge patch of the object through /status: only the changed status fields are sent. */
+  private async patchStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
     const updated = await this.deps.api.patchStatus<KubeObject>(
       { resource: RESOURCES.canary, namespace, name },
-      patch,
+      { status },
     );
     this.canaries.remember(updated);
   }

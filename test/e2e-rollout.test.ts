@@ -1,0 +1,133 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningController } from '../src/controller/controller.ts';
+import { RESOURCES } from '../src/kube/resources.ts';
+import {
+  controllerRequests,
+  createNamespace,
+  getCanary,
+  getDeployment,
+  podinfoCanary,
+  podinfoDeployment,
+  runController,
+  setImage,
+  TrafficLoop,
+  testLogger,
+  useE2e,
+  WeightRecorder,
+  waitFor,
+  waitForPhase,
+} from './support/e2e.ts';
+
+const env = useE2e({ deploymentReadyDelayMs: 300 });
+
+describe('end to end: controller + sandbox API server + Prometheus', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  }, 60_000);
+
+  async function prepare(namespace: string, canaryErrorRatio = 0) {
+    await createNamespace(env.api, namespace);
+    const traffic = new TrafficLoop(env.prometheusUrl, namespace);
+    traffic.setErrorRatio('podinfo', canaryErrorRatio);
+    traffic.start();
+    cleanups.push(() => traffic.stop());
+    const weights = new WeightRecorder(env, namespace);
+    await weights.start();
+    cleanups.push(() => weights.stop());
+    await env.api.create(RESOURCES.deployment, podinfoDeployment(namespace, 'podinfo:1.0'));
+    const log = testLogger();
+    const controller: RunningController = runController(env, namespace, log.logger);
+    cleanups.push(() => controller.stop());
+    await controller.ready;
+    return { traffic, weights, controller, log };
+  }
+
+  it('promotes a healthy revision through 10, 20, 30, 40, 50', async () => {
+    const ns = 'e2e-healthy';
+    const { weights } = await prepare(ns);
+    await env.api.create(RESOURCES.canary, podinfoCanary(ns));
+    await waitForPhase(env.api, ns, ['Initialized']);
+    expect((await getDeployment(env.api, ns, 'podinfo')).spec?.replicas).toBe(0);
+
+    const changedAt = Date.now();
+    await setImage(env.api, ns, 'podinfo:2.0');
+    await waitFor('the canary to scale up', async () =>
+      (await getDeployment(env.api, ns, 'podinfo')).spec?.replicas === 2 ? true : undefined,
+    );
+    const scaleUpMs = Date.now() - changedAt;
+    const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed']);
+    expect(done.status?.phase).toBe('Succeeded');
+    expect(weights.weights.filter((w) => w > 0)).toEqual([10, 20, 30, 40, 50]);
+    expect(weights.weights.at(-1)).toBe(0);
+    const primary = await getDeployment(env.api, ns, 'podinfo-primary');
+    expect(primary.spec?.template?.spec?.containers?.[0]?.image).toBe('podinfo:2.0');
+    expect((await getDeployment(env.api, ns, 'podinfo')).spec?.replicas).toBe(0);
+    expect(done.status?.conditions?.find((c) => c.type === 'Promoted')).toMatchObject({
+      status: 'True',
+      reason: 'Succeeded',
+    });
+    expect(scaleUpMs).toBeLessThan(1000);
+    console.log(`e2e healthy: deployment change -> canary scale-up ${scaleUpMs} ms`);
+  }, 60_000);
+
+  it('rolls back a revision with 5% errors after threshold failed checks', async () => {
+    const ns = 'e2e-errors';
+    const { weights } = await prepare(ns, 0.05);
+    await env.api.create(RESOURCES.canary, podinfoCanary(ns));
+    await waitForPhase(env.api, ns, ['Initialized']);
+    await setImage(env.api, ns, 'podinfo:2.0-bad');
+    const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed']);
+    expect(done.status?.phase).toBe('Failed');
+    expect(done.status?.failedChecks).toBe(2);
+    const failures = done.status?.history?.filter((h) => h.verdict === 'fail') ?? [];
+    expect(failures).toHaveLength(2);
+    expect(failures[0]?.reason).toContain('request-success-rate 95');
+    const primary = await getDeployment(env.api, ns, 'podinfo-primary');
+    expect(primary.spec?.template?.spec?.containers?.[0]?.image).toBe('podinfo:1.0');
+    expect((await getDeployment(env.api, ns, 'podinfo')).spec?.replicas).toBe(0);
+    expect(weights.weights.at(-1)).toBe(0);
+    expect(Math.max(...weights.weights)).toBe(10);
+    expect(done.status?.conditions?.find((c) => c.type === 'Promoted')).toMatchObject({
+      status: 'False',
+      reason: 'Failed',
+    });
+  }, 60_000);
+
+  it('rolls back a revision that never becomes ready at its progress deadline', async () => {
+    const ns = 'e2e-never-ready';
+    await prepare(ns);
+    await env.api.create(RESOURCES.canary, podinfoCanary(ns, {}, { progressDeadlineSeconds: 3 }));
+    await waitForPhase(env.api, ns, ['Initialized']);
+    const changedAt = Date.now();
+    await setImage(env.api, ns, 'podinfo:2.0-stuck', { 'sandbox.petrel.dev/never-ready': 'true' });
+    const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed']);
+    const elapsed = Date.now() - changedAt;
+    expect(done.status?.phase).toBe('Failed');
+    expect(elapsed).toBeGreaterThanOrEqual(3000);
+    expect(elapsed).toBeLessThan(8000);
+    const condition = done.status?.conditions?.find((c) => c.type === 'Promoted');
+    expect(condition).toMatchObject({ status: 'False', reason: 'ProgressDeadlineExceeded' });
+    expect((await getDeployment(env.api, ns, 'podinfo')).spec?.replicas).toBe(0);
+    const primary = await getDeployment(env.api, ns, 'podinfo-primary');
+    expect(primary.spec?.template?.spec?.containers?.[0]?.image).toBe('podinfo:1.0');
+  }, 60_000);
+
+  it('makes no API request for a Succeeded canary with nothing changing, and none to read during analysis', async () => {
+    const ns = 'e2e-quiet';
+    await prepare(ns);
+    await env.api.create(RESOURCES.canary, podinfoCanary(ns, { maxWeight: 20 }));
+    await waitForPhase(env.api, ns, ['Initialized']);
+    const start = Date.now();
+    await setImage(env.api, ns, 'podinfo:2.0');
+    await waitForPhase(env.api, ns, ['Succeeded']);
+    const during = controllerRequests(env.sandbox, start).filter((e) => e.namespace === ns);
+    const reads = during.filter((e) => e.verb === 'get' || e.verb === 'list');
+    expect(reads).toEqual([]);
+    const quietFrom = Date.now() + 500;
+    await new Promise((r) => setTimeout(r, 5000));
+    const quiet = controllerRequests(env.sandbox, quietFrom).filter((e) => e.verb !== 'watch');
+    expect(quiet).toEqual([]);
+    expect((await getCanary(env.api, ns)).status?.phase).toBe('Succeeded');
+  }, 60_000);
+});
