@@ -14,12 +14,14 @@ const USAGE = `usage: petrel <command> [options]
 commands:
   lint FILE...     validate Petrel resources in YAML files or folders (- for stdin)
   crds --out DIR   write the CustomResourceDefinitions generated from the schemas
+  controller       run the controller (petrel controller --help for its options)
 `;
 
 // Each command is loaded on demand so `petrel lint` does not pay for the controller's imports.
 const commands: Record<string, () => Promise<Command>> = {
   crds: async () => (await import('./crds.ts')).crdsCommand,
   lint: async () => (await import('./lint.ts')).lintCommand,
+  controller: async () => (await import('./controller.ts')).controllerCommand,
 };
 
 export function registerCommand(name: string, load: () => Promise<Command>): void {
