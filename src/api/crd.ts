@@ -91,7 +91,11 @@ export function toStructuralSchema(node: unknown, path = ''): OpenApiSchema {
     throw new NonStructuralSchemaError(path, 'expected a schema object');
   const source = node as Record<string, unknown>;
 
-  if (Array.isArray(source.anyOf)) return intOrString(source.anyOf, path);
+  if (Array.isArray(source.anyOf)) {
+    const node = intOrString(source.anyOf, path);
+    if (typeof source.description === 'string') node.description = source.description;
+    return node;
+  }
 
   const out: OpenApiSchema = {};
   for (const [key, value] of Object.entries(source)) {
