@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -247,6 +249,34 @@ describe('startTrafficSimulator against the sandbox API server and a real Promet
     await new Promise((r) => setTimeout(r, 300));
     expect(s.ticks).toBe(ticks);
     await s.stop();
+  });
+
+  it('keeps ticking while Prometheus is unreachable, warning once per outage', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const { logger: outageLogger, lines: outageLines } = memoryLogger();
+    const s = await startTrafficSimulator({
+      kubeConfig: server.kubeConfig(),
+      prometheusUrl: `http://127.0.0.1:${port}`,
+      namespace: NS,
+      tickMs: 60_000,
+      logger: outageLogger,
+      seed: 2,
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const traffic = await s.tick();
+        expect(traffic.map((t) => t.workload).sort()).toEqual(['podinfo-primary']);
+      }
+      expect(s.ticks).toBe(3);
+      const warnings = outageLines.filter((l) => l.includes('writing simulated metrics failed'));
+      expect(warnings).toHaveLength(1);
+      expect(outageLines.filter((l) => l.includes('still failing'))).toHaveLength(2);
+    } finally {
+      await s.stop();
+    }
   });
 });
 
