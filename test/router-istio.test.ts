@@ -14,6 +14,7 @@ import {
   IstioRouter,
   type VirtualService,
 } from '../src/routers/istio.ts';
+import { KubernetesRouter, TrafficSplitUnsupportedError } from '../src/routers/kubernetes.ts';
 import { InvalidWeightsError, ObjectNotOwnedError, UnknownProviderError } from '../src/routers/router.ts';
 import type { Service } from '../src/routers/services.ts';
 
@@ -323,5 +324,34 @@ describe('IstioRouter', () => {
     } catch (err) {
       expect((err as UnknownProviderError).code).toBe('UNKNOWN_PROVIDER');
     }
+  });
+});
+
+describe('KubernetesRouter (blue/green without a mesh)', () => {
+  it('manages the three services, reports all traffic on the primary and refuses weighted splits', async () => {
+    const api = new InMemoryKubeApi();
+    api.seed(RESOURCES.deployment, target());
+    const canary = makeCanary();
+    const router = createRouter('kubernetes', {
+      api,
+      deployments: api.cache<Deployment>(RESOURCES.deployment),
+      services: api.cache<Service>(RESOURCES.service),
+      virtualServices: api.cache<VirtualService>(RESOURCES.virtualService),
+      destinationRules: api.cache<DestinationRule>(RESOURCES.destinationRule),
+    });
+    expect(router).toBeInstanceOf(KubernetesRouter);
+    expect(router.getRoutes(canary)).toBeUndefined();
+    await router.reconcile(canary);
+    await router.reconcile(canary);
+    expect(api.writes().map((w) => `${w.verb} ${w.resource} ${w.name}`)).toEqual([
+      'create services podinfo',
+      'create services podinfo-primary',
+      'create services podinfo-canary',
+    ]);
+    expect(router.getRoutes(canary)).toEqual({ primary: 100, canary: 0 });
+    await expect(router.setRoutes(canary, { primary: 100, canary: 0 })).resolves.toBeUndefined();
+    const err = await router.setRoutes(canary, { primary: 90, canary: 10 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrafficSplitUnsupportedError);
+    expect((err as TrafficSplitUnsupportedError).code).toBe('TRAFFIC_SPLIT_UNSUPPORTED');
   });
 });

@@ -1,5 +1,6 @@
 import type { Canary } from '../api/canary.ts';
 import { IstioRouter, type IstioRouterDeps } from './istio.ts';
+import { KubernetesRouter } from './kubernetes.ts';
 import { type Router, UnknownProviderError } from './router.ts';
 
 /** Everything any router needs; each router takes the part it uses. */
@@ -30,7 +31,7 @@ export function createRouter(provider: RouterProvider | string, deps: RouterDeps
     case 'istio':
       return new IstioRouter(deps);
     case 'kubernetes':
-      throw new UnknownProviderError(provider, 'the kubernetes (blue/green) router is not available yet');
+      return new KubernetesRouter(deps);
     default: {
       const unreachable: never = known;
       throw new UnknownProviderError(String(unreachable));

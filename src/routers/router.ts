@@ -29,7 +29,7 @@ export class UnknownProviderError extends Error {
   readonly code = 'UNKNOWN_PROVIDER';
   constructor(
     readonly provider: string,
-    why = 'supported providers: istio',
+    why = 'supported providers: istio, kubernetes',
   ) {
     super(`spec.provider "${provider}" cannot be used: ${why}`);
   }
