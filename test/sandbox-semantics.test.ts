@@ -6,8 +6,10 @@ import {
   AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  type Informer,
   type KubeConfig,
   makeInformer,
+  type ObjectCache,
   PatchStrategy,
   setHeaderOptions,
   type V1ConfigMap,
@@ -78,14 +80,12 @@ let server: SandboxApiServer;
 let kc: KubeConfig;
 let core: CoreV1Api;
 let apps: AppsV1Api;
-let custom: CustomObjectsApi;
 
 beforeAll(async () => {
   server = await startApiServer({ deploymentReadyDelayMs: 30, bookmarkIntervalMs: 40 });
   kc = server.kubeConfig();
   core = kc.makeApiClient(CoreV1Api);
   apps = kc.makeApiClient(AppsV1Api);
-  custom = kc.makeApiClient(CustomObjectsApi);
   for (const name of ['inf', 'gc', 'fin', 'dep', 'faults'])
     await core.createNamespace({ body: { metadata: { name } } });
 });
@@ -144,10 +144,11 @@ describe('watch semantics', () => {
 
   it("keeps client-node's informer in sync: resume after dropped watches, relist after a forced 410", async () => {
     let lists = 0;
+    // makeInformer returns a ListWatch, which is also the cache.
     const informer = makeInformer<V1ConfigMap>(kc, '/api/v1/namespaces/inf/configmaps', () => {
       lists += 1;
       return core.listNamespacedConfigMap({ namespace: 'inf' });
-    });
+    }) as Informer<V1ConfigMap> & ObjectCache<V1ConfigMap>;
     const added: string[] = [];
     const errors: unknown[] = [];
     informer.on('add', (o) => added.push(o.metadata?.name ?? ''));
