@@ -118,6 +118,15 @@ describe('petrel lint', () => {
     ]);
   });
 
+  it('reads YAML 1.1 booleans as kubectl does', async () => {
+    const result = await lint(['-'], `${CANARY}  suspend: yes\n  skipAnalysis: off\n`);
+    expect(result).toMatchObject({ code: 0, out: '' });
+    const unquoted = await lint(['-'], CANARY.replace('name: podinfo\n  namespace', 'name: y\n  namespace'));
+    expect(unquoted.lines).toEqual([
+      '<stdin>#1 Canary test/<no name>: metadata.name: must be a string (got true)',
+    ]);
+  });
+
   it('reports several problems in several documents, one line each', async () => {
     const text = `${CANARY}  analysis:\n    stepWeights: [10, 5]\n---\n${CANARY.replace('podinfo\n  namespace', 'other\n  namespace')}  suspend: maybe\n`;
     const result = await lint(['-'], text);
@@ -131,12 +140,12 @@ describe('petrel lint', () => {
   it('flags a petrel.dev object of an unknown kind or version', async () => {
     const result = await lint(
       ['-'],
-      'apiVersion: petrel.dev/v1alpha1\nkind: Rollout\nmetadata:\n  name: x\n---\napiVersion: petrel.dev/v1\nkind: AlertProvider\nmetadata:\n  name: y\nspec:\n  type: slack\n  address: https://hooks.slack.com/services/x\n',
+      'apiVersion: petrel.dev/v1alpha1\nkind: Rollout\nmetadata:\n  name: x\n---\napiVersion: petrel.dev/v1\nkind: AlertProvider\nmetadata:\n  name: ap\nspec:\n  type: slack\n  address: https://hooks.slack.com/services/x\n',
     );
     expect(result.code).toBe(1);
     expect(result.lines).toEqual([
       '<stdin>#1 Rollout x: kind: must be one of Canary, MetricTemplate, AlertProvider (got "Rollout")',
-      '<stdin>#2 AlertProvider y: apiVersion: must be "petrel.dev/v1alpha1" (got "petrel.dev/v1")',
+      '<stdin>#2 AlertProvider ap: apiVersion: must be "petrel.dev/v1alpha1" (got "petrel.dev/v1")',
     ]);
   });
 

@@ -18,7 +18,7 @@ export const EXIT_VALID = 0;
 export const EXIT_PROBLEMS = 1;
 export const EXIT_UNREADABLE = 2;
 
-interface Source {
+export interface LintSource {
   name: string;
   text: string;
 }
@@ -38,7 +38,7 @@ export const lintCommand: Command = async (args, io) => {
   }
   const report: LintReport = { problems: [], unreadable: [], resources: 0, files: 0 };
   for (const arg of args) {
-    let sources: Source[];
+    let sources: LintSource[];
     try {
       sources = arg === '-' ? [{ name: '<stdin>', text: await readAll(io.stdin) }] : await readSources(arg);
     } catch (error) {
@@ -55,10 +55,11 @@ export const lintCommand: Command = async (args, io) => {
 };
 
 /** Lints one YAML text, adding to `report`; exported for tests and other callers that hold text already. */
-export function lintSource(source: Source, report: LintReport): void {
+export function lintSource(source: LintSource, report: LintReport): void {
   report.files += 1;
   const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(source.text, { lineCounter, prettyErrors: false });
+  // YAML 1.1, as kubectl, Argo CD and Flux read manifests (sigs.k8s.io/yaml): `suspend: yes` is a boolean there.
+  const documents = parseAllDocuments(source.text, { lineCounter, prettyErrors: false, version: '1.1' });
   if (!Array.isArray(documents)) return; // an empty stream (only comments or directives)
   documents.forEach((document, index) => {
     const label = `${source.name}#${index + 1}`;
@@ -103,12 +104,12 @@ function resourceTitle(object: { kind?: unknown; metadata?: unknown }): string {
     : `${kind} ${shownName}`;
 }
 
-async function readSources(path: string): Promise<Source[]> {
+async function readSources(path: string): Promise<LintSource[]> {
   const info = await stat(path);
   if (!info.isDirectory()) return [{ name: path, text: await readFile(path, 'utf8') }];
   const entries = await readdir(path, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const sources: Source[] = [];
+  const sources: LintSource[] = [];
   for (const entry of entries) {
     if (entry.name.startsWith('.')) continue;
     const child = join(path, entry.name);
