@@ -8,7 +8,7 @@ import {
   InvalidProviderError,
 } from '../src/metrics/factory.ts';
 import { PrometheusProvider } from '../src/metrics/prometheus.ts';
-import { MetricsProviderError, QueryTimeoutError } from '../src/metrics/provider.ts';
+import { MetricsProviderError, MultipleSeriesError, QueryTimeoutError } from '../src/metrics/provider.ts';
 
 const ADDRESS = 'http://prometheus.test:9090';
 
@@ -70,14 +70,11 @@ describe('PrometheusProvider over HTTP', () => {
   });
 
   it("reports a 400 with Prometheus's own message and status, without credentials anywhere", async () => {
-    nock(ADDRESS)
-      .get('/api/v1/query')
-      .query(true)
-      .reply(400, {
-        status: 'error',
-        errorType: 'bad_data',
-        error: 'parse error at char 5: unclosed left parenthesis',
-      });
+    nock(ADDRESS).get('/api/v1/query').query(true).reply(400, {
+      status: 'error',
+      errorType: 'bad_data',
+      error: 'parse error at char 5: unclosed left parenthesis',
+    });
     const provider = new PrometheusProvider({
       address: ADDRESS,
       credentials: { kind: 'basic', username: 'petrel', password: 's3cr3t-pw' },
@@ -94,14 +91,11 @@ describe('PrometheusProvider over HTTP', () => {
   });
 
   it("treats Prometheus's own query timeout as QUERY_TIMEOUT", async () => {
-    nock(ADDRESS)
-      .get('/api/v1/query')
-      .query(true)
-      .reply(503, {
-        status: 'error',
-        errorType: 'timeout',
-        error: 'query timed out in expression evaluation',
-      });
+    nock(ADDRESS).get('/api/v1/query').query(true).reply(503, {
+      status: 'error',
+      errorType: 'timeout',
+      error: 'query timed out in expression evaluation',
+    });
     await expect(new PrometheusProvider({ address: ADDRESS }).runQuery('x')).rejects.toBeInstanceOf(
       QueryTimeoutError,
     );
@@ -133,6 +127,37 @@ describe('PrometheusProvider over HTTP', () => {
     await expect(new PrometheusProvider({ address: ADDRESS }).runQuery('x')).rejects.toMatchObject({
       code: 'NAN',
     });
+  });
+});
+
+describe('PrometheusProvider limits', () => {
+  it('refuses a response body larger than 8 MiB', async () => {
+    const huge = JSON.stringify({
+      status: 'success',
+      data: {
+        resultType: 'vector',
+        result: [{ metric: { pad: 'x'.repeat(9 * 1024 * 1024) }, value: [1, '1'] }],
+      },
+    });
+    nock(ADDRESS).get('/api/v1/query').query(true).reply(200, huge, { 'content-type': 'application/json' });
+    await expect(new PrometheusProvider({ address: ADDRESS }).runQuery('x')).rejects.toMatchObject({
+      code: 'PROVIDER_ERROR',
+    });
+  });
+
+  it('keeps at most 10 series on a MULTIPLE_SERIES error but counts them all', async () => {
+    const result = Array.from({ length: 25 }, (_, i) => ({ metric: { pod: `p${i}` }, value: [1, '1'] }));
+    nock(ADDRESS)
+      .get('/api/v1/query')
+      .query(true)
+      .reply(200, { status: 'success', data: { resultType: 'vector', result } });
+    const err = (await new PrometheusProvider({ address: ADDRESS })
+      .runQuery('up')
+      .catch((e: unknown) => e)) as MultipleSeriesError;
+    expect(err).toBeInstanceOf(MultipleSeriesError);
+    expect(err.count).toBe(25);
+    expect(err.series).toHaveLength(10);
+    expect(err.message).toContain('25 series ({pod="p0"}, {pod="p1"}, {pod="p2"}, ...)');
   });
 });
 

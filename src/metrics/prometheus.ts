@@ -24,6 +24,8 @@ export interface PrometheusProviderOptions {
   logger?: Logger;
 }
 
+const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
 /** The error prometheus-query throws: a plain object, not an Error. */
 interface DriverFailure {
   status?: string;
@@ -95,6 +97,8 @@ export class PrometheusProvider implements MetricsProvider {
       requestInterceptor: {
         onFulfilled: (config) => {
           config.signal = signal;
+          // A hostile or misconfigured endpoint must not make the controller buffer without bound.
+          config.maxContentLength = MAX_RESPONSE_BYTES;
           if (insecure) config.httpsAgent = new HttpsAgent({ rejectUnauthorized: false });
           return config;
         },

@@ -45,10 +45,9 @@ export class NotANumberError extends MetricsError {
 export class MultipleSeriesError extends MetricsError {
   override readonly name = 'MultipleSeriesError';
   readonly code = 'MULTIPLE_SERIES';
-  constructor(
-    query: string,
-    readonly series: Array<Record<string, string>>,
-  ) {
+  /** The first few series' labels (at most 10). */
+  readonly series: Array<Record<string, string>>;
+  constructor(query: string, series: Array<Record<string, string>>) {
     const shown = series
       .slice(0, 3)
       .map(
@@ -63,7 +62,10 @@ export class MultipleSeriesError extends MetricsError {
         'aggregate it (e.g. sum(...)) so it yields exactly one',
       query,
     );
+    this.series = series.slice(0, 10);
+    this.count = series.length;
   }
+  readonly count: number;
 }
 
 export class QueryTimeoutError extends MetricsError {
