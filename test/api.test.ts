@@ -290,7 +290,7 @@ describe('Canary rules', () => {
       'webhook url not http',
       canary({}, { webhooks: [{ name: 'w', url: 'ftp://x.test/' }] }),
       'spec.analysis.webhooks[0].url',
-      'must be an http or https URL (got "ftp://x.test/")',
+      'must be an absolute http or https URL (value not shown: it may hold a credential)',
     ],
     [
       'unknown alert severity',
@@ -426,7 +426,7 @@ describe('MetricTemplate', () => {
       'bad address',
       { provider: { type: 'prometheus', address: 'prometheus:9090' }, query: 'up' },
       'spec.provider.address',
-      'must be an http or https URL (got "prometheus:9090")',
+      'must be an absolute http or https URL (value not shown: it may hold a credential)',
     ],
     [
       'secretRef without name',
@@ -460,6 +460,13 @@ describe('AlertProvider', () => {
   ])('%s', (_name, spec, path, message) => {
     expect(issuesOf(validateAlertProvider(alertProvider(spec)))).toContainEqual({ path, message });
   });
+});
+
+it('never echoes a rejected URL, which may carry a token', () => {
+  const address = 'hooks.slack.com/services/T000/B000/SECRETTOKEN';
+  const issues = issuesOf(validateAlertProvider(alertProvider({ type: 'slack', address })));
+  expect(issues).toEqual([{ path: 'spec.address', message: expect.stringContaining('value not shown') }]);
+  expect(JSON.stringify(issues)).not.toContain('SECRETTOKEN');
 });
 
 describe('validatePetrelResource', () => {

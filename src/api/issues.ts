@@ -93,7 +93,9 @@ export const petrelErrorMap: z.core.$ZodErrorMap = (issue) => {
       return `must be ${issue.inclusive ? '<=' : '<'} ${max} (got ${describeValue(issue.input)})`;
     }
     case 'invalid_format': {
-      if (issue.format === 'url') return `must be an http or https URL (got ${describeValue(issue.input)})`;
+      // URLs of webhooks and chat services often embed a token, so the value is not echoed.
+      if (issue.format === 'url')
+        return 'must be an absolute http or https URL (value not shown: it may hold a credential)';
       if (issue.format === 'regex') return undefined; // schemas give their own wording for patterns
       return `must be a valid ${issue.format} (got ${describeValue(issue.input)})`;
     }
