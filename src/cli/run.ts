@@ -15,6 +15,7 @@ commands:
   lint FILE...     validate Petrel resources in YAML files or folders (- for stdin)
   crds --out DIR   write the CustomResourceDefinitions generated from the schemas
   controller       run the controller (petrel controller --help for its options)
+  sandbox          run a local Kubernetes API server for demos and tests (--help for options)
 `;
 
 // Each command is loaded on demand so `petrel lint` does not pay for the controller's imports.
@@ -22,6 +23,7 @@ const commands: Record<string, () => Promise<Command>> = {
   crds: async () => (await import('./crds.ts')).crdsCommand,
   lint: async () => (await import('./lint.ts')).lintCommand,
   controller: async () => (await import('./controller.ts')).controllerCommand,
+  sandbox: async () => (await import('./sandbox.ts')).sandboxCommand,
 };
 
 export function registerCommand(name: string, load: () => Promise<Command>): void {
