@@ -118,6 +118,30 @@ describe('petrel lint', () => {
     ]);
   });
 
+  it('lints the items of a v1 List, as kubectl get -o yaml prints them', async () => {
+    const indented = (text: string) => text.replace(/^/gm, '    ').trimEnd();
+    const list = `apiVersion: v1\nkind: List\nitems:\n  -\n${indented(CANARY)}\n  -\n${indented(`${CANARY}  provider: nginx\n`)}\n`;
+    const result = await lint(['-'], list);
+    expect(result.code).toBe(1);
+    expect(result.lines).toEqual([
+      '<stdin>#1.items[1] Canary test/podinfo: spec.provider: must be one of "istio", "kubernetes" (got "nginx")',
+    ]);
+    expect(result.err).toContain('in 2 Petrel resources');
+  });
+
+  it('refuses alias bombs with exit 2 instead of expanding them', async () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 8; i++)
+      levels.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(', ')}]`,
+      );
+    const result = await lint(['-'], `${levels.join('\n')}\n`);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain('<stdin>: document 1 cannot be expanded');
+  });
+
   it('reads YAML 1.1 booleans as kubectl does', async () => {
     const result = await lint(['-'], `${CANARY}  suspend: yes\n  skipAnalysis: off\n`);
     expect(result).toMatchObject({ code: 0, out: '' });

@@ -10,7 +10,8 @@ const USAGE = `usage: petrel lint FILE|DIR|- ...
   Validates every petrel.dev resource in the YAML files given (folders are searched for
   *.yaml and *.yml, - reads stdin) and prints one line per problem:
     FILE#DOC KIND NAMESPACE/NAME: FIELD: PROBLEM
-  DOC counts the YAML documents in a file from 1. Other kinds are skipped.
+  DOC counts the YAML documents in a file from 1; objects inside a v1 List (kubectl get -o yaml)
+  are shown as DOC.items[N], counted from 0. Other kinds are skipped.
   Exit status: 0 all valid, 1 problems found, 2 input could not be read or parsed.
 `;
 
@@ -71,7 +72,16 @@ export function lintSource(source: LintSource, report: LintReport): void {
       );
       return;
     }
-    const object: unknown = document.toJS({ maxAliasCount: 100 });
+    let object: unknown;
+    try {
+      object = document.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // The only failure left after parsing: alias expansion beyond the limit (a "billion laughs" file).
+      report.unreadable.push(
+        `${source.name}: document ${index + 1} cannot be expanded: ${(error as Error).message}`,
+      );
+      return;
+    }
     if (object === null || object === undefined) return;
     if (typeof object !== 'object' || Array.isArray(object)) {
       const { line, col } = lineCounter.linePos(document.contents?.range[0] ?? 0);
@@ -80,18 +90,32 @@ export function lintSource(source: LintSource, report: LintReport): void {
       );
       return;
     }
-    if (!isPetrelObject(object)) return;
-    report.resources += 1;
-    const title = `${label} ${resourceTitle(object)}`;
-    const result = validatePetrelResource(object);
-    const issues = result.ok
-      ? result.value.kind === 'MetricTemplate'
-        ? checkPromQLTemplate(result.value.spec.query)
-        : []
-      : result.issues;
-    for (const issue of issues)
-      report.problems.push(`${title}: ${issue.path ? `${issue.path}: ` : ''}${issue.message}`);
+    if (isKubernetesList(object)) {
+      object.items.forEach((item, itemIndex) => lintObject(item, `${label}.items[${itemIndex}]`, report));
+    } else {
+      lintObject(object, label, report);
+    }
   });
+}
+
+/** `kubectl get ... -o yaml` wraps several objects in a v1 List. */
+function isKubernetesList(object: object): object is { items: unknown[] } {
+  const { apiVersion, kind, items } = object as { apiVersion?: unknown; kind?: unknown; items?: unknown };
+  return apiVersion === 'v1' && typeof kind === 'string' && kind.endsWith('List') && Array.isArray(items);
+}
+
+function lintObject(object: unknown, label: string, report: LintReport): void {
+  if (!isPetrelObject(object)) return;
+  report.resources += 1;
+  const title = `${label} ${resourceTitle(object)}`;
+  const result = validatePetrelResource(object);
+  const issues = result.ok
+    ? result.value.kind === 'MetricTemplate'
+      ? checkPromQLTemplate(result.value.spec.query)
+      : []
+    : result.issues;
+  for (const issue of issues)
+    report.problems.push(`${title}: ${issue.path ? `${issue.path}: ` : ''}${issue.message}`);
 }
 
 function resourceTitle(object: { kind?: unknown; metadata?: unknown }): string {
