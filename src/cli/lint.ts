@@ -91,7 +91,8 @@ export function lintSource(source: LintSource, report: LintReport): void {
       return;
     }
     if (isKubernetesList(object)) {
-      object.items.forEach((item, itemIndex) => lintObject(item, `${label}.items[${itemIndex}]`, report));
+      for (const [itemIndex, item] of object.items.entries())
+        lintObject(item, `${label}.items[${itemIndex}]`, report);
     } else {
       lintObject(object, label, report);
     }
