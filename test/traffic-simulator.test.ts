@@ -257,20 +257,27 @@ describe('startTrafficSimulator against the sandbox API server and a real Promet
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
     const { logger: outageLogger, lines: outageLines } = memoryLogger();
+    const seen: number[] = [];
     const s = await startTrafficSimulator({
       kubeConfig: server.kubeConfig(),
       prometheusUrl: `http://127.0.0.1:${port}`,
       namespace: NS,
+      rps: 1000,
       tickMs: 60_000,
       logger: outageLogger,
       seed: 2,
+      onTick: (traffic) => seen.push(traffic.reduce((sum, t) => sum + t.requests, 0)),
     });
     try {
       for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setTimeout(r, 50));
         const traffic = await s.tick();
         expect(traffic.map((t) => t.workload).sort()).toEqual(['podinfo-primary']);
       }
       expect(s.ticks).toBe(3);
+      // Each tick covers only the time since the previous one: ~50 ms at 1000 rps.
+      expect(seen).toHaveLength(3);
+      expect(seen.every((n) => n > 0 && n < 1000)).toBe(true);
       const warnings = outageLines.filter((l) => l.includes('writing simulated metrics failed'));
       expect(warnings).toHaveLength(1);
       expect(outageLines.filter((l) => l.includes('still failing'))).toHaveLength(2);

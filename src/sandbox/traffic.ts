@@ -52,6 +52,8 @@ export interface StartTrafficSimulatorOptions {
   random?: RandomSource;
   /** How long start waits for the caches to fill. Default 30 s. */
   syncTimeoutMs?: number;
+  /** Called after every tick with what was simulated, e.g. for a live display. Must not throw. */
+  onTick?: (traffic: readonly TickTraffic[], at: Date) => void;
 }
 
 export interface TrafficSimulator {
@@ -130,7 +132,8 @@ export async function startTrafficSimulator(opts: StartTrafficSimulatorOptions):
   const writer = new IstioMetricsWriter({ url: opts.prometheusUrl, logger });
 
   let ticks = 0;
-  let lastTickAt: number | undefined;
+  // Traffic flows from the moment the simulator starts; each tick covers the time since the last.
+  let lastTickAt = clock.now().getTime();
   let lastWrittenAt = Number.NEGATIVE_INFINITY;
   let reported = new Set<string>();
   let failingSince: number | undefined;
@@ -148,7 +151,7 @@ export async function startTrafficSimulator(opts: StartTrafficSimulatorOptions):
 
   const runTick = async (): Promise<TickTraffic[]> => {
     const now = clock.now().getTime();
-    const elapsedMs = lastTickAt === undefined ? tickMs : Math.max(0, now - lastTickAt);
+    const elapsedMs = Math.max(0, now - lastTickAt);
     lastTickAt = now;
     const problems: string[] = [];
     const targets: WorkloadTarget[] = [];
@@ -192,6 +195,11 @@ export async function startTrafficSimulator(opts: StartTrafficSimulatorOptions):
       }
     } finally {
       ticks++;
+    }
+    try {
+      opts.onTick?.(traffic, new Date(now));
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'onTick callback threw');
     }
     logger.trace(
       { workloads: traffic.map((t) => `${t.namespace}/${t.workload}:${t.requests}/${t.errors}`) },
