@@ -266,6 +266,8 @@ export class TrafficLoop {
 /** Records every distinct canary weight the VirtualService takes, in order, through its own watch. */
 export class WeightRecorder {
   readonly weights: number[] = [];
+  /** When each weight was first seen (ms since epoch), parallel to `weights`. */
+  readonly times: number[] = [];
   private readonly informer: ResilientInformer<VirtualService>;
 
   constructor(env: E2eFixture, namespace: string) {
@@ -277,7 +279,10 @@ export class WeightRecorder {
     });
     const onChange = (vs: VirtualService) => {
       const w = readWeights(vs, 'podinfo');
-      if (w && this.weights.at(-1) !== w.canary) this.weights.push(w.canary);
+      if (w && this.weights.at(-1) !== w.canary) {
+        this.weights.push(w.canary);
+        this.times.push(Date.now());
+      }
     };
     this.informer.on('add', onChange);
     this.informer.on('update', onChange);
@@ -298,4 +303,39 @@ export function controllerRequests(sandbox: SandboxApiServer, since = 0) {
   return sandbox.requestLog.entries.filter(
     (e) => e.time.getTime() >= since && e.userAgent !== TEST_USER_AGENT && e.resource !== undefined,
   );
+}
+
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+/** Efficiency figures of one rollout, from the sandbox request log (controller requests only). */
+/**
+ * `weightSteps` is how many increasing weights the rollout went through (10..50 is 5): writes are
+ * counted from the first of those route changes up to (not including) the last one.
+ */
+export function rolloutFigures(
+  sandbox: SandboxApiServer,
+  namespace: string,
+  analysisStart: number,
+  weightSteps: number,
+) {
+  const mine = controllerRequests(sandbox, analysisStart).filter((e) => e.namespace === namespace);
+  const reads = mine.filter((e) => e.verb === 'get' || e.verb === 'list');
+  const vsPatches = mine.filter((e) => e.verb === 'patch' && e.resource === 'virtualservices');
+  const first = vsPatches[0]?.time.getTime();
+  const last = vsPatches[weightSteps - 1]?.time.getTime();
+  const steps = Math.max(0, weightSteps - 1);
+  const stepWrites =
+    first === undefined || last === undefined
+      ? []
+      : mine.filter((e) => WRITE_VERBS.has(e.verb) && e.time.getTime() >= first && e.time.getTime() < last);
+  return {
+    reads: reads.length,
+    weightSteps: steps,
+    writesPerWeightStep: steps > 0 ? stepWrites.length / steps : Number.NaN,
+    writesByKind: stepWrites.reduce<Record<string, number>>((acc, e) => {
+      const k = `${e.verb} ${e.resource}`;
+      acc[k] = (acc[k] ?? 0) + 1;
+      return acc;
+    }, {}),
+  };
 }
