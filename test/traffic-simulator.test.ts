@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canarySchema } from '../src/api/index.ts';
@@ -9,7 +10,12 @@ import { RESOURCES } from '../src/kube/resources.ts';
 import { runChecks } from '../src/metrics/checks.ts';
 import { PrometheusProvider } from '../src/metrics/prometheus.ts';
 import { type SandboxApiServer, startApiServer } from '../src/sandbox/apiserver/index.ts';
-import { SIM_ANNOTATIONS, startTrafficSimulator, type TrafficSimulator } from '../src/sandbox/traffic.ts';
+import {
+  SIM_ANNOTATIONS,
+  SimulatorSyncTimeoutError,
+  startTrafficSimulator,
+  type TrafficSimulator,
+} from '../src/sandbox/traffic.ts';
 import { usePrometheus } from './support/prometheus.ts';
 
 const prom = usePrometheus();
@@ -284,6 +290,34 @@ describe('startTrafficSimulator against the sandbox API server and a real Promet
     } finally {
       await s.stop();
     }
+  });
+});
+
+describe('startTrafficSimulator without an API server', () => {
+  it('gives up at the sync deadline with the question to ask', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromOptions({
+      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const { logger } = memoryLogger();
+    const started = Date.now();
+    const err = await startTrafficSimulator({
+      kubeConfig,
+      prometheusUrl: 'http://127.0.0.1:1',
+      logger,
+      syncTimeoutMs: 500,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SimulatorSyncTimeoutError);
+    expect((err as SimulatorSyncTimeoutError).code).toBe('SIMULATOR_SYNC_TIMEOUT');
+    expect((err as Error).message).toContain('is the API server reachable');
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
 
