@@ -46,6 +46,10 @@ class ListWatchServer {
     return this.sockets.size;
   }
 
+  openWatchCount(): number {
+    return this.openWatches.size;
+  }
+
   put(name: string, data: Record<string, string>): void {
     const type = this.objects.has(name) ? 'MODIFIED' : 'ADDED';
     this.rv++;
@@ -173,6 +177,11 @@ function kubeConfigFor(url: string): KubeConfig {
 }
 
 const cleanups: (() => Promise<void>)[] = [];
+
+function closing<T extends { close(): void }>(api: T): T {
+  cleanups.push(async () => api.close());
+  return api;
+}
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
@@ -187,9 +196,11 @@ async function setup(
   await server.start();
   cleanups.push(() => server.stop());
   const kc = kubeConfigFor(server.url);
+  const api = createKubeApi({ kubeConfig: kc, timeoutMs: 2000 });
+  cleanups.push(async () => api.close());
   const informer = new ResilientInformer<KubeObject & { data?: Record<string, string> }>({
     kubeConfig: kc,
-    api: createKubeApi({ kubeConfig: kc, timeoutMs: 2000 }),
+    api,
     resource: RESOURCES.configMap,
     namespace: 'test',
     labelSelector: 'petrel.dev/managed-by=petrel',
@@ -213,7 +224,7 @@ async function setup(
   informer.on('restart', (r) => events.restarts.push(r));
   informer.on('synced', () => events.synced++);
   informer.on('connect', () => events.connects++);
-  return { server, informer, events };
+  return { server, informer, events, api };
 }
 
 describe('ResilientInformer', () => {
@@ -303,7 +314,7 @@ describe('ResilientInformer', () => {
     const kc = kubeConfigFor(server.url);
     const informer = new ResilientInformer({
       kubeConfig: kc,
-      api: createKubeApi({ kubeConfig: kc }),
+      api: closing(createKubeApi({ kubeConfig: kc })),
       resource: RESOURCES.configMap,
       namespace: 'test',
       backoff: { initialMs: 5, maxMs: 1000, factor: 2, jitter: 0, resetAfterMs: 1000 },
@@ -332,7 +343,7 @@ describe('ResilientInformer', () => {
     const randoms = [0, 1];
     const informer = new ResilientInformer({
       kubeConfig: kc,
-      api: createKubeApi({ kubeConfig: kc }),
+      api: closing(createKubeApi({ kubeConfig: kc })),
       resource: RESOURCES.configMap,
       backoff: { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.2, resetAfterMs: 60_000 },
       random: () => randoms.shift() ?? 0.5,
@@ -360,15 +371,15 @@ describe('ResilientInformer', () => {
   });
 
   it('leaves no connection, timer or request behind after stop, even mid-list', async () => {
-    const { server, informer, events } = await setup();
+    const { server, informer, events, api } = await setup();
     server.put('a', { v: '1' });
     await informer.start();
     await informer.waitForSync();
-    await until(
-      () => server.openSockets() > 0 && server.requests.some((r) => r.kind === 'watch'),
-      'watch open',
-    );
+    await until(() => server.openWatchCount() === 1, 'watch open');
     await informer.stop();
+    await until(() => server.openWatchCount() === 0, 'watch closed', 2000);
+    // What is left is the client's idle keep-alive connection from the list; closing the client ends it.
+    api.close();
     await until(() => server.openSockets() === 0, 'sockets closed', 2000);
     const count = server.requests.length;
     server.put('b', { v: '1' });
@@ -386,6 +397,8 @@ describe('ResilientInformer', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(second.server.requests.map((r) => r.kind)).toEqual(['list']);
     expect(second.informer.synced).toBe(false);
+    expect(second.server.openWatchCount()).toBe(0);
+    second.api.close();
     await until(() => second.server.openSockets() === 0, 'sockets closed', 2000);
   });
 

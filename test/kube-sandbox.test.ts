@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Canary, canarySchema } from '../src/api/canary.ts';
-import { createKubeApi, type KubeApi, type KubeApiError, type KubeObject } from '../src/kube/client.ts';
+import { createKubeApi, type HttpKubeApi, type KubeApiError, type KubeObject } from '../src/kube/client.ts';
 import { type Deployment, ensurePrimary, scaleTarget } from '../src/kube/deployments.ts';
 import { EventRecorder } from '../src/kube/events.ts';
 import { ResilientInformer } from '../src/kube/informer.ts';
@@ -23,7 +23,7 @@ async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promi
 }
 
 let sandbox: SandboxApiServer;
-let api: KubeApi;
+let api: HttpKubeApi;
 const informers: ResilientInformer<KubeObject>[] = [];
 let deployments: ResilientInformer<Deployment>;
 let services: ResilientInformer<Service>;
@@ -58,6 +58,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const inf of informers) await inf.stop();
+  api?.close();
   await sandbox?.stop();
 });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -173,7 +174,7 @@ export interface KubeClientOptions {
 export const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
-export function createKubeApi(opts: KubeClientOptions): KubeApi {
+export function createKubeApi(opts: KubeClientOptions): HttpKubeApi {
   return new HttpKubeApi(opts);
 }
 
@@ -203,6 +204,7 @@ export class HttpKubeApi implements KubeApi {
   private readonly userAgent: string;
   private readonly fieldManager: string;
   private readonly maxResponseBytes: number;
+  private pooled?: { fingerprint: string; agent: http.Agent };
 
   constructor(opts: KubeClientOptions) {
     const cluster = opts.kubeConfig.getCurrentCluster();
@@ -216,6 +218,12 @@ export class HttpKubeApi implements KubeApi {
     this.userAgent = opts.userAgent ?? 'petrel';
     this.fieldManager = opts.fieldManager ?? 'petrel';
     this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  }
+
+  /** Closes the pooled keep-alive connections (idle ones never keep the process alive). */
+  close(): void {
+    this.pooled?.agent.destroy();
+    this.pooled = undefined;
   }
 
   async get<T extends KubeObject>(ref: ObjectRef, call?: CallOptions): Promise<T> {
@@ -334,6 +342,39 @@ export class HttpKubeApi implements KubeApi {
     }
   }
 
+  /**
+   * One keep-alive agent per client, so requests reuse connections (and TLS sessions) instead of opening
+   * one each; rebuilt when the credentials it was made with change (rotated client certificates).
+   * Behind a proxy, client-node's own per-request agent is used.
+   */
+  private agentFor(url: URL, opts: TlsOptions): http.Agent | undefined {
+    if (this.kc.getCurrentCluster()?.proxyUrl)
+      return opts.agent instanceof http.Agent ? opts.agent : undefined;
+    const tls = {
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      pfx: opts.pfx,
+      passphrase: opts.passphrase,
+      rejectUnauthorized: opts.rejectUnauthorized,
+      servername: this.kc.getCurrentCluster()?.tlsServerName ?? opts.servername,
+    };
+    const fingerprint = createHash('sha256')
+      .update(url.protocol)
+      .update(JSON.stringify(tls, (_k, v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)))
+      .digest('hex');
+    if (this.pooled?.fingerprint !== fingerprint) {
+      this.pooled?.agent.destroy();
+      const common = { keepAlive: true, maxSockets: 32, timeout: 60_000 };
+      const agent =
+        url.protocol === 'http:'
+          ? new http.Agent(common)
+          : new https.Agent({ ...common, ...(tls as https.AgentOptions) });
+      this.pooled = { fingerprint, agent };
+    }
+    return this.pooled.agent;
+  }
+
   private async send(
     spec: RequestSpec,
   ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
@@ -345,7 +386,7 @@ export class HttpKubeApi implements KubeApi {
     for (const [key, value] of Object.entries(spec.query ?? {})) {
       if (value !== undefined && value !== '') url.searchParams.set(key, value);
     }
-    const opts: https.RequestOptions = { headers: {} };
+    const opts: TlsOptions = { headers: {} };
     await this.kc.applyToHTTPSOptions(opts);
     const authHeaders = (opts.headers ?? {}) as Record<string, string | string[] | number>;
     const payload = spec.body === undefined ? undefined : Buffer.from(JSON.stringify(spec.body));
@@ -372,17 +413,7 @@ export class HttpKubeApi implements KubeApi {
       };
       const req = transport.request(
         url,
-        {
-          method: spec.method,
-          headers,
-          agent: opts.agent,
-          auth: opts.auth,
-          ca: opts.ca,
-          cert: opts.cert,
-          key: opts.key,
-          rejectUnauthorized: opts.rejectUnauthorized,
-          servername: opts.servername,
-        },
+        { method: spec.method, headers, agent: this.agentFor(url, opts), auth: opts.auth },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;
@@ -424,6 +455,8 @@ export class HttpKubeApi implements KubeApi {
     });
   }
 }
+
+type TlsOptions = https.RequestOptions & { pfx?: unknown; passphrase?: string };
 
 class RequestTimeoutError extends Error {
   override readonly name = 'RequestTimeoutError';

@@ -121,7 +121,7 @@ export class EventRecorder {
         this.remembered.delete(key);
       }
     }
-    const eventName = `${obj.metadata.name}.${Date.now().toString(16)}${randomBytes(4).toString('hex')}`;
+    const eventName = `${obj.metadata.name}.${this.now().getTime().toString(16)}${randomBytes(4).toString('hex')}`;
     await this.api.create(RESOURCES.event, {
       apiVersion: 'v1',
       kind: 'Event',

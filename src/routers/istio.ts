@@ -137,7 +137,8 @@ export function readWeights(vs: VirtualService, target: string): RouteWeights | 
   if (!primary && !canary) return undefined;
   const pw = primary?.weight;
   const cw = canary?.weight;
-  if (pw === undefined && cw === undefined) return primary ? INITIAL_WEIGHTS : { primary: 0, canary: 100 };
+  if (pw === undefined && cw === undefined)
+    return primary ? { ...INITIAL_WEIGHTS } : { primary: 0, canary: 100 };
   if (pw === undefined) return { primary: primary ? 100 - (cw ?? 0) : 0, canary: cw ?? 0 };
   if (cw === undefined) return { primary: pw, canary: canary ? 100 - pw : 0 };
   return { primary: pw, canary: cw };
