@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningController } from '../src/controller/controller.ts';
+import type { KubeObject } from '../src/kube/client.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import {
   controllerRequests,
   createNamespace,
+  getCanary,
   getDeployment,
   podinfoCanary,
   podinfoDeployment,
@@ -129,5 +131,49 @@ describe('end to end: controller + sandbox API server + Prometheus', () => {
     expect((await getDeployment(env.api, ns, 'podinfo')).spec?.replicas).toBe(0);
     const primary = await getDeployment(env.api, ns, 'podinfo-primary');
     expect(primary.spec?.template?.spec?.containers?.[0]?.image).toBe('podinfo:1.0');
+  }, 60_000);
+
+  it('isolates canaries: an invalid one and one without its target never hold up a healthy one', async () => {
+    const ns = 'e2e-isolation';
+    await prepare(ns);
+    const invalid = podinfoCanary(ns, { stepWeights: [10, 20] });
+    invalid.metadata.name = 'invalid';
+    const orphan = podinfoCanary(ns);
+    orphan.metadata.name = 'orphan';
+    orphan.spec.targetRef.name = 'backend';
+    await env.api.create(RESOURCES.canary, invalid);
+    await env.api.create(RESOURCES.canary, orphan);
+    await env.api.create(RESOURCES.canary, podinfoCanary(ns));
+    await waitForPhase(env.api, ns, ['Initialized']);
+
+    const invalidNow = await waitFor('the InvalidSpec condition', async () => {
+      const c = await getCanary(env.api, ns, 'invalid');
+      return c.status?.conditions?.find((x) => x.type === 'InvalidSpec');
+    });
+    expect(invalidNow.message).toContain('spec.analysis.stepWeights');
+    const events = await env.api.list<KubeObject & { reason?: string; involvedObject?: { name?: string } }>(
+      RESOURCES.event,
+      { namespace: ns },
+    );
+    const reasonsFor = (name: string) =>
+      events.items.filter((e) => e.involvedObject?.name === name).map((e) => e.reason);
+    expect(reasonsFor('invalid')).toContain('InvalidSpec');
+    expect(reasonsFor('orphan')).toContain('TargetNotFound');
+    expect((await getCanary(env.api, ns, 'orphan')).status?.phase).toBeUndefined();
+
+    // The missing target appears: its canary starts at once, not at the end of a backoff.
+    const backend = podinfoDeployment(ns, 'backend:1.0');
+    backend.metadata = { name: 'backend', namespace: ns, labels: { app: 'backend' } };
+    const spec = backend.spec as { selector: unknown; template: { metadata: { labels: unknown } } };
+    spec.selector = { matchLabels: { app: 'backend' } };
+    spec.template.metadata.labels = { app: 'backend' };
+    await env.api.create(RESOURCES.deployment, backend);
+    await waitFor(
+      'the orphan canary to initialise',
+      async () =>
+        (await getCanary(env.api, ns, 'orphan')).status?.phase === 'Initialized' ? true : undefined,
+      { timeoutMs: 5_000 },
+    );
+    expect((await getCanary(env.api, ns, 'invalid')).status?.phase).toBeUndefined();
   }, 60_000);
 });
