@@ -7,9 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { type Canary, canarySchema } from '../src/api/canary.ts';
 import { canonicalJson, mergePatchDiff } from '../src/kube/canonical.ts';
 import {
+  AutoscalerNotFoundError,
   buildPrimaryDeployment,
   type Deployment,
   ensurePrimary,
+  ensurePrimaryAutoscaler,
   type HorizontalPodAutoscaler,
   isDeploymentReady,
   promotePrimary,
@@ -182,6 +184,60 @@ describe('ensurePrimary / promotePrimary / scaleTarget', () => {
     // From zero, Petrel scales it up; the HPA takes over from there.
     expect((await scaleTarget(d, canary, 1)).action).toBe('patched');
     expect(d.deployments.get('test', 'podinfo')?.spec?.replicas).toBe(1);
+  });
+});
+
+describe('primary autoscaler', () => {
+  const withHpa: Canary = {
+    ...canary,
+    spec: { ...canary.spec, autoscalerRef: { kind: 'HorizontalPodAutoscaler', name: 'podinfo' } },
+  };
+  const hpa = (max: number): HorizontalPodAutoscaler => ({
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: { name: 'podinfo', namespace: 'test' },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'podinfo' },
+      minReplicas: 2,
+      maxReplicas: max,
+      metrics: [
+        {
+          type: 'Resource',
+          resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } },
+        },
+      ],
+    },
+  });
+
+  it('keeps <autoscaler>-primary aimed at the primary, in line with the target HPA', async () => {
+    const api = new InMemoryKubeApi();
+    api.seed(RESOURCES.deployment, target());
+    api.seed(RESOURCES.horizontalPodAutoscaler, hpa(4));
+    const d = deps(api);
+    await ensurePrimary(d, withHpa);
+    const primaryHpa = d.hpas.get('test', 'podinfo-primary');
+    expect(primaryHpa?.spec?.scaleTargetRef).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'podinfo-primary',
+    });
+    expect(primaryHpa?.spec?.maxReplicas).toBe(4);
+    expect(primaryHpa?.metadata?.ownerReferences?.[0]?.uid).toBe('uid-1');
+    const writes = api.writes().length;
+    expect(await ensurePrimaryAutoscaler({ api, hpas: d.hpas }, withHpa)).toBe('unchanged');
+    await api.mergePatch(
+      { resource: RESOURCES.horizontalPodAutoscaler, namespace: 'test', name: 'podinfo' },
+      { spec: { maxReplicas: 8 } },
+    );
+    expect(await ensurePrimaryAutoscaler({ api, hpas: d.hpas }, withHpa)).toBe('patched');
+    expect(d.hpas.get('test', 'podinfo-primary')?.spec?.maxReplicas).toBe(8);
+    expect(api.writes().length).toBe(writes + 2);
+  });
+
+  it('names a missing autoscaler', async () => {
+    const api = new InMemoryKubeApi();
+    api.seed(RESOURCES.deployment, target());
+    await expect(ensurePrimary(deps(api), withHpa)).rejects.toBeInstanceOf(AutoscalerNotFoundError);
   });
 });
 

@@ -138,8 +138,96 @@ export function buildPrimaryDeployment(canary: Canary, target: Deployment): Depl
 export interface DeploymentDeps {
   api: KubeApi;
   deployments: CacheReader<Deployment>;
-  /** When given, scaleTarget leaves replicas to an HPA that targets the Deployment. */
+  /**
+   * HPA cache. When given, scaleTarget leaves replicas to an HPA that targets the Deployment, and
+   * ensurePrimary keeps `<autoscaler>-primary` (a copy of spec.autoscalerRef's HPA aimed at the primary).
+   */
   hpas?: CacheReader<HorizontalPodAutoscaler>;
+}
+
+export class AutoscalerNotFoundError extends Error {
+  override readonly name = 'AutoscalerNotFoundError';
+  readonly code = 'AUTOSCALER_NOT_FOUND';
+  constructor(namespace: string, name: string) {
+    super(`HorizontalPodAutoscaler ${namespace}/${name} (spec.autoscalerRef.name) does not exist`);
+  }
+}
+
+/** `<autoscaler>-primary`: the target's HPA spec aimed at the primary Deployment, owned by the Canary. */
+export function buildPrimaryAutoscaler(
+  canary: Canary,
+  hpa: HorizontalPodAutoscaler,
+): HorizontalPodAutoscaler {
+  const spec = structuredClone(
+    hpa.spec ?? { maxReplicas: 1, scaleTargetRef: { kind: 'Deployment', name: '' } },
+  );
+  spec.scaleTargetRef = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    name: primaryName(canary.spec.targetRef.name),
+  };
+  return {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: {
+      name: primaryName(hpa.metadata?.name ?? ''),
+      namespace: canary.metadata.namespace,
+      labels: managedLabels(),
+      ownerReferences: [canaryOwnerReference(canary)],
+    },
+    spec,
+  };
+}
+
+/**
+ * Keeps `<autoscaler>-primary` in line with the HPA named by spec.autoscalerRef (min/max replicas,
+ * metrics, behavior), creating it when missing. Does nothing without autoscalerRef.
+ */
+export async function ensurePrimaryAutoscaler(
+  deps: Required<Pick<DeploymentDeps, 'api' | 'hpas'>>,
+  canary: Canary,
+): Promise<WriteAction> {
+  const ref = canary.spec.autoscalerRef;
+  if (!ref) return 'unchanged';
+  const ns = namespaceOf(canary);
+  const source = deps.hpas.get(ns, ref.name);
+  if (!source) throw new AutoscalerNotFoundError(ns, ref.name);
+  const desired = buildPrimaryAutoscaler(canary, source);
+  const name = desired.metadata?.name ?? '';
+  const view = hpaView(deps.hpas);
+  const actual = view.get(ns, name);
+  if (!actual) {
+    view.remember(await deps.api.create(RESOURCES.horizontalPodAutoscaler, desired));
+    return 'created';
+  }
+  assertOwnedBy(actual, canary, 'HorizontalPodAutoscaler');
+  const patch: Record<string, unknown> = {};
+  const specPatch = mergePatchDiff(actual.spec ?? {}, desired.spec ?? {});
+  if (specPatch !== undefined) patch.spec = specPatch;
+  const meta = ownershipPatch(actual, canary);
+  if (meta) patch.metadata = meta;
+  if (!Object.keys(patch).length) return 'unchanged';
+  view.remember(
+    await deps.api.mergePatch<HorizontalPodAutoscaler>(
+      { resource: RESOURCES.horizontalPodAutoscaler, namespace: ns, name },
+      patch,
+    ),
+  );
+  return 'patched';
+}
+
+const hpaWriteThrough = new WeakMap<
+  CacheReader<HorizontalPodAutoscaler>,
+  WriteThroughCache<HorizontalPodAutoscaler>
+>();
+
+function hpaView(cache: CacheReader<HorizontalPodAutoscaler>): WriteThroughCache<HorizontalPodAutoscaler> {
+  let view = hpaWriteThrough.get(cache);
+  if (!view) {
+    view = new WriteThroughCache(cache);
+    hpaWriteThrough.set(cache, view);
+  }
+  return view;
 }
 
 export type WriteAction = 'created' | 'patched' | 'unchanged';
@@ -171,7 +259,8 @@ function targetOf(deps: DeploymentDeps, canary: Canary): Deployment {
 /**
  * Creates the primary Deployment when it does not exist. When it does, only Petrel's label and owner
  * reference and the rollout settings copied from the target are kept in line; its pod template changes
- * only through `promotePrimary`. Reads come from the cache; at most one write.
+ * only through `promotePrimary`. Reads come from the cache; at most one write (plus the primary HPA when
+ * `deps.hpas` is given and the Canary has an autoscalerRef).
  */
 export async function ensurePrimary(
   deps: DeploymentDeps,
@@ -182,6 +271,7 @@ export async function ensurePrimary(
   const ns = namespaceOf(canary);
   const source = target ?? targetOf(deps, canary);
   const desired = buildPrimaryDeployment(canary, source);
+  if (deps.hpas) await ensurePrimaryAutoscaler({ api: deps.api, hpas: deps.hpas }, canary);
   const name = desired.metadata?.name ?? '';
   const actual = view.get(ns, name);
   if (!actual) {
