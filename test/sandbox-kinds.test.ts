@@ -1,0 +1,204 @@
+import {
+  AppsV1Api,
+  AutoscalingV2Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  EventsV1Api,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Clock } from '../src/sandbox/apiserver/clock.ts';
+import { type SandboxApiServer, startApiServer } from '../src/sandbox/apiserver/index.ts';
+
+/** A clock that only moves when told to: timers fire inside advance(). */
+class ManualClock implements Clock {
+  private time = Date.parse('2026-01-01T00:00:00Z');
+  private timers: { at: number; fn: () => void; id: number }[] = [];
+  private nextId = 1;
+
+  now(): Date {
+    return new Date(this.time);
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.nextId++;
+    this.timers.push({ at: this.time + ms, fn, id });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers = this.timers.filter((t) => t.id !== handle);
+  }
+
+  get pending(): number {
+    return this.timers.length;
+  }
+
+  advance(ms: number): void {
+    const target = this.time + ms;
+    for (;;) {
+      const due = this.timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at || a.id - b.id)[0];
+      if (!due) break;
+      this.timers = this.timers.filter((t) => t !== due);
+      this.time = due.at;
+      due.fn();
+    }
+    this.time = target;
+  }
+}
+
+let clock: ManualClock;
+let server: SandboxApiServer;
+let kc: KubeConfig;
+
+beforeAll(async () => {
+  clock = new ManualClock();
+  server = await startApiServer({ clock, deploymentReadyDelayMs: 60_000 });
+  kc = server.kubeConfig();
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('the sandbox with an injected clock', () => {
+  it('makes a Deployment ready exactly when the clock passes the delay, and clears timers on stop', async () => {
+    const apps = kc.makeApiClient(AppsV1Api);
+    const created = await apps.createNamespacedDeployment({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'timed' },
+        spec: {
+          replicas: 3,
+          selector: { matchLabels: { a: 'b' } },
+          template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } },
+        },
+      },
+    });
+    expect(created.metadata?.creationTimestamp?.toISOString()).toBe('2026-01-01T00:00:00.000Z');
+    const status = async () =>
+      (await apps.readNamespacedDeploymentStatus({ namespace: 'default', name: 'timed' })).status;
+    expect(await status()).toBeUndefined();
+    clock.advance(0);
+    expect(await status()).toMatchObject({ observedGeneration: 1, replicas: 3, updatedReplicas: 0 });
+    expect((await status())?.readyReplicas ?? 0).toBe(0);
+    clock.advance(59_999);
+    expect((await status())?.readyReplicas ?? 0).toBe(0);
+    clock.advance(1);
+    expect(await status()).toMatchObject({ readyReplicas: 3, availableReplicas: 3, updatedReplicas: 3 });
+
+    const other = new ManualClock();
+    const short = await startApiServer({ clock: other, deploymentReadyDelayMs: 1000 });
+    await short
+      .kubeConfig()
+      .makeApiClient(AppsV1Api)
+      .createNamespacedDeployment({
+        namespace: 'default',
+        body: {
+          metadata: { name: 'x' },
+          spec: {
+            selector: { matchLabels: { a: 'b' } },
+            template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } },
+          },
+        },
+      });
+    expect(other.pending).toBeGreaterThan(0);
+    await short.stop();
+    expect(other.pending).toBe(0);
+  });
+});
+
+describe('the other built-in kinds', () => {
+  it('serves HorizontalPodAutoscalers (autoscaling/v2) with a status subresource', async () => {
+    const hpa = kc.makeApiClient(AutoscalingV2Api);
+    await hpa.createNamespacedHorizontalPodAutoscaler({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'web' },
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+          minReplicas: 1,
+          maxReplicas: 4,
+        },
+      },
+    });
+    const patched = await hpa.patchNamespacedHorizontalPodAutoscaler(
+      { namespace: 'default', name: 'web', body: { spec: { scaleTargetRef: { name: 'web-primary' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    expect(patched.spec?.scaleTargetRef.name).toBe('web-primary');
+    expect(patched.metadata?.generation).toBe(2);
+  });
+
+  it('serves Leases with optimistic concurrency, as leader election needs', async () => {
+    const leases = kc.makeApiClient(CoordinationV1Api);
+    const lease = await leases.createNamespacedLease({
+      namespace: 'default',
+      body: { metadata: { name: 'petrel-leader' }, spec: { holderIdentity: 'a', leaseDurationSeconds: 15 } },
+    });
+    const renewed = await leases.replaceNamespacedLease({
+      namespace: 'default',
+      name: 'petrel-leader',
+      body: { ...lease, spec: { ...lease.spec, holderIdentity: 'a', renewTime: new Date() } },
+    });
+    expect(Date.parse(String(renewed.spec?.renewTime))).toBeGreaterThan(0);
+    await expect(
+      leases.replaceNamespacedLease({
+        namespace: 'default',
+        name: 'petrel-leader',
+        body: { ...lease, spec: { holderIdentity: 'b' } },
+      }),
+    ).rejects.toMatchObject({ code: 409 });
+  });
+
+  it('serves core and events.k8s.io Events, with involvedObject field selectors', async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespacedEvent({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'podinfo.1' },
+        involvedObject: { kind: 'Canary', name: 'podinfo', namespace: 'default' },
+        reason: 'Synced',
+        message: 'ok',
+        type: 'Normal',
+        count: 1,
+      },
+    });
+    await core.createNamespacedEvent({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'other.1' },
+        involvedObject: { kind: 'Canary', name: 'other' },
+        reason: 'Synced',
+        type: 'Normal',
+      },
+    });
+    const events = await core.listNamespacedEvent({
+      namespace: 'default',
+      fieldSelector: 'involvedObject.name=podinfo,involvedObject.kind=Canary',
+    });
+    expect(events.items.map((e) => e.metadata?.name)).toEqual(['podinfo.1']);
+
+    const v1 = kc.makeApiClient(EventsV1Api);
+    await v1.createNamespacedEvent({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'podinfo.2' },
+        eventTime: new Date(),
+        reportingController: 'petrel.dev/controller',
+        reportingInstance: 'petrel-0',
+        action: 'Promote',
+        reason: 'Promoted',
+        regarding: { kind: 'Canary', name: 'podinfo', namespace: 'default' },
+        type: 'Normal',
+      },
+    });
+    const list = await v1.listNamespacedEvent({
+      namespace: 'default',
+      fieldSelector: 'regarding.name=podinfo',
+    });
+    expect(list.items.map((e) => e.reason)).toEqual(['Promoted']);
+  });
+});
