@@ -306,6 +306,8 @@ export class ResilientInformer<T extends KubeObject> implements CacheReader<T> {
       this.restartTimer = undefined;
       this.restartPending = false;
       this.healthySince = this.now();
+      // The backoff already spaced this attempt out; the reconnect spacing is for immediate reconnects.
+      this.lastWatchStart = Number.NEGATIVE_INFINITY;
       void this.runAttempt();
     }, delayMs);
   }
