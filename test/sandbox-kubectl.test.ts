@@ -158,10 +158,38 @@ describe('sandbox API server driven by a real kubectl v1.33', () => {
       },
     };
     await writeFile(manifest, `${stringify(namespace)}---\n${stringify(deployment)}`);
-    await ok(['create', '-f', manifest]);
+    expect(await ok(['apply', '-f', manifest])).toContain('deployment.apps/web created');
     expect(
       await ok(['rollout', 'status', 'deployment/web', '-n', 'kubectl-deploy', '--timeout=20s']),
     ).toContain('successfully rolled out');
+    // Client-side apply of a changed Deployment: a three-way strategic merge patch computed from
+    // the last-applied-configuration annotation (containers merged by name, $setElementOrder).
+    const changed = structuredClone(deployment) as typeof deployment & {
+      spec: { template: { spec: { containers: Record<string, unknown>[] } } };
+    };
+    changed.spec.template.spec.containers = [
+      { name: 'nginx', image: 'nginx:2', env: [{ name: 'MODE', value: 'canary' }] },
+      { name: 'sidecar', image: 'envoy:1' },
+    ];
+    await writeFile(manifest, `${stringify(namespace)}---\n${stringify(changed)}`);
+    expect(await ok(['apply', '-f', manifest])).toContain('deployment.apps/web configured');
+    const applied = parse(await ok(['get', 'deployment', 'web', '-n', 'kubectl-deploy', '-o', 'yaml'])) as {
+      metadata: { generation: number; annotations: Record<string, string> };
+      spec: { template: { spec: { containers: { name: string; image: string }[] } } };
+    };
+    expect(applied.metadata.generation).toBe(2);
+    expect(applied.spec.template.spec.containers.map((c) => `${c.name}=${c.image}`)).toEqual([
+      'nginx=nginx:2',
+      'sidecar=envoy:1',
+    ]);
+    expect(
+      JSON.parse(applied.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']!).spec
+        .template.spec.containers,
+    ).toHaveLength(2);
+    changed.spec.template.spec.containers = [{ name: 'nginx', image: 'nginx:1' }];
+    await writeFile(manifest, `${stringify(namespace)}---\n${stringify(changed)}`);
+    await ok(['apply', '-f', manifest]);
+    await ok(['rollout', 'status', 'deployment/web', '-n', 'kubectl-deploy', '--timeout=20s']);
     await ok(['set', 'image', 'deployment/web', '-n', 'kubectl-deploy', 'nginx=nginx:2']);
     await ok(['rollout', 'status', 'deployment/web', '-n', 'kubectl-deploy', '--timeout=20s']);
     await ok(['scale', 'deployment/web', '-n', 'kubectl-deploy', '--replicas=3']);
