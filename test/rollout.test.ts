@@ -389,6 +389,28 @@ describe('decide, phase by phase', () => {
       weight: 0,
     },
     {
+      name: 'Failed + the target reverted to the promoted revision: back to Succeeded without analysis',
+      canary: makeCanary(
+        {},
+        { phase: 'Failed', lastAppliedSpec: 'v2', lastPromotedSpec: 'v1', canaryWeight: 0 },
+      ),
+      obs: { target: ready('v1', 0), primary: ready('v1'), routes: { primary: 100, canary: 0 } },
+      now: 1_000,
+      phase: 'Succeeded',
+      reason: 'RevisionAlreadyPromoted',
+      actions: ['ensureRoutes', 'event'],
+    },
+    {
+      name: 'Progressing + the target reverted to the promoted revision: the rollout stops at 100/0',
+      canary: makeCanary({}, progressing({ canaryWeight: 30 })),
+      obs: { target: ready('v1'), primary: ready('v1'), routes: { primary: 70, canary: 30 } },
+      now: 1_000,
+      phase: 'Succeeded',
+      reason: 'RevisionAlreadyPromoted',
+      actions: ['ensureRoutes', 'setWeights', 'scaleTarget', 'event'],
+      weight: 0,
+    },
+    {
       name: 'suspend holds whatever the phase',
       canary: makeCanary({ suspend: true }, progressing({ canaryWeight: 10 })),
       obs: { target: ready('v3'), primary: ready('v1'), routes: { primary: 90, canary: 10 } },
@@ -557,6 +579,7 @@ describe('decide, properties over random histories', () => {
   type Step =
     | { kind: 'wait'; ms: number }
     | { kind: 'revision' }
+    | { kind: 'revert' }
     | { kind: 'checks'; pass: boolean }
     | { kind: 'neverReady'; value: boolean };
 
@@ -566,6 +589,7 @@ describe('decide, properties over random histories', () => {
       arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 90_000 }) }),
     },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('revision' as const) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('revert' as const) }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('checks' as const), pass: fc.boolean() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('neverReady' as const), value: fc.boolean() }) },
   );
@@ -601,6 +625,10 @@ describe('decide, properties over random histories', () => {
               world.target.revision = `r${++revision}`;
               world.target.ready = world.target.replicas === 0;
             }
+            if (s.kind === 'revert' && world.primary && world.primary.revision !== world.target.revision) {
+              world.target.revision = world.primary.revision;
+              world.target.ready = world.target.replicas === 0;
+            }
             if (s.kind === 'checks') checksPass = s.pass;
             if (s.kind === 'neverReady') world.target.neverReady = s.value;
 
@@ -616,8 +644,10 @@ describe('decide, properties over random histories', () => {
             expect(d.status.failedChecks ?? 0).toBeLessThanOrEqual(threshold);
             if (d.status.phase !== 'Failed') expect(d.status.failedChecks ?? 0).toBeLessThan(threshold);
             if (weight < (before?.canaryWeight ?? 0)) {
-              expect(['Failed', 'Finalising', 'RevisionChanged']).toContain(
-                d.status.phase === 'Progressing' ? d.reason.code : d.status.phase,
+              expect(['Failed', 'Finalising', 'RevisionChanged', 'RevisionAlreadyPromoted']).toContain(
+                d.status.phase === 'Failed' || d.status.phase === 'Finalising'
+                  ? d.status.phase
+                  : d.reason.code,
               );
             }
             if (d.status.phase === 'Failed' && before?.phase !== 'Failed') {

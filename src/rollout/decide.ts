@@ -60,6 +60,9 @@ export function decide(canary: Canary, obs: Observations, now: Date): Decision {
   if (phase === 'Terminating' || phase === 'Terminated') return hold(ctx, reasons.terminating(phase));
   if (!phase || phase === 'Initializing' || !obs.primary) return initialize(ctx);
   if (obs.target.revision !== ctx.status.lastAppliedSpec) {
+    if (obs.target.revision === ctx.status.lastPromotedSpec && obs.primary.revision === obs.target.revision) {
+      return backToPromoted(ctx);
+    }
     return startRollout(ctx, phase === 'Initialized' || phase === 'Succeeded' || phase === 'Failed');
   }
   switch (phase) {
@@ -121,6 +124,30 @@ function idle(ctx: Context): Decision {
   if (ctx.obs.target.replicas !== 0) actions.push({ type: 'scaleTarget', replicas: 0 });
   if ((ctx.status.canaryWeight ?? 0) !== 0) ctx.status.canaryWeight = 0;
   return { status: ctx.status, actions, reason: reasons.idle(ctx.status.phase ?? 'Initialized') };
+}
+
+/**
+ * The target went back to the revision the primary already runs (a revert in Git): there is nothing to
+ * analyse, so any rollout in flight stops and traffic stays on the primary.
+ */
+function backToPromoted(ctx: Context): Decision {
+  const reason = reasons.backToPromoted(ctx.target);
+  const actions: Action[] = [{ type: 'ensureRoutes' }];
+  if (!sameWeights(ctx.obs.routes, weightsFor(0)))
+    actions.push({ type: 'setWeights', weights: weightsFor(0) });
+  if (ctx.obs.target.replicas !== 0) actions.push({ type: 'scaleTarget', replicas: 0 });
+  actions.push(event(reason));
+  const status: CanaryStatus = {
+    ...ctx.status,
+    phase: 'Succeeded',
+    canaryWeight: 0,
+    failedChecks: 0,
+    iterations: 0,
+    lastAppliedSpec: ctx.obs.target.revision,
+    lastTransitionTime: ctx.now.toISOString(),
+    conditions: withCondition(ctx.status.conditions, PROMOTED, 'True', reason.code, reason.message, ctx.now),
+  };
+  return { status, actions, reason };
 }
 
 function canaryReplicas(ctx: Context): number {

@@ -15,6 +15,11 @@ export const reasons = {
   idle: (phase: string) => normal('Idle', `no new revision; canary stays ${phase}`),
   newRevision: (target: string, replicas: number) =>
     normal('NewRevision', `new revision of ${target} detected: scaling it up to ${replicas} replica(s)`),
+  backToPromoted: (target: string) =>
+    normal(
+      'RevisionAlreadyPromoted',
+      `${target} is back at the revision the primary runs: nothing to analyse, traffic stays 100/0 on the primary`,
+    ),
   restarted: (target: string) =>
     normal('RevisionChanged', `${target} changed during the analysis: restarting it from weight 0`),
   waitingForCanary: (target: string, remainingMs: number) =>
