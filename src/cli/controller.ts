@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { z } from 'zod';
-import { MESH_PROVIDERS, startController } from '../controller/controller.ts';
-import { loadKubeConfig } from '../kube/kubeconfig.ts';
+import { MESH_PROVIDERS } from '../controller/mesh.ts';
 import type { CliIo, Command } from './run.ts';
 
 const USAGE = `usage: petrel controller [options]
@@ -129,6 +128,9 @@ export const controllerCommand: Command = async (args: string[], io: CliIo): Pro
     return 2;
   }
   const logger = pino({ level: options.logLevel, base: { component: 'controller' } }, io.stdout);
+  // Loaded here so `--help` and flag errors answer without loading the Kubernetes client.
+  const { loadKubeConfig } = await import('../kube/kubeconfig.ts');
+  const { startController } = await import('../controller/controller.ts');
   let kubeConfig: ReturnType<typeof loadKubeConfig>;
   try {
     kubeConfig = loadKubeConfig({ kubeconfig: options.kubeconfig, inCluster: options.inCluster });

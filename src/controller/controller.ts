@@ -16,13 +16,13 @@ import type { DestinationRule, VirtualService } from '../routers/istio.ts';
 import type { Service } from '../routers/services.ts';
 import { NamespacedInformers } from './caches.ts';
 import { type Clock, systemClock } from './clock.ts';
+import type { MeshProvider } from './mesh.ts';
 import { canaryKey } from './observe.ts';
 import { WorkQueue } from './queue.ts';
 import { CanaryReconciler } from './reconciler.ts';
 import { TargetIndex } from './target-index.ts';
 
-export const MESH_PROVIDERS = ['istio'] as const;
-export type MeshProvider = (typeof MESH_PROVIDERS)[number];
+export { MESH_PROVIDERS, type MeshProvider } from './mesh.ts';
 
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
