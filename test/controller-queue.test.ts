@@ -161,6 +161,25 @@ describe('WorkQueue', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('waits at least as long as a Retry-After hint on the error', async () => {
+    const clock = new FakeClock();
+    const times: number[] = [];
+    const q = new WorkQueue({
+      clock,
+      backoffBaseMs: 100,
+      reconcile: async () => {
+        times.push(clock.now().getTime());
+        if (times.length === 1) throw Object.assign(new Error('429'), { retryAfterMs: 3_000 });
+        return undefined;
+      },
+    });
+    q.add('ns/a');
+    await settle();
+    await clock.advance(10_000);
+    expect(times).toEqual([0, 3_000]);
+    await q.shutDown();
+  });
+
   it('does not retry a terminal error until the key is added again', async () => {
     const clock = new FakeClock();
     let runs = 0;

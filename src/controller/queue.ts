@@ -152,7 +152,11 @@ export class WorkQueue {
       }
       const failures = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, failures);
-      const delay = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** Math.min(failures - 1, 30));
+      const backoff = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** Math.min(failures - 1, 30));
+      // A server that said when to come back (429 Retry-After) is not asked sooner.
+      const hinted = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+      const delay =
+        typeof hinted === 'number' && hinted > backoff ? Math.min(hinted, this.backoffMaxMs) : backoff;
       this.onError?.(key, error, delay);
       if (!this.shuttingDown) this.setTimer(key, delay, this.clock.now().getTime() + delay);
     }

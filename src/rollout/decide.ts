@@ -1,8 +1,9 @@
 import type { Canary, CanaryStatus } from '../api/canary.ts';
 import { parseDuration } from '../api/duration.ts';
 import { reasons } from './reasons.ts';
-import { failureSummary, withCondition, withHistory } from './status.ts';
+import { withCondition, withHistory } from './status.ts';
 import type { Action, Decision, ObservationPlan, Observations, Reason } from './types.ts';
+import { judge } from './verdicts.ts';
 import { hasWeightSteps, maxWeightOf, nextWeight, sameWeights, weightsFor } from './weights.ts';
 
 const PROMOTED = 'Promoted';
@@ -220,10 +221,11 @@ function progress(ctx: Context): Decision {
     if (!checks) return { status, actions, reason: reasons.checksMissing(), requeueAfterMs: 1000 };
     status.history = withHistory(status.history, checks, weight, ctx.now);
     status.lastStepTime = ctx.now.toISOString();
-    if (checks.some((c) => !c.passed)) {
+    const verdict = judge(checks);
+    if (!verdict.passed) {
       const failed = (status.failedChecks ?? 0) + 1;
       status.failedChecks = failed;
-      const detail = failureSummary(checks);
+      const detail = verdict.failures;
       if (failed >= ctx.threshold) return rollback(ctx, reasons.thresholdReached(ctx.threshold, detail));
       const reason = reasons.checkFailed(failed, ctx.threshold, detail);
       actions.push(event(reason));

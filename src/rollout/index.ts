@@ -12,4 +12,5 @@ export type {
   Weights,
   WorkloadObservation,
 } from './types.ts';
+export { judge, type Verdict } from './verdicts.ts';
 export { maxWeightOf, nextWeight, weightsFor } from './weights.ts';

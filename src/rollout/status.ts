@@ -53,11 +53,3 @@ export function withHistory(
   }));
   return [...(history ?? []), ...added].slice(-HISTORY_LIMIT);
 }
-
-/** A one-line summary of the failed checks, for reasons. */
-export function failureSummary(checks: CheckObservation[]): string {
-  return checks
-    .filter((c) => !c.passed)
-    .map((c) => c.reason)
-    .join('; ');
-}
