@@ -281,6 +281,23 @@ describe('ResilientInformer', () => {
     await until(() => informer.get('test', 'c') !== undefined, 'later event');
   });
 
+  it('does not add the reconnect spacing on top of a backoff delay', async () => {
+    const { server, informer, events } = await setup({ minWatchIntervalMs: 1000 });
+    // The server ends the watch (reconnect at once), the reconnect fails with 500, then backoff.
+    server.watchPlan = ['stream', 'fail500'];
+    await informer.start();
+    await informer.waitForSync();
+    await until(() => server.openWatchCount() === 1, 'first watch');
+    await new Promise((r) => setTimeout(r, 1000));
+    const started = Date.now();
+    server.endWatches();
+    server.put('x', { v: '1' });
+    await until(() => informer.get('test', 'x') !== undefined, 'event after the failure', 3000);
+    expect(events.restarts).toHaveLength(1);
+    // Backoff of 20 ms only; adding the 1 s spacing would push this past 900 ms.
+    expect(Date.now() - started).toBeLessThan(800);
+  });
+
   it('relists after 410 Gone (HTTP status or watch ERROR event) without counting it as a failure', async () => {
     const { server, informer, events } = await setup();
     server.put('a', { v: '1' });
