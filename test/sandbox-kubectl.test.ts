@@ -217,4 +217,50 @@ describe('sandbox API server driven by a real kubectl v1.33', () => {
     const gone = await run(['get', 'deployment', 'web', '-n', 'kubectl-deploy']);
     expect(gone.code).toBe(1);
   });
+
+  it("accepts the protobuf bodies of kubectl's create namespace/configmap/secret generators", async () => {
+    expect(await ok(['create', 'namespace', 'imperative'])).toContain('namespace/imperative created');
+    await ok([
+      'create',
+      'configmap',
+      'settings',
+      '-n',
+      'imperative',
+      '--from-literal=mode=fast',
+      '--from-literal=level=3',
+    ]);
+    await ok([
+      'create',
+      'secret',
+      'generic',
+      'slack',
+      '-n',
+      'imperative',
+      '--from-literal=address=https://hooks.example/x',
+    ]);
+    await ok(['label', 'configmap', 'settings', '-n', 'imperative', 'team=delivery']);
+    const data = await ok([
+      'get',
+      'configmap',
+      'settings',
+      '-n',
+      'imperative',
+      '-o',
+      'jsonpath={.data.mode} {.data.level} {.metadata.labels.team}',
+    ]);
+    expect(data).toBe('fast 3 delivery');
+    const secret = await ok([
+      'get',
+      'secret',
+      'slack',
+      '-n',
+      'imperative',
+      '-o',
+      'jsonpath={.type} {.data.address}',
+    ]);
+    expect(secret).toBe(`Opaque ${Buffer.from('https://hooks.example/x').toString('base64')}`);
+    const unsupported = await run(['create', 'deployment', 'web', '-n', 'imperative', '--image=nginx']);
+    expect(unsupported.code).toBe(1);
+    expect(unsupported.stderr).toContain('the body of the request was in an unknown format');
+  });
 });

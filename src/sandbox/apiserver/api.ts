@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { applyBuiltinDefaults } from './defaults.ts';
 import {
   ApiError,
   alreadyExists,
@@ -137,6 +138,7 @@ export class ResourceApi {
     if (type.namespaced) this.requireNamespace(namespace);
     const versionInfo = type.versions.find((v) => v.name === version)!;
     if (versionInfo.hasStatus) delete object.status;
+    applyBuiltinDefaults(type, object, true);
     const { object: checked, warnings } = this.validate(type, version, object, options);
     const m = checked.metadata;
     m.uid = randomUUID();
@@ -322,6 +324,7 @@ export class ResourceApi {
     next.apiVersion = current.apiVersion;
     next.kind = current.kind;
     delete next.metadata.managedFields;
+    applyBuiltinDefaults(type, next, false);
     const { object: checked, warnings } = this.validate(type, version, next, options);
     checked.apiVersion = current.apiVersion;
     checked.kind = current.kind;

@@ -24,6 +24,7 @@ import {
 } from './discovery.ts';
 import { ApiError, badRequest, methodNotAllowed, statusBody, unsupportedMediaType } from './errors.ts';
 import type { FaultInjector } from './faults.ts';
+import { decodeProtobufObject, PROTOBUF_CONTENT_TYPE } from './protobuf.ts';
 import type { RequestLog, RequestLogEntry } from './request-log.ts';
 import type { ResourceRegistry } from './resources.ts';
 import { scaleOf, writeScale } from './scale.ts';
@@ -109,6 +110,10 @@ function send(res: ServerResponse, code: number, body: unknown, headers: Record<
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
+  return (await readBytes(req)).toString('utf8');
+}
+
+async function readBytes(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -117,7 +122,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
       throw new ApiError(413, 'BadRequest', 'the request body is too large (limit 3 MiB)');
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function parseJson(text: string): unknown {
@@ -129,9 +134,12 @@ function parseJson(text: string): unknown {
 }
 
 async function readObject(req: IncomingMessage): Promise<unknown> {
-  const text = await readBody(req);
+  const body = await readBytes(req);
+  const text = body.toString('utf8');
   const mediaType = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase();
   switch (mediaType) {
+    case PROTOBUF_CONTENT_TYPE:
+      return decodeProtobufObject(body);
     case 'application/json':
     case '*/*':
       return parseJson(text);
