@@ -29,6 +29,7 @@ export interface ControllerOptions {
   logger: Logger;
   /** Default Prometheus for builtin checks and MetricTemplates without an address. */
   prometheusAddress?: string;
+  /** The provider of canaries whose spec.provider is not set (as Flagger's -mesh-provider). */
   meshProvider?: MeshProvider;
   /** Namespaces to watch; empty or omitted watches the whole cluster. */
   namespaces?: readonly string[];
@@ -104,12 +105,7 @@ export function startController(options: ControllerOptions): RunningController {
     virtualServices,
     destinationRules,
   });
-  const routerFor = (canary: Canary) => {
-    if (canary.spec.provider !== meshProvider) {
-      logger.debug({ provider: canary.spec.provider, meshProvider }, 'canary asks for another provider');
-    }
-    return routers.for(canary);
-  };
+  const routerFor = (canary: Canary) => routers.for(canary);
   const events = new EventRecorder({ api, logger: logger.child({ component: 'events' }) });
   const providers = new Map<string, MetricsProvider>();
   const providerFor = (spec: MetricTemplate['spec']['provider'] | undefined): MetricsProvider => {
@@ -137,6 +133,7 @@ export function startController(options: ControllerOptions): RunningController {
     canaries,
     deployments: { api, deployments },
     routerFor,
+    defaultProvider: meshProvider,
     events,
     runChecks: (canary, now) => runChecks({ canary, templates, providerFor, now }),
     clock,

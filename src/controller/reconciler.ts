@@ -30,6 +30,8 @@ export interface ReconcilerDeps {
   canaries: CacheReader<KubeObject>;
   deployments: DeploymentDeps;
   routerFor: (canary: Canary) => Router;
+  /** spec.provider for canaries that do not set it. */
+  defaultProvider?: Canary['spec']['provider'];
   events: EventSink;
   /** Runs the canary's metric checks; called only when a step is due. */
   runChecks: (canary: Canary, now: Date) => Promise<CheckObservation[]>;
@@ -64,7 +66,7 @@ export class CanaryReconciler {
     if (!raw) return undefined;
     const log = this.deps.logger.child({ canary: key });
 
-    const validation = validateCanary(raw);
+    const validation = validateCanary(this.withDefaultProvider(raw));
     if (!validation.ok) {
       const message = validation.issues
         .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
@@ -158,6 +160,13 @@ export class CanaryReconciler {
       metadata: raw.metadata,
     } as Canary;
     await this.recordEvent(eventTarget, 'Warning', INVALID_SPEC, message, log);
+  }
+
+  private withDefaultProvider(raw: RawCanary): RawCanary {
+    const spec = (raw as { spec?: unknown }).spec;
+    const provider = this.deps.defaultProvider;
+    if (!provider || !spec || typeof spec !== 'object' || 'provider' in spec) return raw;
+    return { ...raw, spec: { ...spec, provider } } as RawCanary;
   }
 
   /** A Canary that became valid again loses its InvalidSpec condition (in the status written this tick). */
