@@ -138,6 +138,22 @@ describe('IstioRouter', () => {
     expect(router.getRoutes(canary)).toEqual({ primary: 90, canary: 10 });
   });
 
+  it('recreates an object deleted right after Petrel wrote it', async () => {
+    const { api, router, vs } = setup();
+    const canary = makeCanary();
+    await router.reconcile(canary);
+    await router.setRoutes(canary, { primary: 70, canary: 30 });
+    await api.delete({ resource: RESOURCES.virtualService, namespace: 'test', name: 'podinfo' });
+    await router.setRoutes(canary, { primary: 60, canary: 40 });
+    expect(vs()?.spec?.http?.[0]?.route?.map((r) => r.weight)).toEqual([60, 40]);
+    expect(
+      api
+        .writes()
+        .slice(-2)
+        .map((w) => `${w.verb} ${w.resource}`),
+    ).toEqual(['patch virtualservices', 'create virtualservices']);
+  });
+
   it('passes trafficPolicy (TLS mode included) through to both destination rules', async () => {
     const { api, router } = setup();
     await router.reconcile(makeCanary());

@@ -1,5 +1,15 @@
-import type { KubeObject } from './client.ts';
+import { isKubeApiError, type KubeApi, type KubeObject } from './client.ts';
 import type { CacheReader } from './informer.ts';
+import type { ResourceKind } from './resources.ts';
+
+export interface WriteThroughOptions {
+  /**
+   * How long a written object stands in for the cache at most. Watch events arrive within milliseconds;
+   * the limit makes sure an object deleted since (no event can ever catch up) is not remembered forever.
+   */
+  ttlMs?: number;
+  now?: () => number;
+}
 
 /**
  * An informer cache plus the objects this process just wrote. The watch event for a write arrives a
@@ -7,26 +17,34 @@ import type { CacheReader } from './informer.ts';
  * return the written object, so a reconcile right after a write does not write the same thing again.
  */
 export class WriteThroughCache<T extends KubeObject> {
-  private readonly written = new Map<string, T>();
+  private readonly written = new Map<string, { obj: T; at: number }>();
+  private readonly ttlMs: number;
+  private readonly now: () => number;
 
-  constructor(private readonly cache: CacheReader<T>) {}
+  constructor(
+    private readonly cache: CacheReader<T>,
+    opts: WriteThroughOptions = {},
+  ) {
+    this.ttlMs = opts.ttlMs ?? 5000;
+    this.now = opts.now ?? Date.now;
+  }
 
   get(namespace: string, name: string): T | undefined {
     const key = `${namespace}/${name}`;
     const cached = this.cache.get(namespace, name);
     const mine = this.written.get(key);
     if (!mine) return cached;
-    if (cached && !isOlder(cached, mine)) {
+    if ((cached && !isOlder(cached, mine.obj)) || this.now() - mine.at > this.ttlMs) {
       this.written.delete(key);
       return cached;
     }
-    return mine;
+    return mine.obj;
   }
 
   remember(obj: T): void {
     const ns = obj.metadata?.namespace ?? '';
     const name = obj.metadata?.name;
-    if (name) this.written.set(`${ns}/${name}`, obj);
+    if (name) this.written.set(`${ns}/${name}`, { obj, at: this.now() });
   }
 
   forget(namespace: string, name: string): void {
@@ -40,4 +58,29 @@ function isOlder(cached: KubeObject, written: KubeObject): boolean {
   const b = written.metadata?.resourceVersion;
   if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
   return BigInt(a) < BigInt(b);
+}
+
+/**
+ * Merge-patches an object the cache says exists and remembers the result. When the object turns out to be
+ * gone (deleted after the cache or the last write saw it), `desired` is created instead.
+ */
+export async function patchOrCreate<T extends KubeObject>(
+  api: KubeApi,
+  resource: ResourceKind,
+  cache: WriteThroughCache<T>,
+  patch: unknown,
+  desired: T,
+): Promise<T> {
+  const namespace = desired.metadata?.namespace ?? '';
+  const name = desired.metadata?.name ?? '';
+  let result: T;
+  try {
+    result = await api.mergePatch<T>({ resource, namespace, name }, patch);
+  } catch (err) {
+    if (!isKubeApiError(err, 'NOT_FOUND')) throw err;
+    cache.forget(namespace, name);
+    result = await api.create(resource, desired);
+  }
+  cache.remember(result);
+  return result;
 }

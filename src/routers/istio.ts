@@ -17,7 +17,7 @@ import {
   ownershipPatch,
 } from '../kube/ownership.ts';
 import { RESOURCES, type ResourceKind } from '../kube/resources.ts';
-import { WriteThroughCache } from '../kube/write-through.ts';
+import { patchOrCreate, WriteThroughCache } from '../kube/write-through.ts';
 import { assertValidWeights, type Router, type RouteWeights } from './router.ts';
 import { reconcileServices, type Service } from './services.ts';
 
@@ -225,7 +225,7 @@ export class IstioRouter implements Router {
     const meta = ownershipPatch(actual, canary);
     if (meta) patch.metadata = meta;
     if (!Object.keys(patch).length) return false;
-    cache.remember(await this.api.mergePatch<T>({ resource, namespace: ns, name }, patch));
+    await patchOrCreate(this.api, resource, cache, patch, desired);
     return true;
   }
 }

@@ -5,7 +5,7 @@ import type { KubeApi, KubeObject } from '../kube/client.ts';
 import { canaryName, primaryName, type SelectorLabel } from '../kube/deployments.ts';
 import { assertOwnedBy, canaryOwnerReference, managedLabels, ownershipPatch } from '../kube/ownership.ts';
 import { RESOURCES } from '../kube/resources.ts';
-import type { WriteThroughCache } from '../kube/write-through.ts';
+import { patchOrCreate, type WriteThroughCache } from '../kube/write-through.ts';
 
 export interface Service extends KubeObject {
   spec?: V1ServiceSpec;
@@ -99,9 +99,7 @@ export async function reconcileServices(
     assertOwnedBy(actual, canary, 'Service');
     const patch = servicePatch(actual, desired, canary);
     if (!patch) continue;
-    cache.remember(
-      await api.mergePatch<Service>({ resource: RESOURCES.service, namespace: ns, name }, patch),
-    );
+    await patchOrCreate(api, RESOURCES.service, cache, patch, desired);
     writes++;
   }
   return writes;
