@@ -16,6 +16,7 @@ commands:
   crds --out DIR   write the CustomResourceDefinitions generated from the schemas
   controller       run the controller (petrel controller --help for its options)
   sandbox          run a local Kubernetes API server for demos and tests (--help for options)
+  demo             watch canary releases promoted and rolled back in a local sandbox (--help)
 `;
 
 // Each command is loaded on demand so `petrel lint` does not pay for the controller's imports.
@@ -24,6 +25,7 @@ const commands: Record<string, () => Promise<Command>> = {
   lint: async () => (await import('./lint.ts')).lintCommand,
   controller: async () => (await import('./controller.ts')).controllerCommand,
   sandbox: async () => (await import('./sandbox.ts')).sandboxCommand,
+  demo: async () => (await import('./demo.ts')).demoCommand,
 };
 
 export function registerCommand(name: string, load: () => Promise<Command>): void {

@@ -1,0 +1,99 @@
+import type { CanaryInput } from '../api/canary.ts';
+import type { KubeObject } from '../kube/client.ts';
+import { behaviourAnnotations, type VersionBehaviour } from './scenarios.ts';
+
+/**
+ * The demo's example app: a podinfo-like Deployment and its Canary, with intervals short enough
+ * for the whole show to take about a minute. Each step waits `analysisInterval`, checks the two
+ * builtin Istio metrics over the last `metricInterval`, and `threshold` failed checks roll back.
+ */
+export const DEMO_APP = {
+  namespace: 'demo',
+  name: 'podinfo',
+  analysisInterval: '3s',
+  metricInterval: '10s',
+  threshold: 2,
+  stepWeight: 10,
+  maxWeight: 50,
+  minSuccessRatePercent: 99,
+  maxRequestDurationMs: 500,
+  replicas: 2,
+  progressDeadlineSeconds: 30,
+} as const;
+
+export type DemoApp = typeof DEMO_APP;
+
+const CONTAINER_PORT = 9898;
+
+export function demoNamespace(app: DemoApp = DEMO_APP): KubeObject {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: app.namespace } };
+}
+
+function container(image: string) {
+  return {
+    name: 'podinfod',
+    image,
+    ports: [{ name: 'http', containerPort: CONTAINER_PORT, protocol: 'TCP' }],
+  };
+}
+
+export function demoDeployment(image: string, behaviour: VersionBehaviour, app: DemoApp = DEMO_APP) {
+  const labels = { app: app.name };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: app.name, namespace: app.namespace, labels },
+    spec: {
+      replicas: app.replicas,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels, annotations: behaviourAnnotations(behaviour) },
+        spec: { containers: [container(image)] },
+      },
+    },
+  } satisfies KubeObject & Record<string, unknown>;
+}
+
+/** The merge patch that releases a new version: a new image and the behaviour the simulator gives it. */
+export function releasePatch(image: string, behaviour: VersionBehaviour) {
+  return {
+    spec: {
+      template: {
+        metadata: { annotations: behaviourAnnotations(behaviour) },
+        spec: { containers: [container(image)] },
+      },
+    },
+  };
+}
+
+export function demoCanary(app: DemoApp = DEMO_APP): CanaryInput {
+  return {
+    apiVersion: 'petrel.dev/v1alpha1',
+    kind: 'Canary',
+    metadata: { name: app.name, namespace: app.namespace },
+    spec: {
+      provider: 'istio',
+      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: app.name },
+      progressDeadlineSeconds: app.progressDeadlineSeconds,
+      service: { port: CONTAINER_PORT, targetPort: CONTAINER_PORT },
+      analysis: {
+        interval: app.analysisInterval,
+        threshold: app.threshold,
+        maxWeight: app.maxWeight,
+        stepWeight: app.stepWeight,
+        metrics: [
+          {
+            name: 'request-success-rate',
+            thresholdRange: { min: app.minSuccessRatePercent },
+            interval: app.metricInterval,
+          },
+          {
+            name: 'request-duration',
+            thresholdRange: { max: app.maxRequestDurationMs },
+            interval: app.metricInterval,
+          },
+        ],
+      },
+    },
+  };
+}

@@ -1,0 +1,275 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { parseDuration } from '../api/duration.ts';
+import { type RunningController, startController } from '../controller/controller.ts';
+import { createKubeApi, type HttpKubeApi } from '../kube/client.ts';
+import { RESOURCES, type ResourceKind } from '../kube/resources.ts';
+import { type SandboxApiServer, startApiServer } from '../sandbox/apiserver/index.ts';
+import { type RunningPrometheus, startPrometheus } from '../sandbox/prometheus.ts';
+import { startTrafficSimulator, type TrafficSimulator } from '../sandbox/traffic.ts';
+import { DEMO_APP, demoCanary, demoDeployment, demoNamespace, releasePatch } from './app.ts';
+import type { DemoEvent, DemoReporter } from './events.ts';
+import { failedChecksSince, isTerminalPhase, outcomeReason } from './observe.ts';
+import { INITIAL_VERSION, type Release, type ScenarioName, scenarioReleases } from './scenarios.ts';
+import { pollUntil, sleep, within } from './wait.ts';
+import { CanaryWatcher } from './watcher.ts';
+
+const CRD_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
+const NAMESPACES: ResourceKind = {
+  group: '',
+  version: 'v1',
+  plural: 'namespaces',
+  kind: 'Namespace',
+  namespaced: false,
+};
+
+export interface DemoOptions {
+  scenario: ScenarioName;
+  /** Requests per second through the VirtualService. */
+  rps: number;
+  /** After the releases, keep everything running until `signal` aborts. */
+  keep: boolean;
+  reporter: DemoReporter;
+  logger: Logger;
+  /** Aborting stops the demo (and ends `keep`); everything started is stopped before runDemo returns. */
+  signal: AbortSignal;
+  /** Path to the prometheus binary; default: found on `searchPath`. */
+  prometheusBinary?: string;
+  /** PATH used to find prometheus; default process.env.PATH. */
+  searchPath?: string;
+  /** Deadline of each release, from the change to Succeeded or Failed. Default 90 s. */
+  releaseTimeoutMs?: number;
+  /** Deadline of the setup (caches synced, Canary initialised). Default 60 s. */
+  setupTimeoutMs?: number;
+  /** How long new pods of the sandbox take to become ready. Default 500 ms. */
+  deploymentReadyDelayMs?: number;
+}
+
+export type DemoOutcome = Extract<DemoEvent, { type: 'outcome' }>;
+
+export interface DemoResult {
+  outcomes: DemoOutcome[];
+  /** Every release of the scenario ended as expected. */
+  ok: boolean;
+}
+
+/** What runDemo started, stopped in reverse order whatever happens. */
+class Stack {
+  private readonly stops: { what: string; stop: () => Promise<void> | void }[] = [];
+
+  push(what: string, stop: () => Promise<void> | void): void {
+    this.stops.push({ what, stop });
+  }
+
+  async unwind(logger: Logger): Promise<void> {
+    for (const { what, stop } of this.stops.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        logger.warn({ err: (err as Error).message, what }, 'stopping a demo component failed');
+      }
+    }
+  }
+}
+
+/**
+ * Runs the demo: Prometheus, the sandbox API server, the traffic simulator and the controller in
+ * this process (Prometheus as its child), the example app, then each release of the scenario.
+ * Throws PrometheusNotInstalledError before starting anything else when Prometheus is missing,
+ * DemoTimeoutError when a step misses its deadline, DemoAbortedError when `signal` aborts.
+ */
+export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
+  const { reporter, logger, signal } = opts;
+  const releases = scenarioReleases(opts.scenario);
+  const setupTimeoutMs = opts.setupTimeoutMs ?? 60_000;
+  const stack = new Stack();
+  try {
+    // Prometheus first: without it there is no demo, and the error says how to install it.
+    const prometheus: RunningPrometheus = await startPrometheus({
+      binary: opts.prometheusBinary,
+      searchPath: opts.searchPath,
+      logger,
+    });
+    stack.push('prometheus', () => prometheus.stop());
+    reporter.emit({ type: 'setup', step: 'prometheus', detail: `${prometheus.url} (pid ${prometheus.pid})` });
+
+    const crdFiles = (await readdir(CRD_DIR)).filter((f) => f.endsWith('.yaml')).map((f) => join(CRD_DIR, f));
+    const sandbox: SandboxApiServer = await startApiServer({
+      crdFiles,
+      deploymentReadyDelayMs: opts.deploymentReadyDelayMs ?? 500,
+      logger,
+    });
+    stack.push('sandbox API server', () => sandbox.stop());
+    reporter.emit({
+      type: 'setup',
+      step: 'sandbox API server',
+      detail: `${sandbox.url} with the Istio and Petrel CRDs`,
+    });
+    const kubeConfig = sandbox.kubeConfig();
+    const api: HttpKubeApi = createKubeApi({ kubeConfig, userAgent: 'petrel-demo' });
+    stack.push('demo client', () => api.close());
+
+    const app = DEMO_APP;
+    await api.create(NAMESPACES, demoNamespace(app));
+    await api.create(
+      RESOURCES.deployment,
+      demoDeployment(INITIAL_VERSION.image, INITIAL_VERSION.behaviour, app),
+    );
+    reporter.emit({
+      type: 'setup',
+      step: 'app',
+      detail: `Deployment ${app.namespace}/${app.name} v1 (${INITIAL_VERSION.image}), ${app.replicas} replicas`,
+    });
+
+    const simulator: TrafficSimulator = await startTrafficSimulator({
+      kubeConfig,
+      prometheusUrl: prometheus.url,
+      namespace: app.namespace,
+      rps: opts.rps,
+      logger,
+    });
+    stack.push('traffic simulator', () => simulator.stop());
+    reporter.emit({ type: 'setup', step: 'traffic', detail: `${opts.rps} requests/s through the mesh` });
+
+    const controller: RunningController = startController({
+      kubeConfig,
+      logger,
+      prometheusAddress: prometheus.url,
+      namespaces: [app.namespace],
+    });
+    stack.push('controller', () => controller.stop());
+    await within('the controller syncing its caches', controller.ready, {
+      timeoutMs: setupTimeoutMs,
+      signal,
+    });
+
+    const watcher = new CanaryWatcher({
+      kubeConfig,
+      api,
+      namespace: app.namespace,
+      name: app.name,
+      reporter,
+      logger,
+    });
+    stack.push('demo watch', () => watcher.stop());
+    await within('the demo watch syncing', watcher.start(signal), { timeoutMs: setupTimeoutMs, signal });
+
+    await api.create(RESOURCES.canary, demoCanary(app));
+    reporter.emit({
+      type: 'setup',
+      step: 'canary',
+      detail:
+        `Canary ${app.namespace}/${app.name}: step ${app.stepWeight}% every ${app.analysisInterval} up to ` +
+        `${app.maxWeight}%, success rate >= ${app.minSuccessRatePercent}% and p99 <= ${app.maxRequestDurationMs}ms ` +
+        `over ${app.metricInterval}, rollback after ${app.threshold} failed checks`,
+    });
+    await pollUntil(
+      'the Canary becoming Initialized',
+      () => (watcher.current()?.status?.phase === 'Initialized' ? true : undefined),
+      { timeoutMs: setupTimeoutMs, signal },
+    );
+    reporter.emit({
+      type: 'ready',
+      scenario: opts.scenario,
+      releases: releases.map((r) => r.name),
+      namespace: app.namespace,
+      apiServerUrl: sandbox.url,
+      kubeconfig: sandbox.kubeconfigPath,
+      prometheusUrl: prometheus.url,
+      prometheusPid: prometheus.pid,
+    });
+
+    const outcomes: DemoOutcome[] = [];
+    let previousEnd: number | undefined;
+    for (const release of releases) {
+      if (previousEnd !== undefined) await letWindowClear(release, previousEnd, opts);
+      const outcome = await runRelease(release, { api, watcher, opts });
+      outcomes.push(outcome);
+      reporter.emit(outcome);
+      previousEnd = Date.now();
+    }
+
+    if (opts.keep) {
+      reporter.emit({
+        type: 'keep',
+        kubeconfig: sandbox.kubeconfigPath,
+        apiServerUrl: sandbox.url,
+        prometheusUrl: prometheus.url,
+      });
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+    return { outcomes, ok: outcomes.every((o) => o.ok) };
+  } finally {
+    await stack.unwind(logger);
+  }
+}
+
+/**
+ * The checks look back one metric interval: the next release waits until the traffic the previous
+ * canary served has left that window, so its first check measures only its own requests.
+ */
+async function letWindowClear(release: Release, previousEnd: number, opts: DemoOptions): Promise<void> {
+  const windowMs = parseDuration(DEMO_APP.metricInterval);
+  const firstCheckAfterMs = parseDuration(DEMO_APP.analysisInterval);
+  const waitMs = previousEnd + windowMs - firstCheckAfterMs - Date.now();
+  if (waitMs <= 0) return;
+  opts.reporter.emit({
+    type: 'pause',
+    release: release.name,
+    seconds: Math.ceil(waitMs / 1000),
+    why: `letting the previous canary's requests leave the ${DEMO_APP.metricInterval} check window`,
+  });
+  await sleep(waitMs, opts.signal);
+}
+
+async function runRelease(
+  release: Release,
+  ctx: { api: HttpKubeApi; watcher: CanaryWatcher; opts: DemoOptions },
+): Promise<DemoOutcome> {
+  const { api, watcher, opts } = ctx;
+  const app = DEMO_APP;
+  const before = watcher.current()?.status?.lastAppliedSpec;
+  const started = Date.now();
+  watcher.release = release.name;
+  opts.reporter.emit({
+    type: 'release',
+    release: release.name,
+    image: release.image,
+    description: release.description,
+    expect: release.expect,
+  });
+  await api.mergePatch(
+    { resource: RESOURCES.deployment, namespace: app.namespace, name: app.name },
+    releasePatch(release.image, release.behaviour),
+  );
+  const done = await pollUntil(
+    `release ${release.name} ending in Succeeded or Failed`,
+    () => {
+      const status = watcher.current()?.status;
+      const started = status?.lastAppliedSpec !== undefined && status.lastAppliedSpec !== before;
+      return started && isTerminalPhase(status?.phase) ? status : undefined;
+    },
+    { timeoutMs: opts.releaseTimeoutMs ?? 90_000, signal: opts.signal },
+  );
+  const phase = done?.phase ?? 'Unknown';
+  const failedChecks = failedChecksSince(done, started);
+  const failedMetric = release.expect.failedMetric;
+  const ok =
+    phase === release.expect.phase &&
+    (failedMetric === undefined || failedChecks.some((c) => c.metric === failedMetric));
+  return {
+    type: 'outcome',
+    release: release.name,
+    phase,
+    expected: release.expect.phase,
+    ok,
+    reason: outcomeReason(done),
+    failedChecks,
+    durationMs: Date.now() - started,
+  };
+}

@@ -1,0 +1,107 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { CanaryStatus } from '../api/canary.ts';
+import type { KubeApi, KubeObject } from '../kube/client.ts';
+import { ResilientInformer } from '../kube/informer.ts';
+import { RESOURCES } from '../kube/resources.ts';
+import type { DemoEvent, DemoReporter } from './events.ts';
+import { CanaryEvents, CanaryProgress, type KubeEventLike } from './observe.ts';
+
+const EVENT_HOLD_MS = 300;
+
+export interface WatchedCanary extends KubeObject {
+  status?: CanaryStatus;
+}
+
+/**
+ * Watches one Canary and the Events in its namespace, and reports what changes, labelled with
+ * the release in progress. Reads come from its own informer caches: waiting costs no requests.
+ */
+export class CanaryWatcher {
+  private readonly canaries: ResilientInformer<WatchedCanary>;
+  private readonly events: ResilientInformer<KubeObject & KubeEventLike>;
+  private readonly progress = new CanaryProgress();
+  private readonly canaryEvents = new CanaryEvents();
+  private readonly listeners = new Set<() => void>();
+  private held: DemoEvent[] = [];
+  private holdTimer: NodeJS.Timeout | undefined;
+  /** The release that changes are attributed to. */
+  release = 'v1';
+
+  constructor(
+    private readonly opts: {
+      kubeConfig: KubeConfig;
+      api: KubeApi;
+      namespace: string;
+      name: string;
+      reporter: DemoReporter;
+      logger: Logger;
+    },
+  ) {
+    const base = { kubeConfig: opts.kubeConfig, api: opts.api, namespace: opts.namespace };
+    this.canaries = new ResilientInformer<WatchedCanary>({ ...base, resource: RESOURCES.canary });
+    this.events = new ResilientInformer<KubeObject & KubeEventLike>({ ...base, resource: RESOURCES.event });
+    const onCanary = (canary: WatchedCanary) => {
+      if (canary.metadata?.name !== opts.name) return;
+      for (const event of this.progress.observe(canary.status, this.release)) opts.reporter.emit(event);
+      this.flushHeld();
+      for (const listener of this.listeners) listener();
+    };
+    this.canaries.on('add', onCanary);
+    this.canaries.on('update', onCanary);
+    const onEvent = (event: KubeEventLike) => {
+      if (event.involvedObject?.name !== opts.name) return;
+      const demoEvent = this.canaryEvents.observe(event, this.release);
+      if (demoEvent) this.hold(demoEvent);
+    };
+    this.events.on('add', onEvent);
+    this.events.on('update', onEvent);
+    for (const informer of [this.canaries, this.events] as ResilientInformer<KubeObject>[]) {
+      informer.on('restart', (info) =>
+        opts.logger.warn(
+          { resource: informer.resource.plural, attempt: info.attempt, err: String(info.error) },
+          'demo watch restarting',
+        ),
+      );
+    }
+  }
+
+  /**
+   * The controller records an Event just before it writes the status that explains it: holding
+   * Events until that status arrives (or briefly) shows the checks before the verdict.
+   */
+  private hold(event: DemoEvent): void {
+    this.held.push(event);
+    this.holdTimer ??= setTimeout(() => this.flushHeld(), EVENT_HOLD_MS);
+  }
+
+  private flushHeld(): void {
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    const held = this.held;
+    this.held = [];
+    for (const event of held) this.opts.reporter.emit(event);
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    await Promise.all([this.canaries.start(), this.events.start()]);
+    await Promise.all([this.canaries.waitForSync(signal), this.events.waitForSync(signal)]);
+  }
+
+  /** The Canary as last seen, from the cache. */
+  current(): WatchedCanary | undefined {
+    return this.canaries.get(this.opts.namespace, this.opts.name);
+  }
+
+  /** Calls `fn` after every change of the Canary; returns a function that stops it. */
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  async stop(): Promise<void> {
+    this.listeners.clear();
+    this.flushHeld();
+    await Promise.all([this.canaries.stop(), this.events.stop()]);
+  }
+}
