@@ -10,7 +10,7 @@ import type { KubeApi, KubeObject } from './client.ts';
 import type { CacheReader } from './informer.ts';
 import { assertOwnedBy, canaryOwnerReference, managedLabels, ownershipPatch } from './ownership.ts';
 import { RESOURCES } from './resources.ts';
-import { WriteThroughCache } from './write-through.ts';
+import { patchOrCreate, WriteThroughCache } from './write-through.ts';
 
 /** A Deployment as plain JSON. Pod templates are passed through untouched. */
 export interface Deployment extends KubeObject {
@@ -288,11 +288,7 @@ export async function ensurePrimary(
   const specPatch = mergePatchDiff(current, settings);
   if (specPatch !== undefined) patch.spec = specPatch;
   if (!Object.keys(patch).length) return { action: 'unchanged', deployment: actual };
-  const patched = await deps.api.mergePatch<Deployment>(
-    { resource: RESOURCES.deployment, namespace: ns, name },
-    patch,
-  );
-  view.remember(patched);
+  const patched = await patchOrCreate(deps.api, RESOURCES.deployment, view, patch, desired);
   return { action: 'patched', deployment: patched };
 }
 
