@@ -477,4 +477,46 @@ describe('sandbox API server: built-in kinds', () => {
     expect(containers[0]?.env?.map((e) => e.name)).toEqual(['A', 'B']);
     expect(patched.metadata?.generation).toBe(2);
   });
+
+  it('validates Deployments and Services like a real server, and rejects malformed metadata', async () => {
+    const mismatch = await failure(
+      apps.createNamespacedDeployment({
+        namespace: 'test',
+        body: {
+          metadata: { name: 'bad' },
+          spec: {
+            replicas: -1,
+            selector: { matchLabels: { app: 'x' } },
+            template: {
+              metadata: { labels: { app: 'y' } },
+              spec: { containers: [{ name: 'c', image: '' }] },
+            },
+          },
+        },
+      }),
+    );
+    expect(mismatch.code).toBe(422);
+    const fields = (mismatch.body.details as { causes: { field: string }[] }).causes.map((c) => c.field);
+    expect(fields).toEqual([
+      'spec.replicas',
+      'spec.template.metadata.labels',
+      'spec.template.spec.containers[0].image',
+    ]);
+    const noPorts = await failure(
+      core.createNamespacedService({ namespace: 'test', body: { metadata: { name: 'svc' }, spec: {} } }),
+    );
+    expect(noPorts.body.message).toBe('Service "svc" is invalid: spec.ports: Required value');
+    const raw = await fetch(`${server.url}/api/v1/namespaces/test/configmaps`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        metadata: { name: 'm', finalizers: 'not-a-list', ownerReferences: [{ kind: 'X' }] },
+      }),
+    });
+    expect(raw.status).toBe(422);
+    const status = (await raw.json()) as { details: { causes: { field: string }[] } };
+    expect(status.details.causes.map((c) => c.field)).toEqual(
+      expect.arrayContaining(['metadata.finalizers', 'metadata.ownerReferences[0].uid']),
+    );
+  });
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { validateBuiltin } from './builtin-validation.ts';
 import { applyBuiltinDefaults } from './defaults.ts';
 import {
   ApiError,
@@ -20,7 +21,7 @@ import type { FieldSelector, LabelSelector } from './selectors.ts';
 import type { ObjectStore } from './store.ts';
 import { applyStrategicMergePatch } from './strategic-merge.ts';
 import { groupVersion, type KubeObject, type ResourceType, storageKey } from './types.ts';
-import { validateCrd, validateMetadata } from './validation.ts';
+import { validateCrd, validateMetadata, validateMetadataTypes } from './validation.ts';
 
 export type PatchType = 'json' | 'merge' | 'strategic';
 
@@ -377,6 +378,8 @@ export class ResourceApi {
         'the namespace of the provided object does not match the namespace sent on the request',
       );
     if (!type.namespaced) delete object.metadata.namespace;
+    const malformed = validateMetadataTypes(object);
+    if (malformed.length > 0) throw invalid(type, String(object.metadata.name ?? ''), malformed);
     return object;
   }
 
@@ -386,7 +389,7 @@ export class ResourceApi {
     object: KubeObject,
     options: WriteOptions,
   ): { object: KubeObject; warnings: string[] } {
-    const causes: StatusCause[] = validateMetadata(type, object);
+    const causes: StatusCause[] = [...validateMetadata(type, object), ...validateBuiltin(type, object)];
     let result = object;
     const warnings: string[] = [];
     const schema = type.versions.find((v) => v.name === version)?.schema;

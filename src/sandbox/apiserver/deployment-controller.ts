@@ -91,7 +91,13 @@ export class DeploymentController {
     const status = (event.object.status ?? {}) as { observedGeneration?: number };
     if (status.observedGeneration === event.object.metadata.generation) return;
     this.cancel(key);
-    this.schedule(key, 0, () => this.reconcile(key));
+    this.schedule(key, 0, () => {
+      try {
+        this.reconcile(key);
+      } catch (error) {
+        this.logger.error({ deployment: key, err: error }, 'sandbox deployment reconcile failed');
+      }
+    });
   }
 
   private cancel(key: string): void {

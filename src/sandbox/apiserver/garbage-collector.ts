@@ -38,7 +38,11 @@ export class GarbageCollector {
     if (this.scheduled !== undefined) return;
     this.scheduled = this.timers.after(0, () => {
       this.scheduled = undefined;
-      this.sweep();
+      try {
+        this.sweep();
+      } catch (error) {
+        this.logger.error({ err: error }, 'sandbox garbage collection pass failed');
+      }
     });
   }
 

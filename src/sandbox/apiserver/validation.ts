@@ -21,7 +21,54 @@ function checkQualifiedName(key: string): string | undefined {
 }
 
 /** The metadata checks every kind gets (ObjectMeta validation of a real server). */
+function isStringMap(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Shape checks that keep malformed metadata out of storage (the GC and finalizer logic rely on it). */
+export function validateMetadataTypes(object: KubeObject): StatusCause[] {
+  const m = object.metadata as Record<string, unknown>;
+  const causes: StatusCause[] = [];
+  const wrongType = (field: string, expected: string) =>
+    causes.push({
+      reason: 'FieldValueInvalid',
+      message: `Invalid value: ${JSON.stringify(m[field.split('.')[1]!])}: must be ${expected}`,
+      field,
+    });
+  for (const key of ['name', 'generateName', 'namespace', 'resourceVersion', 'uid']) {
+    if (m[key] !== undefined && m[key] !== null && typeof m[key] !== 'string')
+      wrongType(`metadata.${key}`, 'a string');
+  }
+  for (const key of ['labels', 'annotations']) {
+    if (m[key] !== undefined && m[key] !== null && !isStringMap(m[key]))
+      wrongType(`metadata.${key}`, 'a map of strings');
+  }
+  if (m.finalizers !== undefined && m.finalizers !== null) {
+    if (!Array.isArray(m.finalizers) || m.finalizers.some((f) => typeof f !== 'string' || f.length === 0))
+      wrongType('metadata.finalizers', 'a list of non-empty strings');
+  }
+  if (m.ownerReferences !== undefined && m.ownerReferences !== null) {
+    const refs = m.ownerReferences;
+    if (!Array.isArray(refs)) wrongType('metadata.ownerReferences', 'a list');
+    else
+      refs.forEach((ref, i) => {
+        for (const field of ['apiVersion', 'kind', 'name', 'uid']) {
+          const value = isStringMap(ref) ? (ref as Record<string, unknown>)[field] : undefined;
+          if (typeof value !== 'string' || value.length === 0)
+            causes.push({
+              reason: 'FieldValueRequired',
+              message: 'Required value',
+              field: `metadata.ownerReferences[${i}].${field}`,
+            });
+        }
+      });
+  }
+  return causes;
+}
+
 export function validateMetadata(type: ResourceType, object: KubeObject): StatusCause[] {
+  const typeCauses = validateMetadataTypes(object);
+  if (typeCauses.length > 0) return typeCauses;
   const causes: StatusCause[] = [];
   const { name, labels, annotations } = object.metadata;
   if (!name) {
