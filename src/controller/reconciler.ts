@@ -120,6 +120,9 @@ export class CanaryReconciler {
         reason: decision.reason.code,
         writes: report.writes,
         requeueAfterMs: decision.requeueAfterMs,
+        ...(obs.checks
+          ? { checks: obs.checks.map((c) => ({ metric: c.metric, value: c.value, passed: c.passed })) }
+          : {}),
       };
       if (changed) log.info(fields, decision.reason.message);
       else log.debug(fields, decision.reason.message);
