@@ -1,0 +1,67 @@
+import type { Logger } from 'pino';
+import type { Canary } from '../api/canary.ts';
+import type { AlertSeverity } from '../api/constants.ts';
+import { type Notification, severityAllows } from './notification.ts';
+import { createNotifier, type Notifier, type NotifierTarget } from './notifier.ts';
+import { type ProviderSources, resolveAlertProvider } from './providers.ts';
+import type { NotificationQueue } from './queue.ts';
+
+export interface DefaultAlertProvider {
+  target: NotifierTarget;
+  /** Lowest severity sent to it (default info). */
+  severity: AlertSeverity;
+}
+
+export interface AlerterOptions {
+  sources: ProviderSources;
+  queue: NotificationQueue;
+  logger: Logger;
+  /** Used for canaries without `analysis.alerts` (the controller's --alert-* flags). */
+  defaultProvider?: DefaultAlertProvider;
+  notifierFor?: (target: NotifierTarget) => Notifier;
+}
+
+/**
+ * Routes a notification to a canary's `analysis.alerts` (filtered by severity: info ⊃ warn ⊃ error), or to
+ * the controller-wide default provider when the canary names none. Provider and Secret are resolved inside
+ * the queued job, so nothing here waits on the network.
+ */
+export class Alerter {
+  private readonly notifierFor: (target: NotifierTarget) => Notifier;
+
+  constructor(private readonly opts: AlerterOptions) {
+    this.notifierFor = opts.notifierFor ?? ((target) => createNotifier(target));
+  }
+
+  /** Queues the notification for every matching destination; returns how many were queued. */
+  notify(canary: Pick<Canary, 'metadata' | 'spec'>, n: Notification): number {
+    const namespace = canary.metadata.namespace ?? '';
+    const alerts = canary.spec.analysis?.alerts ?? [];
+    let queued = 0;
+    if (alerts.length === 0) {
+      const fallback = this.opts.defaultProvider;
+      if (fallback && severityAllows(fallback.severity, n.severity)) {
+        this.opts.queue.enqueue({
+          label: 'default provider',
+          send: (signal) => this.notifierFor(fallback.target).post(n, signal),
+        });
+        queued++;
+      }
+      return queued;
+    }
+    for (const alert of alerts) {
+      if (!severityAllows(alert.severity, n.severity)) continue;
+      const ns = alert.providerRef.namespace ?? namespace;
+      const name = alert.providerRef.name;
+      this.opts.queue.enqueue({
+        label: `${ns}/${name}`,
+        send: async (signal) => {
+          const target = await resolveAlertProvider(this.opts.sources, ns, name);
+          await this.notifierFor(target).post(n, signal);
+        },
+      });
+      queued++;
+    }
+    return queued;
+  }
+}

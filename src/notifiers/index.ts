@@ -1,0 +1,10 @@
+export { Alerter, type AlerterOptions, type DefaultAlertProvider } from './alerter.ts';
+export { discordMessage } from './discord.ts';
+export { type CanaryEventSink, NotifyingEventSink, notificationFor } from './events.ts';
+export { teamsMessage } from './msteams.ts';
+export { type Notification, severityAllows, severityOf } from './notification.ts';
+export { createNotifier, messageFor, type Notifier, type NotifierTarget } from './notifier.ts';
+export { AlertProviderError, type ProviderSources, resolveAlertProvider } from './providers.ts';
+export { type NotificationJob, NotificationQueue } from './queue.ts';
+export { type SlackMessage, slackMessage } from './slack.ts';
+export { genericMessage } from './webhook.ts';

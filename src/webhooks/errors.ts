@@ -1,0 +1,24 @@
+/** Why a webhook or notification call did not get a 2xx answer. Decide on `code`, never the message. */
+export type HookErrorCode = 'HOOK_TIMEOUT' | 'HOOK_NETWORK' | 'HOOK_STATUS' | 'HOOK_ABORTED';
+
+/**
+ * A failed HTTP call to a webhook or chat endpoint. The message never contains the URL: for Slack, Teams
+ * and Discord the URL is the credential.
+ */
+export class HookCallError extends Error {
+  override readonly name = 'HookCallError';
+  readonly code: HookErrorCode;
+  readonly status?: number;
+  /** Worth another attempt: timeouts, network errors, 429 and 5xx. */
+  readonly retryable: boolean;
+
+  constructor(
+    message: string,
+    opts: { code: HookErrorCode; status?: number; retryable: boolean; cause?: unknown },
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = opts.code;
+    if (opts.status !== undefined) this.status = opts.status;
+    this.retryable = opts.retryable;
+  }
+}
