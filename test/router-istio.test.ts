@@ -309,6 +309,33 @@ describe('IstioRouter', () => {
     expect(router.getRoutes(canary)).toEqual({ primary: 100, canary: 0 });
   });
 
+  it('routes only matching requests to the canary for A/B testing (spec.analysis.match)', async () => {
+    const { router, vs } = setup();
+    const base = makeCanary();
+    const canary: Canary = {
+      ...base,
+      spec: {
+        ...base.spec,
+        analysis: { ...base.spec.analysis, match: [{ headers: { 'x-canary': { exact: 'insider' } } }] },
+      },
+    };
+    await router.reconcile(canary);
+    await router.setRoutes(canary, { primary: 0, canary: 100 });
+    const http = vs()?.spec?.http ?? [];
+    expect(http).toHaveLength(2);
+    expect(http[0]?.match).toEqual([
+      { uri: { prefix: '/api' }, headers: { 'x-canary': { exact: 'insider' } } },
+    ]);
+    expect(http[0]?.route?.map((r) => [r.destination.host, r.weight])).toEqual([
+      ['podinfo-primary', 0],
+      ['podinfo-canary', 100],
+    ]);
+    expect(http[1]?.match).toEqual([{ uri: { prefix: '/api' } }]);
+    expect(http[1]?.route?.map((r) => [r.destination.host, r.weight])).toEqual([['podinfo-primary', 100]]);
+    expect(router.getRoutes(canary)).toEqual({ primary: 0, canary: 100 });
+    expect(() => new IstioVirtualService(vs() as never).validate()).not.toThrow();
+  });
+
   it('generates objects that validate against Istio schemas', () => {
     const canary = makeCanary();
     const vs = buildVirtualService(canary, { primary: 90, canary: 10 });

@@ -89,27 +89,55 @@ export function buildDestinationRules(canary: Canary): DestinationRule[] {
 }
 
 /**
- * VirtualService `<target>`: hosts (the apex service and spec.service.hosts), gateways, and one HTTP
+ * Merges A/B match conditions (spec.analysis.match) with the service's own (spec.service.match): every
+ * combination, the A/B condition's fields winning, so the canary route only sees traffic the service
+ * route would have seen.
+ */
+export function mergeMatches(
+  abMatch: readonly Record<string, unknown>[],
+  serviceMatch: readonly Record<string, unknown>[] | undefined,
+): Record<string, unknown>[] {
+  if (!serviceMatch?.length) return abMatch.map((m) => structuredClone(m));
+  return abMatch.flatMap((ab) => serviceMatch.map((base) => structuredClone({ ...base, ...ab })));
+}
+
+/**
+ * VirtualService `<target>`: hosts (the apex service and spec.service.hosts), gateways, and an HTTP
  * route splitting traffic between the primary and canary services, with match, retries, timeout,
- * headers and corsPolicy from spec.service passed through.
+ * headers and corsPolicy from spec.service passed through. With spec.analysis.match (A/B testing) the
+ * split route only takes the matching requests, and a second route sends the rest to the primary.
  */
 export function buildVirtualService(canary: Canary, weights: RouteWeights): VirtualService {
   const svc = canary.spec.service;
   const target = canary.spec.targetRef.name;
   const port = { number: svc.port };
   const hosts = [...new Set([target, ...(svc.hosts ?? [])])];
-  const route: IstioHttpRoute = {
-    match: svc.match as Record<string, unknown>[] | undefined,
+  const serviceMatch = svc.match as Record<string, unknown>[] | undefined;
+  const common = {
     retries: svc.retries as Record<string, unknown> | undefined,
     timeout: svc.timeout,
     headers: svc.headers as Record<string, unknown> | undefined,
     corsPolicy: svc.corsPolicy as Record<string, unknown> | undefined,
+  };
+  const abMatch = canary.spec.analysis?.match as Record<string, unknown>[] | undefined;
+  const split: IstioHttpRoute = {
+    match: abMatch?.length ? mergeMatches(abMatch, serviceMatch) : serviceMatch,
+    ...common,
     route: [
       { destination: { host: primaryName(target), port }, weight: weights.primary },
       { destination: { host: canaryName(target), port }, weight: weights.canary },
     ],
   };
-  const spec: VirtualService['spec'] = { hosts, http: [structuredClone(dropUndefined(route))] };
+  const http = [structuredClone(dropUndefined(split))];
+  if (abMatch?.length) {
+    const rest: IstioHttpRoute = {
+      match: serviceMatch,
+      ...common,
+      route: [{ destination: { host: primaryName(target), port }, weight: 100 }],
+    };
+    http.push(structuredClone(dropUndefined(rest)));
+  }
+  const spec: VirtualService['spec'] = { hosts, http };
   if (svc.gateways?.length) spec.gateways = [...svc.gateways];
   return {
     apiVersion: 'networking.istio.io/v1beta1',
@@ -124,12 +152,15 @@ function dropUndefined<T extends Record<string, unknown>>(obj: T): T {
 }
 
 /**
- * Reads the primary/canary split of a VirtualService built by Petrel: the first HTTP route's weights for
- * the two destinations. A destination without a weight gets what is left of 100 (Istio's rule for a
+ * Reads the primary/canary split of a VirtualService built by Petrel: the weights of the first HTTP route
+ * that has the canary as a destination (the first route when none has). A destination without a weight gets what is left of 100 (Istio's rule for a
  * single destination; Go clients omit zero weights). Undefined when the route is not a primary/canary split.
  */
 export function readWeights(vs: VirtualService, target: string): RouteWeights | undefined {
-  const routes = vs.spec?.http?.[0]?.route;
+  const http = vs.spec?.http ?? [];
+  const routes = (
+    http.find((h) => h.route?.some((r) => r.destination?.host === canaryName(target))) ?? http[0]
+  )?.route;
   if (!routes?.length) return undefined;
   const find = (host: string) => routes.find((r) => r.destination?.host === host);
   const primary = find(primaryName(target));
