@@ -201,6 +201,42 @@ describe('watch semantics', () => {
     );
     expect(events.map((e) => e.type)).toEqual(['ADDED', 'DELETED']);
   });
+  it('ends open watches on a custom resource when its CRD is deleted, and stops serving it', async () => {
+    const crds = kc.makeApiClient(CustomObjectsApi);
+    const crd = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'things.example.dev' },
+      spec: {
+        group: 'example.dev',
+        scope: 'Namespaced',
+        names: { plural: 'things', kind: 'Thing' },
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+          },
+        ],
+      },
+    };
+    const ref = { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions' };
+    await crds.createClusterCustomObject({ ...ref, body: crd });
+    const watching = collectWatch(kc, '/apis/example.dev/v1/namespaces/inf/things', {}, 99, 3000);
+    await new Promise((r) => setTimeout(r, 50));
+    await crds.deleteClusterCustomObject({ ...ref, name: 'things.example.dev' });
+    expect((await watching).closed).toBe(true);
+    const gone = await codeOf(
+      crds.listNamespacedCustomObject({
+        group: 'example.dev',
+        version: 'v1',
+        namespace: 'inf',
+        plural: 'things',
+      }),
+    );
+    expect(gone).toBe(404);
+  });
 });
 
 describe('deletion semantics', () => {

@@ -75,8 +75,8 @@ function withoutVersion(object: KubeObject): KubeObject {
  */
 export class ResourceApi {
   private nameSuffix = 0;
-  /** Called after a CRD is established or removed, so discovery and watchers can react. */
-  onTypesChanged: () => void = () => {};
+  /** Called when a CRD is deleted and its kind stops being served (open watches on it must end). */
+  onTypeRemoved: (type: ResourceType) => void = () => {};
 
   constructor(
     private readonly store: ObjectStore,
@@ -450,7 +450,6 @@ export class ResourceApi {
     };
     if (!deepEqual(established.status, stored.status))
       this.store.write(CRD_TYPE_KEY, established, 'MODIFIED');
-    this.onTypesChanged();
   }
 
   private dropCrd(crd: KubeObject): void {
@@ -458,7 +457,7 @@ export class ResourceApi {
     if (!type) return;
     const key = storageKey(type);
     for (const object of this.store.list(key)) this.store.remove(key, object);
-    this.onTypesChanged();
+    this.onTypeRemoved(type);
   }
 
   private emptyNamespace(namespace: string): void {

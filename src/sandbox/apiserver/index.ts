@@ -20,7 +20,7 @@ import { RequestLog } from './request-log.ts';
 import { CRD_TYPE_KEY, NAMESPACE_TYPE_KEY, ResourceRegistry } from './resources.ts';
 import { loadSnapshot, saveSnapshot } from './snapshot.ts';
 import { ObjectStore } from './store.ts';
-import type { KubeObject } from './types.ts';
+import { type KubeObject, storageKey } from './types.ts';
 import { WatchHub } from './watch.ts';
 
 export type { Clock } from './clock.ts';
@@ -102,6 +102,7 @@ export async function startApiServer(options: StartApiServerOptions = {}): Promi
     dropWatches: (resource) => watches.drop(resource),
     expireHistory: () => watches.expireAll(),
   });
+  api.onTypeRemoved = (type) => watches.dropType(storageKey(type));
 
   const snapshot = options.snapshotFile ? await loadSnapshot(options.snapshotFile) : undefined;
   if (snapshot) {

@@ -50,13 +50,11 @@ export class RequestLog {
     return total;
   }
 
-  /** Total API requests, not counting discovery and other non-resource paths. */
+  /** Total resource requests (discovery and other non-resource paths, logged under their path, excluded). */
   get total(): number {
-    return this.kept.length === 0
-      ? 0
-      : [...this.counters.entries()]
-          .filter(([k]) => !k.split(' ')[1]?.startsWith('/'))
-          .reduce((s, [, n]) => s + n, 0);
+    let sum = 0;
+    for (const [key, n] of this.counters) if (!key.split(' ', 2)[1]?.startsWith('/')) sum += n;
+    return sum;
   }
 
   reset(): void {

@@ -185,6 +185,11 @@ export class WatchHub {
     return closed;
   }
 
+  /** Ends every watch on one resource type (its CRD was deleted). */
+  dropType(key: string): void {
+    for (const stream of [...this.streams]) if (storageKey(stream.request.type) === key) stream.close();
+  }
+
   expireAll(): void {
     this.store.compactAll();
     for (const stream of [...this.streams])
