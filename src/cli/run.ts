@@ -16,6 +16,7 @@ commands:
   crds --out DIR   write the CustomResourceDefinitions generated from the schemas
   controller       run the controller (petrel controller --help for its options)
   sandbox          run a local Kubernetes API server for demos and tests (--help for options)
+  promote|abort|pause|resume NAME [-n NS]   manual control of a rollout (through an annotation)
   demo             watch canary releases promoted and rolled back in a local sandbox (--help)
 `;
 
@@ -25,6 +26,10 @@ const commands: Record<string, () => Promise<Command>> = {
   lint: async () => (await import('./lint.ts')).lintCommand,
   controller: async () => (await import('./controller.ts')).controllerCommand,
   sandbox: async () => (await import('./sandbox.ts')).sandboxCommand,
+  promote: async () => (await import('./manual.ts')).promoteCommand,
+  abort: async () => (await import('./manual.ts')).abortCommand,
+  pause: async () => (await import('./manual.ts')).pauseCommand,
+  resume: async () => (await import('./manual.ts')).resumeCommand,
   demo: async () => (await import('./demo.ts')).demoCommand,
 };
 
