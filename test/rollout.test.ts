@@ -511,6 +511,40 @@ describe('decide, phase by phase', () => {
     expect(second.status.phase).toBe('Promoting');
   });
 
+  it('A/B testing sends the matching requests to the ready canary for `iterations` analyses', () => {
+    const canary = makeCanary(
+      { analysis: { iterations: 2, match: [{ headers: { 'x-canary': { exact: 'insider' } } }] } },
+      progressing(),
+    );
+    const waiting = decide(
+      canary,
+      {
+        target: { revision: 'v2', replicas: 1, ready: false },
+        primary: ready('v1'),
+        routes: { primary: 100, canary: 0 },
+      },
+      at(1_000),
+    );
+    expect(waiting.actions.some((a) => a.type === 'setWeights')).toBe(false);
+    const obs = {
+      target: ready('v2'),
+      primary: ready('v1'),
+      routes: { primary: 100, canary: 0 },
+      checks: [pass],
+    };
+    const routed = decide(canary, obs, at(1_000));
+    expect(routed.actions).toContainEqual({ type: 'setWeights', weights: { primary: 0, canary: 100 } });
+    expect(routed.reason.code).toBe('WaitingForStep');
+    const first = decide(canary, { ...obs, routes: { primary: 0, canary: 100 } }, at(60_000));
+    expect(first.status).toMatchObject({ phase: 'Progressing', iterations: 1 });
+    const second = decide(
+      { ...canary, status: first.status },
+      { ...obs, routes: { primary: 0, canary: 100 } },
+      at(120_000),
+    );
+    expect(second.status.phase).toBe('Promoting');
+  });
+
   it('keeps at most 20 checks in history', () => {
     const history = Array.from({ length: HISTORY_LIMIT }, (_, i) => ({
       time: iso(i),

@@ -188,14 +188,19 @@ function startRollout(ctx: Context, fromSteadyState: boolean): Decision {
 function progress(ctx: Context): Decision {
   const { obs, status, canary } = ctx;
   const weight = status.canaryWeight ?? 0;
+  const analysis = canary.spec.analysis ?? {};
+  const stepping = hasWeightSteps(analysis);
+  const canaryReady = obs.target.replicas > 0 && obs.target.ready;
   const actions: Action[] = [{ type: 'ensureRoutes' }];
-  const desired = weightsFor(weight);
+  // A/B testing: the requests matching spec.analysis.match all go to a ready canary; the rest stay on the primary.
+  const abTesting = !stepping && (analysis.match?.length ?? 0) > 0;
+  const desired = abTesting && canaryReady ? { primary: 0, canary: 100 } : weightsFor(weight);
   if (!sameWeights(obs.routes, desired)) actions.push({ type: 'setWeights', weights: desired });
   const replicas = canaryReplicas(ctx);
   if (obs.target.replicas === 0) actions.push({ type: 'scaleTarget', replicas });
 
   const sinceStepMs = ctx.nowMs - timeOf(status.lastStepTime ?? status.lastTransitionTime, ctx.nowMs);
-  if (!(obs.target.replicas > 0 && obs.target.ready)) {
+  if (!canaryReady) {
     const deadlineMs = ctx.deadlineSeconds * 1000;
     if (sinceStepMs >= deadlineMs)
       return rollback(ctx, reasons.canaryDeadline(ctx.target, ctx.deadlineSeconds));
@@ -209,8 +214,6 @@ function progress(ctx: Context): Decision {
   }
   if (canary.spec.skipAnalysis) return promote(ctx, actions, true);
 
-  const analysis = canary.spec.analysis ?? {};
-  const stepping = hasWeightSteps(analysis);
   const remaining = stepping && weight === 0 ? 0 : stepRemainingMs(status, ctx.intervalMs, ctx.nowMs);
   if (remaining > 0) {
     return { status, actions, reason: reasons.waitingForStep(weight, remaining), requeueAfterMs: remaining };

@@ -29,9 +29,11 @@ export function nextWeight(schedule: WeightSchedule, current: number): number {
   return Math.min(current + step, max);
 }
 
-/** Whether the schedule walks weights at all (analysis by iterations alone keeps the canary at 0). */
+/**
+ * Whether the schedule walks weights. Setting `analysis.iterations` asks for a fixed number of analyses
+ * instead (blue/green, or A/B testing with `analysis.match`): the weight is not stepped.
+ */
 export function hasWeightSteps(schedule: WeightSchedule & { iterations?: number }): boolean {
-  if (explicitSteps(schedule).length > 0 || (schedule.stepWeight ?? 0) > 0) return true;
   return !(schedule.iterations && schedule.iterations > 0);
 }
 
