@@ -240,6 +240,37 @@ describe('watch semantics', () => {
 });
 
 describe('deletion semantics', () => {
+  it('refuses a patch or delete that carries a stale resourceVersion or uid precondition', async () => {
+    const cm = await core.createNamespacedConfigMap({
+      namespace: 'fin',
+      body: { metadata: { name: 'guarded' } },
+    });
+    await core.patchNamespacedConfigMap(
+      { namespace: 'fin', name: 'guarded', body: { data: { a: '1' } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const stalePatch = core.patchNamespacedConfigMap(
+      {
+        namespace: 'fin',
+        name: 'guarded',
+        body: { metadata: { resourceVersion: cm.metadata?.resourceVersion }, data: { a: '2' } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    expect(await codeOf(stalePatch)).toBe(409);
+    const staleDelete = core.deleteNamespacedConfigMap({
+      namespace: 'fin',
+      name: 'guarded',
+      body: { preconditions: { resourceVersion: cm.metadata?.resourceVersion } },
+    });
+    expect(await codeOf(staleDelete)).toBe(409);
+    const dryRun = await core.deleteNamespacedConfigMap({ namespace: 'fin', name: 'guarded', dryRun: 'All' });
+    expect(dryRun).toBeTruthy();
+    expect((await core.readNamespacedConfigMap({ namespace: 'fin', name: 'guarded' })).data).toEqual({
+      a: '1',
+    });
+  });
+
   it('holds an object with finalizers until the last one is removed', async () => {
     await core.createNamespacedConfigMap({
       namespace: 'fin',
@@ -443,6 +474,21 @@ describe('fault injection and the request log', () => {
     expect(closed).toBe(true);
     expect(events).toHaveLength(2);
     server.faults.remove(limit);
+
+    const timed = server.faults.limitWatches({ resource: 'configmaps', closeAfterSeconds: 0.2 });
+    const rv = (await core.listNamespacedConfigMap({ namespace: 'faults' })).metadata?.resourceVersion ?? '';
+    const opened = Date.now();
+    const quiet = await collectWatch(
+      kc,
+      '/api/v1/namespaces/faults/configmaps',
+      { resourceVersion: rv },
+      99,
+      3000,
+    );
+    expect(quiet.closed).toBe(true);
+    expect(quiet.events).toEqual([]);
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(180);
+    server.faults.remove(timed);
   });
 
   it('switches faults through the admin endpoint, with clear errors for bad input', async () => {
