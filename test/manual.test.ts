@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/run.ts';
-import { createKubeApi, type KubeApi, type KubeObject } from '../src/kube/client.ts';
+import { createKubeApi, type HttpKubeApi, type KubeObject } from '../src/kube/client.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import { type SandboxApiServer, startApiServer } from '../src/sandbox/apiserver/index.ts';
 import {
@@ -47,7 +47,7 @@ describe('manual action annotations', () => {
 
 describe('petrel promote|abort|pause|resume against the sandbox API server', () => {
   let sandbox: SandboxApiServer;
-  let api: KubeApi;
+  let api: HttpKubeApi;
   const ns = 'manual';
 
   beforeAll(async () => {
@@ -67,8 +67,12 @@ describe('petrel promote|abort|pause|resume against the sandbox API server', () 
     const err = new PassThrough();
     let stdout = '';
     let stderr = '';
-    out.on('data', (c) => (stdout += c));
-    err.on('data', (c) => (stderr += c));
+    out.on('data', (c) => {
+      stdout += c;
+    });
+    err.on('data', (c) => {
+      stderr += c;
+    });
     const code = await runCli(args, { stdout: out, stderr: err, stdin: new PassThrough(), env: {} });
     return { code, stdout, stderr };
   }
