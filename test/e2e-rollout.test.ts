@@ -176,4 +176,27 @@ describe('end to end: controller + sandbox API server + Prometheus', () => {
     );
     expect((await getCanary(env.api, ns, 'invalid')).status?.phase).toBeUndefined();
   }, 60_000);
+
+  it('completes a rollout through API errors and dropped watches, without skipping or repeating a weight', async () => {
+    const ns = 'e2e-faults';
+    const { weights, log } = await prepare(ns);
+    await env.api.create(RESOURCES.canary, podinfoCanary(ns));
+    await waitForPhase(env.api, ns, ['Initialized']);
+    cleanups.push(async () => env.sandbox.faults.reset());
+    await setImage(env.api, ns, 'podinfo:2.0');
+    await waitFor('weight 10', async () => (weights.weights.includes(10) ? true : undefined), {
+      intervalMs: 20,
+    });
+    env.sandbox.faults.injectError({ verb: 'patch', resource: 'virtualservices', status: 503, times: 2 });
+    env.sandbox.faults.injectError({ verb: 'patch', resource: 'canaries/status', status: 500, times: 2 });
+    await waitFor('weight 30', async () => (weights.weights.includes(30) ? true : undefined), {
+      intervalMs: 20,
+    });
+    env.sandbox.faults.dropWatches();
+    const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed']);
+    expect(done.status?.phase).toBe('Succeeded');
+    expect(weights.weights.filter((w) => w > 0)).toEqual([10, 20, 30, 40, 50]);
+    const retried = log.lines().filter((l) => l.msg === 'reconcile failed; retrying');
+    expect(retried.length).toBeGreaterThanOrEqual(2);
+  }, 60_000);
 });
