@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Canary } from '../api/canary.ts';
+import { type Canary, type CanaryAlert, canaryAlertSchema } from '../api/canary.ts';
 import type { AlertSeverity } from '../api/constants.ts';
 import { type Notification, severityAllows } from './notification.ts';
 import { createNotifier, type Notifier, type NotifierTarget } from './notifier.ts';
@@ -34,9 +34,9 @@ export class Alerter {
   }
 
   /** Queues the notification for every matching destination; returns how many were queued. */
-  notify(canary: Pick<Canary, 'metadata' | 'spec'>, n: Notification): number {
+  notify(canary: Pick<Canary, 'metadata'> & { spec?: unknown }, n: Notification): number {
     const namespace = canary.metadata.namespace ?? '';
-    const alerts = canary.spec.analysis?.alerts ?? [];
+    const alerts = validAlerts(canary.spec);
     let queued = 0;
     if (alerts.length === 0) {
       const fallback = this.opts.defaultProvider;
@@ -64,4 +64,17 @@ export class Alerter {
     }
     return queued;
   }
+}
+
+/**
+ * The alerts of a spec that may have failed validation (an InvalidSpec alert still reaches the alerts that
+ * are well formed).
+ */
+export function validAlerts(spec: unknown): CanaryAlert[] {
+  const list = (spec as { analysis?: { alerts?: unknown } } | undefined)?.analysis?.alerts;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((item) => {
+    const parsed = canaryAlertSchema.safeParse(item);
+    return parsed.success ? [parsed.data] : [];
+  });
 }

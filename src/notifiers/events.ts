@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Canary } from '../api/canary.ts';
+import { validWebhooks } from '../webhooks/gates.ts';
 import { webhookPayload } from '../webhooks/payload.ts';
 import type { WebhookRunner } from '../webhooks/runner.ts';
 import type { Alerter } from './alerter.ts';
@@ -56,7 +57,7 @@ export class NotifyingEventSink implements CanaryEventSink {
     this.opts.alerter?.notify(canary, notification);
     const webhooks = this.opts.webhooks;
     if (!webhooks) return;
-    for (const hook of canary.spec?.analysis?.webhooks ?? []) {
+    for (const hook of validWebhooks(canary.spec)) {
       if (hook.type !== 'event') continue;
       webhooks.fire(
         key,

@@ -1,0 +1,184 @@
+import type { Logger } from 'pino';
+import type { Canary, CanaryStatus, CanaryWebhook } from '../api/canary.ts';
+import { canaryWebhookSchema } from '../api/canary.ts';
+import type { WebhookType } from '../api/constants.ts';
+import { parseDuration } from '../api/duration.ts';
+import type { WebhookOutcome } from './client.ts';
+import { type ManualAction, readManualAction } from './manual.ts';
+import { webhookPayload } from './payload.ts';
+import type { WebhookRunner } from './runner.ts';
+
+/** Webhook types whose answer changes the rollout (post-rollout and event hooks are only logged). */
+export const GATE_TYPES = [
+  'confirm-rollout',
+  'pre-rollout',
+  'confirm-traffic-increase',
+  'confirm-promotion',
+  'rollback',
+] as const satisfies readonly WebhookType[];
+export type GateType = (typeof GATE_TYPES)[number];
+
+/** What every hook of one gate type answered for this tick. */
+export interface GateObservation {
+  /** Some hook has not answered yet: the state machine holds without changing anything. */
+  pending: boolean;
+  /**
+   * confirm-*, pre-rollout: every hook answered 2xx (no hooks: open).
+   * rollback: some hook answered 2xx, asking for a rollback.
+   */
+  open: boolean;
+  /** The answers that decided, e.g. "webhook gate (confirm-promotion) answered HTTP 403 after 1 attempt(s)". */
+  detail: string;
+}
+
+export type GateObservations = Partial<Record<GateType, GateObservation>>;
+
+/** A rollout hook's answer, shaped as a metric check (a non-2xx answer is a failed check). */
+export interface HookCheck {
+  metric: string;
+  passed: boolean;
+  reason: string;
+  code?: string;
+}
+
+export interface HookObservations {
+  webhooks?: GateObservations;
+  /** Answers of `rollout` hooks when checks are due; undefined while one is pending or none exist. */
+  rolloutChecks?: HookCheck[];
+  /** Some due hook has not answered: metric checks are not run on this tick either. */
+  pending: boolean;
+  manual?: ManualAction;
+}
+
+export interface HookPlan {
+  webhooks: readonly GateType[];
+  checks: boolean;
+}
+
+/**
+ * The controller's side of webhooks: asks the background runner for the answers a tick needs (gates due
+ * now, rollout hooks when a step is due), reads the manual-action annotation, and fires post-rollout hooks
+ * once a rollout ends. Nothing here waits on the network.
+ */
+export class HookObserver {
+  private readonly badAnnotations = new Map<string, string>();
+
+  constructor(
+    private readonly runner: WebhookRunner,
+    private readonly logger: Logger,
+  ) {}
+
+  observe(key: string, canary: Canary, plan: HookPlan, now: Date, targetRevision: string): HookObservations {
+    const out: HookObservations = { pending: false };
+    const manual = this.manual(key, canary);
+    if (manual) out.manual = manual;
+    const hooks = canary.spec.analysis?.webhooks ?? [];
+    if (hooks.length === 0) return out;
+    const token = tokenFor(canary, now, targetRevision);
+    for (const type of plan.webhooks) {
+      const ofType = hooks.filter((h) => h.type === type);
+      if (ofType.length === 0) continue;
+      const outcomes = ofType.map((h) => this.poll(key, canary, h, type, token, targetRevision));
+      const gate = gateOf(type, outcomes);
+      if (gate.pending) out.pending = true;
+      out.webhooks = { ...out.webhooks, [type]: gate };
+    }
+    if (plan.checks) {
+      const rollout = hooks.filter((h) => h.type === 'rollout');
+      const outcomes = rollout.map((h) => this.poll(key, canary, h, 'rollout', token, targetRevision));
+      if (outcomes.some((o) => o === undefined)) out.pending = true;
+      else if (outcomes.length > 0) out.rolloutChecks = (outcomes as WebhookOutcome[]).map(checkOf);
+    }
+    return out;
+  }
+
+  /** Fires post-rollout hooks when a decision moves the canary into Succeeded or Failed. */
+  afterDecision(key: string, canary: Canary, next: CanaryStatus): void {
+    const before = canary.status?.phase;
+    if (next.phase === before || (next.phase !== 'Succeeded' && next.phase !== 'Failed')) return;
+    for (const hook of canary.spec.analysis?.webhooks ?? []) {
+      if (hook.type !== 'post-rollout') continue;
+      this.runner.fire(key, hook, webhookPayload({ metadata: canary.metadata, status: next }, hook));
+    }
+  }
+
+  forget(key: string): void {
+    this.runner.forget(key);
+    this.badAnnotations.delete(key);
+  }
+
+  private poll(
+    key: string,
+    canary: Canary,
+    hook: CanaryWebhook,
+    type: WebhookType,
+    token: string,
+    targetRevision: string,
+  ): WebhookOutcome | undefined {
+    const payload = webhookPayload(canary, hook);
+    if (type === 'confirm-rollout') payload.checksum = targetRevision;
+    return this.runner.poll(key, hook, payload, `${type}|${token}`);
+  }
+
+  private manual(key: string, canary: Canary): ManualAction | undefined {
+    const read = readManualAction(canary.metadata.annotations);
+    if (read.ok) return read.value;
+    if (this.badAnnotations.get(key) !== read.message) {
+      this.badAnnotations.set(key, read.message);
+      this.logger.warn({ canary: key }, read.message);
+    }
+    return undefined;
+  }
+}
+
+/**
+ * Names the moment an answer is for: the revision, phase, weight and step, and the analysis interval the
+ * tick falls in, so a closed gate is asked again once per interval and an answer is never reused for a
+ * later step.
+ */
+function tokenFor(canary: Canary, now: Date, targetRevision: string): string {
+  const s = canary.status ?? {};
+  const interval = canary.spec.analysis?.interval;
+  const intervalMs = Math.max(1000, interval ? parseDuration(interval) : 60_000);
+  const slot = Math.floor(now.getTime() / intervalMs);
+  return [
+    targetRevision,
+    s.phase,
+    s.canaryWeight ?? 0,
+    s.iterations ?? 0,
+    s.lastStepTime ?? '',
+    s.failedChecks ?? 0,
+    slot,
+  ].join('|');
+}
+
+export function gateOf(type: GateType, outcomes: readonly (WebhookOutcome | undefined)[]): GateObservation {
+  if (outcomes.some((o) => o === undefined))
+    return { pending: true, open: false, detail: 'waiting for an answer' };
+  const answered = outcomes as WebhookOutcome[];
+  if (type === 'rollback') {
+    const asking = answered.filter((o) => o.ok);
+    return { pending: false, open: asking.length > 0, detail: asking.map((o) => o.message).join('; ') };
+  }
+  const failed = answered.filter((o) => !o.ok);
+  return { pending: false, open: failed.length === 0, detail: failed.map((o) => o.message).join('; ') };
+}
+
+function checkOf(o: WebhookOutcome): HookCheck {
+  return {
+    metric: `webhook ${o.hook}`,
+    passed: o.ok,
+    reason: o.message,
+    ...(o.code ? { code: o.code } : {}),
+  };
+}
+
+/** Webhooks of an object that may not have passed validation (an invalid Canary): only the valid ones. */
+export function validWebhooks(spec: unknown): CanaryWebhook[] {
+  const list = (spec as { analysis?: { webhooks?: unknown } } | undefined)?.analysis?.webhooks;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((item) => {
+    const parsed = canaryWebhookSchema.safeParse(item);
+    return parsed.success ? [parsed.data] : [];
+  });
+}
