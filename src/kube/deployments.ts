@@ -5,8 +5,9 @@ import type {
   V2HorizontalPodAutoscalerSpec,
 } from '@kubernetes/client-node';
 import type { Canary } from '../api/canary.ts';
-import { deepEqual, mergePatchDiff } from './canonical.ts';
+import { mergePatchDiff } from './canonical.ts';
 import type { KubeApi, KubeObject } from './client.ts';
+import { type ConfigCaches, ensurePrimaryConfigs, rewriteConfigRefs } from './configs.ts';
 import type { CacheReader } from './informer.ts';
 import { assertOwnedBy, canaryOwnerReference, managedLabels, ownershipPatch } from './ownership.ts';
 import { RESOURCES } from './resources.ts';
@@ -107,11 +108,28 @@ function rolloutSettings(target: Deployment): Partial<V1DeploymentSpec> {
 }
 
 /**
+ * The pod template the primary runs for a given target template: selector label `<value>-primary`, and
+ * references to tracked ConfigMaps/Secrets (keys from `trackedConfigHashes`) pointed at their copies.
+ */
+export function expectedPrimaryTemplate(
+  target: Deployment,
+  template: V1PodTemplateSpec,
+  trackedConfigKeys: Iterable<string> = [],
+): V1PodTemplateSpec {
+  return primaryTemplate(rewriteConfigRefs(template, trackedConfigKeys), selectorLabel(target));
+}
+
+/**
  * The primary Deployment `<target>-primary` for a Canary: a copy of the target's pod template whose
  * selector label is rewritten to `<value>-primary` (so primary and canary pods are selected apart),
- * owned by the Canary (controller reference) and labelled `petrel.dev/managed-by: petrel`.
+ * owned by the Canary (controller reference) and labelled `petrel.dev/managed-by: petrel`. With tracked
+ * config keys, the template uses the `<name>-primary` copies of those ConfigMaps/Secrets.
  */
-export function buildPrimaryDeployment(canary: Canary, target: Deployment): Deployment {
+export function buildPrimaryDeployment(
+  canary: Canary,
+  target: Deployment,
+  trackedConfigKeys: Iterable<string> = [],
+): Deployment {
   const label = selectorLabel(target);
   const targetName = target.metadata?.name ?? canary.spec.targetRef.name;
   const replicas = target.spec?.replicas && target.spec.replicas > 0 ? target.spec.replicas : 1;
@@ -130,7 +148,7 @@ export function buildPrimaryDeployment(canary: Canary, target: Deployment): Depl
       ...rolloutSettings(target),
       replicas,
       selector: { matchLabels: { [label.key]: `${label.value}-primary` } },
-      template: primaryTemplate(target.spec?.template ?? {}, label),
+      template: primaryTemplate(rewriteConfigRefs(target.spec?.template ?? {}, trackedConfigKeys), label),
     },
   };
 }
@@ -143,6 +161,11 @@ export interface DeploymentDeps {
    * ensurePrimary keeps `<autoscaler>-primary` (a copy of spec.autoscalerRef's HPA aimed at the primary).
    */
   hpas?: CacheReader<HorizontalPodAutoscaler>;
+  /**
+   * ConfigMap and Secret caches. When given, the primary runs on `<name>-primary` copies of the configs
+   * its template uses: created with the primary, updated at promotion (see configs.ts).
+   */
+  configs?: ConfigCaches;
 }
 
 export class AutoscalerNotFoundError extends Error {
@@ -270,7 +293,19 @@ export async function ensurePrimary(
   const view = deploymentView(deps);
   const ns = namespaceOf(canary);
   const source = target ?? targetOf(deps, canary);
-  const desired = buildPrimaryDeployment(canary, source);
+  const trackedKeys = deps.configs
+    ? (
+        await ensurePrimaryConfigs(
+          { api: deps.api, configs: deps.configs },
+          canary,
+          source.spec?.template ?? {},
+          {
+            update: false,
+          },
+        )
+      ).trackedKeys
+    : [];
+  const desired = buildPrimaryDeployment(canary, source, trackedKeys);
   if (deps.hpas) await ensurePrimaryAutoscaler({ api: deps.api, hpas: deps.hpas }, canary);
   const name = desired.metadata?.name ?? '';
   const actual = view.get(ns, name);
@@ -294,7 +329,8 @@ export async function ensurePrimary(
 
 /**
  * Copies a pod template (the target's, i.e. the canary version) to the primary, with the primary's
- * selector label. Writes only when the primary's template differs.
+ * selector label (and, with `deps.configs`, its config copies brought up to date first). Writes only
+ * when the primary's template differs.
  */
 export async function promotePrimary(
   deps: DeploymentDeps,
@@ -308,7 +344,14 @@ export async function promotePrimary(
   const actual = view.get(ns, name);
   if (!actual) throw new TargetNotFoundError(ns, name);
   assertOwnedBy(actual, canary, 'Deployment');
-  const desiredTemplate = primaryTemplate(template, selectorLabel(target));
+  const trackedKeys = deps.configs
+    ? (
+        await ensurePrimaryConfigs({ api: deps.api, configs: deps.configs }, canary, template, {
+          update: true,
+        })
+      ).trackedKeys
+    : [];
+  const desiredTemplate = expectedPrimaryTemplate(target, template, trackedKeys);
   const patch: Record<string, unknown> = {};
   const templatePatch = mergePatchDiff(actual.spec?.template ?? {}, desiredTemplate);
   const settingsPatch = mergePatchDiff(rolloutSettings(actual), rolloutSettings(target));
@@ -432,9 +475,4 @@ export function isDeploymentReady(d: Deployment): Readiness {
     };
   }
   return { ready: true, deadlineExceeded: false, reason: 'ready' };
-}
-
-/** Whether two pod templates are the same, ignoring key order. */
-export function sameTemplate(a: V1PodTemplateSpec | undefined, b: V1PodTemplateSpec | undefined): boolean {
-  return deepEqual(a ?? {}, b ?? {});
 }
