@@ -82,7 +82,7 @@ describe('the sandbox with an injected clock', () => {
       (await apps.readNamespacedDeploymentStatus({ namespace: 'default', name: 'timed' })).status;
     expect(await status()).toBeUndefined();
     clock.advance(0);
-    expect(await status()).toMatchObject({ observedGeneration: 1, replicas: 3, updatedReplicas: 0 });
+    expect(await status()).toMatchObject({ observedGeneration: 1, replicas: 3, updatedReplicas: 3 });
     expect((await status())?.readyReplicas ?? 0).toBe(0);
     clock.advance(59_999);
     expect((await status())?.readyReplicas ?? 0).toBe(0);

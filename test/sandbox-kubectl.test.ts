@@ -85,14 +85,41 @@ describe('sandbox API server driven by a real kubectl v1.33', () => {
     for (const crd of await manifests(CRDS))
       expect(crdOut).toContain(`customresourcedefinition.apiextensions.k8s.io/${crd.name} created`);
 
-    const examples = await manifests(EXAMPLES);
+    // examples/ also holds manifests for tools a cluster may not run (Argo CD, Flux): apply every
+    // file whose kinds this cluster serves, the way an operator without those tools would.
+    const crdKinds = (await manifests(CRDS)).map(
+      (m) => (m.object.spec as { names: { kind: string } }).names.kind,
+    );
+    const served = new Set([
+      ...crdKinds,
+      'Namespace',
+      'Service',
+      'ConfigMap',
+      'Secret',
+      'Deployment',
+      'HorizontalPodAutoscaler',
+    ]);
+    const all = await manifests(EXAMPLES);
+    const files = [...new Set(all.map((m) => m.file))].filter((f) =>
+      all.every((m) => m.file !== f || served.has(m.kind)),
+    );
+    const examples = all.filter((m) => files.includes(m.file));
     const canaries = examples.filter((m) => m.kind === 'Canary');
     expect(canaries.length).toBeGreaterThan(0);
     // Namespaces first, as on a real cluster: files are applied in name order and objects in a
-    // namespace that does not exist yet are refused.
+    // namespace that does not exist yet are refused. Namespaces no example defines are created.
+    const defined = examples.filter((m) => m.kind === 'Namespace').map((m) => m.name);
+    const needed = [
+      ...new Set(examples.map((m) => m.namespace).filter((n): n is string => !!n && !defined.includes(n))),
+    ];
+    for (const name of needed) {
+      const file = join(home, `namespace-${name}.yaml`);
+      await writeFile(file, stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
+      await ok(['apply', '-f', file]);
+    }
     const namespaceFiles = [...new Set(examples.filter((m) => m.kind === 'Namespace').map((m) => m.file))];
     for (const file of namespaceFiles) await ok(['apply', '-f', file]);
-    const applied = await ok(['apply', '-R', '-f', EXAMPLES]);
+    const applied = await ok(['apply', ...files.flatMap((f) => ['-f', f])]);
     for (const m of examples.filter((e) => e.kind !== 'Namespace'))
       expect(applied, relative(ROOT, m.file)).toMatch(new RegExp(`/${m.name} created`));
 

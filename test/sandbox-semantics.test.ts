@@ -414,6 +414,46 @@ describe('the Deployment controller', () => {
     expect(stuck.status?.conditions?.find((c) => c.type === 'Available')?.status).toBe('False');
   });
 
+  it('keeps the old pods serving while a never-ready template surges, like a rolling update', async () => {
+    const body = deployment('rolling');
+    body.spec!.replicas = 4;
+    await apps.createNamespacedDeployment({ namespace: 'dep', body });
+    await waitFor('first rollout', async () => {
+      const d = await apps.readNamespacedDeployment({ namespace: 'dep', name: 'rolling' });
+      return d.status?.readyReplicas === 4 ? d : undefined;
+    });
+    await apps.patchNamespacedDeployment(
+      {
+        namespace: 'dep',
+        name: 'rolling',
+        body: { spec: { template: { metadata: { annotations: { [NEVER_READY_ANNOTATION]: 'true' } } } } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+    const rolling = await waitFor('surge', async () => {
+      const d = await apps.readNamespacedDeployment({ namespace: 'dep', name: 'rolling' });
+      return d.status?.observedGeneration === 2 ? d : undefined;
+    });
+    expect(rolling.status).toMatchObject({
+      replicas: 5,
+      updatedReplicas: 1,
+      readyReplicas: 4,
+      availableReplicas: 4,
+    });
+    expect(rolling.status?.conditions?.find((c) => c.type === 'Available')?.status).toBe('True');
+    const stalled = await waitFor(
+      'deadline',
+      async () => {
+        const d = await apps.readNamespacedDeployment({ namespace: 'dep', name: 'rolling' });
+        return d.status?.conditions?.find((c) => c.type === 'Progressing')?.status === 'False'
+          ? d
+          : undefined;
+      },
+      4000,
+    );
+    expect(stalled.status?.updatedReplicas).toBe(1);
+  });
+
   it('serves the scale subresource', async () => {
     await apps.createNamespacedDeployment({ namespace: 'dep', body: deployment('scaled') });
     await apps.patchNamespacedDeploymentScale(

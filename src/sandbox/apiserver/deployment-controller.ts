@@ -123,65 +123,43 @@ export class DeploymentController {
     const rsName = `${name}-${hash}`;
     if (replicas === 0) {
       this.state.set(key, { hash, ready: 0 });
-      this.writeStatus(key, { replicas: 0, updated: 0, ready: 0, progressing: 'available', rsName });
+      this.writeStatus(key, { desired: 0, total: 0, updated: 0, ready: 0, progressing: 'available', rsName });
       return;
     }
     const sameTemplate = previous.hash === hash;
     const oldReady = Math.min(previous.ready, replicas);
+    const done = { desired: replicas, total: replicas, updated: replicas, ready: replicas, rsName };
     if (sameTemplate && oldReady === replicas) {
-      this.writeStatus(key, {
-        replicas,
-        updated: replicas,
-        ready: replicas,
-        progressing: 'available',
-        rsName,
-      });
+      this.writeStatus(key, { ...done, progressing: 'available' });
       return;
     }
-    this.writeStatus(key, {
-      replicas,
-      updated: sameTemplate ? replicas : 0,
-      ready: oldReady,
-      progressing: 'updating',
-      rsName,
-    });
+    // While new pods start: a scale change or a first rollout creates every pod at once; a template
+    // change surges 25% new pods beside the old ones, which keep serving (RollingUpdate defaults).
+    const surge = Math.min(replicas, Math.max(1, Math.ceil(replicas * 0.25)));
+    const starting =
+      sameTemplate || oldReady === 0
+        ? { desired: replicas, total: replicas, updated: replicas, ready: oldReady, rsName }
+        : { desired: replicas, total: oldReady + surge, updated: surge, ready: oldReady, rsName };
+    this.writeStatus(key, { ...starting, progressing: 'updating' });
     if (neverReady) {
-      this.state.set(key, { hash, ready: sameTemplate ? oldReady : 0 });
-      this.writeStatus(key, {
-        replicas,
-        updated: replicas,
-        ready: sameTemplate ? oldReady : 0,
-        progressing: 'updating',
-        rsName,
-      });
+      this.state.set(key, { hash, ready: oldReady });
       const deadline = (spec.progressDeadlineSeconds ?? 600) * 1000;
-      this.schedule(key, deadline, () =>
-        this.writeStatus(key, {
-          replicas,
-          updated: replicas,
-          ready: sameTemplate ? oldReady : 0,
-          progressing: 'deadline',
-          rsName,
-        }),
-      );
+      this.schedule(key, deadline, () => this.writeStatus(key, { ...starting, progressing: 'deadline' }));
       return;
     }
     this.schedule(key, this.readyDelayMs, () => {
       this.state.set(key, { hash, ready: replicas });
-      this.writeStatus(key, {
-        replicas,
-        updated: replicas,
-        ready: replicas,
-        progressing: 'available',
-        rsName,
-      });
+      this.writeStatus(key, { ...done, progressing: 'available' });
     });
   }
 
   private writeStatus(
     key: string,
     s: {
-      replicas: number;
+      /** spec.replicas */
+      desired: number;
+      /** pods of all versions */
+      total: number;
       updated: number;
       ready: number;
       progressing: 'updating' | 'available' | 'deadline';
@@ -214,7 +192,8 @@ export class DeploymentController {
         message,
       };
     };
-    const available = s.ready >= s.replicas;
+    // Available once at most maxUnavailable (25%, rounded down) of the desired pods are missing.
+    const available = s.ready >= s.desired - Math.floor(s.desired * 0.25);
     const progressing =
       s.progressing === 'deadline'
         ? condition(
@@ -233,7 +212,7 @@ export class DeploymentController {
           : condition('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${s.rsName}" is progressing.`);
     const status: Record<string, unknown> = {
       observedGeneration: current.metadata.generation,
-      replicas: s.replicas,
+      replicas: s.total,
       updatedReplicas: s.updated,
       readyReplicas: s.ready,
       availableReplicas: s.ready,
@@ -249,8 +228,8 @@ export class DeploymentController {
         progressing,
       ],
     };
-    if (s.replicas - s.ready > 0) status.unavailableReplicas = s.replicas - s.ready;
-    if (s.replicas === 0) {
+    if (s.desired - s.ready > 0) status.unavailableReplicas = s.desired - s.ready;
+    if (s.total === 0) {
       delete status.readyReplicas;
       delete status.availableReplicas;
       delete status.updatedReplicas;
