@@ -130,10 +130,11 @@ describe('sandbox API server driven by a real kubectl v1.33', () => {
 
     const first = canaries[0]!;
     const ns = first.namespace ?? 'default';
-    const shown = parse(await ok(['get', 'canary', first.name, '-n', ns, '-o', 'yaml'])) as Record<
-      string,
-      any
-    >;
+    const shown = parse(await ok(['get', 'canary', first.name, '-n', ns, '-o', 'yaml'])) as {
+      kind: string;
+      metadata: { name: string; generation: number; annotations: Record<string, string> };
+      spec: Record<string, unknown>;
+    };
     expect(shown.kind).toBe('Canary');
     expect(shown.metadata.name).toBe(first.name);
     expect(shown.metadata.generation).toBe(1);
@@ -141,7 +142,7 @@ describe('sandbox API server driven by a real kubectl v1.33', () => {
     expect(shown.spec.targetRef).toEqual((first.object.spec as Record<string, unknown>).targetRef);
 
     // A second apply of a changed manifest goes through the three-way merge patch path.
-    const changed = structuredClone(first.object) as Record<string, any>;
+    const changed = structuredClone(first.object) as { spec: Record<string, unknown> };
     changed.spec.skipAnalysis = true;
     const changedFile = join(home, 'changed.yaml');
     await writeFile(changedFile, JSON.stringify(changed));
