@@ -336,6 +336,29 @@ describe('IstioRouter', () => {
     expect(() => new IstioVirtualService(vs() as never).validate()).not.toThrow();
   });
 
+  it('mirrors traffic to the canary when asked, keeps the mirror on reconcile, and drops it when not', async () => {
+    const { api, router, vs } = setup();
+    const base = makeCanary();
+    const canary: Canary = {
+      ...base,
+      spec: { ...base.spec, analysis: { ...base.spec.analysis, mirror: true, mirrorWeight: 50 } },
+    };
+    await router.reconcile(canary);
+    await router.setRoutes(canary, { primary: 100, canary: 0, mirrored: true });
+    const route = vs()?.spec?.http?.[0];
+    expect(route?.mirror).toEqual({ host: 'podinfo-canary', port: { number: 9898 } });
+    expect(route?.mirrorPercentage).toEqual({ value: 50 });
+    expect(router.getRoutes(canary)).toEqual({ primary: 100, canary: 0, mirrored: true });
+    expect(() => new IstioVirtualService(vs() as never).validate()).not.toThrow();
+    const writes = api.writes().length;
+    await router.reconcile(canary);
+    expect(api.writes().length).toBe(writes);
+    await router.setRoutes(canary, { primary: 100, canary: 0 });
+    expect(vs()?.spec?.http?.[0]?.mirror).toBeUndefined();
+    expect(vs()?.spec?.http?.[0]?.mirrorPercentage).toBeUndefined();
+    expect(router.getRoutes(canary)).toEqual({ primary: 100, canary: 0 });
+  });
+
   it('generates objects that validate against Istio schemas', () => {
     const canary = makeCanary();
     const vs = buildVirtualService(canary, { primary: 90, canary: 10 });
@@ -395,6 +418,9 @@ describe('KubernetesRouter (blue/green without a mesh)', () => {
     await expect(router.setRoutes(canary, { primary: 100, canary: 0 })).resolves.toBeUndefined();
     const err = await router.setRoutes(canary, { primary: 90, canary: 10 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TrafficSplitUnsupportedError);
+    await expect(
+      router.setRoutes(canary, { primary: 100, canary: 0, mirrored: true }),
+    ).rejects.toBeInstanceOf(TrafficSplitUnsupportedError);
     expect((err as TrafficSplitUnsupportedError).code).toBe('TRAFFIC_SPLIT_UNSUPPORTED');
   });
 });

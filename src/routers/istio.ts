@@ -128,6 +128,10 @@ export function buildVirtualService(canary: Canary, weights: RouteWeights): Virt
       { destination: { host: canaryName(target), port }, weight: weights.canary },
     ],
   };
+  if (weights.mirrored) {
+    split.mirror = { host: canaryName(target), port };
+    split.mirrorPercentage = { value: canary.spec.analysis?.mirrorWeight ?? 100 };
+  }
   const http = [structuredClone(dropUndefined(split))];
   if (abMatch?.length) {
     const rest: IstioHttpRoute = {
@@ -153,14 +157,19 @@ function dropUndefined<T extends Record<string, unknown>>(obj: T): T {
 
 /**
  * Reads the primary/canary split of a VirtualService built by Petrel: the weights of the first HTTP route
- * that has the canary as a destination (the first route when none has). A destination without a weight gets what is left of 100 (Istio's rule for a
- * single destination; Go clients omit zero weights). Undefined when the route is not a primary/canary split.
+ * that has the canary as a destination (the first route when none has), and whether it mirrors to the
+ * canary. A destination without a weight gets what is left of 100 (Istio's rule for a single
+ * destination; Go clients omit zero weights). Undefined when the route is not a primary/canary split.
  */
 export function readWeights(vs: VirtualService, target: string): RouteWeights | undefined {
   const http = vs.spec?.http ?? [];
-  const routes = (
-    http.find((h) => h.route?.some((r) => r.destination?.host === canaryName(target))) ?? http[0]
-  )?.route;
+  const split = http.find((h) => h.route?.some((r) => r.destination?.host === canaryName(target))) ?? http[0];
+  const weights = splitWeights(split?.route, target);
+  const mirror = split?.mirror as { host?: string } | undefined;
+  return weights && mirror?.host === canaryName(target) ? { ...weights, mirrored: true } : weights;
+}
+
+function splitWeights(routes: IstioHttpRoute['route'], target: string): RouteWeights | undefined {
   if (!routes?.length) return undefined;
   const find = (host: string) => routes.find((r) => r.destination?.host === host);
   const primary = find(primaryName(target));

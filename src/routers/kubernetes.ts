@@ -19,7 +19,8 @@ export class TrafficSplitUnsupportedError extends Error {
   readonly code = 'TRAFFIC_SPLIT_UNSUPPORTED';
   constructor(weights: RouteWeights) {
     super(
-      `provider kubernetes cannot route ${weights.canary}% to the canary: Services have no weights. ` +
+      `provider kubernetes cannot ${weights.mirrored ? 'mirror traffic' : `route ${weights.canary}%`} to the canary: ` +
+        'Services have no weights or mirrors. ' +
         'Use analysis.iterations (blue/green: the canary is tested through <target>-canary, then promoted) ' +
         'or spec.provider: istio for progressive traffic shifting',
     );
@@ -50,7 +51,7 @@ export class KubernetesRouter implements Router {
 
   async setRoutes(_canary: Canary, weights: RouteWeights): Promise<void> {
     assertValidWeights(weights);
-    if (weights.canary !== 0) throw new TrafficSplitUnsupportedError(weights);
+    if (weights.canary !== 0 || weights.mirrored) throw new TrafficSplitUnsupportedError(weights);
   }
 
   getRoutes(canary: Canary): RouteWeights | undefined {

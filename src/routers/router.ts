@@ -5,6 +5,11 @@ export { ObjectNotOwnedError } from '../kube/ownership.ts';
 export interface RouteWeights {
   primary: number;
   canary: number;
+  /**
+   * Also copy the primary's traffic to the canary (responses discarded), as spec.analysis.mirror asks;
+   * `spec.analysis.mirrorWeight` percent of it (all when unset). Reported by getRoutes only when on.
+   */
+  mirrored?: boolean;
 }
 
 /**
