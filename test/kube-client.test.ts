@@ -71,7 +71,11 @@ describe('KubeApi over HTTP', () => {
       .query({ fieldManager: 'petrel' })
       .reply(200, { metadata: { name: 'podinfo' } });
     const create = nock(SERVER, { reqheaders: { 'content-type': 'application/json' } })
-      .post('/api/v1/namespaces/test/configmaps', { metadata: { name: 'cm', namespace: 'test' } })
+      .post('/api/v1/namespaces/test/configmaps', {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'cm', namespace: 'test' },
+      })
       .query({ fieldManager: 'petrel' })
       .reply(201, { metadata: { name: 'cm' } });
     const api = createKubeApi({ kubeConfig: kubeConfig() });
@@ -80,6 +84,13 @@ describe('KubeApi over HTTP', () => {
     await api.patchStatus(canaryRef, { status: { phase: 'Progressing', canaryWeight: 10 } });
     await api.create(RESOURCES.configMap, { metadata: { name: 'cm', namespace: 'test' } });
     for (const scope of [merge, json, status, create]) expect(scope.isDone()).toBe(true);
+  });
+
+  it('refuses to create a namespaced object without a namespace, before any request', async () => {
+    const api = createKubeApi({ kubeConfig: kubeConfig() });
+    await expect(api.create(RESOURCES.configMap, { metadata: { name: 'cm' } })).rejects.toThrow(
+      /metadata.namespace is required/,
+    );
   });
 
   const cases: [number, Record<string, unknown>, KubeApiErrorCode, boolean][] = [

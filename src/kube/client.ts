@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { type ResourceKind, resourcePath } from './resources.ts';
+import { apiVersionOf, type ResourceKind, resourcePath } from './resources.ts';
 
 /** The metadata fields Petrel reads; the rest of an object passes through untouched. */
 export interface KubeObjectMeta {
@@ -242,13 +242,16 @@ export class HttpKubeApi implements KubeApi {
   }
 
   async create<T extends KubeObject>(resource: ResourceKind, obj: T, call?: CallOptions): Promise<T> {
+    if (resource.namespaced && !obj.metadata?.namespace) {
+      throw new TypeError(`${resource.kind} ${obj.metadata?.name ?? ''}: metadata.namespace is required`);
+    }
     return this.request<T>({
       verb: 'create',
       method: 'POST',
       resource,
       namespace: obj.metadata?.namespace,
       query: { fieldManager: this.fieldManager },
-      body: obj,
+      body: { apiVersion: apiVersionOf(resource), kind: resource.kind, ...obj },
       contentType: 'application/json',
       call,
     });
