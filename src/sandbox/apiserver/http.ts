@@ -24,7 +24,7 @@ import {
 } from './discovery.ts';
 import { ApiError, badRequest, methodNotAllowed, statusBody, unsupportedMediaType } from './errors.ts';
 import type { FaultInjector } from './faults.ts';
-import { decodeProtobufObject, PROTOBUF_CONTENT_TYPE } from './protobuf.ts';
+import { decodeProtobufDeleteOptions, decodeProtobufObject, PROTOBUF_CONTENT_TYPE } from './protobuf.ts';
 import type { RequestLog, RequestLogEntry } from './request-log.ts';
 import type { ResourceRegistry } from './resources.ts';
 import { scaleOf, writeScale } from './scale.ts';
@@ -326,6 +326,16 @@ function handleNonResource(
   throw notFoundPath();
 }
 
+/** DeleteOptions arrive as JSON, as protobuf (typed clients such as helm's), or not at all. */
+async function readDeleteBody(req: IncomingMessage): Promise<unknown> {
+  const body = await readBytes(req);
+  if (body.length === 0) return undefined;
+  const mediaType = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase();
+  if (mediaType === PROTOBUF_CONTENT_TYPE) return decodeProtobufDeleteOptions(body);
+  const text = body.toString('utf8');
+  return text.trim() ? parseJson(text) : undefined;
+}
+
 function deleteOptions(query: URLSearchParams, body: unknown): DeleteOptions {
   const fromBody = (body && typeof body === 'object' ? body : {}) as {
     propagationPolicy?: string;
@@ -489,16 +499,14 @@ async function handleResource(
       );
     }
     case 'delete': {
-      const text = await readBody(req);
-      const options = deleteOptions(query, text.trim() ? parseJson(text) : undefined);
+      const options = deleteOptions(query, await readDeleteBody(req));
       const result = api.delete(type, namespace, route.name!, options);
       const body =
         result.object.kind === 'Status' ? result.object : api.present(type, version, result.object);
       return send(res, result.status === 202 ? 200 : result.status, body);
     }
     case 'deletecollection': {
-      const text = await readBody(req);
-      const options = deleteOptions(query, text.trim() ? parseJson(text) : undefined);
+      const options = deleteOptions(query, await readDeleteBody(req));
       const labels = parseLabelSelector(query.get('labelSelector') ?? undefined);
       const fields = parseFieldSelector(query.get('fieldSelector') ?? undefined, type.fieldSelectors);
       const { items, resourceVersion } = api.list(type, namespace, labels, fields);

@@ -156,3 +156,16 @@ export function decodeProtobufObject(body: Buffer): Record<string, unknown> {
   const object = decode(fields(bytes(envelope, 2) ?? Buffer.alloc(0)));
   return { apiVersion, kind, ...object };
 }
+
+/** Decodes a protobuf meta/v1 DeleteOptions (propagationPolicy, preconditions, dryRun). */
+export function decodeProtobufDeleteOptions(body: Buffer): Record<string, unknown> {
+  if (body.length < 4 || !MAGIC.every((b, i) => body[i] === b))
+    throw badRequest('protobuf body: missing the k8s\\0 prefix');
+  const envelope = fields(body.subarray(4));
+  const f = fields(bytes(envelope, 2) ?? Buffer.alloc(0));
+  const pre = bytes(f, 2);
+  const preconditions = pre
+    ? compact({ uid: str(fields(pre), 1), resourceVersion: str(fields(pre), 2) })
+    : undefined;
+  return compact({ propagationPolicy: str(f, 4), preconditions, dryRun: strings(f, 5) });
+}
