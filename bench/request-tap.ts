@@ -1,0 +1,88 @@
+import type { RequestLog, RequestLogEntry } from '../src/sandbox/apiserver/index.ts';
+
+export const BENCH_USER_AGENT = 'petrel-bench';
+export const SIMULATOR_USER_AGENT = 'petrel-traffic-simulator';
+
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+const READ_VERBS = new Set(['get', 'list']);
+
+export type RequestClass = 'read' | 'write' | 'watch';
+
+export interface TappedRequest {
+  time: number;
+  verb: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+}
+
+export function classOf(verb: string): RequestClass | undefined {
+  if (READ_VERBS.has(verb)) return 'read';
+  if (WRITE_VERBS.has(verb)) return 'write';
+  if (verb === 'watch') return 'watch';
+  return undefined;
+}
+
+/**
+ * Sees every request the sandbox logs, keeping the controller's own (everything not sent by the bench
+ * or the traffic simulator) without the request log's 10,000-entry cap. Recording can be paused so a
+ * 10,000-canary setup does not fill memory with requests nobody will look at.
+ */
+export class RequestTap {
+  private kept: TappedRequest[] = [];
+  recording = false;
+
+  constructor(log: RequestLog) {
+    const record = log.record.bind(log);
+    log.record = (entry: RequestLogEntry) => {
+      if (this.recording && entry.resource !== undefined && !isOthers(entry.userAgent)) {
+        this.kept.push({
+          time: entry.time.getTime(),
+          verb: entry.verb,
+          resource: entry.resource,
+          namespace: entry.namespace,
+          name: entry.name,
+        });
+      }
+      return record(entry);
+    };
+  }
+
+  start(): void {
+    this.kept = [];
+    this.recording = true;
+  }
+
+  stop(): TappedRequest[] {
+    this.recording = false;
+    return this.kept;
+  }
+
+  /** Requests seen so far in the current recording. */
+  get seen(): readonly TappedRequest[] {
+    return this.kept;
+  }
+}
+
+function isOthers(userAgent: string | undefined): boolean {
+  return userAgent === BENCH_USER_AGENT || userAgent === SIMULATOR_USER_AGENT;
+}
+
+/** Counts keyed "verb resource", sorted. */
+export function countByVerb(requests: readonly TappedRequest[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of requests) {
+    const key = `${r.verb} ${r.resource}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+export function countByClass(requests: readonly TappedRequest[]): Record<RequestClass, number> {
+  const counts = { read: 0, write: 0, watch: 0 };
+  for (const r of requests) {
+    const c = classOf(r.verb);
+    if (c) counts[c]++;
+  }
+  return counts;
+}

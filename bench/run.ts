@@ -1,0 +1,191 @@
+// Petrel's benchmarks: the API and Prometheus cost of a rollout step, the cost of idle canaries, how fast
+// a change is noticed, and how one controller process holds up with 100 to 10,000 canaries.
+// Run: npm run bench -- [--quick] [--sizes 100,1000] [--scale-only] [--workers N] [--out FILE]
+import { readdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { createKubeApi } from '../src/kube/client.ts';
+import { startApiServer } from '../src/sandbox/apiserver/index.ts';
+import { startPrometheus } from '../src/sandbox/prometheus.ts';
+import { startControllerProcess } from './controller-process.ts';
+import { BENCH_USER_AGENT, RequestTap } from './request-tap.ts';
+import { type BenchEnv, costPerStep, detectionLatency, idleCost, loadAverage, scale } from './scenarios.ts';
+import { type BenchReport, evaluateTargets, renderSummary } from './summary.ts';
+
+const CRD_DIR = fileURLToPath(new URL('../crds/', import.meta.url));
+const DEFAULT_OUT = fileURLToPath(new URL('./report.json', import.meta.url));
+
+export interface BenchPlan {
+  mode: 'quick' | 'full';
+  cost: { interval: string; timeoutMs: number };
+  idle: { canaries: number; windowMs: number };
+  detection: { changes: number; timeoutMs: number };
+  scale: { sizes: number[]; interval: string; timeoutMs: number };
+  workers: number;
+  /** Skip cost, idle and detection (they do not depend on the number of canaries). */
+  scaleOnly: boolean;
+}
+
+export function planFor(opts: {
+  quick: boolean;
+  sizes?: number[];
+  workers?: number;
+  scaleOnly?: boolean;
+}): BenchPlan {
+  const workers = opts.workers ?? 2;
+  const scaleOnly = opts.scaleOnly ?? false;
+  if (opts.quick)
+    return {
+      mode: 'quick',
+      cost: { interval: '1s', timeoutMs: 30_000 },
+      idle: { canaries: 10, windowMs: 4000 },
+      detection: { changes: 10, timeoutMs: 5000 },
+      scale: { sizes: opts.sizes ?? [50], interval: '1s', timeoutMs: 20_000 },
+      workers,
+      scaleOnly,
+    };
+  return {
+    mode: 'full',
+    cost: { interval: '5s', timeoutMs: 120_000 },
+    idle: { canaries: 200, windowMs: 60_000 },
+    detection: { changes: 50, timeoutMs: 10_000 },
+    scale: { sizes: opts.sizes ?? [100, 1000, 10_000], interval: '10s', timeoutMs: 180_000 },
+    workers,
+    scaleOnly,
+  };
+}
+
+function crdFiles(): string[] {
+  return readdirSync(CRD_DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => `${CRD_DIR}${f}`);
+}
+
+async function startEnv(
+  prometheusUrl: string,
+  workers: number,
+  logger: pino.Logger,
+  readyTimeoutMs: number,
+  setup?: (env: Omit<BenchEnv, 'controller'>) => Promise<void>,
+): Promise<BenchEnv & { close(): Promise<void> }> {
+  const sandbox = await startApiServer({ deploymentReadyDelayMs: 100, crdFiles: crdFiles() });
+  const tap = new RequestTap(sandbox.requestLog);
+  const api = createKubeApi({ kubeConfig: sandbox.kubeConfig(), userAgent: BENCH_USER_AGENT });
+  try {
+    await setup?.({ sandbox, api, tap, prometheusUrl, logger });
+    const controller = startControllerProcess({
+      kubeconfigPath: sandbox.kubeconfigPath,
+      prometheusUrl,
+      workers,
+      readyTimeoutMs,
+    });
+    return {
+      sandbox,
+      api,
+      tap,
+      controller,
+      prometheusUrl,
+      logger,
+      close: async () => {
+        await controller.stop();
+        api.close();
+        await sandbox.stop();
+      },
+    };
+  } catch (err) {
+    api.close();
+    await sandbox.stop();
+    throw err;
+  }
+}
+
+export async function runBench(plan: BenchPlan, log: (line: string) => void): Promise<BenchReport> {
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  const startedAt = new Date();
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryMiB: Math.round(totalmem() / 1024 / 1024),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    loadAtStart: loadAverage(),
+  };
+  const prometheus = await startPrometheus({ logger, retention: '2h' });
+  try {
+    log(`benchmarks (${plan.mode}), load ${machine.loadAtStart}`);
+    let cost: BenchReport['costPerStep'] = null;
+    let idle: BenchReport['idleCost'] = null;
+    let detection: BenchReport['detectionLatency'] = null;
+    const env = plan.scaleOnly ? undefined : await startEnv(prometheus.url, plan.workers, logger, 60_000);
+    if (env)
+      try {
+        await env.controller.ready;
+        log('cost per step: one canary through a full rollout');
+        cost = await costPerStep(env, { interval: plan.cost.interval, metrics: 1 }, plan.cost.timeoutMs);
+        log(`idle cost: ${plan.idle.canaries} settled canaries for ${plan.idle.windowMs / 1000} s`);
+        idle = await idleCost(env, plan.idle.canaries, plan.idle.windowMs);
+        log(`detection latency: ${plan.detection.changes} changes`);
+        detection = await detectionLatency(env, plan.detection.changes, plan.detection.timeoutMs);
+      } finally {
+        await env.close();
+      }
+    const scaleResults: BenchReport['scale'] = [];
+    for (const canaries of plan.scale.sizes) {
+      log(`scale: ${canaries} canaries, ${Math.max(1, Math.round(canaries / 10))} progressing`);
+      scaleResults.push(
+        await scale(
+          (setup) => startEnv(prometheus.url, plan.workers, logger, Math.max(60_000, canaries * 30), setup),
+          { canaries, interval: plan.scale.interval, workers: plan.workers, timeoutMs: plan.scale.timeoutMs },
+        ),
+      );
+    }
+    const report: BenchReport = {
+      version: 1,
+      mode: plan.mode,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      machine,
+      costPerStep: cost,
+      idleCost: idle,
+      detectionLatency: detection,
+      scale: scaleResults,
+      targets: [],
+    };
+    report.targets = evaluateTargets(report);
+    return report;
+  } finally {
+    await prometheus.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      sizes: { type: 'string' },
+      workers: { type: 'string' },
+      out: { type: 'string', default: DEFAULT_OUT },
+      'scale-only': { type: 'boolean', default: false },
+    },
+  });
+  const sizes = values.sizes?.split(',').map((s) => Number(s.trim()));
+  if (sizes?.some((n) => !Number.isInteger(n) || n < 10 || n > 20_000)) {
+    console.error('--sizes: comma-separated whole numbers of canaries from 10 to 20000, e.g. 100,1000');
+    process.exit(2);
+  }
+  const workers = values.workers === undefined ? undefined : Number(values.workers);
+  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64)) {
+    console.error('--workers: a whole number from 1 to 64 (the controller flag of the same name)');
+    process.exit(2);
+  }
+  const plan = planFor({ quick: values.quick ?? false, sizes, workers, scaleOnly: values['scale-only'] });
+  const report = await runBench(plan, (line) => console.log(line));
+  await writeFile(values.out ?? DEFAULT_OUT, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(renderSummary(report));
+  console.log(`report written to ${values.out}`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
