@@ -5,9 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { demoCommand } from '../src/cli/demo.ts';
 import type { DemoEvent } from '../src/demo/events.ts';
+import { runDemo } from '../src/demo/run.ts';
+import { DemoTimeoutError } from '../src/demo/wait.ts';
 import { createKubeApi, type KubeObject } from '../src/kube/client.ts';
 import { loadKubeConfig } from '../src/kube/kubeconfig.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
@@ -137,6 +140,28 @@ describe('petrel demo', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('fails clearly when a release misses its deadline, and stops everything it started', async () => {
+    const events: DemoEvent[] = [];
+    const logs = sink();
+    const run = runDemo({
+      scenario: 'healthy',
+      rps: 50,
+      keep: false,
+      reporter: { emit: (e) => events.push(e) },
+      logger: pino({ level: 'warn' }, logs.stream),
+      signal: new AbortController().signal,
+      releaseTimeoutMs: 1500,
+    });
+    const error = await run.catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(DemoTimeoutError);
+    expect((error as Error).message).toMatch(
+      /^release v2 did not end in Succeeded or Failed within 1.5s: the Canary is Progressing at weight \d+/,
+    );
+    const ready = events.find((e) => e.type === 'ready');
+    expect(ready && isAlive(ready.prometheusPid)).toBe(false);
+    expect(events.some((e) => e.type === 'outcome')).toBe(false);
+  }, 60_000);
 
   it('promotes a healthy v2 and rolls back v3 naming the failed check and its value (--json)', async () => {
     const { code, events, stderr, elapsedMs } = await runInProcess(['--json']);

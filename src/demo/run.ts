@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import type { CanaryStatus } from '../api/canary.ts';
 import { parseDuration } from '../api/duration.ts';
 import { type RunningController, startController } from '../controller/controller.ts';
 import { createKubeApi, type HttpKubeApi } from '../kube/client.ts';
@@ -13,7 +14,7 @@ import { DEMO_APP, demoCanary, demoDeployment, demoNamespace, releasePatch } fro
 import type { DemoEvent, DemoReporter } from './events.ts';
 import { failedChecksSince, isTerminalPhase, outcomeReason } from './observe.ts';
 import { INITIAL_VERSION, type Release, type ScenarioName, scenarioReleases } from './scenarios.ts';
-import { pollUntil, sleep, within } from './wait.ts';
+import { DemoTimeoutError, pollUntil, sleep, within } from './wait.ts';
 import { CanaryWatcher } from './watcher.ts';
 
 const CRD_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
@@ -247,16 +248,29 @@ async function runRelease(
     { resource: RESOURCES.deployment, namespace: app.namespace, name: app.name },
     releasePatch(release.image, release.behaviour),
   );
-  const done = await pollUntil(
-    `release ${release.name} ending in Succeeded or Failed`,
-    () => {
-      const status = watcher.current()?.status;
-      const started = status?.lastAppliedSpec !== undefined && status.lastAppliedSpec !== before;
-      return started && isTerminalPhase(status?.phase) ? status : undefined;
-    },
-    { timeoutMs: opts.releaseTimeoutMs ?? 90_000, signal: opts.signal },
-  );
-  const phase = done?.phase ?? 'Unknown';
+  const timeoutMs = opts.releaseTimeoutMs ?? 90_000;
+  let done: CanaryStatus;
+  try {
+    done = await pollUntil(
+      `release ${release.name} ending in Succeeded or Failed`,
+      () => {
+        const status = watcher.current()?.status;
+        const started = status?.lastAppliedSpec !== undefined && status.lastAppliedSpec !== before;
+        return started && isTerminalPhase(status?.phase) ? status : undefined;
+      },
+      { timeoutMs, signal: opts.signal },
+    );
+  } catch (err) {
+    if (!(err instanceof DemoTimeoutError)) throw err;
+    const status = watcher.current()?.status;
+    throw new DemoTimeoutError(
+      `release ${release.name} did not end in Succeeded or Failed within ${timeoutMs / 1000}s: ` +
+        `the Canary is ${status?.phase ?? 'without a phase'} at weight ${status?.canaryWeight ?? 0} ` +
+        `(failed checks ${status?.failedChecks ?? 0}); run with --log-level info to see why`,
+      { cause: err },
+    );
+  }
+  const phase = done.phase ?? 'Unknown';
   const failedChecks = failedChecksSince(done, started);
   const failedMetric = release.expect.failedMetric;
   const ok =
