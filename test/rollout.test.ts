@@ -311,16 +311,16 @@ describe('decide, phase by phase', () => {
       actions: ['ensureRoutes', 'promotePrimary'],
     },
     {
-      name: 'WaitingPromotion behaves as Promoting',
+      name: 'WaitingPromotion (confirm-promotion closed) keeps analysing at its weight',
       canary: makeCanary({}, progressing({ phase: 'WaitingPromotion', canaryWeight: 50 })),
       obs: {
         target: ready('v2'),
-        primary: { revision: 'v2', replicas: 1, ready: false },
+        primary: { revision: 'v1', replicas: 1, ready: true },
         routes: { primary: 50, canary: 50 },
       },
       now: 1_000,
       phase: 'WaitingPromotion',
-      reason: 'WaitingForPrimary',
+      reason: 'WaitingForStep',
       actions: ['ensureRoutes'],
     },
     {

@@ -11,9 +11,11 @@ import { RESOURCES } from '../kube/resources.ts';
 import { runChecks } from '../metrics/checks.ts';
 import { createMetricsProvider } from '../metrics/factory.ts';
 import type { MetricsProvider } from '../metrics/provider.ts';
+import type { DefaultAlertProvider } from '../notifiers/alerter.ts';
 import { RouterFactory } from '../routers/factory.ts';
 import type { DestinationRule, VirtualService } from '../routers/istio.ts';
 import type { Service } from '../routers/services.ts';
+import { createHookServices } from '../webhooks/services.ts';
 import { NamespacedInformers } from './caches.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { MeshProvider } from './mesh.ts';
@@ -40,6 +42,10 @@ export interface ControllerOptions {
   userAgent?: string;
   /** Timeout of each Prometheus query. */
   queryTimeoutMs?: number;
+  /** Shown in notifications (--cluster-name). */
+  clusterName?: string;
+  /** Where notifications of canaries without analysis.alerts go. */
+  defaultAlertProvider?: DefaultAlertProvider;
 }
 
 export interface RunningController {
@@ -106,7 +112,18 @@ export function startController(options: ControllerOptions): RunningController {
     destinationRules,
   });
   const routerFor = (canary: Canary) => routers.for(canary);
-  const events = new EventRecorder({ api, logger: logger.child({ component: 'events' }) });
+  const hookServices = createHookServices({
+    api,
+    alertProviders,
+    logger,
+    now: () => clock.now(),
+    enqueue: (key) => enqueue(key),
+    ...(options.clusterName ? { clusterName: options.clusterName } : {}),
+    ...(options.defaultAlertProvider ? { defaultAlertProvider: options.defaultAlertProvider } : {}),
+  });
+  const events = hookServices.events(
+    new EventRecorder({ api, logger: logger.child({ component: 'events' }) }),
+  );
   const providers = new Map<string, MetricsProvider>();
   const providerFor = (spec: MetricTemplate['spec']['provider'] | undefined): MetricsProvider => {
     const cacheKey = canonicalJson(spec ?? null);
@@ -135,6 +152,7 @@ export function startController(options: ControllerOptions): RunningController {
     routerFor,
     defaultProvider: meshProvider,
     events,
+    hooks: hookServices.hooks,
     runChecks: (canary, now) => runChecks({ canary, templates, providerFor, now }),
     clock,
     logger: logger.child({ component: 'reconciler' }),
@@ -175,6 +193,7 @@ export function startController(options: ControllerOptions): RunningController {
     const name = obj.metadata?.name ?? '';
     index.remove(ns, name);
     queue.forget(canaryKey(ns, name));
+    hookServices.forget(canaryKey(ns, name));
   });
   const onDeployment = (obj: Deployment) => {
     for (const key of index.canariesFor(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''))
@@ -215,6 +234,7 @@ export function startController(options: ControllerOptions): RunningController {
         abort.abort(new Error('controller stopped'));
         started = false;
         await queue.shutDown();
+        await hookServices.stop();
         await Promise.all(all.map((group) => group.stop()));
         logger.info('controller stopped');
       })();

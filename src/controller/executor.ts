@@ -7,8 +7,10 @@ import {
   promotePrimary,
   scaleTarget,
 } from '../kube/deployments.ts';
+import { RESOURCES } from '../kube/resources.ts';
 import type { Action, EventSeverity } from '../rollout/index.ts';
 import type { Router } from '../routers/router.ts';
+import { clearManualActionPatch } from '../webhooks/manual.ts';
 
 /** Where Kubernetes events go (the kube package's EventRecorder fits). */
 export interface EventSink {
@@ -69,6 +71,17 @@ export async function execute(
         } catch (err) {
           deps.logger.warn({ err, reason: action.reason }, 'could not record a Kubernetes event');
         }
+        break;
+      case 'clearManualAction':
+        await deps.deployments.api.mergePatch(
+          {
+            resource: RESOURCES.canary,
+            namespace: canary.metadata.namespace ?? '',
+            name: canary.metadata.name,
+          },
+          clearManualActionPatch(),
+        );
+        writes.push('manual action cleared');
         break;
       default:
         assertNever(action);

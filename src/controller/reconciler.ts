@@ -19,6 +19,7 @@ import {
   withCondition,
 } from '../rollout/index.ts';
 import type { Router } from '../routers/router.ts';
+import type { HookObserver } from '../webhooks/gates.ts';
 import type { Clock } from './clock.ts';
 import { type EventSink, execute } from './executor.ts';
 import { observePrimary, observeTarget, splitKey } from './observe.ts';
@@ -37,6 +38,8 @@ export interface ReconcilerDeps {
   runChecks: (canary: Canary, now: Date) => Promise<CheckObservation[]>;
   clock: Clock;
   logger: Logger;
+  /** Webhook gates and the manual-action annotation; without it, neither is consulted. */
+  hooks?: HookObserver;
 }
 
 /** The target Deployment does not exist (yet): retried with backoff, and at once when it appears. */
@@ -101,18 +104,37 @@ export class CanaryReconciler {
       }
       throw err;
     }
-    if (planObservations(canary, now).checks) obs.checks = await this.deps.runChecks(canary, now);
+    const plan = planObservations(canary, now, obs.target.revision);
+    const hooks = this.deps.hooks?.observe(
+      key,
+      canary,
+      { webhooks: plan.webhooks ?? [], checks: plan.checks },
+      now,
+      obs.target.revision,
+    );
+    if (hooks?.webhooks) obs.webhooks = hooks.webhooks;
+    if (hooks?.manual) obs.manual = hooks.manual;
+    // While a due webhook has not answered, the tick holds and Prometheus is not asked either.
+    if (plan.checks && !hooks?.pending) {
+      obs.checks = [...(await this.deps.runChecks(canary, now)), ...(hooks?.rolloutChecks ?? [])];
+    }
 
     const decision = decide(canary, obs, now);
+    // Events carry the status they report on, so notifications show the new phase and weight.
+    const events: EventSink = {
+      record: (c, type, reason, message) =>
+        this.deps.events.record({ ...c, status: decision.status }, type, reason, message),
+    };
     try {
       const report = await execute(
-        { deployments: this.deps.deployments, router, events: this.deps.events, logger: log },
+        { deployments: this.deps.deployments, router, events, logger: log },
         canary,
         target,
         decision.actions,
       );
       const patch = statusPatch(raw.status as Canary['status'], decision.status);
       if (patch) await this.patchStatus(namespace, name, patch);
+      this.deps.hooks?.afterDecision(key, canary, decision.status);
       const changed = patch !== undefined || report.writes.length > 0;
       const fields = {
         phase: decision.status.phase,
@@ -161,6 +183,7 @@ export class CanaryReconciler {
       apiVersion: 'petrel.dev/v1alpha1',
       kind: 'Canary',
       metadata: raw.metadata,
+      spec: (raw as { spec?: unknown }).spec,
     } as Canary;
     await this.recordEvent(eventTarget, 'Warning', INVALID_SPEC, message, log);
   }

@@ -1,5 +1,7 @@
 import type { Canary, CanaryStatus } from '../api/canary.ts';
 import { parseDuration } from '../api/duration.ts';
+import type { GateType } from '../webhooks/gates.ts';
+import type { ManualAction } from '../webhooks/manual.ts';
 import { reasons } from './reasons.ts';
 import { withCondition, withHistory } from './status.ts';
 import type { Action, Decision, ObservationPlan, Observations, Reason } from './types.ts';
@@ -7,6 +9,7 @@ import { judge } from './verdicts.ts';
 import { hasWeightSteps, maxWeightOf, nextWeight, sameWeights, weightsFor } from './weights.ts';
 
 const PROMOTED = 'Promoted';
+const PAUSED = 'Paused';
 const DEFAULT_INTERVAL_MS = 60_000;
 const DEFAULT_THRESHOLD = 5;
 const DEFAULT_DEADLINE_SECONDS = 600;
@@ -24,16 +27,52 @@ interface Context {
   deadlineSeconds: number;
 }
 
-/** Says which observations the controller must gather for this tick: Prometheus is queried only when a step is due. */
-export function planObservations(canary: Canary, now: Date): ObservationPlan {
+/**
+ * Says which observations the controller must gather for this tick: Prometheus is queried, and rollout
+ * hooks called, only when a step is due; gates only when their moment has come. `targetRevision` (the
+ * target's current revision) lets the plan see a new revision waiting for confirm-rollout.
+ */
+export function planObservations(canary: Canary, now: Date, targetRevision?: string): ObservationPlan {
+  const checks = checksDue(canary, now);
+  const webhooks = gatesDue(canary, now, targetRevision);
+  return webhooks.length > 0 ? { checks, webhooks } : { checks };
+}
+
+function checksDue(canary: Canary, now: Date): boolean {
   const status = canary.status;
-  if (canary.spec.suspend || !status || !isProgressing(status.phase) || canary.spec.skipAnalysis) {
-    return { checks: false };
-  }
+  if (canary.spec.suspend || !status || !isProgressing(status.phase) || canary.spec.skipAnalysis)
+    return false;
   const analysis = canary.spec.analysis;
-  if (!analysis || (analysis.metrics ?? []).length === 0) return { checks: false };
-  if (hasWeightSteps(analysis) && (status.canaryWeight ?? 0) === 0) return { checks: false };
-  return { checks: stepRemainingMs(status, intervalOf(canary), now.getTime()) === 0 };
+  if (!analysis || ((analysis.metrics ?? []).length === 0 && !hasHook(canary, 'rollout'))) return false;
+  if (hasWeightSteps(analysis) && (status.canaryWeight ?? 0) === 0) return false;
+  return stepRemainingMs(status, intervalOf(canary), now.getTime()) === 0;
+}
+
+function gatesDue(canary: Canary, now: Date, targetRevision: string | undefined): GateType[] {
+  const status = canary.status;
+  if (canary.spec.suspend || !status?.phase || (canary.spec.analysis?.webhooks ?? []).length === 0) return [];
+  const due: GateType[] = [];
+  const newRevision = targetRevision !== undefined && targetRevision !== status.lastAppliedSpec;
+  if (newRevision) {
+    if (isSteady(status.phase) && hasHook(canary, 'confirm-rollout')) due.push('confirm-rollout');
+    return due;
+  }
+  if (!isProgressing(status.phase) || canary.spec.skipAnalysis) return due;
+  const analysis = canary.spec.analysis ?? {};
+  const stepping = hasWeightSteps(analysis);
+  const weight = status.canaryWeight ?? 0;
+  const stepDue =
+    (stepping && weight === 0) || stepRemainingMs(status, intervalOf(canary), now.getTime()) === 0;
+  if (!stepDue) return due;
+  if (weight === 0 && (status.iterations ?? 0) === 0 && hasHook(canary, 'pre-rollout'))
+    due.push('pre-rollout');
+  if (hasHook(canary, 'rollback')) due.push('rollback');
+  const last = stepping
+    ? weight >= maxWeightOf(analysis)
+    : (status.iterations ?? 0) + 1 >= (analysis.iterations ?? 1);
+  if (last && hasHook(canary, 'confirm-promotion')) due.push('confirm-promotion');
+  if (!last && stepping && hasHook(canary, 'confirm-traffic-increase')) due.push('confirm-traffic-increase');
+  return due;
 }
 
 /**
@@ -60,11 +99,13 @@ export function decide(canary: Canary, obs: Observations, now: Date): Decision {
   const phase = ctx.status.phase;
   if (phase === 'Terminating' || phase === 'Terminated') return hold(ctx, reasons.terminating(phase));
   if (!phase || phase === 'Initializing' || !obs.primary) return initialize(ctx);
+  const manual = obs.manual ? manualControl(ctx, obs.manual) : undefined;
+  if (manual) return manual;
   if (obs.target.revision !== ctx.status.lastAppliedSpec) {
     if (obs.target.revision === ctx.status.lastPromotedSpec && obs.primary.revision === obs.target.revision) {
       return backToPromoted(ctx);
     }
-    return startRollout(ctx, phase === 'Initialized' || phase === 'Succeeded' || phase === 'Failed');
+    return startRollout(ctx, isSteady(phase));
   }
   switch (phase) {
     case 'Initialized':
@@ -73,8 +114,8 @@ export function decide(canary: Canary, obs: Observations, now: Date): Decision {
       return idle(ctx);
     case 'Waiting':
     case 'Progressing':
-      return progress(ctx);
     case 'WaitingPromotion':
+      return progress(ctx);
     case 'Promoting':
       return awaitPrimary(ctx);
     case 'Finalising':
@@ -156,6 +197,10 @@ function canaryReplicas(ctx: Context): number {
 }
 
 function startRollout(ctx: Context, fromSteadyState: boolean): Decision {
+  const confirm = fromSteadyState ? ctx.obs.webhooks?.['confirm-rollout'] : undefined;
+  if (confirm?.pending)
+    return { status: ctx.status, actions: [], reason: reasons.webhookPending(), requeueAfterMs: 1000 };
+  if (confirm && !confirm.open) return waitForConfirmation(ctx, confirm.detail);
   const replicas = canaryReplicas(ctx);
   const reason = fromSteadyState ? reasons.newRevision(ctx.target, replicas) : reasons.restarted(ctx.target);
   const actions: Action[] = [{ type: 'ensureRoutes' }];
@@ -219,6 +264,22 @@ function progress(ctx: Context): Decision {
     return { status, actions, reason: reasons.waitingForStep(weight, remaining), requeueAfterMs: remaining };
   }
 
+  const gates = obs.webhooks ?? {};
+  if (Object.values(gates).some((g) => g?.pending)) {
+    return { status, actions, reason: reasons.webhookPending(), requeueAfterMs: 1000 };
+  }
+  if (gates.rollback?.open) return rollback(ctx, reasons.rollbackRequested(gates.rollback.detail));
+  const pre = gates['pre-rollout'];
+  if (pre && !pre.open) {
+    const failed = (status.failedChecks ?? 0) + 1;
+    status.failedChecks = failed;
+    status.lastStepTime = ctx.now.toISOString();
+    if (failed >= ctx.threshold) return rollback(ctx, reasons.thresholdReached(ctx.threshold, pre.detail));
+    const reason = reasons.preRolloutFailed(failed, ctx.threshold, pre.detail);
+    actions.push(event(reason));
+    return { status, actions, reason, requeueAfterMs: ctx.intervalMs };
+  }
+
   if (planObservations(canary, ctx.now).checks) {
     const checks = obs.checks;
     if (!checks) return { status, actions, reason: reasons.checksMissing(), requeueAfterMs: 1000 };
@@ -239,12 +300,22 @@ function progress(ctx: Context): Decision {
   if (!stepping) {
     const done = (status.iterations ?? 0) + 1;
     const total = analysis.iterations ?? 1;
-    status.iterations = done;
+    status.iterations = Math.min(done, total);
     status.lastStepTime = ctx.now.toISOString();
-    if (done >= total) return promote(ctx, actions, false);
+    if (done >= total) return promoteOrWait(ctx, actions);
     return { status, actions, reason: reasons.iteration(done, total), requeueAfterMs: ctx.intervalMs };
   }
-  if (weight >= maxWeightOf(analysis)) return promote(ctx, actions, false);
+  if (weight >= maxWeightOf(analysis)) {
+    status.lastStepTime = ctx.now.toISOString();
+    return promoteOrWait(ctx, actions);
+  }
+  const increase = gates['confirm-traffic-increase'];
+  if (increase && !increase.open) {
+    status.lastStepTime = ctx.now.toISOString();
+    const reason = reasons.trafficIncreaseHeld(weight, increase.detail);
+    actions.push(event(reason));
+    return { status, actions, reason, requeueAfterMs: ctx.intervalMs };
+  }
 
   const next = nextWeight(analysis, weight);
   const reason = reasons.advance(next, weight);
@@ -270,8 +341,102 @@ function progress(ctx: Context): Decision {
   };
 }
 
-function promote(ctx: Context, actions: Action[], skipped: boolean): Decision {
-  const reason = reasons.promoting(ctx.target, ctx.primary, skipped);
+/** Promotes, unless a confirm-promotion gate is closed: then WaitingPromotion, and the analysis goes on. */
+function promoteOrWait(ctx: Context, actions: Action[]): Decision {
+  const gate = ctx.obs.webhooks?.['confirm-promotion'];
+  if (!gate || gate.open) return promote(ctx, actions, false);
+  const reason = reasons.waitingForPromotion(gate.detail);
+  const status = ctx.status;
+  if (status.phase !== 'WaitingPromotion') {
+    status.phase = 'WaitingPromotion';
+    status.lastTransitionTime = ctx.now.toISOString();
+    actions.push(event(reason));
+  }
+  return { status, actions, reason, requeueAfterMs: ctx.intervalMs };
+}
+
+function waitForConfirmation(ctx: Context, detail: string): Decision {
+  const reason = reasons.waitingForConfirmation(detail);
+  const actions: Action[] = [{ type: 'ensureRoutes' }];
+  if (!sameWeights(ctx.obs.routes, weightsFor(0)))
+    actions.push({ type: 'setWeights', weights: weightsFor(0) });
+  if (ctx.obs.target.replicas !== 0) actions.push({ type: 'scaleTarget', replicas: 0 });
+  const status: CanaryStatus = { ...ctx.status, canaryWeight: 0 };
+  if (status.phase !== 'Waiting') {
+    status.phase = 'Waiting';
+    status.lastTransitionTime = ctx.now.toISOString();
+    actions.push(event(reason));
+  }
+  return { status, actions, reason, requeueAfterMs: ctx.intervalMs };
+}
+
+/**
+ * petrel promote|abort|pause|resume, read from the Canary's annotations. Undefined lets the tick go on
+ * as usual. One-shot actions (promote, abort, resume) remove their annotation once carried out.
+ */
+function manualControl(ctx: Context, manual: ManualAction): Decision | undefined {
+  const phase = ctx.status.phase ?? 'Initialized';
+  const inRollout = phase === 'Progressing' || phase === 'Waiting' || phase === 'WaitingPromotion';
+  const clear: Action = { type: 'clearManualAction' };
+  switch (manual.action) {
+    case 'pause': {
+      const reason = reasons.paused(manual.by);
+      const conditions = withCondition(
+        ctx.status.conditions,
+        PAUSED,
+        'True',
+        reason.code,
+        reason.message,
+        ctx.now,
+      );
+      const actions: Action[] = conditions === ctx.status.conditions ? [] : [event(reason)];
+      return { status: { ...ctx.status, conditions }, actions, reason };
+    }
+    case 'resume': {
+      const reason = reasons.resumed(manual.by);
+      const conditions = ctx.status.conditions?.filter((c) => c.type !== PAUSED);
+      const status: CanaryStatus = { ...ctx.status };
+      if (conditions) status.conditions = conditions;
+      return { status, actions: [clear, event(reason)], reason, requeueAfterMs: 0 };
+    }
+    case 'abort': {
+      if (!inRollout) return ignored(ctx, manual, phase);
+      const decision = rollback(ctx, reasons.aborted(manual.by));
+      decision.status.lastAppliedSpec = ctx.obs.target.revision;
+      decision.actions.push(clear);
+      return decision;
+    }
+    case 'promote': {
+      const ready = ctx.obs.target.replicas > 0 && ctx.obs.target.ready;
+      if (
+        !inRollout ||
+        phase === 'Waiting' ||
+        !ready ||
+        ctx.obs.target.revision !== ctx.status.lastAppliedSpec
+      ) {
+        return ignored(ctx, manual, ready || !inRollout ? phase : `${phase} (canary not ready)`);
+      }
+      const decision = promote(ctx, [{ type: 'ensureRoutes' }], false, reasons.promotedManually(manual.by));
+      decision.actions.push(clear);
+      return decision;
+    }
+    default:
+      return assertNever(manual.action);
+  }
+}
+
+function ignored(ctx: Context, manual: ManualAction, phase: string): Decision {
+  const reason = reasons.manualIgnored(manual.action, manual.by, phase);
+  return {
+    status: ctx.status,
+    actions: [{ type: 'clearManualAction' }, event(reason)],
+    reason,
+    requeueAfterMs: 0,
+  };
+}
+
+function promote(ctx: Context, actions: Action[], skipped: boolean, why?: Reason): Decision {
+  const reason = why ?? reasons.promoting(ctx.target, ctx.primary, skipped);
   const status: CanaryStatus = {
     ...ctx.status,
     phase: 'Promoting',
@@ -369,7 +534,16 @@ function event(reason: Reason): Action {
 }
 
 function isProgressing(phase: CanaryStatus['phase']): boolean {
-  return phase === 'Progressing' || phase === 'Waiting';
+  return phase === 'Progressing' || phase === 'Waiting' || phase === 'WaitingPromotion';
+}
+
+/** No rollout in flight: a new revision starts one (after its confirm-rollout gate, if any). */
+function isSteady(phase: CanaryStatus['phase']): boolean {
+  return phase === 'Initialized' || phase === 'Succeeded' || phase === 'Failed' || phase === 'Waiting';
+}
+
+function hasHook(canary: Canary, type: string): boolean {
+  return (canary.spec.analysis?.webhooks ?? []).some((h) => h.type === type);
 }
 
 function intervalOf(canary: Canary): number {
@@ -390,6 +564,6 @@ function timeOf(rfc3339: string | undefined, fallbackMs: number): number {
   return Number.isFinite(ms) ? ms : fallbackMs;
 }
 
-function assertNever(phase: never): never {
-  throw new Error(`unknown canary phase ${String(phase)}`);
+function assertNever(value: never): never {
+  throw new Error(`unknown canary phase or action ${String(value)}`);
 }

@@ -66,4 +66,25 @@ export const reasons = {
   succeeded: (target: string) =>
     normal('Succeeded', `promotion completed: traffic 100/0 on the primary, ${target} scaled to zero`),
   checksMissing: () => normal('ChecksPending', 'metric checks are due but were not run on this tick'),
+  webhookPending: () => normal('WebhookPending', 'waiting for a webhook to answer before this step'),
+  waitingForConfirmation: (detail: string) =>
+    normal('WaitingForConfirmation', `confirm-rollout gate closed, the canary stays at zero: ${detail}`),
+  preRolloutFailed: (failed: number, threshold: number, detail: string) =>
+    warning('CheckFailed', `pre-rollout hook failed: ${detail} (failed checks ${failed}/${threshold})`),
+  trafficIncreaseHeld: (weight: number, detail: string) =>
+    normal('TrafficIncreaseHeld', `confirm-traffic-increase gate closed, weight stays ${weight}: ${detail}`),
+  waitingForPromotion: (detail: string) =>
+    normal('WaitingPromotion', `confirm-promotion gate closed, analysis continues: ${detail}`),
+  rollbackRequested: (detail: string) =>
+    warning('RolledBack', `rollback webhook asked for a rollback: ${detail}`),
+  aborted: (by: string) => warning('Aborted', `aborted by ${by}: traffic routed back to the primary`),
+  promotedManually: (by: string) =>
+    normal('Promoting', `promoted by ${by}: copying the canary to the primary`),
+  paused: (by: string) => normal('Paused', `paused by ${by}: nothing moves until petrel resume`),
+  resumed: (by: string) => normal('Resumed', `resumed by ${by}`),
+  manualIgnored: (action: string, by: string, phase: string) =>
+    normal(
+      'ManualActionIgnored',
+      `${action} by ${by} ignored: nothing to ${action} while the canary is ${phase}`,
+    ),
 };

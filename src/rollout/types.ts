@@ -1,4 +1,6 @@
 import type { Canary, CanaryStatus } from '../api/canary.ts';
+import type { GateObservations, GateType } from '../webhooks/gates.ts';
+import type { ManualAction } from '../webhooks/manual.ts';
 
 /** What the controller saw of one Deployment, read from the informer cache. */
 export interface WorkloadObservation {
@@ -35,6 +37,10 @@ export interface Observations {
   routes?: Weights;
   /** Present only when `planObservations` said checks are due on this tick. */
   checks?: CheckObservation[];
+  /** Answers of the webhook gates `planObservations` said are due on this tick. */
+  webhooks?: GateObservations;
+  /** A manual action asked for through the Canary's annotations (petrel promote|abort|pause|resume). */
+  manual?: ManualAction;
 }
 
 export type EventSeverity = 'Normal' | 'Warning';
@@ -46,7 +52,9 @@ export type Action =
   | { type: 'setWeights'; weights: Weights }
   | { type: 'scaleTarget'; replicas: number }
   | { type: 'promotePrimary' }
-  | { type: 'event'; severity: EventSeverity; reason: string; message: string };
+  | { type: 'event'; severity: EventSeverity; reason: string; message: string }
+  /** Removes the manual-action annotation once the action was carried out. */
+  | { type: 'clearManualAction' };
 
 export interface Reason {
   /** Stable CamelCase code, used as the event and condition reason. */
@@ -66,6 +74,8 @@ export interface Decision {
 export interface ObservationPlan {
   /** Whether metric checks must be run (and passed in `Observations.checks`) on this tick. */
   checks: boolean;
+  /** Webhook gates whose answers must be passed in `Observations.webhooks` on this tick. */
+  webhooks?: GateType[];
 }
 
 export type { Canary, CanaryStatus };
