@@ -38,6 +38,12 @@ export interface LeaderElectionOptions {
   random?: () => number;
 }
 
+/** Where the Lease is and how fast it moves (what startController takes). */
+export type LeaderElectionSettings = Pick<
+  LeaderElectionOptions,
+  'namespace' | 'name' | 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'
+>;
+
 export class LeaderElectionConfigError extends Error {
   override readonly name = 'LeaderElectionConfigError';
   readonly code = 'LEADER_ELECTION_CONFIG';
@@ -308,7 +314,8 @@ export class LeaderElector {
   }
 }
 
-function validateTimings(leaseMs: number, renewMs: number, retryMs: number): void {
+/** Throws LeaderElectionConfigError unless the leader gives up before a standby may take over. */
+export function validateTimings(leaseMs: number, renewMs: number, retryMs: number): void {
   for (const [name, value] of [
     ['leaseDuration', leaseMs],
     ['renewDeadline', renewMs],
