@@ -2,6 +2,12 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { z } from 'zod';
 import { MESH_PROVIDERS } from '../controller/mesh.ts';
+import {
+  OPERATIONS_USAGE,
+  type OperationsOptions,
+  OperationsUsageError,
+  parseOperationsArgs,
+} from '../server/options.ts';
 import type { CliIo, Command } from './run.ts';
 
 const USAGE = `usage: petrel controller [options]
@@ -14,7 +20,7 @@ options (environment variable in brackets):
   --namespace NS               namespace to watch; repeat or comma-separate; default all [PETREL_NAMESPACES]
   --workers N                  canaries reconciled at once, 1-64 (default 2) [PETREL_WORKERS]
   --log-level LEVEL            trace, debug, info, warn, error, fatal (default info) [PETREL_LOG_LEVEL]
-`;
+${OPERATIONS_USAGE}`;
 
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -120,10 +126,13 @@ export const controllerCommand: Command = async (args: string[], io: CliIo): Pro
     return 0;
   }
   let options: ControllerCliOptions;
+  let operations: OperationsOptions;
   try {
-    options = parseControllerArgs(args, io.env);
+    const split = parseOperationsArgs(args, io.env);
+    operations = split.options;
+    options = parseControllerArgs(split.rest, io.env);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
+    if (!(err instanceof UsageError) && !(err instanceof OperationsUsageError)) throw err;
     io.stderr.write(`petrel controller: ${err.message}\n\n${USAGE}`);
     return 2;
   }
@@ -138,14 +147,18 @@ export const controllerCommand: Command = async (args: string[], io: CliIo): Pro
     io.stderr.write(`petrel controller: ${(err as Error).message}\n`);
     return 2;
   }
-  const controller = startController({
-    kubeConfig,
-    logger,
-    prometheusAddress: options.prometheusAddress,
-    meshProvider: options.meshProvider,
-    namespaces: options.namespaces,
-    workers: options.workers,
-  });
+  const { startOperated } = await import('../server/run.ts');
+  const operated = await startOperated(operations, logger, (extra) =>
+    startController({
+      kubeConfig,
+      logger,
+      prometheusAddress: options.prometheusAddress,
+      meshProvider: options.meshProvider,
+      namespaces: options.namespaces,
+      workers: options.workers,
+      ...extra,
+    }),
+  );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const onSignal = (sig: NodeJS.Signals) => {
       process.off('SIGINT', onSignal);
@@ -156,6 +169,6 @@ export const controllerCommand: Command = async (args: string[], io: CliIo): Pro
     process.on('SIGTERM', onSignal);
   });
   logger.info({ signal }, 'shutting down');
-  await controller.stop();
+  await operated.stop();
   return 0;
 };

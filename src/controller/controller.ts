@@ -18,7 +18,9 @@ import type { Service } from '../routers/services.ts';
 import { createHookServices } from '../webhooks/services.ts';
 import { NamespacedInformers } from './caches.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { type LeaderElectionSettings, LeaderElector, leaderOnlyWrites } from './leader.ts';
 import type { MeshProvider } from './mesh.ts';
+import type { ControllerMetrics } from './metrics.ts';
 import { canaryKey } from './observe.ts';
 import { WorkQueue } from './queue.ts';
 import { CanaryReconciler } from './reconciler.ts';
@@ -46,11 +48,18 @@ export interface ControllerOptions {
   clusterName?: string;
   /** Where notifications of canaries without analysis.alerts go. */
   defaultAlertProvider?: DefaultAlertProvider;
+  /** Act only while holding this Lease (several replicas); omitted, this process always acts. */
+  leaderElection?: LeaderElectionSettings;
+  /** Told about canaries, reconciles, the queue, API requests and leadership. */
+  metrics?: ControllerMetrics;
 }
 
 export interface RunningController {
   /** Resolves once every cache has synced and the canaries are queued. */
   readonly ready: Promise<void>;
+  /** True while this replica may act: it holds the Lease, or runs without leader election. */
+  isLeader(): boolean;
+  /** Finishes the reconciles in flight, then releases the Lease and stops the caches. */
   stop(): Promise<void>;
 }
 
@@ -64,12 +73,37 @@ export function startController(options: ControllerOptions): RunningController {
   const clock = options.clock ?? systemClock;
   const meshProvider = options.meshProvider ?? 'istio';
   const namespaces = [...new Set(options.namespaces ?? [])];
-  const api = createKubeApi({
+  const metrics = options.metrics;
+  const onRequest: KubeRequestHook | undefined =
+    metrics && options.onRequest
+      ? (info) => {
+          options.onRequest?.(info);
+          metrics.onRequest(info);
+        }
+      : (metrics?.onRequest ?? options.onRequest);
+  const leaderApi = createKubeApi({
     kubeConfig: options.kubeConfig,
-    onRequest: options.onRequest,
+    onRequest,
     userAgent: options.userAgent ?? 'petrel-controller',
   });
-  const informerOpts = { kubeConfig: options.kubeConfig, api, onRequest: options.onRequest };
+  // Standbys keep warm caches; every write goes through this guard, so a replica that loses the
+  // Lease stops writing at once, even in the middle of a reconcile.
+  const elector = options.leaderElection
+    ? new LeaderElector({
+        ...options.leaderElection,
+        api: leaderApi,
+        clock,
+        logger: logger.child({ component: 'leader' }),
+        onStartedLeading: () => {
+          metrics?.setLeader(true);
+          enqueueAll();
+        },
+        onStoppedLeading: () => metrics?.setLeader(false),
+      })
+    : undefined;
+  const isLeader = () => elector?.isLeader ?? true;
+  const api = elector ? leaderOnlyWrites(leaderApi, isLeader) : leaderApi;
+  const informerOpts = { kubeConfig: options.kubeConfig, api, onRequest };
   const canaries = new NamespacedInformers<CanaryLike>(RESOURCES.canary, namespaces, informerOpts);
   const metricTemplates = new NamespacedInformers<KubeObject>(
     RESOURCES.metricTemplate,
@@ -157,8 +191,10 @@ export function startController(options: ControllerOptions): RunningController {
     clock,
     logger: logger.child({ component: 'reconciler' }),
   });
+  // Keys queued before the Lease was lost are dropped here, not reconciled.
+  const reconcile = async (key: string) => (isLeader() ? reconciler.reconcile(key) : undefined);
   const queue = new WorkQueue({
-    reconcile: reconciler.reconcile,
+    reconcile: metrics ? metrics.timeReconcile(reconcile) : reconcile,
     workers: options.workers ?? 2,
     clock,
     onError: (key, err, retryInMs) =>
@@ -177,8 +213,21 @@ export function startController(options: ControllerOptions): RunningController {
   const index = new TargetIndex();
   let started = false;
   const enqueue = (key: string) => {
-    if (started) queue.add(key);
+    if (started && isLeader()) queue.add(key);
   };
+  const enqueueAll = () => {
+    for (const canary of canaries.list())
+      enqueue(canaryKey(canary.metadata?.namespace, canary.metadata?.name ?? ''));
+  };
+  if (metrics) {
+    metrics.setLeader(isLeader());
+    metrics.queueDepthFrom(() => queue.length);
+    canaries.on('add', (obj) => metrics.observeCanary(obj));
+    canaries.on('update', (obj) => metrics.observeCanary(obj));
+    canaries.on('delete', (obj) =>
+      metrics.forgetCanary(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''),
+    );
+  }
   const onCanary = (obj: CanaryLike) => {
     const ns = obj.metadata?.namespace ?? '';
     const name = obj.metadata?.name ?? '';
@@ -214,13 +263,18 @@ export function startController(options: ControllerOptions): RunningController {
 
   const abort = new AbortController();
   const ready = (async () => {
+    elector?.start();
     await Promise.all(all.map((group) => group.start()));
     await Promise.all(all.map((group) => group.waitForSync(abort.signal)));
     started = true;
-    for (const canary of canaries.list())
-      enqueue(canaryKey(canary.metadata?.namespace, canary.metadata?.name ?? ''));
+    enqueueAll();
     logger.info(
-      { namespaces: namespaces.length ? namespaces : 'all', canaries: canaries.list().length, meshProvider },
+      {
+        namespaces: namespaces.length ? namespaces : 'all',
+        canaries: canaries.list().length,
+        meshProvider,
+        leader: elector ? elector.isLeader : 'no election',
+      },
       'caches synced; controller running',
     );
   })();
@@ -229,12 +283,14 @@ export function startController(options: ControllerOptions): RunningController {
   let stopping: Promise<void> | undefined;
   return {
     ready,
+    isLeader,
     stop: () => {
       stopping ??= (async () => {
         abort.abort(new Error('controller stopped'));
         started = false;
         await queue.shutDown();
         await hookServices.stop();
+        await elector?.stop();
         await Promise.all(all.map((group) => group.stop()));
         logger.info('controller stopped');
       })();
