@@ -519,4 +519,99 @@ describe('sandbox API server: built-in kinds', () => {
       expect.arrayContaining(['metadata.finalizers', 'metadata.ownerReferences[0].uid']),
     );
   });
+
+  it('answers hostile or malformed requests with 4xx Status bodies and keeps serving', async () => {
+    const base = `${server.url}/api/v1/namespaces/test/configmaps`;
+    const json = { 'Content-Type': 'application/json' };
+    const cases: [string, RequestInit, number][] = [
+      [base, { method: 'POST', headers: json, body: '{not json' }, 400],
+      [base, { method: 'POST', headers: json, body: '[]' }, 400],
+      [
+        base,
+        {
+          method: 'POST',
+          headers: json,
+          body: JSON.stringify({ apiVersion: 'v2', kind: 'ConfigMap', metadata: { name: 'x' } }),
+        },
+        400,
+      ],
+      [
+        base,
+        { method: 'POST', headers: json, body: JSON.stringify({ kind: 'Secret', metadata: { name: 'x' } }) },
+        400,
+      ],
+      [
+        base,
+        { method: 'POST', headers: json, body: JSON.stringify({ metadata: { name: 'Not_Valid' } }) },
+        422,
+      ],
+      [
+        base,
+        {
+          method: 'POST',
+          headers: json,
+          body: JSON.stringify({ metadata: { labels: { 'bad key!': 'x' }, name: 'ok' } }),
+        },
+        422,
+      ],
+      [base, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'hello' }, 415],
+      [`${base}?labelSelector=${encodeURIComponent('a in (b')}`, {}, 400],
+      [`${base}?watch=true&resourceVersion=abc`, {}, 400],
+      [
+        `${base}?fieldValidation=Loose`,
+        { method: 'POST', headers: json, body: JSON.stringify({ metadata: { name: 'fv' } }) },
+        400,
+      ],
+      [
+        `${base}/nope`,
+        { method: 'PATCH', headers: { 'Content-Type': 'application/merge-patch+json' }, body: '{}' },
+        404,
+      ],
+      [
+        `${base}/nope`,
+        { method: 'PATCH', headers: { 'Content-Type': 'application/apply-patch+yaml' }, body: '{}' },
+        415,
+      ],
+      [`${server.url}/apis/nothing.example/v1/things`, {}, 404],
+      [`${server.url}/api/v1/namespaces/test/configmaps/x/bogus`, {}, 404],
+      [
+        `${server.url}/api/v1/namespaces/test/configmaps?propagationPolicy=Sideways`,
+        { method: 'DELETE' },
+        400,
+      ],
+    ];
+    for (const [url, init, code] of cases) {
+      const response = await fetch(url, init);
+      expect(response.status, `${init.method ?? 'GET'} ${url}`).toBe(code);
+      const body = (await response.json()) as { kind: string; code: number };
+      expect(body).toMatchObject({ kind: 'Status', code });
+    }
+    // Past 3 MiB the server answers 413 and closes the connection; a client still sending may see
+    // the reset first, as with a real API server.
+    const big = await fetch(base, { method: 'POST', headers: json, body: 'x'.repeat(4 * 1024 * 1024) }).then(
+      (r) => r.status,
+      (error: Error) => String((error.cause as { code?: string } | undefined)?.code),
+    );
+    expect([413, 'ECONNRESET', 'EPIPE']).toContain(big);
+    await core.createNamespacedConfigMap({ namespace: 'test', body: { metadata: { name: 'survivor' } } });
+    const patchCases: [string, unknown][] = [
+      ['application/json-patch+json', { op: 'add' }],
+      ['application/json-patch+json', [{ op: 'add', path: 'no-slash', value: 1 }]],
+      ['application/merge-patch+json', [1, 2]],
+      ['application/merge-patch+json', { metadata: { name: 'renamed' } }],
+      ['application/strategic-merge-patch+json', 'string'],
+    ];
+    for (const [contentType, body] of patchCases) {
+      const response = await fetch(`${base}/survivor`, {
+        method: 'PATCH',
+        headers: { 'Content-Type': contentType },
+        body: JSON.stringify(body),
+      });
+      expect(response.status, `${contentType} ${JSON.stringify(body)}`).toBeGreaterThanOrEqual(400);
+      expect(response.status).toBeLessThan(500);
+    }
+    expect((await core.readNamespacedConfigMap({ namespace: 'test', name: 'survivor' })).metadata?.name).toBe(
+      'survivor',
+    );
+  });
 });

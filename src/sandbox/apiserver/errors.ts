@@ -30,7 +30,8 @@ export type StatusReason =
   | 'Unauthorized'
   | 'TooManyRequests'
   | 'InternalError'
-  | 'Timeout';
+  | 'Timeout'
+  | 'RequestEntityTooLarge';
 
 /** A failed API call, carried to the HTTP layer and rendered as a metav1.Status body. */
 export class ApiError extends Error {

@@ -113,16 +113,35 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return (await readBytes(req)).toString('utf8');
 }
 
-async function readBytes(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES)
-      throw new ApiError(413, 'BadRequest', 'the request body is too large (limit 3 MiB)');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/** Reads the body up to MAX_BODY_BYTES; past that, stops reading and fails with 413 (the connection is then closed). */
+function readBytes(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.pause();
+        reject(
+          new ApiError(
+            413,
+            'RequestEntityTooLarge',
+            'Request entity too large: limit is 3145728',
+            undefined,
+            { Connection: 'close' },
+          ),
+        );
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', reject);
+  });
 }
 
 function parseJson(text: string): unknown {
@@ -260,6 +279,7 @@ export function createHandler(ctx: HttpContext) {
         ctx.logger.error({ err: error, path: req.url }, 'sandbox request failed');
       if (!res.headersSent) send(res, apiError.code, apiError.toStatus(), apiError.headers);
       else res.end();
+      if (apiError.headers.Connection === 'close') res.once('finish', () => req.socket.destroy());
     } finally {
       if (entry) {
         const logged = entry;
