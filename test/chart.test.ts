@@ -15,7 +15,9 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { parseControllerArgs } from '../src/cli/controller.ts';
 import { MESH_PROVIDERS } from '../src/controller/mesh.ts';
+import { parseOperationsArgs } from '../src/server/options.ts';
 import { helmPath } from './support/tools.ts';
 
 const execFileAsync = promisify(execFile);
@@ -267,6 +269,44 @@ describe('helm chart', () => {
     const rendered = await template([], ['--include-crds']);
     validateAll(rendered);
     expect(find(rendered, 'CustomResourceDefinition')).toHaveLength(names.length);
+  });
+
+  it.each([
+    [[] as string[]],
+    [['watchNamespaces={team-a,team-b}', 'logLevel=debug', 'workers=4', 'leaderElection.leaseDuration=20s']],
+    [['leaderElection.enabled=false', 'replicaCount=1']],
+  ])('sets an environment and arguments petrel controller accepts (%j)', async (set) => {
+    const deployment = (await template(set)).find((o) => o.kind === 'Deployment') as unknown as {
+      spec: {
+        template: {
+          spec: {
+            containers: { args: string[]; env: { name: string; value?: string; valueFrom?: unknown }[] }[];
+          };
+        };
+      };
+    };
+    const container = deployment.spec.template.spec.containers[0]!;
+    // The downward API fills these in a pod.
+    const env: NodeJS.ProcessEnv = { POD_NAME: 'petrel-abc', POD_NAMESPACE: 'petrel-system' };
+    for (const e of container.env) if (e.value !== undefined) env[e.name] = e.value;
+    const [command, ...args] = container.args;
+    expect(command).toBe('controller');
+    const { options: operations, rest } = parseOperationsArgs(args, env);
+    const options = parseControllerArgs(rest, env);
+    expect(options.inCluster).toBe(true);
+    expect(operations.metricsPort).toBe(8080);
+    expect(operations.leaderElect).toBe(!set.includes('leaderElection.enabled=false'));
+    if (operations.leaderElect) {
+      expect(operations).toMatchObject({
+        leaseNamespace: 'petrel-system',
+        leaseName: 'petrel-leader',
+        identity: 'petrel-abc',
+      });
+    }
+    if (set.includes('workers=4')) {
+      expect(options).toMatchObject({ namespaces: ['team-a', 'team-b'], logLevel: 'debug', workers: 4 });
+      expect(operations.leaseDuration).toBe(20_000);
+    }
   });
 
   it('offers exactly the mesh providers the controller accepts', async () => {
