@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { readBytes } from './body.ts';
 import { ApiError, badRequest } from './errors.ts';
 import type { FaultInjector } from './faults.ts';
 import type { RequestLog } from './request-log.ts';
@@ -11,11 +12,7 @@ function reply(res: ServerResponse, code: number, body: unknown): void {
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  let text = '';
-  for await (const chunk of req) {
-    text += chunk;
-    if (text.length > 64 * 1024) throw badRequest('admin request body too large');
-  }
+  const text = (await readBytes(req, 64 * 1024)).toString('utf8');
   if (!text.trim()) return {};
   try {
     return JSON.parse(text);

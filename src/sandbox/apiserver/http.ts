@@ -10,6 +10,7 @@ import {
   type ResourceApi,
   type WriteOptions,
 } from './api.ts';
+import { readBytes } from './body.ts';
 import type { TimerSet } from './clock.ts';
 import {
   AGGREGATED_CONTENT_TYPE,
@@ -32,8 +33,6 @@ import { parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import { toTable } from './table.ts';
 import type { KubeObject, ResourceType, Verb } from './types.ts';
 import type { WatchHub } from './watch.ts';
-
-const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 export interface HttpContext {
   registry: ResourceRegistry;
@@ -111,37 +110,6 @@ function send(res: ServerResponse, code: number, body: unknown, headers: Record<
 
 async function readBody(req: IncomingMessage): Promise<string> {
   return (await readBytes(req)).toString('utf8');
-}
-
-/** Reads the body up to MAX_BODY_BYTES; past that, stops reading and fails with 413 (the connection is then closed). */
-function readBytes(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        req.off('data', onData);
-        req.off('end', onEnd);
-        req.pause();
-        reject(
-          new ApiError(
-            413,
-            'RequestEntityTooLarge',
-            'Request entity too large: limit is 3145728',
-            undefined,
-            { Connection: 'close' },
-          ),
-        );
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => resolve(Buffer.concat(chunks));
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', reject);
-  });
 }
 
 function parseJson(text: string): unknown {
