@@ -4,7 +4,8 @@ import type { Canary } from '../api/canary.ts';
 import { type MetricTemplate, validateMetricTemplate } from '../api/metric-template.ts';
 import { canonicalJson } from '../kube/canonical.ts';
 import { createKubeApi, type KubeObject, type KubeRequestHook } from '../kube/client.ts';
-import type { Deployment } from '../kube/deployments.ts';
+import type { ConfigMap, Secret } from '../kube/configs.ts';
+import type { Deployment, HorizontalPodAutoscaler } from '../kube/deployments.ts';
 import { EventRecorder } from '../kube/events.ts';
 import type { ResilientInformer } from '../kube/informer.ts';
 import { RESOURCES } from '../kube/resources.ts';
@@ -16,8 +17,10 @@ import { RouterFactory } from '../routers/factory.ts';
 import type { DestinationRule, VirtualService } from '../routers/istio.ts';
 import type { Service } from '../routers/services.ts';
 import { createHookServices } from '../webhooks/services.ts';
+import { wakeOnAutoscalerChanges } from './autoscaler.ts';
 import { NamespacedInformers } from './caches.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { NO_SECRETS, wakeOnConfigChanges } from './configs.ts';
 import { type LeaderElectionSettings, LeaderElector, leaderOnlyWrites } from './leader.ts';
 import type { MeshProvider } from './mesh.ts';
 import type { ControllerMetrics } from './metrics.ts';
@@ -52,6 +55,11 @@ export interface ControllerOptions {
   leaderElection?: LeaderElectionSettings;
   /** Told about canaries, reconciles, the queue, API requests and leadership. */
   metrics?: ControllerMetrics;
+  /**
+   * Track Secrets as well as ConfigMaps (a change starts a rollout). Needs list/watch on Secrets in the
+   * watched namespaces, which the chart's least-privilege RBAC does not grant; off by default.
+   */
+  trackSecrets?: boolean;
 }
 
 export interface RunningController {
@@ -127,6 +135,15 @@ export function startController(options: ControllerOptions): RunningController {
     namespaces,
     informerOpts,
   );
+  const configMaps = new NamespacedInformers<ConfigMap>(RESOURCES.configMap, namespaces, informerOpts);
+  const secrets = options.trackSecrets
+    ? new NamespacedInformers<Secret>(RESOURCES.secret, namespaces, informerOpts)
+    : undefined;
+  const hpas = new NamespacedInformers<HorizontalPodAutoscaler>(
+    RESOURCES.horizontalPodAutoscaler,
+    namespaces,
+    informerOpts,
+  );
   const all = [
     canaries,
     metricTemplates,
@@ -135,6 +152,9 @@ export function startController(options: ControllerOptions): RunningController {
     services,
     virtualServices,
     destinationRules,
+    configMaps,
+    hpas,
+    ...(secrets ? [secrets] : []),
   ];
   for (const group of all) for (const informer of group.informers) logLifecycle(informer, logger);
 
@@ -182,7 +202,7 @@ export function startController(options: ControllerOptions): RunningController {
   const reconciler = new CanaryReconciler({
     api,
     canaries,
-    deployments: { api, deployments },
+    deployments: { api, deployments, hpas, configs: { configMaps, secrets: secrets ?? NO_SECRETS } },
     routerFor,
     defaultProvider: meshProvider,
     events,
@@ -244,6 +264,8 @@ export function startController(options: ControllerOptions): RunningController {
     queue.forget(canaryKey(ns, name));
     hookServices.forget(canaryKey(ns, name));
   });
+  wakeOnConfigChanges({ canaries, deployments, configMaps, secrets, enqueue });
+  wakeOnAutoscalerChanges({ hpas, canaries, enqueue });
   const onDeployment = (obj: Deployment) => {
     for (const key of index.canariesFor(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''))
       enqueue(key);
@@ -292,6 +314,7 @@ export function startController(options: ControllerOptions): RunningController {
         await hookServices.stop();
         await elector?.stop();
         await Promise.all(all.map((group) => group.stop()));
+        leaderApi.close();
         logger.info('controller stopped');
       })();
       return stopping;

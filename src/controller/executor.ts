@@ -11,6 +11,7 @@ import { RESOURCES } from '../kube/resources.ts';
 import type { Action, EventSeverity } from '../rollout/index.ts';
 import type { Router } from '../routers/router.ts';
 import { clearManualActionPatch } from '../webhooks/manual.ts';
+import { targetConfigHashes, withConfigChecksum, withConfigChecksumTarget } from './configs.ts';
 
 /** Where Kubernetes events go (the kube package's EventRecorder fits). */
 export interface EventSink {
@@ -44,7 +45,9 @@ export async function execute(
   for (const action of actions) {
     switch (action.type) {
       case 'ensurePrimary': {
-        const result = await ensurePrimary(deps.deployments, canary, target);
+        const hashes = targetConfigHashes(target, deps.deployments.configs);
+        const primarySource = withConfigChecksumTarget(target, hashes);
+        const result = await ensurePrimary(deps.deployments, canary, primarySource);
         if (result.action !== 'unchanged') writes.push(`primary ${result.action}`);
         break;
       }
@@ -61,7 +64,9 @@ export async function execute(
         break;
       }
       case 'promotePrimary': {
-        const result = await promotePrimary(deps.deployments, canary, target.spec?.template ?? {});
+        const hashes = targetConfigHashes(target, deps.deployments.configs);
+        const template = withConfigChecksum(target.spec?.template ?? {}, hashes);
+        const result = await promotePrimary(deps.deployments, canary, template);
         if (result.action !== 'unchanged') writes.push('primary template promoted');
         break;
       }

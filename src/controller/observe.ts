@@ -1,16 +1,23 @@
 import type { Canary } from '../api/canary.ts';
-import { type Deployment, isDeploymentReady, primaryTemplate, selectorLabel } from '../kube/deployments.ts';
+import { type Deployment, expectedPrimaryTemplate, isDeploymentReady } from '../kube/deployments.ts';
 import { computeRevision } from '../kube/revision.ts';
 import type { WorkloadObservation } from '../rollout/index.ts';
+import { withConfigChecksum } from './configs.ts';
 
-/** The revision of a target Deployment: the hash of its pod template. */
-export function targetRevision(target: Deployment): string {
-  return computeRevision(target.spec?.template ?? {});
+/**
+ * The revision of a target Deployment: the hash of its pod template and of the tracked ConfigMaps and
+ * Secrets it uses (`targetConfigHashes`; none when config tracking is off).
+ */
+export function targetRevision(target: Deployment, configHashes: Record<string, string> = {}): string {
+  return computeRevision(target.spec?.template ?? {}, configHashes);
 }
 
-export function observeTarget(target: Deployment): WorkloadObservation {
+export function observeTarget(
+  target: Deployment,
+  configHashes: Record<string, string> = {},
+): WorkloadObservation {
   return {
-    revision: targetRevision(target),
+    revision: targetRevision(target, configHashes),
     replicas: target.spec?.replicas ?? 1,
     ready: isDeploymentReady(target).ready,
   };
@@ -18,13 +25,24 @@ export function observeTarget(target: Deployment): WorkloadObservation {
 
 /**
  * The primary runs the target's current revision when its template is the target's with the primary's
- * selector label; any other template is reported as a revision of its own (never equal to a target's).
+ * selector label, its config references on the `-primary` copies and the checksum of the target's
+ * config hashes; any other template is reported as a revision of its own (never equal to a target's).
  */
-export function observePrimary(primary: Deployment, target: Deployment): WorkloadObservation {
-  const expected = primaryTemplate(target.spec?.template ?? {}, selectorLabel(target));
+export function observePrimary(
+  primary: Deployment,
+  target: Deployment,
+  configHashes: Record<string, string> = {},
+): WorkloadObservation {
+  const expected = expectedPrimaryTemplate(
+    target,
+    withConfigChecksum(target.spec?.template ?? {}, configHashes),
+    Object.keys(configHashes),
+  );
   const same = computeRevision(expected) === computeRevision(primary.spec?.template ?? {});
   return {
-    revision: same ? targetRevision(target) : `primary:${computeRevision(primary.spec?.template ?? {})}`,
+    revision: same
+      ? targetRevision(target, configHashes)
+      : `primary:${computeRevision(primary.spec?.template ?? {})}`,
     replicas: primary.spec?.replicas ?? 1,
     ready: isDeploymentReady(primary).ready,
   };

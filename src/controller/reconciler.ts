@@ -20,7 +20,9 @@ import {
 } from '../rollout/index.ts';
 import type { Router } from '../routers/router.ts';
 import type { HookObserver } from '../webhooks/gates.ts';
+import { syncPrimaryAutoscaler } from './autoscaler.ts';
 import type { Clock } from './clock.ts';
+import { targetConfigHashes, withTrackedConfigs } from './configs.ts';
 import { type EventSink, execute } from './executor.ts';
 import { observePrimary, observeTarget, splitKey } from './observe.ts';
 import { type ReconcileResult, TerminalError } from './queue.ts';
@@ -89,12 +91,13 @@ export class CanaryReconciler {
     }
 
     const router = this.deps.routerFor(canary);
+    const configHashes = targetConfigHashes(target, this.deps.deployments.configs);
     let obs: Observations;
     try {
       const primary = this.deps.deployments.deployments.get(namespace, primaryName(targetName));
       obs = {
-        target: observeTarget(target),
-        ...(primary ? { primary: observePrimary(primary, target) } : {}),
+        target: observeTarget(target, configHashes),
+        ...(primary ? { primary: observePrimary(primary, target, configHashes) } : {}),
         ...(routesOf(router, canary) ?? {}),
       };
     } catch (err) {
@@ -120,6 +123,7 @@ export class CanaryReconciler {
     }
 
     const decision = decide(canary, obs, now);
+    decision.status = withTrackedConfigs(decision.status, obs.target.revision, configHashes);
     // Events carry the status they report on, so notifications show the new phase and weight.
     const events: EventSink = {
       record: (c, type, reason, message) =>
@@ -132,6 +136,11 @@ export class CanaryReconciler {
         target,
         decision.actions,
       );
+      if (obs.primary) {
+        const hpa = await syncPrimaryAutoscaler(this.deps.deployments, canary);
+        if (hpa.write) report.writes.push(hpa.write);
+        if (hpa.warning) await this.recordEvent(canary, 'Warning', 'AutoscalerNotFound', hpa.warning, log);
+      }
       const patch = statusPatch(raw.status as Canary['status'], decision.status);
       if (patch) await this.patchStatus(namespace, name, patch);
       this.deps.hooks?.afterDecision(key, canary, decision.status);
