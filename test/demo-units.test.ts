@@ -4,7 +4,13 @@ import { canarySchema } from '../src/api/index.ts';
 import { DemoUsageError, parseDemoArgs } from '../src/cli/demo.ts';
 import { DEMO_APP, demoCanary, demoDeployment, releasePatch } from '../src/demo/app.ts';
 import type { DemoEvent } from '../src/demo/events.ts';
-import { CanaryEvents, CanaryProgress, failedChecksSince, outcomeReason } from '../src/demo/observe.ts';
+import {
+  CanaryEvents,
+  CanaryProgress,
+  failedChecksSince,
+  outcomeReason,
+  thresholdsOf,
+} from '../src/demo/observe.ts';
 import { renderTerminal, weightBar } from '../src/demo/render-terminal.ts';
 import { createReporter, jsonLine } from '../src/demo/reporter.ts';
 import { SCENARIOS, scenarioReleases } from '../src/demo/scenarios.ts';
@@ -95,13 +101,21 @@ describe('CanaryProgress', () => {
       { type: 'weight', release: 'v2', weight: 10 },
     ]);
     const first = check('2026-01-01T00:00:03.000Z', 'request-success-rate', 'pass', 100);
-    const events = progress.observe({ phase: 'Progressing', canaryWeight: 20, history: [first] }, 'v2');
+    const thresholds = thresholdsOf({
+      analysis: { metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }] },
+    });
+    const events = progress.observe(
+      { phase: 'Progressing', canaryWeight: 20, history: [first] },
+      'v2',
+      thresholds,
+    );
     expect(events).toEqual([
       {
         type: 'check',
         release: 'v2',
         metric: 'request-success-rate',
         value: 100,
+        min: 99,
         passed: true,
         weight: 10,
         reason: 'request-success-rate 100',
@@ -133,6 +147,26 @@ describe('CanaryProgress', () => {
     ]);
     expect(outcomeReason(status)).toBe('rolled back');
     expect(outcomeReason(undefined)).toBe('');
+  });
+});
+
+describe('thresholdsOf', () => {
+  it('reads each metric threshold from the spec and ignores what is not a number', () => {
+    const of = thresholdsOf({
+      analysis: {
+        metrics: [
+          { name: 'request-duration', thresholdRange: { max: 500 } },
+          { name: 'odd', thresholdRange: { min: '1', max: 2 } },
+          { name: 'bare' },
+        ],
+      },
+    });
+    expect(of('request-duration')).toEqual({ max: 500 });
+    expect(of('odd')).toEqual({ max: 2 });
+    expect(of('bare')).toBeUndefined();
+    expect(of('missing')).toBeUndefined();
+    expect(thresholdsOf(undefined)('x')).toBeUndefined();
+    expect(thresholdsOf({ analysis: { metrics: 'nope' } })('x')).toBeUndefined();
   });
 });
 

@@ -180,6 +180,8 @@ describe('petrel demo', () => {
       new Set([10, 20, 30, 40, 50]),
     );
     expect(v2Checks.every((c) => (c as { passed: boolean }).passed)).toBe(true);
+    expect(v2Checks).toContainEqual(expect.objectContaining({ metric: 'request-success-rate', min: 99 }));
+    expect(v2Checks).toContainEqual(expect.objectContaining({ metric: 'request-duration', max: 500 }));
     const v2Weights = events.flatMap((e) => (e.type === 'weight' && e.release === 'v2' ? [e.weight] : []));
     expect(v2Weights).toEqual(expect.arrayContaining([10, 20, 30, 40, 50]));
 

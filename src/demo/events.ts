@@ -29,6 +29,9 @@ export type DemoEvent =
       release: string;
       metric: string;
       value?: number;
+      /** The metric's thresholdRange in the Canary. */
+      min?: number;
+      max?: number;
       passed: boolean;
       weight: number;
       reason: string;

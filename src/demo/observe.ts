@@ -3,6 +3,29 @@ import type { DemoEvent } from './events.ts';
 
 type HistoryEntry = NonNullable<CanaryStatus['history']>[number];
 
+export interface Threshold {
+  min?: number;
+  max?: number;
+}
+
+interface MetricSpecLike {
+  name?: unknown;
+  thresholdRange?: { min?: unknown; max?: unknown };
+}
+
+/** The thresholdRange of each metric in a Canary spec (as stored: unvalidated). */
+export function thresholdsOf(spec: { analysis?: { metrics?: unknown } } | undefined) {
+  const metrics = Array.isArray(spec?.analysis?.metrics) ? (spec.analysis.metrics as MetricSpecLike[]) : [];
+  return (metric: string): Threshold | undefined => {
+    const range = metrics.find((m) => m?.name === metric)?.thresholdRange;
+    if (!range) return undefined;
+    return {
+      ...(typeof range.min === 'number' ? { min: range.min } : {}),
+      ...(typeof range.max === 'number' ? { max: range.max } : {}),
+    };
+  };
+}
+
 /** The fields of a core/v1 Event the demo shows. */
 export interface KubeEventLike {
   metadata?: { name?: string; namespace?: string };
@@ -32,7 +55,12 @@ export class CanaryProgress {
   private weight: number | undefined;
   private readonly seenChecks = new Set<string>();
 
-  observe(status: CanaryStatus | undefined, release: string): DemoEvent[] {
+  /** `thresholds` gives a metric's thresholdRange from the Canary spec, shown beside each check. */
+  observe(
+    status: CanaryStatus | undefined,
+    release: string,
+    thresholds: (metric: string) => Threshold | undefined = () => undefined,
+  ): DemoEvent[] {
     if (!status) return [];
     const events: DemoEvent[] = [];
     for (const entry of status.history ?? []) {
@@ -44,6 +72,7 @@ export class CanaryProgress {
         release,
         metric: entry.metric,
         ...(entry.value !== undefined ? { value: entry.value } : {}),
+        ...thresholds(entry.metric),
         passed: entry.verdict === 'pass',
         weight: entry.weight,
         reason: entry.reason,

@@ -91,7 +91,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const prometheus: RunningPrometheus = await startPrometheus({
       binary: opts.prometheusBinary,
       searchPath: opts.searchPath,
-      logger,
+      logger: logger.child({ component: 'prometheus' }),
     });
     stack.push('prometheus', () => prometheus.stop());
     reporter.emit({ type: 'setup', step: 'prometheus', detail: `${prometheus.url} (pid ${prometheus.pid})` });
@@ -100,7 +100,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const sandbox: SandboxApiServer = await startApiServer({
       crdFiles,
       deploymentReadyDelayMs: opts.deploymentReadyDelayMs ?? 500,
-      logger,
+      logger: logger.child({ component: 'sandbox' }),
     });
     stack.push('sandbox API server', () => sandbox.stop());
     reporter.emit({
@@ -136,7 +136,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 
     const controller: RunningController = startController({
       kubeConfig,
-      logger,
+      logger: logger.child({ component: 'controller' }),
       prometheusAddress: prometheus.url,
       namespaces: [app.namespace],
     });

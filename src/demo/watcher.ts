@@ -5,11 +5,12 @@ import type { KubeApi, KubeObject } from '../kube/client.ts';
 import { ResilientInformer } from '../kube/informer.ts';
 import { RESOURCES } from '../kube/resources.ts';
 import type { DemoEvent, DemoReporter } from './events.ts';
-import { CanaryEvents, CanaryProgress, type KubeEventLike } from './observe.ts';
+import { CanaryEvents, CanaryProgress, type KubeEventLike, thresholdsOf } from './observe.ts';
 
 const EVENT_HOLD_MS = 300;
 
 export interface WatchedCanary extends KubeObject {
+  spec?: { analysis?: { metrics?: unknown } };
   status?: CanaryStatus;
 }
 
@@ -43,7 +44,8 @@ export class CanaryWatcher {
     this.events = new ResilientInformer<KubeObject & KubeEventLike>({ ...base, resource: RESOURCES.event });
     const onCanary = (canary: WatchedCanary) => {
       if (canary.metadata?.name !== opts.name) return;
-      for (const event of this.progress.observe(canary.status, this.release)) opts.reporter.emit(event);
+      const events = this.progress.observe(canary.status, this.release, thresholdsOf(canary.spec));
+      for (const event of events) opts.reporter.emit(event);
       this.flushHeld();
       for (const listener of this.listeners) listener();
     };
