@@ -202,3 +202,15 @@ describe('the other built-in kinds', () => {
     expect(list.items.map((e) => e.reason)).toEqual(['Promoted']);
   });
 });
+
+describe('startApiServer options', () => {
+  it('rejects invalid options with a message naming the option', async () => {
+    await expect(startApiServer({ watchHistorySize: 0 })).rejects.toThrow(
+      'watchHistorySize must be a whole number',
+    );
+    await expect(startApiServer({ port: 70_000 })).rejects.toThrow(
+      'port must be a whole number from 0 to 65535',
+    );
+    await expect(startApiServer({ token: 'has space' })).rejects.toThrow('token must be printable ASCII');
+  });
+});

@@ -88,7 +88,23 @@ async function readCrds(file: string): Promise<KubeObject[]> {
 }
 
 /** Starts a local Kubernetes API server (see docs in src/sandbox/apiserver/README.md). */
+function checkOptions(options: StartApiServerOptions): void {
+  const whole = (name: string, value: number | undefined, min: number, max: number) => {
+    if (value !== undefined && (!Number.isInteger(value) || value < min || value > max))
+      throw new RangeError(
+        `startApiServer: ${name} must be a whole number from ${min} to ${max}, got ${value}`,
+      );
+  };
+  whole('port', options.port, 0, 65_535);
+  whole('deploymentReadyDelayMs', options.deploymentReadyDelayMs, 0, 86_400_000);
+  whole('watchHistorySize', options.watchHistorySize, 1, 10_000_000);
+  whole('bookmarkIntervalMs', options.bookmarkIntervalMs, 1, 86_400_000);
+  if (options.token !== undefined && !/^[\x21-\x7e]+$/.test(options.token))
+    throw new RangeError('startApiServer: token must be printable ASCII without spaces');
+}
+
 export async function startApiServer(options: StartApiServerOptions = {}): Promise<SandboxApiServer> {
+  checkOptions(options);
   const logger = options.logger ?? pino({ level: 'silent' });
   const host = options.host ?? '127.0.0.1';
   const timers = new TimerSet(options.clock ?? systemClock);
