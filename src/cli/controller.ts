@@ -3,6 +3,12 @@ import pino from 'pino';
 import { z } from 'zod';
 import { MESH_PROVIDERS } from '../controller/mesh.ts';
 import {
+  NOTIFICATION_FLAGS_USAGE,
+  type NotificationOptions,
+  NotificationUsageError,
+  parseNotificationArgs,
+} from '../notifiers/flags.ts';
+import {
   OPERATIONS_USAGE,
   type OperationsOptions,
   OperationsUsageError,
@@ -20,7 +26,7 @@ options (environment variable in brackets):
   --namespace NS               namespace to watch; repeat or comma-separate; default all [PETREL_NAMESPACES]
   --workers N                  canaries reconciled at once, 1-64 (default 2) [PETREL_WORKERS]
   --log-level LEVEL            trace, debug, info, warn, error, fatal (default info) [PETREL_LOG_LEVEL]
-${OPERATIONS_USAGE}`;
+${OPERATIONS_USAGE}${NOTIFICATION_FLAGS_USAGE}`;
 
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -127,12 +133,19 @@ export const controllerCommand: Command = async (args: string[], io: CliIo): Pro
   }
   let options: ControllerCliOptions;
   let operations: OperationsOptions;
+  let notifications: NotificationOptions;
   try {
     const split = parseOperationsArgs(args, io.env);
     operations = split.options;
-    options = parseControllerArgs(split.rest, io.env);
+    const notify = parseNotificationArgs(split.rest, io.env);
+    notifications = notify.options;
+    options = parseControllerArgs(notify.rest, io.env);
   } catch (err) {
-    if (!(err instanceof UsageError) && !(err instanceof OperationsUsageError)) throw err;
+    const usage =
+      err instanceof UsageError ||
+      err instanceof OperationsUsageError ||
+      err instanceof NotificationUsageError;
+    if (!usage) throw err;
     io.stderr.write(`petrel controller: ${err.message}\n\n${USAGE}`);
     return 2;
   }
@@ -156,6 +169,7 @@ export const controllerCommand: Command = async (args: string[], io: CliIo): Pro
       meshProvider: options.meshProvider,
       namespaces: options.namespaces,
       workers: options.workers,
+      ...notifications,
       ...extra,
     }),
   );
