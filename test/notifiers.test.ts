@@ -407,3 +407,43 @@ describe('NotifyingEventSink', () => {
     }
   });
 });
+
+describe('NotifyingEventSink repeats', () => {
+  it('tells the same event on the same canary once per window, but records it every time', async () => {
+    const { logger } = memoryLogger();
+    let recorded = 0;
+    const inner = {
+      record: async () => {
+        recorded++;
+      },
+    };
+    const queue = new NotificationQueue({ logger });
+    const alerter = new Alerter({
+      sources: sources({
+        'shop/all': provider('all', { type: 'webhook', address: `${receiver.url}/repeats` }),
+      }),
+      queue,
+      logger,
+    });
+    let now = 0;
+    const sink = new NotifyingEventSink(inner, {
+      alerter,
+      logger,
+      now: () => new Date(now),
+      repeatWindowMs: 60_000,
+    });
+    const canary = canaryWith([{ name: 'a', severity: 'info', providerRef: { name: 'all' } }]);
+    for (let i = 0; i < 5; i++) await sink.record(canary, 'Warning', 'TargetNotFound', 'target missing');
+    await sink.record(canary, 'Warning', 'TargetNotFound', 'another message');
+    now = 61_000;
+    await sink.record(canary, 'Warning', 'TargetNotFound', 'target missing');
+    await queue.drain();
+    expect(recorded).toBe(7);
+    expect(
+      receiver
+        .on('/repeats')
+        .map((r) => (r.body as Notification).message)
+        .sort(),
+    ).toEqual(['another message', 'target missing', 'target missing']);
+  });
+});

@@ -19,13 +19,19 @@ export interface NotifyingEventSinkOptions {
   logger: Logger;
   now: () => Date;
   clusterName?: string;
+  /** The same reason and message on the same canary is sent once per window (default 10 minutes). */
+  repeatWindowMs?: number;
 }
+
+const MAX_REMEMBERED = 4096;
 
 /**
  * Every event Petrel records on a Canary also goes to the canary's `event` webhooks and, filtered by
  * severity, to its alerts. Both are queued in the background; recording never waits for them.
  */
 export class NotifyingEventSink implements CanaryEventSink {
+  private readonly sent = new Map<string, number>();
+
   constructor(
     private readonly inner: CanaryEventSink,
     private readonly opts: NotifyingEventSinkOptions,
@@ -44,8 +50,20 @@ export class NotifyingEventSink implements CanaryEventSink {
     return result;
   }
 
+  /** A retried failure (a missing target every backoff step) is told once per window, not every time. */
+  private isRepeat(id: string): boolean {
+    const now = this.opts.now().getTime();
+    const last = this.sent.get(id);
+    if (last !== undefined && now - last < (this.opts.repeatWindowMs ?? 600_000)) return true;
+    this.sent.delete(id);
+    this.sent.set(id, now);
+    if (this.sent.size > MAX_REMEMBERED) this.sent.delete(this.sent.keys().next().value as string);
+    return false;
+  }
+
   private fanOut(canary: Canary, type: EventType, reason: string, message: string): void {
     const key = `${canary.metadata.namespace ?? ''}/${canary.metadata.name}`;
+    if (this.isRepeat(`${key}\u0000${type}\u0000${reason}\u0000${message}`)) return;
     const notification = notificationFor(
       canary,
       type,
