@@ -3,9 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import type { RunningController } from '../src/controller/controller.ts';
-import { LeaderElector } from '../src/controller/leader.ts';
-import { createKubeApi } from '../src/kube/client.ts';
+import { type RunningController, startController } from '../src/controller/controller.ts';
+import { ControllerMetrics } from '../src/controller/metrics.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { RequestLogEntry } from '../src/sandbox/apiserver/index.ts';
 import {
@@ -14,7 +13,6 @@ import {
   createNamespace,
   podinfoCanary,
   podinfoDeployment,
-  runController,
   setImage,
   TrafficLoop,
   testLogger,
@@ -138,27 +136,32 @@ describe('the chart grants the controller exactly enough for a full rollout', ()
     clusterWide = new Authorizer(await renderRbac([]), SERVICE_ACCOUNT);
     namespaced = new Authorizer(await renderRbac([`watchNamespaces={${WATCHED}}`]), SERVICE_ACCOUNT);
 
-    // The controller and its leader election, both with the controller's user agent, through a rollout.
+    // The controller, with its leader election, through a rollout.
     await createNamespace(env.api, RELEASE_NAMESPACE);
     await createNamespace(env.api, WATCHED);
     const traffic = new TrafficLoop(env.prometheusUrl, WATCHED);
     traffic.start();
-    const elector = new LeaderElector({
-      api: createKubeApi({ kubeConfig: env.sandbox.kubeConfig(), userAgent: CONTROLLER_USER_AGENT }),
-      namespace: RELEASE_NAMESPACE,
-      name: 'petrel-leader',
-      identity: 'petrel-0',
-      leaseDurationMs: 2000,
-      renewDeadlineMs: 1200,
-      retryPeriodMs: 300,
-      logger: testLogger().logger,
-    });
     let controller: RunningController | undefined;
     const since = Date.now();
     try {
-      elector.start();
       await env.api.create(RESOURCES.deployment, podinfoDeployment(WATCHED, 'podinfo:1.0'));
-      controller = runController(env, WATCHED, testLogger().logger);
+      // As the chart runs it: leader election on the chart's Lease, metrics on.
+      controller = startController({
+        kubeConfig: env.sandbox.kubeConfig(),
+        logger: testLogger().logger,
+        prometheusAddress: env.prometheusUrl,
+        namespaces: [WATCHED],
+        userAgent: CONTROLLER_USER_AGENT,
+        metrics: new ControllerMetrics({ defaultMetrics: false }),
+        leaderElection: {
+          namespace: RELEASE_NAMESPACE,
+          name: 'petrel-leader',
+          identity: 'petrel-0',
+          leaseDurationMs: 2000,
+          renewDeadlineMs: 1200,
+          retryPeriodMs: 300,
+        },
+      });
       await controller.ready;
       await env.api.create(RESOURCES.canary, podinfoCanary(WATCHED));
       await waitForPhase(env.api, WATCHED, ['Initialized']);
@@ -167,10 +170,9 @@ describe('the chart grants the controller exactly enough for a full rollout', ()
       expect(done.status?.phase).toBe('Succeeded');
     } finally {
       await controller?.stop();
-      await elector.stop();
       await traffic.stop();
     }
-    // Everything but the test's own client: the controller's informers and KubeApi, and the elector.
+    // Everything but the test's own client: the controller's informers, KubeApi and leader election.
     requests = controllerRequests(env.sandbox, since);
   }, 120_000);
 
