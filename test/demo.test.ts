@@ -133,6 +133,7 @@ describe('petrel demo', () => {
       ]);
       expect(code).toBe(1);
       expect(stderr).toContain(PROMETHEUS_INSTALL_COMMAND);
+      expect(stderr).toContain('--prometheus PATH');
       expect(events).toEqual([expect.objectContaining({ type: 'error', code: 'PROMETHEUS_NOT_INSTALLED' })]);
       expect((events[0] as { message: string }).message).toContain(PROMETHEUS_INSTALL_COMMAND);
       expect(elapsedMs).toBeLessThan(3000);

@@ -5,6 +5,7 @@ import { createReporter } from '../demo/reporter.ts';
 import { runDemo } from '../demo/run.ts';
 import { isScenarioName, SCENARIOS, type ScenarioName } from '../demo/scenarios.ts';
 import { DemoAbortedError } from '../demo/wait.ts';
+import { PrometheusNotInstalledError } from '../sandbox/prometheus.ts';
 import type { CliIo, Command } from './run.ts';
 
 const USAGE = `usage: petrel demo [--scenario NAME] [--json] [--keep] [--rps N] [--prometheus PATH]
@@ -135,7 +136,9 @@ export const demoCommand: Command = async (args: string[], io: CliIo): Promise<n
   } catch (err) {
     if (err instanceof DemoAbortedError) return 130;
     const code = (err as { code?: unknown }).code;
-    const message = err instanceof Error ? err.message : String(err);
+    let message = err instanceof Error ? err.message : String(err);
+    // The launcher names its `binary` option; on the command line that is --prometheus.
+    if (err instanceof PrometheusNotInstalledError) message += ' (here: --prometheus PATH)';
     if (options.json)
       reporter.emit({ type: 'error', code: typeof code === 'string' ? code : 'DEMO_FAILED', message });
     io.stderr.write(`petrel demo: ${message}\n`);
