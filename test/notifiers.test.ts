@@ -447,3 +447,28 @@ describe('NotifyingEventSink repeats', () => {
     ).toEqual(['another message', 'target missing', 'target missing']);
   });
 });
+
+describe('NotifyingEventSink and a new revision', () => {
+  it('tells the same outcome again for the next revision within the window', async () => {
+    const { logger } = memoryLogger();
+    const queue = new NotificationQueue({ logger });
+    const alerter = new Alerter({
+      sources: sources({
+        'shop/all': provider('all', { type: 'webhook', address: `${receiver.url}/revisions` }),
+      }),
+      queue,
+      logger,
+    });
+    const sink = new NotifyingEventSink(
+      { record: async () => {} },
+      { alerter, logger, now: () => new Date(0) },
+    );
+    const base = canaryWith([{ name: 'a', severity: 'info', providerRef: { name: 'all' } }]);
+    for (const revision of ['r1', 'r2', 'r2']) {
+      const canary = { ...base, status: { ...base.status, lastAppliedSpec: revision } } as Canary;
+      await sink.record(canary, 'Normal', 'Succeeded', 'promotion completed');
+    }
+    await queue.drain();
+    expect(receiver.on('/revisions')).toHaveLength(2);
+  });
+});

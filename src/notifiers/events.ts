@@ -19,7 +19,7 @@ export interface NotifyingEventSinkOptions {
   logger: Logger;
   now: () => Date;
   clusterName?: string;
-  /** The same reason and message on the same canary is sent once per window (default 10 minutes). */
+  /** The same reason and message on the same canary and revision is sent once per window (default 10 minutes). */
   repeatWindowMs?: number;
 }
 
@@ -63,7 +63,8 @@ export class NotifyingEventSink implements CanaryEventSink {
 
   private fanOut(canary: Canary, type: EventType, reason: string, message: string): void {
     const key = `${canary.metadata.namespace ?? ''}/${canary.metadata.name}`;
-    if (this.isRepeat(`${key}\u0000${type}\u0000${reason}\u0000${message}`)) return;
+    const revision = canary.status?.lastAppliedSpec ?? '';
+    if (this.isRepeat([key, revision, type, reason, message].join('\u0000'))) return;
     const notification = notificationFor(
       canary,
       type,
