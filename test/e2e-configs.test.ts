@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../src/controller/configs.ts';
-import type { RunningController } from '../src/controller/controller.ts';
+import { type RunningController, startController } from '../src/controller/controller.ts';
 import type { KubeObject } from '../src/kube/client.ts';
-import type { ConfigMap } from '../src/kube/configs.ts';
+import type { ConfigMap, Secret } from '../src/kube/configs.ts';
 import type { Deployment, HorizontalPodAutoscaler } from '../src/kube/deployments.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import {
+  CONTROLLER_USER_AGENT,
   controllerRequests,
   createNamespace,
   getCanary,
@@ -236,5 +237,67 @@ describe('end to end: ConfigMap tracking and the primary autoscaler', () => {
     expect(
       controllerRequests(env.sandbox, quietFrom).filter((e) => e.verb !== 'watch' && e.namespace === ns),
     ).toEqual([]);
+  }, 60_000);
+
+  it('with trackSecrets, a Secret change read through env valueFrom is promoted, and no value reaches the log', async () => {
+    const ns = 'e2e-secret';
+    const password = 'correct-horse-battery-staple';
+    const encoded = (text: string) => Buffer.from(text).toString('base64');
+    await createNamespace(env.api, ns);
+    const secret: Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'podinfo-creds', namespace: ns },
+      type: 'Opaque',
+      data: { password: encoded('first-password') },
+    };
+    await env.api.create(RESOURCES.secret, secret);
+    const deployment = podinfoDeployment(ns, 'podinfo:1.0') as Deployment & Record<string, unknown>;
+    const container = deployment.spec?.template?.spec?.containers[0];
+    if (!container) throw new Error('podinfoDeployment has no container');
+    container.env = [
+      { name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'podinfo-creds', key: 'password' } } },
+    ];
+    await env.api.create(RESOURCES.deployment, deployment);
+    const traffic = new TrafficLoop(env.prometheusUrl, ns);
+    traffic.start();
+    cleanups.push(() => traffic.stop());
+    const log = testLogger();
+    const controller = startController({
+      kubeConfig: env.sandbox.kubeConfig(),
+      logger: log.logger,
+      prometheusAddress: env.prometheusUrl,
+      namespaces: [ns],
+      userAgent: CONTROLLER_USER_AGENT,
+      trackSecrets: true,
+    });
+    cleanups.push(() => controller.stop());
+    await controller.ready;
+    await env.api.create(
+      RESOURCES.canary,
+      podinfoCanary(ns, { maxWeight: 10, stepWeight: 10, interval: '1s' }),
+    );
+    await waitForPhase(env.api, ns, ['Initialized']);
+    const primaryEnv = async () =>
+      (await getDeploymentObject(ns, 'podinfo-primary')).spec?.template?.spec?.containers[0]?.env?.[0];
+    expect((await primaryEnv())?.valueFrom?.secretKeyRef?.name).toBe('podinfo-creds-primary');
+
+    await env.api.mergePatch(
+      { resource: RESOURCES.secret, namespace: ns, name: 'podinfo-creds' },
+      { data: { password: encoded(password) } },
+    );
+    const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed']);
+    expect(done.status?.phase).toBe('Succeeded');
+    const copy = await env.api.get<Secret>({
+      resource: RESOURCES.secret,
+      namespace: ns,
+      name: 'podinfo-creds-primary',
+    });
+    expect(copy.data).toEqual({ password: encoded(password) });
+    expect((await primaryEnv())?.valueFrom?.secretKeyRef?.name).toBe('podinfo-creds-primary');
+    expect(Object.keys((await trackedConfigs(ns)) ?? {})).toEqual(['secret/podinfo-creds']);
+    const logged = JSON.stringify(log.lines());
+    expect(logged).not.toContain(password);
+    expect(logged).not.toContain(encoded(password));
   }, 60_000);
 });
