@@ -30,6 +30,7 @@ beforeAll(async () => {
   await receiver.start();
   receiver.handler = (req, res) => {
     if (req.url?.startsWith('/gate')) return void res.writeHead(gateOpen ? 204 : 403).end();
+    if (req.url?.startsWith('/fail')) return void res.writeHead(500).end('load test failed');
     res.writeHead(200).end();
   };
 });
@@ -228,6 +229,39 @@ describe('end to end: gates, manual control and notifications', () => {
     const alert = await alertWith(ns, 'InvalidSpec');
     expect(alert).toMatchObject({ canary: 'broken', severity: 'error' });
     expect(alert.message).toContain('stepWeights');
+  }, 60_000);
+
+  it('rolls back when a rollout hook keeps failing, and alerts with the failing check', async () => {
+    const ns = 'e2e-hook-fail';
+    const { weights } = await prepare(ns);
+    await env.api.create(
+      RESOURCES.canary,
+      podinfoCanary(ns, {
+        interval: '1s',
+        threshold: 2,
+        metrics: [],
+        alerts: ALERTS,
+        webhooks: [{ name: 'load-test', type: 'rollout', url: `${receiver.url}/fail`, retries: 1 }],
+      }) as unknown as KubeObject,
+    );
+    await waitForPhase(env.api, ns, ['Initialized']);
+    await setImage(env.api, ns, 'podinfo:2.0');
+    const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed'], 20_000);
+    expect(done.status?.phase).toBe('Failed');
+    expect(done.status?.failedChecks).toBe(2);
+    expect(done.status?.history?.filter((h) => h.verdict === 'fail').map((h) => h.reason)).toEqual([
+      expect.stringContaining('HTTP 500'),
+      expect.stringContaining('HTTP 500'),
+    ]);
+    // 2 steps x (1 try + 1 retry)
+    expect(receiver.on('/fail')).toHaveLength(4);
+    expect(Math.max(...weights.weights)).toBe(10);
+    const alert = await alertWith(ns, 'Failed');
+    expect(alert).toMatchObject({
+      severity: 'error',
+      phase: 'Failed',
+      failingCheck: { metric: 'webhook load-test' },
+    });
   }, 60_000);
 
   it('never writes a webhook or alert URL to an event or a log line', async () => {

@@ -153,6 +153,24 @@ describe('WebhookRunner', () => {
     await runner.stop();
   });
 
+  it('uses an answer however slow it was, and asks again once it is maxAge old', async () => {
+    const { logger } = memoryLogger();
+    const runner = new WebhookRunner({ logger });
+    const h = hook('/status/403');
+    const payload = webhookPayload(canary, h);
+    const at = (nowMs: number) => runner.poll('ns/gate', h, payload, 't', { maxAgeMs: 1000, nowMs });
+    expect(at(0)).toBeUndefined();
+    await runner.idle();
+    // The answer came long after maxAge: it is still used when first seen, not asked for again.
+    expect(at(5000)).toMatchObject({ ok: false, status: 403 });
+    expect(at(5999)).toMatchObject({ ok: false, status: 403 });
+    expect(at(6000)).toBeUndefined();
+    await runner.idle();
+    expect(at(6001)).toMatchObject({ ok: false });
+    expect(runner.stats.calls).toBe(2);
+    await runner.stop();
+  });
+
   it('never lets a hanging hook stall another canary', async () => {
     const { logger } = memoryLogger();
     const settledAt = new Map<string, number>();

@@ -74,18 +74,21 @@ export class HookObserver {
     if (manual) out.manual = manual;
     const hooks = canary.spec.analysis?.webhooks ?? [];
     if (hooks.length === 0) return out;
-    const token = tokenFor(canary, now, targetRevision);
+    const token = tokenFor(canary.status, targetRevision);
+    const freshness = { maxAgeMs: intervalOf(canary), nowMs: now.getTime() };
     for (const type of plan.webhooks) {
       const ofType = hooks.filter((h) => h.type === type);
       if (ofType.length === 0) continue;
-      const outcomes = ofType.map((h) => this.poll(key, canary, h, type, token, targetRevision));
+      const outcomes = ofType.map((h) => this.poll(key, canary, h, type, token, targetRevision, freshness));
       const gate = gateOf(type, outcomes);
       if (gate.pending) out.pending = true;
       out.webhooks = { ...out.webhooks, [type]: gate };
     }
     if (plan.checks) {
       const rollout = hooks.filter((h) => h.type === 'rollout');
-      const outcomes = rollout.map((h) => this.poll(key, canary, h, 'rollout', token, targetRevision));
+      const outcomes = rollout.map((h) =>
+        this.poll(key, canary, h, 'rollout', token, targetRevision, freshness),
+      );
       if (outcomes.some((o) => o === undefined)) out.pending = true;
       else if (outcomes.length > 0) out.rolloutChecks = (outcomes as WebhookOutcome[]).map(checkOf);
     }
@@ -114,10 +117,11 @@ export class HookObserver {
     type: WebhookType,
     token: string,
     targetRevision: string,
+    freshness: { maxAgeMs: number; nowMs: number },
   ): WebhookOutcome | undefined {
     const payload = webhookPayload(canary, hook);
     if (type === 'confirm-rollout') payload.checksum = targetRevision;
-    return this.runner.poll(key, hook, payload, `${type}|${token}`);
+    return this.runner.poll(key, hook, payload, `${type}|${token}`, freshness);
   }
 
   private manual(key: string, canary: Canary): ManualAction | undefined {
@@ -132,15 +136,12 @@ export class HookObserver {
 }
 
 /**
- * Names the moment an answer is for: the revision, phase, weight and step, and the analysis interval the
- * tick falls in, so a closed gate is asked again once per interval and an answer is never reused for a
- * later step.
+ * Names the moment an answer is for: the revision, phase, weight and step. Using an answer moves the step
+ * on (lastStepTime, failedChecks), so it is never reused for a later step; a closed gate whose step does
+ * not move (confirm-rollout while Waiting) is asked again once its answer is an interval old.
  */
-function tokenFor(canary: Canary, now: Date, targetRevision: string): string {
-  const s = canary.status ?? {};
-  const interval = canary.spec.analysis?.interval;
-  const intervalMs = Math.max(1000, interval ? parseDuration(interval) : 60_000);
-  const slot = Math.floor(now.getTime() / intervalMs);
+function tokenFor(status: CanaryStatus | undefined, targetRevision: string): string {
+  const s = status ?? {};
   return [
     targetRevision,
     s.phase,
@@ -148,8 +149,12 @@ function tokenFor(canary: Canary, now: Date, targetRevision: string): string {
     s.iterations ?? 0,
     s.lastStepTime ?? '',
     s.failedChecks ?? 0,
-    slot,
   ].join('|');
+}
+
+function intervalOf(canary: Canary): number {
+  const interval = canary.spec.analysis?.interval;
+  return Math.max(1000, interval ? parseDuration(interval) : 60_000);
 }
 
 export function gateOf(type: GateType, outcomes: readonly (WebhookOutcome | undefined)[]): GateObservation {

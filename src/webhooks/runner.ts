@@ -23,6 +23,8 @@ export interface WebhookRunnerOptions {
 interface Entry {
   token: string;
   outcome?: WebhookOutcome;
+  /** When a caller first saw the answer, in the caller's clock. */
+  seenAt?: number;
 }
 
 /**
@@ -49,17 +51,25 @@ export class WebhookRunner {
 
   /**
    * The outcome of `hook` for `token`, or undefined while it is being called. A new token (next step,
-   * next revision) starts a new call; an answer for an old token is thrown away.
+   * next revision) starts a new call; an answer for an old token is thrown away. An answer seen more
+   * than `maxAgeMs` ago (by `nowMs`, counted from the first poll that saw it, so a slow hook is never
+   * asked again before its answer is used) is asked again: that is how a closed gate is polled once per
+   * interval.
    */
   poll(
     canaryKey: string,
     hook: CanaryWebhook,
     payload: WebhookPayload,
     token: string,
+    freshness: { maxAgeMs: number; nowMs: number } = { maxAgeMs: Number.POSITIVE_INFINITY, nowMs: 0 },
   ): WebhookOutcome | undefined {
     const id = `${canaryKey}\u0000${hook.name}`;
     const entry = this.entries.get(id);
-    if (entry?.token === token) return entry.outcome;
+    if (entry?.token === token) {
+      if (entry.outcome === undefined) return undefined;
+      entry.seenAt ??= freshness.nowMs;
+      if (freshness.nowMs - entry.seenAt < freshness.maxAgeMs) return entry.outcome;
+    }
     const fresh: Entry = { token };
     this.entries.set(id, fresh);
     this.track(
