@@ -397,7 +397,8 @@ function manualControl(ctx: Context, manual: ManualAction): Decision | undefined
       const conditions = ctx.status.conditions?.filter((c) => c.type !== PAUSED);
       const status: CanaryStatus = { ...ctx.status };
       if (conditions) status.conditions = conditions;
-      return { status, actions: [clear, event(reason)], reason, requeueAfterMs: 0 };
+      // Removing the annotation changes the Canary, which wakes it again: no requeue needed.
+      return { status, actions: [clear, event(reason)], reason };
     }
     case 'abort': {
       if (!inRollout) return ignored(ctx, manual, phase);
@@ -431,7 +432,6 @@ function ignored(ctx: Context, manual: ManualAction, phase: string): Decision {
     status: ctx.status,
     actions: [{ type: 'clearManualAction' }, event(reason)],
     reason,
-    requeueAfterMs: 0,
   };
 }
 
