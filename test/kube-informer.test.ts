@@ -82,8 +82,10 @@ class ListWatchServer {
 
   private emit(entry: Logged): void {
     this.log.push(entry);
-    for (const res of this.openWatches)
+    for (const res of this.openWatches) {
+      if (res.writableEnded || res.destroyed) continue;
       res.write(`${JSON.stringify({ type: entry.type, object: entry.obj })}\n`);
+    }
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -144,7 +146,9 @@ class ListWatchServer {
 
   /** Ends every open watch the way a real API server does after its timeout. */
   endWatches(): void {
+    // 'close' arrives later than end(): forget the watches now so no event is written after the end.
     for (const res of this.openWatches) res.end();
+    this.openWatches.clear();
   }
 
   failWatches(): void {
