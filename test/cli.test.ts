@@ -7,8 +7,12 @@ function io() {
   const stderr = new PassThrough();
   let out = '';
   let err = '';
-  stdout.on('data', (c) => (out += c));
-  stderr.on('data', (c) => (err += c));
+  stdout.on('data', (c) => {
+    out += c;
+  });
+  stderr.on('data', (c) => {
+    err += c;
+  });
   return { io: { stdout, stderr, stdin: new PassThrough(), env: {} }, out: () => out, err: () => err };
 }
 
