@@ -215,7 +215,7 @@ export function startController(options: ControllerOptions): RunningController {
   const reconcile = async (key: string) => (isLeader() ? reconciler.reconcile(key) : undefined);
   const queue = new WorkQueue({
     reconcile: metrics ? metrics.timeReconcile(reconcile) : reconcile,
-    workers: options.workers ?? 2,
+    workers: options.workers ?? 16,
     clock,
     onError: (key, err, retryInMs) =>
       logger.warn(
