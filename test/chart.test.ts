@@ -17,6 +17,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseControllerArgs } from '../src/cli/controller.ts';
 import { MESH_PROVIDERS } from '../src/controller/mesh.ts';
+import { parseNotificationArgs } from '../src/notifiers/flags.ts';
 import { parseOperationsArgs } from '../src/server/options.ts';
 import { helmPath } from './support/tools.ts';
 
@@ -218,7 +219,10 @@ describe('helm chart', () => {
     const objects = await template([
       'metrics.serviceMonitor.enabled=true',
       'grafanaDashboard.enabled=true',
-      'defaultAlertProvider.name=on-call',
+      'defaultAlerts.type=slack',
+      'defaultAlerts.addressSecret.name=petrel-alerts',
+      'defaultAlerts.channel=#releases',
+      'clusterName=prod-eu',
       'leaderElection.enabled=false',
       'replicaCount=1',
     ]);
@@ -231,8 +235,19 @@ describe('helm chart', () => {
     const deployment = find(objects, 'Deployment')[0] as unknown as {
       spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
     };
-    const env = deployment.spec.template.spec.containers[0]!.env;
-    expect(env.find((e) => e.name === 'PETREL_DEFAULT_ALERT_PROVIDER')?.value).toBe('petrel-system/on-call');
+    const env = deployment.spec.template.spec.containers[0]!.env as {
+      name: string;
+      value?: string;
+      valueFrom?: unknown;
+    }[];
+    expect(env.find((e) => e.name === 'PETREL_ALERT_TYPE')?.value).toBe('slack');
+    expect(env.find((e) => e.name === 'PETREL_ALERT_CHANNEL')?.value).toBe('#releases');
+    expect(env.find((e) => e.name === 'PETREL_CLUSTER_NAME')?.value).toBe('prod-eu');
+    // The webhook URL is a credential: it comes from the Secret, never from values.
+    expect(env.find((e) => e.name === 'PETREL_ALERT_ADDRESS')).toEqual({
+      name: 'PETREL_ALERT_ADDRESS',
+      valueFrom: { secretKeyRef: { name: 'petrel-alerts', key: 'address' } },
+    });
     expect(env.find((e) => e.name === 'PETREL_LEADER_ELECT')?.value).toBe('false');
   });
 
@@ -248,6 +263,8 @@ describe('helm chart', () => {
     ['workers=0', 'workers'],
     ['metrics.port=80', 'port'],
     ['replicas=3', 'replicas'],
+    ['defaultAlerts.type=slack', 'addressSecret'],
+    ['defaultAlerts.type=pager', 'type'],
   ])('refuses bad values at install time: %s', async (set, field) => {
     const result = await run(['template', 'petrel', CHART, '--set', set]);
     expect(result.code).not.toBe(0);
@@ -275,6 +292,13 @@ describe('helm chart', () => {
     [[] as string[]],
     [['watchNamespaces={team-a,team-b}', 'logLevel=debug', 'workers=4', 'leaderElection.leaseDuration=20s']],
     [['leaderElection.enabled=false', 'replicaCount=1']],
+    [
+      [
+        'defaultAlerts.type=msteams',
+        'defaultAlerts.addressSecret.name=alerts',
+        'defaultAlerts.severity=warn',
+      ],
+    ],
   ])('sets an environment and arguments petrel controller accepts (%j)', async (set) => {
     const deployment = (await template(set)).find((o) => o.kind === 'Deployment') as unknown as {
       spec: {
@@ -289,6 +313,11 @@ describe('helm chart', () => {
     // The downward API fills these in a pod.
     const env: NodeJS.ProcessEnv = { POD_NAME: 'petrel-abc', POD_NAMESPACE: 'petrel-system' };
     for (const e of container.env) if (e.value !== undefined) env[e.name] = e.value;
+    // The kubelet fills secretKeyRef values from the Secret.
+    const fromSecret = container.env.filter((e) =>
+      JSON.stringify(e.valueFrom ?? {}).includes('secretKeyRef'),
+    );
+    for (const e of fromSecret) env[e.name] = 'https://alerts.invalid/hook';
     const [command, ...args] = container.args;
     expect(command).toBe('controller');
     const { options: operations, rest } = parseOperationsArgs(args, env);
@@ -302,6 +331,16 @@ describe('helm chart', () => {
         leaseName: 'petrel-leader',
         identity: 'petrel-abc',
       });
+    }
+    const notify = parseNotificationArgs([], env).options;
+    if (set.includes('defaultAlerts.type=msteams')) {
+      expect(fromSecret.map((e) => e.name)).toEqual(['PETREL_ALERT_ADDRESS']);
+      expect(notify.defaultAlertProvider).toMatchObject({
+        severity: 'warn',
+        target: { type: 'msteams', address: 'https://alerts.invalid/hook' },
+      });
+    } else {
+      expect(notify.defaultAlertProvider).toBeUndefined();
     }
     if (set.includes('workers=4')) {
       expect(options).toMatchObject({ namespaces: ['team-a', 'team-b'], logLevel: 'debug', workers: 4 });
