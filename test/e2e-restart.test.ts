@@ -35,6 +35,9 @@ function startControllerProcess(namespace: string): { child: ChildProcess; outpu
       namespace,
       '--log-level',
       'info',
+      // A free port: other test files may run a controller at the same time.
+      '--metrics-port',
+      '0',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } },
   );
