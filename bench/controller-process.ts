@@ -31,6 +31,8 @@ export interface ControllerProcess {
   readonly pid: number;
   /** Resolves once the controller logged that its caches synced. */
   readonly ready: Promise<void>;
+  /** Rejects when the process exits (e.g. out of memory); never resolves. */
+  readonly died: Promise<never>;
   /** Log lines at warn or above, for the report. */
   readonly warnings: string[];
   stop(): Promise<number | null>;
@@ -42,6 +44,8 @@ export function startControllerProcess(opts: {
   prometheusUrl: string;
   workers: number;
   readyTimeoutMs: number;
+  /** NODE_OPTIONS for the controller, e.g. '--max-old-space-size=400' to see what fits in less memory. */
+  nodeOptions?: string;
 }): ControllerProcess {
   const child: ChildProcess = spawn(
     process.execPath,
@@ -57,7 +61,10 @@ export function startControllerProcess(opts: {
       '--log-level',
       'info',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: opts.nodeOptions ? { ...process.env, NODE_OPTIONS: opts.nodeOptions } : process.env,
+    },
   );
   if (child.pid === undefined) throw new Error('could not start the controller process');
   const warnings: string[] = [];
@@ -94,11 +101,20 @@ export function startControllerProcess(opts: {
   });
   ready.catch(() => {});
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stopping = false;
+  const died = exited.then((code) => {
+    throw new Error(
+      `the controller exited${stopping ? ' when stopped' : ''} with code ${code}: ${stderr.slice(-500)}`,
+    );
+  });
+  died.catch(() => {});
   return {
     pid: child.pid,
     ready,
+    died,
     warnings,
     stop: async () => {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timeout = setTimeout(() => child.kill('SIGKILL'), 10_000);
       const code = await exited;

@@ -1,6 +1,7 @@
 // Petrel's benchmarks: the API and Prometheus cost of a rollout step, the cost of idle canaries, how fast
 // a change is noticed, and how one controller process holds up with 100 to 10,000 canaries.
 // Run: npm run bench -- [--quick] [--sizes 100,1000] [--scale-only] [--workers N] [--out FILE]
+//   [--controller-node-options='--max-old-space-size=400']
 import { readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -25,6 +26,8 @@ export interface BenchPlan {
   detection: { changes: number; timeoutMs: number };
   scale: { sizes: number[]; interval: string; timeoutMs: number };
   workers: number;
+  /** NODE_OPTIONS of the controller process (e.g. a heap limit). */
+  controllerNodeOptions?: string;
   /** Skip cost, idle and detection (they do not depend on the number of canaries). */
   scaleOnly: boolean;
 }
@@ -35,7 +38,8 @@ export function planFor(opts: {
   workers?: number;
   scaleOnly?: boolean;
 }): BenchPlan {
-  const workers = opts.workers ?? 2;
+  // The controller's own default (src/cli/controller.ts).
+  const workers = opts.workers ?? 16;
   const scaleOnly = opts.scaleOnly ?? false;
   if (opts.quick)
     return {
@@ -66,7 +70,7 @@ function crdFiles(): string[] {
 
 async function startEnv(
   prometheusUrl: string,
-  workers: number,
+  plan: Pick<BenchPlan, 'workers' | 'controllerNodeOptions'>,
   logger: pino.Logger,
   readyTimeoutMs: number,
   setup?: (env: Omit<BenchEnv, 'controller'>) => Promise<void>,
@@ -79,7 +83,8 @@ async function startEnv(
     const controller = startControllerProcess({
       kubeconfigPath: sandbox.kubeconfigPath,
       prometheusUrl,
-      workers,
+      workers: plan.workers,
+      nodeOptions: plan.controllerNodeOptions,
       readyTimeoutMs,
     });
     return {
@@ -119,7 +124,7 @@ export async function runBench(plan: BenchPlan, log: (line: string) => void): Pr
     let cost: BenchReport['costPerStep'] = null;
     let idle: BenchReport['idleCost'] = null;
     let detection: BenchReport['detectionLatency'] = null;
-    const env = plan.scaleOnly ? undefined : await startEnv(prometheus.url, plan.workers, logger, 60_000);
+    const env = plan.scaleOnly ? undefined : await startEnv(prometheus.url, plan, logger, 60_000);
     if (env)
       try {
         await env.controller.ready;
@@ -137,10 +142,11 @@ export async function runBench(plan: BenchPlan, log: (line: string) => void): Pr
       log(`scale: ${canaries} canaries, ${Math.max(1, Math.round(canaries / 10))} progressing`);
       scaleResults.push(
         await scale(
-          (setup) => startEnv(prometheus.url, plan.workers, logger, Math.max(60_000, canaries * 30), setup),
+          (setup) => startEnv(prometheus.url, plan, logger, Math.max(60_000, canaries * 30), setup),
           { canaries, interval: plan.scale.interval, workers: plan.workers, timeoutMs: plan.scale.timeoutMs },
         ),
       );
+      log(`  ${JSON.stringify(scaleResults.at(-1))}`);
     }
     const report: BenchReport = {
       version: 1,
@@ -148,6 +154,7 @@ export async function runBench(plan: BenchPlan, log: (line: string) => void): Pr
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       machine,
+      controller: { workers: plan.workers, nodeOptions: plan.controllerNodeOptions ?? null },
       costPerStep: cost,
       idleCost: idle,
       detectionLatency: detection,
@@ -169,6 +176,7 @@ async function main(): Promise<void> {
       workers: { type: 'string' },
       out: { type: 'string', default: DEFAULT_OUT },
       'scale-only': { type: 'boolean', default: false },
+      'controller-node-options': { type: 'string' },
     },
   });
   const sizes = values.sizes?.split(',').map((s) => Number(s.trim()));
@@ -181,7 +189,10 @@ async function main(): Promise<void> {
     console.error('--workers: a whole number from 1 to 64 (the controller flag of the same name)');
     process.exit(2);
   }
-  const plan = planFor({ quick: values.quick ?? false, sizes, workers, scaleOnly: values['scale-only'] });
+  const plan = {
+    ...planFor({ quick: values.quick ?? false, sizes, workers, scaleOnly: values['scale-only'] }),
+    controllerNodeOptions: values['controller-node-options'],
+  };
   const report = await runBench(plan, (line) => console.log(line));
   await writeFile(values.out ?? DEFAULT_OUT, `${JSON.stringify(report, null, 2)}\n`);
   console.log(renderSummary(report));

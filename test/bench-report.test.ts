@@ -1,0 +1,75 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { planFor, runBench } from '../bench/run.ts';
+import { renderSummary } from '../bench/summary.ts';
+
+const distributionShape = {
+  count: expect.any(Number),
+  p50Ms: expect.toSatisfy((v) => v === null || typeof v === 'number'),
+  p99Ms: expect.toSatisfy((v) => v === null || typeof v === 'number'),
+  maxMs: expect.toSatisfy((v) => v === null || typeof v === 'number'),
+};
+
+describe('npm run bench', () => {
+  // The shape of the report only: the figures depend on the machine and its load.
+  it('measures every scenario and evaluates every target (a smaller --quick)', async () => {
+    const quick = planFor({ quick: true, sizes: [20] });
+    const plan = {
+      ...quick,
+      idle: { canaries: 4, windowMs: 2000 },
+      detection: { changes: 4, timeoutMs: 5000 },
+    };
+    const report = await runBench(plan, () => {});
+
+    expect(report).toMatchObject({ version: 1, mode: 'quick' });
+    expect(report.machine.cpus).toBeGreaterThan(0);
+    expect(report.costPerStep).toMatchObject({
+      load: expect.any(String),
+      phase: 'Succeeded',
+      reads: expect.any(Number),
+      writesPerWeightStep: expect.any(Number),
+      requestsByVerb: expect.any(Object),
+      prometheusQueries: expect.any(Number),
+      prometheusQueriesPerStep: expect.any(Number),
+    });
+    expect(report.costPerStep?.weightSteps).toBeGreaterThan(1);
+    expect(report.idleCost).toMatchObject({
+      canaries: 4,
+      requestsPerMinute: expect.any(Number),
+      controllerCpuSecondsPerMinute: expect.any(Number),
+    });
+    expect(report.detectionLatency).toMatchObject({ changes: 4, ...distributionShape });
+    expect(report.detectionLatency?.count).toBe(4 - (report.detectionLatency?.missed ?? 0));
+    expect(report.scale).toHaveLength(1);
+    const [scale] = report.scale;
+    expect(scale).toMatchObject({
+      canaries: 20,
+      progressing: 2,
+      peakRssMiB: expect.any(Number),
+      cpuSecondsPerMinute: expect.any(Number),
+      stepLag: distributionShape,
+    });
+    expect(scale?.error).toBeUndefined();
+    expect(scale?.peakRssMiB).toBeGreaterThan(0);
+    expect(scale?.weightSteps).toBeGreaterThan(0);
+    expect(report.targets.map((t) => t.met === null || typeof t.met === 'boolean')).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    const summary = renderSummary(report);
+    for (const section of ['cost per step', 'idle cost', 'detection latency', 'scale', 'targets'])
+      expect(summary).toContain(section);
+  }, 150_000);
+
+  it('refuses bad flags with the fix', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--sizes', '5'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('--sizes');
+  });
+});
