@@ -1,5 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RESOURCES } from '../src/kube/resources.ts';
 import {
@@ -10,6 +9,7 @@ import {
   podinfoDeployment,
   setImage,
   sleep,
+  spawnControllerProcess,
   TrafficLoop,
   useE2e,
   WeightRecorder,
@@ -18,39 +18,6 @@ import {
 } from './support/e2e.ts';
 
 const env = useE2e({ deploymentReadyDelayMs: 300 });
-const BIN = fileURLToPath(new URL('../bin/petrel.js', import.meta.url));
-
-/** `petrel controller` as a separate process, as it runs in a cluster. */
-function startControllerProcess(namespace: string): { child: ChildProcess; output: () => string } {
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'controller',
-      '--kubeconfig',
-      env.sandbox.kubeconfigPath,
-      '--prometheus-address',
-      env.prometheusUrl,
-      '--namespace',
-      namespace,
-      '--log-level',
-      'info',
-      // A free port: other test files may run a controller at the same time.
-      '--metrics-port',
-      '0',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } },
-  );
-  let output = '';
-  child.stdout?.on('data', (c) => {
-    output += c;
-  });
-  child.stderr?.on('data', (c) => {
-    output += c;
-  });
-  return { child, output: () => output };
-}
-
 function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
@@ -81,7 +48,7 @@ describe('end to end: a controller killed mid-rollout', () => {
     await env.api.create(RESOURCES.deployment, podinfoDeployment(ns, 'podinfo:1.0'));
     await env.api.create(RESOURCES.canary, podinfoCanary(ns, { interval: '2s' }));
 
-    const first = startControllerProcess(ns);
+    const first = spawnControllerProcess(env, ns);
     children.push(first.child);
     await waitForPhase(env.api, ns, ['Initialized'], 30_000).catch((err) => {
       throw new Error(`${(err as Error).message}\ncontroller output:\n${first.output()}`);
@@ -99,7 +66,7 @@ describe('end to end: a controller killed mid-rollout', () => {
     // Down for longer than an interval: on restart the overdue step is taken once, not twice.
     await sleep(3000);
     expect(weights.weights.at(-1)).toBe(30);
-    const second = startControllerProcess(ns);
+    const second = spawnControllerProcess(env, ns);
     children.push(second.child);
     const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed'], 40_000).catch((err) => {
       throw new Error(`${(err as Error).message}\ncontroller output:\n${second.output()}`);

@@ -1,5 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Lease } from '../src/controller/leader.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
@@ -10,6 +9,7 @@ import {
   podinfoDeployment,
   setImage,
   sleep,
+  spawnControllerProcess,
   TrafficLoop,
   useE2e,
   WeightRecorder,
@@ -18,7 +18,6 @@ import {
 } from './support/e2e.ts';
 
 const env = useE2e({ deploymentReadyDelayMs: 300 });
-const BIN = fileURLToPath(new URL('../bin/petrel.js', import.meta.url));
 const NS = 'leader-e2e';
 const LEASE_NS = 'petrel-system';
 const LEASE = { resource: RESOURCES.lease, namespace: LEASE_NS, name: 'petrel-leader' };
@@ -31,46 +30,22 @@ interface Replica {
   exited: Promise<number | null>;
 }
 
-/** `petrel controller` as its own process with leader election, as each pod of the chart runs it. */
+/** `petrel controller` with leader election, as each pod of the chart runs it. */
 function startReplica(identity: string): Replica {
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'controller',
-      '--kubeconfig',
-      env.sandbox.kubeconfigPath,
-      '--prometheus-address',
-      env.prometheusUrl,
-      '--namespace',
-      NS,
-      '--leader-elect',
-      '--lease-namespace',
-      LEASE_NS,
-      '--leader-identity',
-      identity,
-      '--lease-duration',
-      '3s',
-      '--renew-deadline',
-      '2s',
-      '--retry-period',
-      '500ms',
-      '--metrics-host',
-      '127.0.0.1',
-      '--metrics-port',
-      '0',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } },
-  );
-  let output = '';
-  child.stdout?.on('data', (c) => {
-    output += c;
-  });
-  child.stderr?.on('data', (c) => {
-    output += c;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { identity, child, output: () => output, exited };
+  const proc = spawnControllerProcess(env, NS, [
+    '--leader-elect',
+    '--lease-namespace',
+    LEASE_NS,
+    '--leader-identity',
+    identity,
+    '--lease-duration',
+    '3s',
+    '--renew-deadline',
+    '2s',
+    '--retry-period',
+    '500ms',
+  ]);
+  return { identity, ...proc, output: () => proc.output() };
 }
 
 function logLines(replica: Replica): Record<string, unknown>[] {

@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
@@ -14,6 +15,7 @@ import { usePrometheus } from './prometheus.ts';
 export const TEST_USER_AGENT = 'petrel-e2e';
 export const CONTROLLER_USER_AGENT = 'petrel-controller';
 const CRD_DIR = fileURLToPath(new URL('../../crds/', import.meta.url));
+const PETREL_BIN = fileURLToPath(new URL('../../bin/petrel.js', import.meta.url));
 
 export interface E2eFixture {
   readonly sandbox: SandboxApiServer;
@@ -338,4 +340,55 @@ export function rolloutFigures(
       return acc;
     }, {}),
   };
+}
+
+export interface ControllerProcess {
+  readonly child: ChildProcess;
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string;
+  /** Resolves with the exit code once the process has ended. */
+  readonly exited: Promise<number | null>;
+}
+
+/**
+ * `petrel controller` as its own process, as it runs in a cluster, against the fixture's sandbox and
+ * Prometheus. Its metrics server takes a free loopback port: other test files may run one too.
+ */
+export function spawnControllerProcess(
+  env: E2eFixture,
+  namespace: string,
+  extraArgs: string[] = [],
+): ControllerProcess {
+  const args = [
+    PETREL_BIN,
+    'controller',
+    '--kubeconfig',
+    env.sandbox.kubeconfigPath,
+    '--prometheus-address',
+    env.prometheusUrl,
+    '--namespace',
+    namespace,
+    '--log-level',
+    'info',
+    '--metrics-host',
+    '127.0.0.1',
+    '--metrics-port',
+    '0',
+    ...extraArgs,
+  ];
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '' },
+  });
+  let output = '';
+  const append = (chunk: Buffer | string) => {
+    output += chunk;
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const exited = new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+  return { child, output: () => output, exited };
 }
