@@ -178,7 +178,7 @@ describe('helm chart', () => {
       NODE_OPTIONS: '--max-old-space-size=384',
     });
     // The heap limit must leave room below the container's memory limit for everything off the heap.
-    expect(Number.parseInt(container.resources.limits.memory, 10)).toBeGreaterThan(384);
+    expect(Number.parseInt(String(container.resources.limits.memory), 10)).toBeGreaterThan(384);
     expect(env.PETREL_NAMESPACES).toBeUndefined();
     // The leader-election Role only reaches the one Lease by name (create cannot be limited by name).
     const leaseRole = find(objects, 'Role')[0]!;
