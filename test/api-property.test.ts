@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { Document, isScalar, parse, stringify, visit } from 'yaml';
 import {
   ALERT_PROVIDER_TYPES,
   ALERT_SEVERITIES,
@@ -206,8 +206,26 @@ const alertProviderInput = fc.record({
 // YAML 1.2 is the library default; 1.1 is how kubectl, Argo CD and Flux read manifests (`yes` is a boolean there).
 const roundTrips = {
   '1.2': (value: unknown) => parse(stringify(value)),
-  '1.1': (value: unknown) => parse(stringify(value, { version: '1.1' }), { version: '1.1' }),
+  '1.1': (value: unknown) => parse(stringifyYaml11(value), { version: '1.1' }),
 };
+
+/**
+ * YAML 1.1 as a manifest writer must produce it. The library writes a `<<` key bare even when asked to
+ * quote it, and a YAML 1.1 reader takes that for a merge key (a free-form field such as `service.match`
+ * may hold any key): tag it as a string.
+ */
+function stringifyYaml11(value: unknown): string {
+  const doc = new Document(value, { version: '1.1' });
+  visit(doc, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && pair.key.value === '<<') {
+        pair.key.tag = 'tag:yaml.org,2002:str';
+        pair.key.type = 'QUOTE_DOUBLE';
+      }
+    },
+  });
+  return doc.toString();
+}
 
 const crdSchema = new Map(
   buildCrds().map((crd) => [
