@@ -160,10 +160,7 @@ function initialize(ctx: Context): Decision {
 }
 
 function idle(ctx: Context): Decision {
-  const actions: Action[] = [{ type: 'ensureRoutes' }];
-  if (!sameWeights(ctx.obs.routes, weightsFor(0)))
-    actions.push({ type: 'setWeights', weights: weightsFor(0) });
-  if (ctx.obs.target.replicas !== 0) actions.push({ type: 'scaleTarget', replicas: 0 });
+  const actions = allOnPrimary(ctx);
   if ((ctx.status.canaryWeight ?? 0) !== 0) ctx.status.canaryWeight = 0;
   return { status: ctx.status, actions, reason: reasons.idle(ctx.status.phase ?? 'Initialized') };
 }
@@ -174,10 +171,7 @@ function idle(ctx: Context): Decision {
  */
 function backToPromoted(ctx: Context): Decision {
   const reason = reasons.backToPromoted(ctx.target);
-  const actions: Action[] = [{ type: 'ensureRoutes' }];
-  if (!sameWeights(ctx.obs.routes, weightsFor(0)))
-    actions.push({ type: 'setWeights', weights: weightsFor(0) });
-  if (ctx.obs.target.replicas !== 0) actions.push({ type: 'scaleTarget', replicas: 0 });
+  const actions = allOnPrimary(ctx);
   actions.push(event(reason));
   const status: CanaryStatus = {
     ...ctx.status,
@@ -204,8 +198,7 @@ function startRollout(ctx: Context, fromSteadyState: boolean): Decision {
   const replicas = canaryReplicas(ctx);
   const reason = fromSteadyState ? reasons.newRevision(ctx.target, replicas) : reasons.restarted(ctx.target);
   const actions: Action[] = [{ type: 'ensureRoutes' }];
-  if (!sameWeights(ctx.obs.routes, weightsFor(0)))
-    actions.push({ type: 'setWeights', weights: weightsFor(0) });
+  actions.push(...routeToPrimary(ctx));
   if (ctx.obs.target.replicas !== replicas) actions.push({ type: 'scaleTarget', replicas });
   actions.push(event(reason));
   const at = ctx.now.toISOString();
@@ -357,10 +350,7 @@ function promoteOrWait(ctx: Context, actions: Action[]): Decision {
 
 function waitForConfirmation(ctx: Context, detail: string): Decision {
   const reason = reasons.waitingForConfirmation(detail);
-  const actions: Action[] = [{ type: 'ensureRoutes' }];
-  if (!sameWeights(ctx.obs.routes, weightsFor(0)))
-    actions.push({ type: 'setWeights', weights: weightsFor(0) });
-  if (ctx.obs.target.replicas !== 0) actions.push({ type: 'scaleTarget', replicas: 0 });
+  const actions = allOnPrimary(ctx);
   const status: CanaryStatus = { ...ctx.status, canaryWeight: 0 };
   if (status.phase !== 'Waiting') {
     status.phase = 'Waiting';
@@ -474,8 +464,7 @@ function awaitPrimary(ctx: Context): Decision {
       conditions: withCondition(status.conditions, PROMOTED, 'Unknown', reason.code, reason.message, ctx.now),
     };
     const routeActions: Action[] = actions.filter((a) => a.type !== 'setWeights');
-    if (!sameWeights(obs.routes, weightsFor(0)))
-      routeActions.push({ type: 'setWeights', weights: weightsFor(0) });
+    routeActions.push(...routeToPrimary(ctx));
     return { status: next, actions: [...routeActions, event(reason)], reason, requeueAfterMs: 0 };
   }
   if (!promoted) actions.push({ type: 'promotePrimary' });
@@ -492,10 +481,7 @@ function awaitPrimary(ctx: Context): Decision {
 }
 
 function finalise(ctx: Context): Decision {
-  const { obs } = ctx;
-  const actions: Action[] = [{ type: 'ensureRoutes' }];
-  if (!sameWeights(obs.routes, weightsFor(0))) actions.push({ type: 'setWeights', weights: weightsFor(0) });
-  if (obs.target.replicas !== 0) actions.push({ type: 'scaleTarget', replicas: 0 });
+  const actions = allOnPrimary(ctx);
   const reason = reasons.succeeded(ctx.target);
   actions.push(event(reason));
   const status: CanaryStatus = {
@@ -510,10 +496,7 @@ function finalise(ctx: Context): Decision {
 }
 
 function rollback(ctx: Context, reason: Reason): Decision {
-  const actions: Action[] = [{ type: 'ensureRoutes' }];
-  if (!sameWeights(ctx.obs.routes, weightsFor(0)))
-    actions.push({ type: 'setWeights', weights: weightsFor(0) });
-  if (ctx.obs.target.replicas !== 0) actions.push({ type: 'scaleTarget', replicas: 0 });
+  const actions = allOnPrimary(ctx);
   actions.push(event(reason));
   const status: CanaryStatus = {
     ...ctx.status,
@@ -566,4 +549,16 @@ function timeOf(rfc3339: string | undefined, fallbackMs: number): number {
 
 function assertNever(value: never): never {
   throw new Error(`unknown canary phase or action ${String(value)}`);
+}
+
+/** The weights that put all traffic on the primary, unless the live routes already do. */
+function routeToPrimary(ctx: Context): Action[] {
+  return sameWeights(ctx.obs.routes, weightsFor(0)) ? [] : [{ type: 'setWeights', weights: weightsFor(0) }];
+}
+
+/** Where every rollout ends and every idle tick stays: routes in place, all traffic on the primary, canary at zero. */
+function allOnPrimary(ctx: Context): Action[] {
+  const actions: Action[] = [{ type: 'ensureRoutes' }, ...routeToPrimary(ctx)];
+  if (ctx.obs.target.replicas !== 0) actions.push({ type: 'scaleTarget', replicas: 0 });
+  return actions;
 }
