@@ -173,6 +173,15 @@ describe('end to end: two controller processes, one Lease', () => {
       expect(lease.spec?.leaseTransitions).toBe(1);
 
       const done = await waitForPhase(env.api, NS, ['Succeeded', 'Failed'], 60_000);
+      // The standby mirrors the status through its own watch, a moment after the API server has it.
+      await waitFor(
+        'the weight series to fall back to 0',
+        async () => (scraped.at(-1) === 0 ? true : undefined),
+        {
+          timeoutMs: 10_000,
+          intervalMs: 50,
+        },
+      );
       scraping = false;
       await scraper;
       expect(done.status?.phase).toBe('Succeeded');
