@@ -9,6 +9,7 @@ import {
   PATCH_CONTENT_TYPES,
   type ResourceApi,
   type WriteOptions,
+  type WriteResult,
 } from './api.ts';
 import { readBytes } from './body.ts';
 import type { TimerSet } from './clock.ts';
@@ -361,6 +362,8 @@ async function handleResource(
     throw notFoundPath();
   const { api } = ctx;
   const version = route.version;
+  const sendWritten = (result: WriteResult): Sent =>
+    send(res, result.status, api.present(type, version, result.object), warningHeaders(result.warnings));
 
   if (sub === 'scale') {
     const name = route.name!;
@@ -431,12 +434,7 @@ async function handleResource(
       if (route.name) throw methodNotAllowed();
       const body = await readObject(req);
       const result = api.create(type, version, namespace, body, writeOptions(query));
-      return send(
-        res,
-        result.status,
-        api.present(type, version, result.object),
-        warningHeaders(result.warnings),
-      );
+      return sendWritten(result);
     }
     case 'update': {
       const body = await readObject(req);
@@ -449,12 +447,7 @@ async function handleResource(
         sub === 'status' ? 'status' : undefined,
         writeOptions(query),
       );
-      return send(
-        res,
-        result.status,
-        api.present(type, version, result.object),
-        warningHeaders(result.warnings),
-      );
+      return sendWritten(result);
     }
     case 'patch': {
       const mediaType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -479,12 +472,7 @@ async function handleResource(
         sub === 'status' ? 'status' : undefined,
         writeOptions(query),
       );
-      return send(
-        res,
-        result.status,
-        api.present(type, version, result.object),
-        warningHeaders(result.warnings),
-      );
+      return sendWritten(result);
     }
     case 'delete': {
       const options = deleteOptions(query, await readDeleteBody(req));
