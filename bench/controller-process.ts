@@ -44,12 +44,17 @@ export function startControllerProcess(opts: {
   prometheusUrl: string;
   workers: number;
   readyTimeoutMs: number;
-  /** NODE_OPTIONS for the controller, e.g. '--max-old-space-size=400' to see what fits in less memory. */
+  /**
+   * Node flags for the controller, e.g. '--max-old-space-size=400' to see what fits in less memory, or
+   * '--cpu-prof --cpu-prof-dir=DIR' to profile it. Passed on the command line, where Node takes every flag
+   * (NODE_OPTIONS refuses some, --cpu-prof among them).
+   */
   nodeOptions?: string;
 }): ControllerProcess {
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...(opts.nodeOptions?.split(/\s+/).filter(Boolean) ?? []),
       PETREL_BIN,
       'controller',
       '--kubeconfig',
@@ -63,7 +68,6 @@ export function startControllerProcess(opts: {
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: opts.nodeOptions ? { ...process.env, NODE_OPTIONS: opts.nodeOptions } : process.env,
     },
   );
   if (child.pid === undefined) throw new Error('could not start the controller process');
