@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canarySchema } from '../src/api/canary.ts';
-import { observePrimary, observeTarget, splitKey } from '../src/controller/observe.ts';
+import { splitKey } from '../src/controller/keys.ts';
+import { observePrimary, observeTarget } from '../src/controller/observe.ts';
 import { statusPatch } from '../src/controller/status-patch.ts';
 import { TargetIndex } from '../src/controller/target-index.ts';
 import { buildPrimaryDeployment, type Deployment } from '../src/kube/deployments.ts';
@@ -77,6 +78,23 @@ describe('observe', () => {
     expect(observePrimary(primary, target('podinfo:2')).revision).not.toBe(
       observeTarget(target('podinfo:2')).revision,
     );
+  });
+
+  it('works a revision out once per cached object, and again for the object that replaces it', () => {
+    const v1 = target('podinfo:1');
+    const primary = buildPrimaryDeployment(canary, v1);
+    const first = observeTarget(v1).revision;
+    expect(observeTarget(v1).revision).toBe(first);
+    expect(observeTarget(v1, { 'configmap/cfg': 'h1' }).revision).not.toBe(first);
+    expect(observeTarget(v1).revision).toBe(first);
+    expect(observePrimary(primary, v1).revision).toBe(first);
+    // An update replaces the cached object: the new object gets its own revision.
+    const v2 = target('podinfo:2');
+    expect(observeTarget(v2).revision).not.toBe(first);
+    expect(observePrimary(primary, v2).revision).toMatch(/^primary:/);
+    const promoted = buildPrimaryDeployment(canary, v2);
+    expect(observePrimary(promoted, v2).revision).toBe(observeTarget(v2).revision);
+    expect(observePrimary(primary, v1).revision).toBe(first);
   });
 
   it('a target is ready only once its latest generation is rolled out', () => {

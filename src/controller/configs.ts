@@ -6,6 +6,8 @@ import type { KubeObject } from '../kube/client.ts';
 import { type ConfigCaches, configRefs, type Secret, trackedConfigHashes } from '../kube/configs.ts';
 import type { Deployment } from '../kube/deployments.ts';
 import type { CacheReader } from '../kube/informer.ts';
+import { splitKey } from './keys.ts';
+import { TargetIndex } from './target-index.ts';
 
 /**
  * On the primary's pod template: a digest of the tracked config hashes it was promoted with. A change
@@ -148,14 +150,25 @@ export function wakeOnConfigChanges(deps: {
       typeof target === 'string' ? deps.deployments.get(namespace, target)?.spec?.template : undefined;
     index.set(namespace, canaryName, template);
   };
-  const onCanary = (obj: CanaryRef) => follow(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
+  // Which canaries look at a Deployment, so a Deployment event costs a lookup, not a pass over the namespace.
+  const targets = new TargetIndex();
+  const onCanary = (obj: CanaryRef) => {
+    const namespace = obj.metadata?.namespace ?? '';
+    const name = obj.metadata?.name ?? '';
+    const target = obj.spec?.targetRef?.name;
+    targets.set(namespace, name, typeof target === 'string' ? target : undefined);
+    follow(namespace, name);
+  };
   deps.canaries.on('add', onCanary);
   deps.canaries.on('update', onCanary);
-  deps.canaries.on('delete', (obj) => index.remove(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''));
+  deps.canaries.on('delete', (obj) => {
+    targets.remove(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
+    index.remove(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
+  });
   const onDeployment = (obj: Deployment) => {
-    const namespace = obj.metadata?.namespace ?? '';
-    for (const canary of deps.canaries.list(namespace)) {
-      if (canary.spec?.targetRef?.name === obj.metadata?.name) follow(namespace, canary.metadata?.name ?? '');
+    for (const key of targets.canariesFor(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '')) {
+      const { namespace, name } = splitKey(key);
+      follow(namespace, name);
     }
   };
   const onConfig = (kind: ConfigKind) => (obj: KubeObject) => {

@@ -1,4 +1,5 @@
 import type { Canary } from '../api/canary.ts';
+import { canonicalJson } from '../kube/canonical.ts';
 import { type Deployment, expectedPrimaryTemplate, isDeploymentReady } from '../kube/deployments.ts';
 import { computeRevision } from '../kube/revision.ts';
 import type { WorkloadObservation } from '../rollout/index.ts';
@@ -9,7 +10,21 @@ import { withConfigChecksum } from './configs.ts';
  * Secrets it uses (`targetConfigHashes`; none when config tracking is off).
  */
 export function targetRevision(target: Deployment, configHashes: Record<string, string> = {}): string {
-  return computeRevision(target.spec?.template ?? {}, configHashes);
+  const configs = configsKey(configHashes);
+  const known = targetRevisions.get(target);
+  if (known?.configs === configs) return known.revision;
+  const revision = computeRevision(target.spec?.template ?? {}, configHashes);
+  targetRevisions.set(target, { configs, revision });
+  return revision;
+}
+
+// Revisions are hashes of whole pod templates, asked for on every reconcile. Cached objects are
+// replaced on every change, never edited in place, so an object's revision is worked out once.
+const targetRevisions = new WeakMap<Deployment, { configs: string; revision: string }>();
+const primaryRevisions = new WeakMap<Deployment, { target: Deployment; configs: string; revision: string }>();
+
+function configsKey(configHashes: Record<string, string>): string {
+  return Object.keys(configHashes).length === 0 ? '' : canonicalJson(configHashes);
 }
 
 export function observeTarget(
@@ -33,28 +48,31 @@ export function observePrimary(
   target: Deployment,
   configHashes: Record<string, string> = {},
 ): WorkloadObservation {
-  const expected = expectedPrimaryTemplate(
-    target,
-    withConfigChecksum(target.spec?.template ?? {}, configHashes),
-    Object.keys(configHashes),
-  );
-  const same = computeRevision(expected) === computeRevision(primary.spec?.template ?? {});
   return {
-    revision: same
-      ? targetRevision(target, configHashes)
-      : `primary:${computeRevision(primary.spec?.template ?? {})}`,
+    revision: primaryRevision(primary, target, configHashes),
     replicas: primary.spec?.replicas ?? 1,
     ready: isDeploymentReady(primary).ready,
   };
 }
 
-export function canaryKey(namespace: string | undefined, name: string): string {
-  return `${namespace ?? ''}/${name}`;
-}
-
-export function splitKey(key: string): { namespace: string; name: string } {
-  const slash = key.indexOf('/');
-  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+function primaryRevision(
+  primary: Deployment,
+  target: Deployment,
+  configHashes: Record<string, string>,
+): string {
+  const configs = configsKey(configHashes);
+  const known = primaryRevisions.get(primary);
+  if (known?.target === target && known.configs === configs) return known.revision;
+  const expected = expectedPrimaryTemplate(
+    target,
+    withConfigChecksum(target.spec?.template ?? {}, configHashes),
+    Object.keys(configHashes),
+  );
+  const actual = computeRevision(primary.spec?.template ?? {});
+  const revision =
+    computeRevision(expected) === actual ? targetRevision(target, configHashes) : `primary:${actual}`;
+  primaryRevisions.set(primary, { target, configs, revision });
+  return revision;
 }
 
 export function targetNameOf(canary: Pick<Canary, 'spec'>): string {

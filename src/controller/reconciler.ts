@@ -24,7 +24,8 @@ import { syncPrimaryAutoscaler } from './autoscaler.ts';
 import type { Clock } from './clock.ts';
 import { targetConfigHashes, withTrackedConfigs } from './configs.ts';
 import { type EventSink, execute } from './executor.ts';
-import { observePrimary, observeTarget, splitKey } from './observe.ts';
+import { splitKey } from './keys.ts';
+import { observePrimary, observeTarget } from './observe.ts';
 import { type ReconcileResult, TerminalError } from './queue.ts';
 import { statusPatch } from './status-patch.ts';
 

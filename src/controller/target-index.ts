@@ -1,4 +1,4 @@
-import { canaryKey } from './observe.ts';
+import { canaryKey } from './keys.ts';
 
 /**
  * Maps the Deployments a Canary looks at (its target and `<target>-primary`) to the Canary's key, so a
