@@ -48,7 +48,7 @@ describe('end to end: controller + sandbox API server + Prometheus', () => {
 
   it('promotes a healthy revision through 10, 20, 30, 40, 50, reading nothing and writing little', async () => {
     const ns = 'e2e-healthy';
-    const { weights } = await prepare(ns);
+    const { weights, log } = await prepare(ns);
     await env.api.create(RESOURCES.canary, podinfoCanary(ns));
     await waitForPhase(env.api, ns, ['Initialized']);
     expect((await getDeployment(env.api, ns, 'podinfo')).spec?.replicas).toBe(0);
@@ -89,6 +89,16 @@ describe('end to end: controller + sandbox API server + Prometheus', () => {
     expect(figures.weightSteps).toBe(4);
     expect(figures.writesPerWeightStep).toBeLessThanOrEqual(2);
     expect(quiet).toEqual([]);
+    // Between the 10% and the 50% step nothing but the step timer should wake the canary: the watch
+    // echoes of its own VirtualService and status writes are not changes to react to.
+    const reconciles = log
+      .lines()
+      .filter((l) => l.canary === `${ns}/podinfo` && typeof l.reason === 'string')
+      .map((l) => l.weight);
+    const from = reconciles.indexOf(10);
+    const to = reconciles.indexOf(50);
+    expect(from).toBeGreaterThanOrEqual(0);
+    expect(to - from).toBeLessThanOrEqual(5);
   }, 60_000);
 
   it('rolls back a revision with 5% errors after threshold failed checks', async () => {

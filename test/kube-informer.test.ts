@@ -194,6 +194,7 @@ async function setup(
   opts: {
     backoff?: Partial<import('../src/kube/informer.ts').BackoffOptions>;
     minWatchIntervalMs?: number;
+    transform?: <T extends KubeObject>(obj: T) => T;
   } = {},
 ) {
   const server = new ListWatchServer();
@@ -210,6 +211,7 @@ async function setup(
     labelSelector: 'petrel.dev/managed-by=petrel',
     backoff: { initialMs: 20, maxMs: 200, factor: 2, jitter: 0, resetAfterMs: 60_000, ...opts.backoff },
     minWatchIntervalMs: opts.minWatchIntervalMs ?? 0,
+    ...(opts.transform ? { transform: opts.transform } : {}),
   });
   cleanups.push(() => informer.stop());
   const events = {
@@ -435,6 +437,32 @@ describe('ResilientInformer', () => {
     expect(events.errors).toBe(0);
     expect(events.restarts).toEqual([]);
     expect(server.requests.filter((r) => r.kind === 'list')).toHaveLength(1);
+  });
+
+  it('passes every listed and watched object through its transform before caching or telling anyone', async () => {
+    const seen: string[] = [];
+    const { server, informer } = await setup({
+      transform: (obj) => {
+        seen.push(obj.metadata?.name ?? '');
+        const labels = obj.metadata?.labels;
+        if (labels) delete labels['petrel.dev/managed-by'];
+        return obj;
+      },
+    });
+    const added: KubeObject[] = [];
+    informer.on('add', (o) => added.push(o));
+    informer.on('update', (o) => added.push(o));
+    server.put('listed', { v: '1' });
+    await informer.start();
+    await informer.waitForSync(AbortSignal.timeout(5000));
+    await until(() => server.requests.some((r) => r.kind === 'watch'), 'watch');
+    server.put('watched', { v: '1' });
+    server.put('listed', { v: '2' });
+    await until(() => informer.get('test', 'listed')?.data?.v === '2', 'update');
+    expect(seen).toEqual(['listed', 'watched', 'listed']);
+    for (const name of ['listed', 'watched'])
+      expect(informer.get('test', name)?.metadata?.labels).toEqual({});
+    expect(added.map((o) => o.metadata?.labels)).toEqual([{}, {}, {}]);
   });
 
   it('waitForSync rejects when its signal aborts first', async () => {

@@ -13,7 +13,13 @@ export class NamespacedInformers<T extends KubeObject> implements CacheReader<T>
   constructor(
     readonly resource: ResourceKind,
     namespaces: readonly string[],
-    opts: { kubeConfig: KubeConfig; api: KubeApi; onRequest?: KubeRequestHook },
+    opts: {
+      kubeConfig: KubeConfig;
+      api: KubeApi;
+      onRequest?: KubeRequestHook;
+      /** Makes the transform of each kind's informers (what the cache keeps of an object). */
+      transformFor?: (resource: ResourceKind) => <O extends KubeObject>(obj: O) => O;
+    },
   ) {
     const scopes = namespaces.length > 0 ? namespaces : [undefined];
     for (const namespace of scopes) {
@@ -25,6 +31,7 @@ export class NamespacedInformers<T extends KubeObject> implements CacheReader<T>
           resource,
           namespace,
           onRequest: opts.onRequest,
+          ...(opts.transformFor ? { transform: opts.transformFor(resource) } : {}),
         }),
       );
     }

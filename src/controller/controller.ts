@@ -8,7 +8,9 @@ import type { ConfigMap, Secret } from '../kube/configs.ts';
 import type { Deployment, HorizontalPodAutoscaler } from '../kube/deployments.ts';
 import { EventRecorder } from '../kube/events.ts';
 import type { ResilientInformer } from '../kube/informer.ts';
+import { OwnWrites, recordingOwnWrites } from '../kube/own-writes.ts';
 import { RESOURCES } from '../kube/resources.ts';
+import { cacheTransform } from '../kube/slim.ts';
 import { runChecks } from '../metrics/checks.ts';
 import { createMetricsProvider } from '../metrics/factory.ts';
 import type { MetricsProvider } from '../metrics/provider.ts';
@@ -21,10 +23,10 @@ import { wakeOnAutoscalerChanges } from './autoscaler.ts';
 import { NamespacedInformers } from './caches.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { NO_SECRETS, wakeOnConfigChanges } from './configs.ts';
+import { canaryKey } from './keys.ts';
 import { type LeaderElectionSettings, LeaderElector, leaderOnlyWrites } from './leader.ts';
 import type { MeshProvider } from './mesh.ts';
 import type { ControllerMetrics } from './metrics.ts';
-import { canaryKey } from './observe.ts';
 import { WorkQueue } from './queue.ts';
 import { CanaryReconciler } from './reconciler.ts';
 import { TargetIndex } from './target-index.ts';
@@ -110,8 +112,16 @@ export function startController(options: ControllerOptions): RunningController {
       })
     : undefined;
   const isLeader = () => elector?.isLeader ?? true;
-  const api = elector ? leaderOnlyWrites(leaderApi, isLeader) : leaderApi;
-  const informerOpts = { kubeConfig: options.kubeConfig, api, onRequest };
+  // The watch echo of this process's own writes wakes nobody: the reconcile that wrote already decided.
+  const ownWrites = new OwnWrites([
+    RESOURCES.canary,
+    RESOURCES.deployment,
+    RESOURCES.service,
+    RESOURCES.virtualService,
+    RESOURCES.destinationRule,
+  ]);
+  const api = recordingOwnWrites(elector ? leaderOnlyWrites(leaderApi, isLeader) : leaderApi, ownWrites);
+  const informerOpts = { kubeConfig: options.kubeConfig, api, onRequest, transformFor: cacheTransform };
   const canaries = new NamespacedInformers<CanaryLike>(RESOURCES.canary, namespaces, informerOpts);
   const metricTemplates = new NamespacedInformers<KubeObject>(
     RESOURCES.metricTemplate,
@@ -253,13 +263,14 @@ export function startController(options: ControllerOptions): RunningController {
     const name = obj.metadata?.name ?? '';
     const target = obj.spec?.targetRef?.name;
     index.set(ns, name, typeof target === 'string' ? target : undefined);
-    enqueue(canaryKey(ns, name));
+    if (!ownWrites.isEcho(RESOURCES.canary, obj)) enqueue(canaryKey(ns, name));
   };
   canaries.on('add', onCanary);
   canaries.on('update', onCanary);
   canaries.on('delete', (obj) => {
     const ns = obj.metadata?.namespace ?? '';
     const name = obj.metadata?.name ?? '';
+    ownWrites.forget(RESOURCES.canary, obj);
     index.remove(ns, name);
     queue.forget(canaryKey(ns, name));
     hookServices.forget(canaryKey(ns, name));
@@ -270,17 +281,31 @@ export function startController(options: ControllerOptions): RunningController {
     for (const key of index.canariesFor(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''))
       enqueue(key);
   };
-  for (const event of ['add', 'update', 'delete'] as const) {
-    deployments.on(event, onDeployment);
-    for (const owned of [services, virtualServices, destinationRules] as NamespacedInformers<KubeObject>[]) {
-      owned.on(event, (obj) => {
-        for (const ref of obj.metadata?.ownerReferences ?? []) {
-          if (ref.kind === 'Canary' && ref.apiVersion.startsWith('petrel.dev/')) {
-            enqueue(canaryKey(obj.metadata?.namespace, ref.name));
-          }
-        }
-      });
+  const onOwned = (obj: KubeObject) => {
+    for (const ref of obj.metadata?.ownerReferences ?? []) {
+      if (ref.kind === 'Canary' && ref.apiVersion.startsWith('petrel.dev/')) {
+        enqueue(canaryKey(obj.metadata?.namespace, ref.name));
+      }
     }
+  };
+  const watchedForCanaries: Array<[NamespacedInformers<KubeObject>, (obj: KubeObject) => void]> = [
+    [deployments, onDeployment],
+    [services, onOwned],
+    [virtualServices, onOwned],
+    [destinationRules, onOwned],
+  ];
+  for (const [informer, wake] of watchedForCanaries) {
+    const resource = informer.resource;
+    informer.on('add', (obj) => {
+      if (!ownWrites.isEcho(resource, obj)) wake(obj);
+    });
+    informer.on('update', (obj) => {
+      if (!ownWrites.isEcho(resource, obj)) wake(obj);
+    });
+    informer.on('delete', (obj) => {
+      ownWrites.forget(resource, obj);
+      wake(obj);
+    });
   }
 
   const abort = new AbortController();

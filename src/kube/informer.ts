@@ -27,7 +27,7 @@ export const DEFAULT_INFORMER_BACKOFF: BackoffOptions = {
   resetAfterMs: 60_000,
 };
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   /** Used for the watch connection (auth, TLS) through client-node's Watch. */
   kubeConfig: KubeConfig;
   /** Used for the initial and recovery lists (counted and time-limited like every API call). */
@@ -42,6 +42,11 @@ export interface InformerOptions {
   listTimeoutMs?: number;
   /** A watch that ended sooner than this after it started is reopened only after the rest of it. */
   minWatchIntervalMs?: number;
+  /**
+   * Applied to every listed and watched object before it is cached or handed to event handlers (e.g. to
+   * drop fields nobody reads). May change the object in place: it was just parsed and is not shared.
+   */
+  transform?: (obj: T) => T;
   /** Counts watch requests the same way the client counts the others. */
   onRequest?: KubeRequestHook;
   now?: () => number;
@@ -68,6 +73,12 @@ export interface InformerEvents<T> {
   synced: [];
 }
 
+const OBJECT_EVENTS: ReadonlySet<string> = new Set(['ADDED', 'MODIFIED', 'DELETED']);
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object';
+}
+
 export class InformerStoppedError extends Error {
   override readonly name = 'InformerStoppedError';
   readonly code = 'INFORMER_STOPPED';
@@ -85,7 +96,7 @@ export class InformerStoppedError extends Error {
 export class ResilientInformer<T extends KubeObject> implements CacheReader<T> {
   readonly resource: ResourceKind;
   private readonly emitter = new EventEmitter();
-  private readonly opts: InformerOptions;
+  private readonly opts: InformerOptions<T>;
   private readonly backoff: BackoffOptions;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -103,7 +114,7 @@ export class ResilientInformer<T extends KubeObject> implements CacheReader<T> {
   private waitTimer?: { timer: NodeJS.Timeout; resolve: () => void };
   private syncWaiters: Array<() => void> = [];
 
-  constructor(opts: InformerOptions) {
+  constructor(opts: InformerOptions<T>) {
     this.opts = opts;
     this.resource = opts.resource;
     this.backoff = { ...DEFAULT_INFORMER_BACKOFF, ...opts.backoff };
@@ -221,7 +232,9 @@ export class ResilientInformer<T extends KubeObject> implements CacheReader<T> {
       });
       // ListWatch goes on to open a watch after listing without checking whether it was stopped meanwhile.
       if (!this.running) throw new InformerStoppedError(`list ${this.opts.resource.plural}`);
-      return { ...list, items: list.items ?? [] };
+      const transform = this.opts.transform;
+      const items = list.items ?? [];
+      return { ...list, items: transform ? items.map(transform) : items };
     } finally {
       if (this.listAbort === abort) this.listAbort = undefined;
     }
@@ -251,7 +264,12 @@ export class ResilientInformer<T extends KubeObject> implements CacheReader<T> {
     this.lastWatchStart = this.now();
     const started = performance.now();
     let controller: AbortController | undefined;
-    controller = await this.watch.watch(path, query, callback, (err: unknown) => {
+    const transform = this.opts.transform;
+    const onEvent = transform
+      ? (phase: string, obj: unknown, watchObj?: unknown) =>
+          callback(phase, OBJECT_EVENTS.has(phase) && isObject(obj) ? transform(obj as T) : obj, watchObj)
+      : callback;
+    controller = await this.watch.watch(path, query, onEvent, (err: unknown) => {
       if (controller) this.activeWatches.delete(controller);
       done(err);
     });
