@@ -53,7 +53,10 @@ describe('ControllerMetrics', () => {
     }
     let s = await scrape(metrics);
     expect(s.get('petrel_canary_phase{namespace="test",name="podinfo",phase="Progressing"}')).toBe(1);
-    expect(s.get('petrel_canary_phase{namespace="test",name="podinfo",phase="Initialized"}')).toBe(0);
+    // Only the current phase has a series (one per canary, not one per phase).
+    expect([...s.keys()].filter((k) => k.startsWith('petrel_canary_phase{'))).toEqual([
+      'petrel_canary_phase{namespace="test",name="podinfo",phase="Progressing"}',
+    ]);
     expect(s.get('petrel_canary_status{namespace="test",name="podinfo"}')).toBe(0);
     expect(s.get('petrel_canary_failed_checks{namespace="test",name="podinfo"}')).toBe(0);
     expect(
@@ -77,6 +80,9 @@ describe('ControllerMetrics', () => {
     expect(s.get('petrel_canary_rollout_duration_seconds_count{namespace="test",name="podinfo"}')).toBe(1);
     expect(s.get('petrel_canary_rollout_duration_seconds_sum{namespace="test",name="podinfo"}')).toBe(600);
     expect(s.get('petrel_canary_status{namespace="test",name="podinfo"}')).toBe(1);
+    expect([...s.keys()].filter((k) => k.startsWith('petrel_canary_phase{'))).toEqual([
+      'petrel_canary_phase{namespace="test",name="podinfo",phase="Succeeded"}',
+    ]);
   });
 
   it('counts a failure, but not a rollout it did not see start, nor on a replica that does not lead', async () => {

@@ -57,7 +57,10 @@ export class ControllerMetrics {
   private readonly leader: Gauge;
   private depthSource: () => number = () => 0;
   /** Per canary: the phase last seen, when its rollout started, and the metric names it reported. */
-  private readonly seen = new Map<string, { phase?: string; startedAt?: number; metrics: Set<string> }>();
+  private readonly seen = new Map<
+    string,
+    { phase?: string; shownPhase?: string; startedAt?: number; metrics: Set<string> }
+  >();
 
   constructor(options: ControllerMetricsOptions = {}) {
     this.registry = options.registry ?? new Registry();
@@ -66,7 +69,7 @@ export class ControllerMetrics {
     const registers = [this.registry];
     this.canaryPhase = new Gauge({
       name: 'petrel_canary_phase',
-      help: 'Canary phase: 1 for the current phase, 0 for the others',
+      help: 'Canary phase: one series per canary, labelled with its current phase, always 1',
       labelNames: ['namespace', 'name', 'phase'],
       registers,
     });
@@ -167,7 +170,12 @@ export class ControllerMetrics {
         ? status.phase
         : undefined;
     if (phase) {
-      for (const p of CANARY_PHASES) this.canaryPhase.set({ ...labels, phase: p }, p === phase ? 1 : 0);
+      // One series per canary, not one per phase: with thousands of canaries the zeros would be most
+      // of the controller's memory for metrics and of every scrape.
+      if (entry.shownPhase !== undefined && entry.shownPhase !== phase)
+        this.canaryPhase.remove({ ...labels, phase: entry.shownPhase });
+      this.canaryPhase.set({ ...labels, phase }, 1);
+      entry.shownPhase = phase;
       this.canaryStatus.set(
         labels,
         phase === 'Failed' ? 2 : phase === 'Succeeded' || phase === 'Initialized' ? 1 : 0,
@@ -198,7 +206,8 @@ export class ControllerMetrics {
   forgetCanary(namespace: string, name: string): void {
     const key = `${namespace}/${name}`;
     const labels = { namespace, name };
-    for (const phase of CANARY_PHASES) this.canaryPhase.remove({ ...labels, phase });
+    const shown = this.seen.get(key)?.shownPhase;
+    if (shown !== undefined) this.canaryPhase.remove({ ...labels, phase: shown });
     this.canaryStatus.remove(labels);
     this.canaryWeight.remove(labels);
     this.failedChecks.remove(labels);
