@@ -50,6 +50,8 @@ export function startControllerProcess(opts: {
    * (NODE_OPTIONS refuses some, --cpu-prof among them).
    */
   nodeOptions?: string;
+  /** Run the compiled dist/ (as the container image does) instead of the sources through tsx. */
+  useDist?: boolean;
 }): ControllerProcess {
   const child: ChildProcess = spawn(
     process.execPath,
@@ -68,6 +70,7 @@ export function startControllerProcess(opts: {
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PETREL_USE_DIST: opts.useDist ? '1' : '0' },
     },
   );
   if (child.pid === undefined) throw new Error('could not start the controller process');

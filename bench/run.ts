@@ -1,13 +1,15 @@
 // Petrel's benchmarks: the API and Prometheus cost of a rollout step, the cost of idle canaries, how fast
 // a change is noticed, and how one controller process holds up with 100 to 10,000 canaries.
 // Run: npm run bench -- [--quick] [--sizes 100,1000] [--scale-only] [--workers N] [--out FILE]
-//   [--controller-node-options='--max-old-space-size=400']
-import { readdirSync } from 'node:fs';
+//   [--controller-build dist|sources] [--controller-node-options='--max-old-space-size=400']
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { parse } from 'yaml';
 import { createKubeApi } from '../src/kube/client.ts';
 import { startApiServer } from '../src/sandbox/apiserver/index.ts';
 import { startPrometheus } from '../src/sandbox/prometheus.ts';
@@ -16,7 +18,10 @@ import { BENCH_USER_AGENT, RequestTap } from './request-tap.ts';
 import { type BenchEnv, costPerStep, detectionLatency, idleCost, loadAverage, scale } from './scenarios.ts';
 import { type BenchReport, evaluateTargets, renderSummary } from './summary.ts';
 
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CRD_DIR = fileURLToPath(new URL('../crds/', import.meta.url));
+const CHART_VALUES = fileURLToPath(new URL('../charts/petrel/values.yaml', import.meta.url));
+const TSC = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
 const DEFAULT_OUT = fileURLToPath(new URL('./report.json', import.meta.url));
 
 export interface BenchPlan {
@@ -26,8 +31,10 @@ export interface BenchPlan {
   detection: { changes: number; timeoutMs: number };
   scale: { sizes: number[]; interval: string; timeoutMs: number };
   workers: number;
-  /** NODE_OPTIONS of the controller process (e.g. a heap limit). */
+  /** Node flags of the controller process; by default the chart's heap limit (see chartNodeOptions). */
   controllerNodeOptions?: string;
+  /** The compiled dist/ (what the image runs; built first) or the sources through tsx. */
+  controllerBuild: 'dist' | 'sources';
   /** Skip cost, idle and detection (they do not depend on the number of canaries). */
   scaleOnly: boolean;
 }
@@ -37,10 +44,12 @@ export function planFor(opts: {
   sizes?: number[];
   workers?: number;
   scaleOnly?: boolean;
+  controllerBuild?: 'dist' | 'sources';
 }): BenchPlan {
   // The controller's own default (src/cli/controller.ts).
   const workers = opts.workers ?? 16;
   const scaleOnly = opts.scaleOnly ?? false;
+  const controllerBuild = opts.controllerBuild ?? 'dist';
   if (opts.quick)
     return {
       mode: 'quick',
@@ -50,6 +59,7 @@ export function planFor(opts: {
       scale: { sizes: opts.sizes ?? [50], interval: '1s', timeoutMs: 20_000 },
       workers,
       scaleOnly,
+      controllerBuild,
     };
   return {
     mode: 'full',
@@ -59,7 +69,31 @@ export function planFor(opts: {
     scale: { sizes: opts.sizes ?? [100, 1000, 10_000], interval: '10s', timeoutMs: 180_000 },
     workers,
     scaleOnly,
+    controllerBuild,
   };
+}
+
+/**
+ * The controller as the Helm chart runs it: V8's heap limited to the chart's maxHeapMiB (without a
+ * limit Node sizes the heap from the machine's memory, 24 GiB here, and collects garbage late).
+ */
+export function chartNodeOptions(): string {
+  const values = parse(readFileSync(CHART_VALUES, 'utf8')) as { maxHeapMiB?: unknown };
+  const heap = values.maxHeapMiB;
+  if (typeof heap !== 'number' || !Number.isInteger(heap) || heap <= 0)
+    throw new Error(`${CHART_VALUES}: maxHeapMiB is not a whole number of MiB`);
+  return `--max-old-space-size=${heap}`;
+}
+
+/** Compiles dist/ (npm run build) so the controller runs what the container image runs. */
+function buildDist(log: (line: string) => void): void {
+  log('building dist/ (tsc -p tsconfig.build.json)');
+  const result = spawnSync(process.execPath, [TSC, '-p', 'tsconfig.build.json'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  if (result.status !== 0)
+    throw new Error(`tsc -p tsconfig.build.json failed: ${result.stdout}${result.stderr}`.trim());
 }
 
 function crdFiles(): string[] {
@@ -70,7 +104,7 @@ function crdFiles(): string[] {
 
 async function startEnv(
   prometheusUrl: string,
-  plan: Pick<BenchPlan, 'workers' | 'controllerNodeOptions'>,
+  plan: Pick<BenchPlan, 'workers' | 'controllerNodeOptions' | 'controllerBuild'>,
   logger: pino.Logger,
   readyTimeoutMs: number,
   setup?: (env: Omit<BenchEnv, 'controller'>) => Promise<void>,
@@ -85,6 +119,7 @@ async function startEnv(
       prometheusUrl,
       workers: plan.workers,
       nodeOptions: plan.controllerNodeOptions,
+      useDist: plan.controllerBuild === 'dist',
       readyTimeoutMs,
     });
     return {
@@ -118,6 +153,7 @@ export async function runBench(plan: BenchPlan, log: (line: string) => void): Pr
     platform: `${process.platform} ${process.arch}`,
     loadAtStart: loadAverage(),
   };
+  if (plan.controllerBuild === 'dist') buildDist(log);
   const prometheus = await startPrometheus({ logger, retention: '2h' });
   try {
     log(`benchmarks (${plan.mode}), load ${machine.loadAtStart}`);
@@ -154,7 +190,11 @@ export async function runBench(plan: BenchPlan, log: (line: string) => void): Pr
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       machine,
-      controller: { workers: plan.workers, nodeOptions: plan.controllerNodeOptions ?? null },
+      controller: {
+        workers: plan.workers,
+        nodeOptions: plan.controllerNodeOptions ?? null,
+        build: plan.controllerBuild,
+      },
       costPerStep: cost,
       idleCost: idle,
       detectionLatency: detection,
@@ -177,6 +217,7 @@ async function main(): Promise<void> {
       out: { type: 'string', default: DEFAULT_OUT },
       'scale-only': { type: 'boolean', default: false },
       'controller-node-options': { type: 'string' },
+      'controller-build': { type: 'string', default: 'dist' },
     },
   });
   const sizes = values.sizes?.split(',').map((s) => Number(s.trim()));
@@ -189,9 +230,22 @@ async function main(): Promise<void> {
     console.error('--workers: a whole number from 1 to 64 (the controller flag of the same name)');
     process.exit(2);
   }
+  const build = values['controller-build'];
+  if (build !== 'dist' && build !== 'sources') {
+    console.error('--controller-build: dist (compile first, as the image runs it) or sources (through tsx)');
+    process.exit(2);
+  }
+  const nodeOptions = values['controller-node-options'];
   const plan = {
-    ...planFor({ quick: values.quick ?? false, sizes, workers, scaleOnly: values['scale-only'] }),
-    controllerNodeOptions: values['controller-node-options'],
+    ...planFor({
+      quick: values.quick ?? false,
+      sizes,
+      workers,
+      scaleOnly: values['scale-only'],
+      controllerBuild: build,
+    }),
+    // Given empty (--controller-node-options=), the controller runs with Node's defaults.
+    controllerNodeOptions: nodeOptions === undefined ? chartNodeOptions() : nodeOptions || undefined,
   };
   const report = await runBench(plan, (line) => console.log(line));
   await writeFile(values.out ?? DEFAULT_OUT, `${JSON.stringify(report, null, 2)}\n`);

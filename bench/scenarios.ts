@@ -2,9 +2,9 @@ import { loadavg } from 'node:os';
 import type { Logger } from 'pino';
 import type { KubeApi } from '../src/kube/client.ts';
 import type { SandboxApiServer } from '../src/sandbox/apiserver/index.ts';
-import { startTrafficSimulator, type TrafficSimulator } from '../src/sandbox/traffic.ts';
 import { type ControllerProcess, ProcessSampler } from './controller-process.ts';
 import { classOf, countByClass, countByVerb, type RequestTap, type TappedRequest } from './request-tap.ts';
+import { type SimulatorProcess, startSimulatorProcess } from './simulator-process.ts';
 import { type Distribution, distribution, sleep } from './stats.ts';
 import {
   appName,
@@ -58,15 +58,14 @@ function belongsTo(r: TappedRequest, app: string): boolean {
   return r.name === app || (r.name?.startsWith(`${app}-`) ?? false);
 }
 
-function startSimulator(env: BenchEnv, namespace: string, tickMs: number): Promise<TrafficSimulator> {
-  return startTrafficSimulator({
-    kubeConfig: env.sandbox.kubeConfig(),
+function startSimulator(env: BenchEnv, namespace: string, tickMs: number): Promise<SimulatorProcess> {
+  return startSimulatorProcess({
+    kubeconfigPath: env.sandbox.kubeconfigPath,
     prometheusUrl: env.prometheusUrl,
     namespace,
     rps: 50,
     tickMs,
     seed: 8,
-    logger: env.logger,
     syncTimeoutMs: 120_000,
   });
 }
@@ -328,7 +327,7 @@ export async function scale(
     prometheusQueriesPerStep: 0,
     warnings: 0,
   };
-  let simulator: TrafficSimulator | undefined;
+  let simulator: SimulatorProcess | undefined;
   const whole = new ProcessSampler(env.controller.pid, 1000);
   whole.start();
   try {

@@ -14,7 +14,7 @@ export interface BenchReport {
     loadAtStart: string;
   };
   /** How the controller process was run. */
-  controller: { workers: number; nodeOptions: string | null };
+  controller: { workers: number; nodeOptions: string | null; build: 'dist' | 'sources' };
   /** null when the run skipped it (--scale-only). */
   costPerStep: CostPerStep | null;
   idleCost: IdleCost | null;
@@ -90,7 +90,7 @@ function fmt(n: number): string {
 export function renderSummary(report: BenchReport): string {
   const { costPerStep: cost, idleCost: idle, detectionLatency: d } = report;
   const lines = [
-    `Petrel benchmarks (${report.mode}), ${report.machine.cpus} CPUs ${report.machine.cpuModel}, node ${report.machine.node}, controller --workers ${report.controller.workers}${report.controller.nodeOptions ? ` NODE_OPTIONS=${report.controller.nodeOptions}` : ''}`,
+    `Petrel benchmarks (${report.mode}), ${report.machine.cpus} CPUs ${report.machine.cpuModel}, node ${report.machine.node}, controller --workers ${report.controller.workers}, ${report.controller.build === 'dist' ? 'compiled dist/' : 'sources through tsx'}${report.controller.nodeOptions ? `, node ${report.controller.nodeOptions}` : ''}`,
     '',
   ];
   if (cost)

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { planFor, runBench } from '../bench/run.ts';
+import { chartNodeOptions, planFor, runBench } from '../bench/run.ts';
 import { renderSummary } from '../bench/summary.ts';
 
 const distributionShape = {
@@ -18,10 +18,17 @@ describe('npm run bench', () => {
       ...quick,
       idle: { canaries: 4, windowMs: 2000 },
       detection: { changes: 4, timeoutMs: 5000 },
+      controllerNodeOptions: chartNodeOptions(),
     };
     const report = await runBench(plan, () => {});
 
     expect(report).toMatchObject({ version: 1, mode: 'quick' });
+    // As the chart runs it: compiled, with the chart's heap limit.
+    expect(report.controller).toEqual({
+      workers: 16,
+      build: 'dist',
+      nodeOptions: expect.stringMatching(/^--max-old-space-size=\d+$/),
+    });
     expect(report.machine.cpus).toBeGreaterThan(0);
     expect(report.costPerStep).toMatchObject({
       load: expect.any(String),
@@ -71,5 +78,12 @@ describe('npm run bench', () => {
     });
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('--sizes');
+    const build = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'bench/run.ts', '--controller-build', 'docker'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(build.status).toBe(2);
+    expect(build.stderr).toContain('--controller-build: dist');
   });
 });
