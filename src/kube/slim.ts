@@ -25,24 +25,36 @@ export function cacheTransform(resource: ResourceKind): <T extends KubeObject>(o
     // List items carry no apiVersion/kind; watch events do. Set both the same way, as shared strings.
     obj.apiVersion = apiVersion;
     obj.kind = kind;
-    const metadata = obj.metadata;
-    if (metadata) {
-      delete (metadata as { managedFields?: unknown }).managedFields;
-      delete (metadata as { creationTimestamp?: unknown }).creationTimestamp;
-      if (metadata.namespace) metadata.namespace = namespaces.intern(metadata.namespace);
-      const annotations = metadata.annotations;
-      if (annotations && LAST_APPLIED in annotations) {
-        delete annotations[LAST_APPLIED];
-        if (Object.keys(annotations).length === 0) delete metadata.annotations;
-      }
-      for (const ref of metadata.ownerReferences ?? []) {
-        ref.apiVersion = ownerStrings.intern(ref.apiVersion);
-        ref.kind = ownerStrings.intern(ref.kind);
-      }
-    }
+    if (obj.metadata) obj.metadata = slimMetadata(obj.metadata, namespaces, ownerStrings);
     trimStatus(obj);
     return obj;
   };
+}
+
+/**
+ * A new metadata object without the dropped fields. Built anew rather than with `delete`: V8 turns an
+ * object it deletes properties from into a hash table, which made each cached metadata larger, not smaller.
+ */
+function slimMetadata(
+  metadata: NonNullable<KubeObject['metadata']>,
+  namespaces: StringPool,
+  ownerStrings: StringPool,
+): NonNullable<KubeObject['metadata']> {
+  const { managedFields: _managed, creationTimestamp: _created, annotations, ...kept } = metadata;
+  if (kept.namespace) kept.namespace = namespaces.intern(kept.namespace);
+  if (annotations) {
+    if (LAST_APPLIED in annotations) {
+      const { [LAST_APPLIED]: _lastApplied, ...rest } = annotations;
+      if (Object.keys(rest).length > 0) kept.annotations = rest;
+    } else {
+      kept.annotations = annotations;
+    }
+  }
+  for (const ref of kept.ownerReferences ?? []) {
+    ref.apiVersion = ownerStrings.intern(ref.apiVersion);
+    ref.kind = ownerStrings.intern(ref.kind);
+  }
+  return kept;
 }
 
 interface DeploymentCondition {
@@ -61,7 +73,8 @@ function trimDeploymentStatus(obj: KubeObject): void {
   if (!status?.conditions) return;
   const progressing = status.conditions.find((c) => c?.type === 'Progressing');
   if (!progressing) {
-    delete status.conditions;
+    const { conditions: _dropped, ...rest } = status;
+    (obj as { status?: unknown }).status = rest;
     return;
   }
   status.conditions = [
