@@ -35,7 +35,8 @@ export interface ControllerProcess {
   readonly died: Promise<never>;
   /** Log lines at warn or above, for the report. */
   readonly warnings: string[];
-  stop(): Promise<number | null>;
+  /** The exit code, or the signal that ended the process. */
+  stop(): Promise<number | string | null>;
 }
 
 /** Runs `petrel controller` as its own process, so its memory and CPU are its own. */
@@ -99,7 +100,7 @@ export function startControllerProcess(opts: {
     });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-2000);
+      stderr = (stderr + chunk).slice(-8000);
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -107,11 +108,16 @@ export function startControllerProcess(opts: {
     });
   });
   ready.catch(() => {});
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
   let stopping = false;
   const died = exited.then((code) => {
+    // V8 names the cause on one line ("FATAL ERROR: ... JavaScript heap out of memory") before a long
+    // native stack: keep that line rather than the end of the stack.
+    const fatal = /^.*FATAL ERROR.*$/m.exec(stderr)?.[0];
     throw new Error(
-      `the controller exited${stopping ? ' when stopped' : ''} with code ${code}: ${stderr.slice(-500)}`,
+      `the controller exited${stopping ? ' when stopped' : ''} with code ${code}: ${fatal ?? stderr.slice(-500)}`,
     );
   });
   died.catch(() => {});

@@ -15,7 +15,15 @@ import { startApiServer } from '../src/sandbox/apiserver/index.ts';
 import { startPrometheus } from '../src/sandbox/prometheus.ts';
 import { startControllerProcess } from './controller-process.ts';
 import { BENCH_USER_AGENT, RequestTap } from './request-tap.ts';
-import { type BenchEnv, costPerStep, detectionLatency, idleCost, loadAverage, scale } from './scenarios.ts';
+import {
+  type BenchEnv,
+  costPerStep,
+  detectionLatency,
+  idleCost,
+  loadAverage,
+  scale,
+  whileAlive,
+} from './scenarios.ts';
 import { type BenchReport, evaluateTargets, renderSummary } from './summary.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -165,11 +173,17 @@ export async function runBench(plan: BenchPlan, log: (line: string) => void): Pr
       try {
         await env.controller.ready;
         log('cost per step: one canary through a full rollout');
-        cost = await costPerStep(env, { interval: plan.cost.interval, metrics: 1 }, plan.cost.timeoutMs);
+        cost = await whileAlive(
+          env.controller,
+          costPerStep(env, { interval: plan.cost.interval, metrics: 1 }, plan.cost.timeoutMs),
+        );
         log(`idle cost: ${plan.idle.canaries} settled canaries for ${plan.idle.windowMs / 1000} s`);
-        idle = await idleCost(env, plan.idle.canaries, plan.idle.windowMs);
+        idle = await whileAlive(env.controller, idleCost(env, plan.idle.canaries, plan.idle.windowMs));
         log(`detection latency: ${plan.detection.changes} changes`);
-        detection = await detectionLatency(env, plan.detection.changes, plan.detection.timeoutMs);
+        detection = await whileAlive(
+          env.controller,
+          detectionLatency(env, plan.detection.changes, plan.detection.timeoutMs),
+        );
       } finally {
         await env.close();
       }

@@ -11,6 +11,7 @@ import {
   type CanaryShape,
   createApps,
   createNamespace,
+  failedChecks,
   phases,
   setImage,
   setImages,
@@ -56,6 +57,15 @@ function inNamespace(requests: readonly TappedRequest[], namespace: string) {
 
 function belongsTo(r: TappedRequest, app: string): boolean {
   return r.name === app || (r.name?.startsWith(`${app}-`) ?? false);
+}
+
+/**
+ * Waits for `work` unless the controller process exits first (out of memory, a crash): then fails at
+ * once with the controller's last words instead of waiting out the scenario's timeouts.
+ */
+export async function whileAlive<T>(controller: ControllerProcess, work: Promise<T>): Promise<T> {
+  work.catch(() => {});
+  return Promise.race([work, controller.died]);
 }
 
 function startSimulator(env: BenchEnv, namespace: string, tickMs: number): Promise<SimulatorProcess> {
@@ -270,6 +280,9 @@ export interface ScaleResult {
   readsPerStep: number;
   writesPerStep: number;
   prometheusQueriesPerStep: number;
+  /** Failed checks in the progressing canaries' status history, and their most frequent reasons. */
+  failedChecks: number;
+  failedCheckReasons: Record<string, number>;
   /** Log lines at warn and above (first 50). */
   warnings: number;
   error?: string;
@@ -325,12 +338,14 @@ export async function scale(
     readsPerStep: 0,
     writesPerStep: 0,
     prometheusQueriesPerStep: 0,
+    failedChecks: 0,
+    failedCheckReasons: {},
     warnings: 0,
   };
   let simulator: SimulatorProcess | undefined;
   const whole = new ProcessSampler(env.controller.pid, 1000);
   whole.start();
-  try {
+  const measuring = (async () => {
     const initStarted = Date.now();
     const initTimeout = Math.max(120_000, opts.canaries * 60);
     await env.controller.ready;
@@ -390,6 +405,7 @@ export async function scale(
         );
     }
     const classes = countByClass(requests);
+    const failed = await failedChecks(env.api, 'scale-active');
     const phaseValues = [...now.values()];
     Object.assign(result, {
       load: loadAverage(),
@@ -405,7 +421,12 @@ export async function scale(
       readsPerStep: round(classes.read / Math.max(1, steps)),
       writesPerStep: round(classes.write / Math.max(1, steps)),
       prometheusQueriesPerStep: round(queries / Math.max(1, steps)),
+      failedChecks: failed.total,
+      failedCheckReasons: failed.byReason,
     });
+  })();
+  try {
+    await whileAlive(env.controller, measuring);
   } catch (err) {
     result.error = (err as Error).message;
     result.load = loadAverage();
@@ -415,6 +436,10 @@ export async function scale(
     result.warnings = env.controller.warnings.length;
     await simulator?.stop();
     await env.close();
+    // When the controller died first, the measurement may still be running: with the API server
+    // gone it ends at once; a simulator it started meanwhile is stopped too.
+    await measuring.catch(() => {});
+    await simulator?.stop();
   }
   return result;
 }

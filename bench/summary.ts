@@ -35,7 +35,10 @@ const MAX_RSS_MIB = 512;
 export function evaluateTargets(report: Omit<BenchReport, 'targets'>): TargetResult[] {
   const { costPerStep: cost, idleCost: idle, detectionLatency: detection } = report;
   const largest = [...report.scale].sort((a, b) => b.canaries - a.canaries)[0];
-  const tenThousand = report.scale.find((s) => s.canaries >= 10_000 && !s.error);
+  // Judged on the run closest to 10,000 from above: a larger run that misses says nothing against 10,000.
+  const tenThousand = report.scale
+    .filter((s) => s.canaries >= 10_000 && !s.error)
+    .sort((a, b) => a.canaries - b.canaries)[0];
   const notRun = { met: null, measured: 'not run' };
   return [
     {
@@ -73,14 +76,23 @@ export function evaluateTargets(report: Omit<BenchReport, 'targets'>): TargetRes
     },
     {
       target: `10,000 canaries in one process under ${MAX_RSS_MIB} MiB RSS with step lag p99 under 1 s`,
-      met: tenThousand
-        ? tenThousand.peakRssMiB < MAX_RSS_MIB && (tenThousand.stepLag.p99Ms ?? Infinity) < 1000
-        : null,
-      measured: largest
-        ? `${largest.canaries} canaries${largest.error ? ' (did not finish)' : ''}: peak RSS ${largest.peakRssMiB} MiB, step lag p99 ${largest.stepLag.p99Ms ?? '-'} ms`
-        : 'no scale run',
+      met: judgeAtTenThousand(tenThousand),
+      measured: describeScale(tenThousand ?? largest),
     },
   ];
+}
+
+/** Met or missed at 10,000; a larger run counts only when it meets the limits (missing says nothing of 10,000). */
+function judgeAtTenThousand(run: ScaleResult | undefined): boolean | null {
+  if (!run) return null;
+  const met = run.peakRssMiB < MAX_RSS_MIB && (run.stepLag.p99Ms ?? Number.POSITIVE_INFINITY) < 1000;
+  return met || run.canaries === 10_000 ? met : null;
+}
+
+function describeScale(run: ScaleResult | undefined): string {
+  if (!run) return 'no scale run';
+  const outcome = run.error ? ' (did not finish)' : '';
+  return `${run.canaries} canaries${outcome}: peak RSS ${run.peakRssMiB} MiB, step lag p99 ${run.stepLag.p99Ms ?? '-'} ms`;
 }
 
 function fmt(n: number): string {
@@ -117,6 +129,13 @@ export function renderSummary(report: BenchReport): string {
     lines.push(
       `  ${String(s.canaries).padStart(8)}  ${fmt(s.initSeconds ?? Number.NaN).padStart(6)}  ${`${fmt(s.peakRssMiB)}/${fmt(s.maxRssDuringRolloutMiB)}`.padStart(17)}  ${fmt(s.cpuSecondsPerMinute).padStart(9)}  ${String(s.weightSteps).padStart(5)}  ${`${s.stepLag.p50Ms ?? '-'}/${s.stepLag.p99Ms ?? '-'}/${s.stepLag.maxMs ?? '-'}`.padEnd(21)}  ${`${s.succeeded}/${s.failed}/${s.stillProgressing}`.padEnd(16)}  ${s.load}${s.error ? `  ERROR ${s.error}` : ''}`,
     );
+  }
+  for (const s of report.scale.filter((r) => r.failedChecks > 0)) {
+    lines.push(
+      `  ${s.canaries} canaries: ${s.failedChecks} failed checks (each delays its step by an interval)`,
+    );
+    for (const [reason, count] of Object.entries(s.failedCheckReasons))
+      lines.push(`    ${count} × ${reason}`);
   }
   lines.push('', 'targets:');
   for (const t of report.targets)

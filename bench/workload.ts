@@ -86,7 +86,29 @@ export async function setImages(api: KubeApi, namespace: string, names: readonly
 }
 
 interface CanaryStatusView extends KubeObject {
-  status?: { phase?: string };
+  status?: { phase?: string; history?: { verdict?: string; reason?: string }[] };
+}
+
+/**
+ * The failed checks in the status history of a namespace's canaries, by reason (numbers masked so
+ * equal causes group together), most frequent first.
+ */
+export async function failedChecks(
+  api: KubeApi,
+  namespace: string,
+): Promise<{ total: number; byReason: Record<string, number> }> {
+  const list = await api.list<CanaryStatusView>(RESOURCES.canary, { namespace });
+  const counts = new Map<string, number>();
+  let total = 0;
+  for (const canary of list.items)
+    for (const entry of canary.status?.history ?? []) {
+      if (entry.verdict !== 'fail') continue;
+      total++;
+      const reason = (entry.reason ?? '').replace(/\d+(\.\d+)?/g, '#').slice(0, 100);
+      counts.set(reason, (counts.get(reason) ?? 0) + 1);
+    }
+  const byReason = Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).slice(0, 5));
+  return { total, byReason };
 }
 
 /** Phase of every Canary in a namespace, by name. */

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { chartNodeOptions, planFor, runBench } from '../bench/run.ts';
+import { whileAlive } from '../bench/scenarios.ts';
 import { renderSummary } from '../bench/summary.ts';
 
 const distributionShape = {
@@ -57,6 +58,8 @@ describe('npm run bench', () => {
       stepLag: distributionShape,
     });
     expect(scale?.error).toBeUndefined();
+    expect(scale?.failedChecks).toEqual(expect.any(Number));
+    expect(scale?.failedCheckReasons).toEqual(expect.any(Object));
     expect(scale?.peakRssMiB).toBeGreaterThan(0);
     expect(scale?.weightSteps).toBeGreaterThan(0);
     expect(report.targets.map((t) => t.met === null || typeof t.met === 'boolean')).toEqual([
@@ -70,6 +73,21 @@ describe('npm run bench', () => {
     for (const section of ['cost per step', 'idle cost', 'detection latency', 'scale', 'targets'])
       expect(summary).toContain(section);
   }, 150_000);
+
+  it('stops waiting for a scenario as soon as the controller process dies', async () => {
+    let die: (err: Error) => void = () => {};
+    const died = new Promise<never>((_, reject) => {
+      die = reject;
+    });
+    const controller = { died } as Parameters<typeof whileAlive>[0];
+    const forever = new Promise<number>(() => {});
+    const waiting = whileAlive(controller, forever);
+    die(new Error('the controller exited with code 134: JavaScript heap out of memory'));
+    await expect(waiting).rejects.toThrow(/heap out of memory/);
+    await expect(
+      whileAlive({ died: new Promise<never>(() => {}) } as never, Promise.resolve(7)),
+    ).resolves.toBe(7);
+  });
 
   it('refuses bad flags with the fix', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--sizes', '5'], {
