@@ -1,21 +1,12 @@
 // The traffic simulator as a process of its own: its remote writes and garbage then share neither the
 // event loop nor the heap of the sandbox API server the bench measures through.
-// Argument: JSON { kubeconfigPath, prometheusUrl, namespace, rps, tickMs, seed, syncTimeoutMs }.
+// Argument: SimulatorProcessOptions as JSON.
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { startTrafficSimulator } from '../src/sandbox/traffic.ts';
+import type { SimulatorProcessOptions } from './simulator-process.ts';
 
-interface SimulatorArgs {
-  kubeconfigPath: string;
-  prometheusUrl: string;
-  namespace: string;
-  rps: number;
-  tickMs: number;
-  seed: number;
-  syncTimeoutMs: number;
-}
-
-const args = JSON.parse(process.argv[2] ?? '{}') as SimulatorArgs;
+const args = JSON.parse(process.argv[2] ?? '{}') as SimulatorProcessOptions;
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromFile(args.kubeconfigPath);
 const simulator = await startTrafficSimulator({

@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +7,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubeApi, type KubeApiError } from '../src/kube/client.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import { selfSignedCertificate } from './support/tls.ts';
 
 let dir: string;
 let server: https.Server;
@@ -17,31 +17,9 @@ const seenAuth: (string | undefined)[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'petrel-tls-'));
-  // A self-signed certificate for 127.0.0.1 (openssl ships with Debian; the test needs it).
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      path.join(dir, 'key.pem'),
-      '-out',
-      path.join(dir, 'cert.pem'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  const cert = await readFile(path.join(dir, 'cert.pem'));
+  const { cert, key } = await selfSignedCertificate(dir);
   caData = cert.toString('base64');
-  server = https.createServer({ cert, key: await readFile(path.join(dir, 'key.pem')) }, (req, res) => {
+  server = https.createServer({ cert, key }, (req, res) => {
     seenAuth.push(req.headers.authorization);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{"kind":"Deployment","metadata":{"name":"podinfo"}}');

@@ -4,6 +4,14 @@ import { type Deployment, isDeploymentReady } from '../src/kube/deployments.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import { cacheTransform } from '../src/kube/slim.ts';
 
+const COUNTERS = {
+  observedGeneration: 3,
+  replicas: 2,
+  updatedReplicas: 2,
+  availableReplicas: 2,
+  readyReplicas: 2,
+};
+
 function apiDeployment(name: string, progressing: Record<string, string>): Deployment {
   return {
     metadata: {
@@ -32,11 +40,7 @@ function apiDeployment(name: string, progressing: Record<string, string>): Deplo
       },
     },
     status: {
-      observedGeneration: 3,
-      replicas: 2,
-      updatedReplicas: 2,
-      availableReplicas: 2,
-      readyReplicas: 2,
+      ...COUNTERS,
       conditions: [
         {
           type: 'Available',
@@ -71,11 +75,7 @@ describe('cacheTransform', () => {
     });
     expect(kept.spec).toEqual(original.spec);
     expect(kept.status).toEqual({
-      observedGeneration: 3,
-      replicas: 2,
-      updatedReplicas: 2,
-      availableReplicas: 2,
-      readyReplicas: 2,
+      ...COUNTERS,
       conditions: [
         { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: 'done' },
       ],

@@ -1,5 +1,5 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +15,7 @@ import {
   NoValuesFoundError,
   QueryTimeoutError,
 } from '../src/metrics/provider.ts';
+import { selfSignedCertificate } from './support/tls.ts';
 
 /**
  * A fake Prometheus whose answer is spelled in the query: `probe:<value>:<delay ms>`, where the
@@ -182,32 +183,8 @@ describe('PrometheusProvider over TLS', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'petrel-prom-tls-'));
-    // A self-signed certificate for 127.0.0.1 (openssl ships with Debian; the test needs it).
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    tls = https.createServer(
-      { cert: await readFile(path.join(dir, 'cert.pem')), key: await readFile(path.join(dir, 'key.pem')) },
-      fakePrometheus(tlsSeen),
-    );
+    const { cert, key } = await selfSignedCertificate(dir);
+    tls = https.createServer({ cert, key }, fakePrometheus(tlsSeen));
     tls.on('secureConnection', () => tlsSeen.connections++);
     await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
     tlsAddress = `https://127.0.0.1:${(tls.address() as AddressInfo).port}`;
