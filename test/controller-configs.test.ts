@@ -21,6 +21,7 @@ import {
 } from '../src/controller/configs.ts';
 import { execute } from '../src/controller/executor.ts';
 import { observePrimary, observeTarget } from '../src/controller/observe.ts';
+import { TargetIndex } from '../src/controller/target-index.ts';
 import type { KubeObject } from '../src/kube/client.ts';
 import type { ConfigCaches, ConfigMap, Secret } from '../src/kube/configs.ts';
 import type { Deployment, HorizontalPodAutoscaler } from '../src/kube/deployments.ts';
@@ -138,11 +139,21 @@ describe('wakeOnConfigChanges', () => {
     const configMaps = new FakeInformer<KubeObject>();
     const secrets = new FakeInformer<KubeObject>();
     const woken: string[] = [];
+    // As the controller does: the target index follows the canaries before anything else hears of them.
+    const targets = new TargetIndex();
+    const follow = (obj: KubeObject & { spec?: { targetRef?: { name?: unknown } } }) => {
+      const target = obj.spec?.targetRef?.name;
+      targets.set(NS, obj.metadata?.name ?? '', typeof target === 'string' ? target : undefined);
+    };
+    canaries.on('add', follow);
+    canaries.on('update', follow);
+    canaries.on('delete', (obj) => targets.remove(NS, obj.metadata?.name ?? ''));
     const index = wakeOnConfigChanges({
       canaries,
       deployments,
       configMaps,
       ...(withSecrets ? { secrets } : {}),
+      targets,
       enqueue: (key) => woken.push(key),
     });
     const canaryFor = (name: string, targetName: string) => ({

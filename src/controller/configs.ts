@@ -7,7 +7,7 @@ import { type ConfigCaches, configRefs, type Secret, trackedConfigHashes } from 
 import type { Deployment } from '../kube/deployments.ts';
 import type { CacheReader } from '../kube/informer.ts';
 import { splitKey } from './keys.ts';
-import { TargetIndex } from './target-index.ts';
+import type { TargetIndex } from './target-index.ts';
 
 /**
  * On the primary's pod template: a digest of the tracked config hashes it was promoted with. A change
@@ -141,6 +141,8 @@ export function wakeOnConfigChanges(deps: {
   deployments: WatchedCache<Deployment>;
   configMaps: WatchedCache<KubeObject>;
   secrets?: WatchedCache<KubeObject>;
+  /** Which canaries look at a Deployment; kept up to date by whoever follows the canaries (the controller). */
+  targets: Pick<TargetIndex, 'canariesFor'>;
   enqueue: (key: string) => void;
 }): ConfigIndex {
   const index = new ConfigIndex();
@@ -150,23 +152,13 @@ export function wakeOnConfigChanges(deps: {
       typeof target === 'string' ? deps.deployments.get(namespace, target)?.spec?.template : undefined;
     index.set(namespace, canaryName, template);
   };
-  // Which canaries look at a Deployment, so a Deployment event costs a lookup, not a pass over the namespace.
-  const targets = new TargetIndex();
-  const onCanary = (obj: CanaryRef) => {
-    const namespace = obj.metadata?.namespace ?? '';
-    const name = obj.metadata?.name ?? '';
-    const target = obj.spec?.targetRef?.name;
-    targets.set(namespace, name, typeof target === 'string' ? target : undefined);
-    follow(namespace, name);
-  };
+  const onCanary = (obj: CanaryRef) => follow(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
   deps.canaries.on('add', onCanary);
   deps.canaries.on('update', onCanary);
-  deps.canaries.on('delete', (obj) => {
-    targets.remove(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
-    index.remove(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
-  });
+  deps.canaries.on('delete', (obj) => index.remove(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''));
+  // A Deployment event costs a lookup in the target index, not a pass over the namespace's canaries.
   const onDeployment = (obj: Deployment) => {
-    for (const key of targets.canariesFor(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '')) {
+    for (const key of deps.targets.canariesFor(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '')) {
       const { namespace, name } = splitKey(key);
       follow(namespace, name);
     }

@@ -275,7 +275,7 @@ export function startController(options: ControllerOptions): RunningController {
     queue.forget(canaryKey(ns, name));
     hookServices.forget(canaryKey(ns, name));
   });
-  wakeOnConfigChanges({ canaries, deployments, configMaps, secrets, enqueue });
+  wakeOnConfigChanges({ canaries, deployments, configMaps, secrets, targets: index, enqueue });
   wakeOnAutoscalerChanges({ hpas, canaries, enqueue });
   const onDeployment = (obj: Deployment) => {
     for (const key of index.canariesFor(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''))
