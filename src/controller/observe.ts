@@ -21,7 +21,8 @@ export function targetRevision(target: Deployment, configHashes: Record<string, 
 // Revisions are hashes of whole pod templates, asked for on every reconcile. Cached objects are
 // replaced on every change, never edited in place, so an object's revision is worked out once.
 const targetRevisions = new WeakMap<Deployment, { configs: string; revision: string }>();
-const primaryRevisions = new WeakMap<Deployment, { target: Deployment; configs: string; revision: string }>();
+/** By primary object: the target revision it was compared with (selectors are immutable) and the answer. */
+const primaryRevisions = new WeakMap<Deployment, { targetRevision: string; revision: string }>();
 
 function configsKey(configHashes: Record<string, string>): string {
   return Object.keys(configHashes).length === 0 ? '' : canonicalJson(configHashes);
@@ -60,18 +61,17 @@ function primaryRevision(
   target: Deployment,
   configHashes: Record<string, string>,
 ): string {
-  const configs = configsKey(configHashes);
+  const ofTarget = targetRevision(target, configHashes);
   const known = primaryRevisions.get(primary);
-  if (known?.target === target && known.configs === configs) return known.revision;
+  if (known?.targetRevision === ofTarget) return known.revision;
   const expected = expectedPrimaryTemplate(
     target,
     withConfigChecksum(target.spec?.template ?? {}, configHashes),
     Object.keys(configHashes),
   );
   const actual = computeRevision(primary.spec?.template ?? {});
-  const revision =
-    computeRevision(expected) === actual ? targetRevision(target, configHashes) : `primary:${actual}`;
-  primaryRevisions.set(primary, { target, configs, revision });
+  const revision = computeRevision(expected) === actual ? ofTarget : `primary:${actual}`;
+  primaryRevisions.set(primary, { targetRevision: ofTarget, revision });
   return revision;
 }
 
