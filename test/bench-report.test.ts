@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { chartNodeOptions, planFor, runBench } from '../bench/run.ts';
-import { whileAlive } from '../bench/scenarios.ts';
-import { renderSummary } from '../bench/summary.ts';
+import { type ScaleResult, whileAlive } from '../bench/scenarios.ts';
+import { type BenchReport, evaluateTargets, renderSummary } from '../bench/summary.ts';
 
 const distributionShape = {
   count: expect.any(Number),
@@ -87,6 +87,25 @@ describe('npm run bench', () => {
     await expect(
       whileAlive({ died: new Promise<never>(() => {}) } as never, Promise.resolve(7)),
     ).resolves.toBe(7);
+  });
+
+  it('judges the 10,000-canary target on the run closest to 10,000; a larger run only counts when it meets it', () => {
+    const run = (canaries: number, peakRssMiB: number, p99Ms: number): ScaleResult =>
+      ({ canaries, peakRssMiB, stepLag: { count: 1, p50Ms: 1, p99Ms, maxMs: p99Ms } }) as ScaleResult;
+    const judge = (...scale: ScaleResult[]) => {
+      const report = { costPerStep: null, idleCost: null, detectionLatency: null, scale } as unknown as Omit<
+        BenchReport,
+        'targets'
+      >;
+      return evaluateTargets(report).at(-1)?.met;
+    };
+    expect(judge(run(10_000, 450, 700))).toBe(true);
+    expect(judge(run(10_000, 600, 700))).toBe(false);
+    expect(judge(run(10_000, 450, 1500))).toBe(false);
+    expect(judge(run(20_000, 450, 700))).toBe(true);
+    expect(judge(run(20_000, 790, 2500))).toBeNull();
+    expect(judge(run(10_000, 450, 700), run(20_000, 790, 2500))).toBe(true);
+    expect(judge(run(1000, 190, 90))).toBeNull();
   });
 
   it('refuses bad flags with the fix', () => {

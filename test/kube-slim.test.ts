@@ -94,7 +94,7 @@ describe('cacheTransform', () => {
     expect(isDeploymentReady(slim(structuredClone(stalled))).deadlineExceeded).toBe(true);
   });
 
-  it("shares one string for the namespace and owner kinds of every object, and leaves other kinds' status alone", () => {
+  it("sets apiVersion and kind on list items, keeps namespace and owner references, and leaves other kinds' status alone", () => {
     const slim = cacheTransform(RESOURCES.service);
     const service = (name: string): KubeObject & { status?: unknown } => ({
       metadata: {

@@ -11,6 +11,7 @@ import { type ConfigCaches, ensurePrimaryConfigs, rewriteConfigRefs } from './co
 import type { CacheReader } from './informer.ts';
 import { assertOwnedBy, canaryOwnerReference, managedLabels, ownershipPatch } from './ownership.ts';
 import { RESOURCES } from './resources.ts';
+import { LAST_APPLIED } from './slim.ts';
 import { patchOrCreate, WriteThroughCache } from './write-through.ts';
 
 /** A Deployment as plain JSON. Pod templates are passed through untouched. */
@@ -88,9 +89,7 @@ function filterAnnotations(
   if (!annotations) return undefined;
   const out = Object.fromEntries(
     Object.entries(annotations).filter(
-      ([k]) =>
-        k !== 'kubectl.kubernetes.io/last-applied-configuration' &&
-        !k.startsWith('deployment.kubernetes.io/'),
+      ([k]) => k !== LAST_APPLIED && !k.startsWith('deployment.kubernetes.io/'),
     ),
   );
   return Object.keys(out).length ? out : undefined;

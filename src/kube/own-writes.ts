@@ -5,8 +5,9 @@ import type { ResourceKind } from './resources.ts';
  * The resourceVersion each object had right after this process last wrote it. Every write comes back
  * through the watch a moment later; that event shows the controller nothing it did not already decide,
  * so it need not wake anyone. A change made by anybody else carries another resourceVersion and still
- * does. Entries are dropped when their echo arrives or the object is deleted, so the map holds only
- * writes whose echo is still on its way.
+ * does. An entry is dropped when its echo arrives or the object is deleted; a write that changed
+ * nothing (same resourceVersion, so no echo) keeps its entry until the next write of that object, so
+ * the map holds at most one entry per object the controller writes.
  */
 export class OwnWrites {
   private readonly last = new Map<string, string>();

@@ -1,7 +1,8 @@
 import type { KubeObject } from './client.ts';
 import { apiVersionOf, type ResourceKind } from './resources.ts';
 
-const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+/** kubectl's copy of the whole object as last applied: large, and never read by Petrel. */
+export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /**
  * What an informer keeps of each object: everything Petrel reads, nothing it never reads. A cluster's
