@@ -1,4 +1,4 @@
-import type { RequestLog, RequestLogEntry } from '../src/sandbox/apiserver/index.ts';
+import type { RequestLog, RequestLogEntry } from '../dev/sandbox/apiserver/index.ts';
 
 export const BENCH_USER_AGENT = 'petrel-bench';
 export const SIMULATOR_USER_AGENT = 'petrel-traffic-simulator';

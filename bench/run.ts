@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { parse } from 'yaml';
+import { startApiServer } from '../dev/sandbox/apiserver/index.ts';
+import { startPrometheus } from '../dev/sandbox/prometheus.ts';
 import { createKubeApi } from '../src/kube/client.ts';
-import { startApiServer } from '../src/sandbox/apiserver/index.ts';
-import { startPrometheus } from '../src/sandbox/prometheus.ts';
 import { startControllerProcess } from './controller-process.ts';
 import { BENCH_USER_AGENT, RequestTap } from './request-tap.ts';
 import {

@@ -4,7 +4,7 @@
 // floor for what a separate client (the controller under test) would see.
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
-import { startApiServer } from '../src/sandbox/apiserver/index.ts';
+import { startApiServer } from '../dev/sandbox/apiserver/index.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '8' } },

@@ -3,7 +3,7 @@
 // Argument: SimulatorProcessOptions as JSON.
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
-import { startTrafficSimulator } from '../src/sandbox/traffic.ts';
+import { startTrafficSimulator } from '../dev/sandbox/traffic.ts';
 import type { SimulatorProcessOptions } from './simulator-process.ts';
 
 const args = JSON.parse(process.argv[2] ?? '{}') as SimulatorProcessOptions;

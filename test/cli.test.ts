@@ -22,4 +22,12 @@ describe('petrel cli', () => {
     expect(await runCli(['frobnicate'], t.io)).toBe(2);
     expect(t.err()).toContain('unknown command "frobnicate"');
   });
+
+  it('names the development commands as such where dev/ is not loaded, as in the image', async () => {
+    for (const name of ['demo', 'sandbox']) {
+      const t = io();
+      expect(await runCli([name], t.io)).toBe(2);
+      expect(t.err()).toContain(`"${name}" is a development tool and is not part of this build`);
+    }
+  });
 });

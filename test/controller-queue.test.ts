@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../src/controller/clock.ts';
+import type { Clock } from '../src/lib/clock.ts';
 import { type ReconcileResult, TerminalError, WorkQueue } from '../src/controller/queue.ts';
 
 class FakeClock implements Clock {

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Canary } from '../src/api/canary.ts';
-import type { Clock } from '../src/controller/clock.ts';
+import type { Clock } from '../src/lib/clock.ts';
 import { TerminalError } from '../src/controller/queue.ts';
 import { CanaryReconciler, TargetMissingError } from '../src/controller/reconciler.ts';
 import type { KubeApi, KubeList, KubeObject, ObjectRef } from '../src/kube/client.ts';

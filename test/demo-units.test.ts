@@ -1,21 +1,21 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { canarySchema } from '../src/api/index.ts';
-import { DemoUsageError, parseDemoArgs } from '../src/cli/demo.ts';
-import { DEMO_APP, demoCanary, demoDeployment, releasePatch } from '../src/demo/app.ts';
-import type { DemoEvent } from '../src/demo/events.ts';
+import { DemoUsageError, parseDemoArgs } from '../dev/cli/demo.ts';
+import { DEMO_APP, demoCanary, demoDeployment, releasePatch } from '../dev/demo/app.ts';
+import type { DemoEvent } from '../dev/demo/events.ts';
 import {
   CanaryEvents,
   CanaryProgress,
   failedChecksSince,
   outcomeReason,
   thresholdsOf,
-} from '../src/demo/observe.ts';
-import { renderTerminal, weightBar } from '../src/demo/render-terminal.ts';
-import { createReporter, jsonLine } from '../src/demo/reporter.ts';
-import { SCENARIOS, scenarioReleases } from '../src/demo/scenarios.ts';
-import { DemoAbortedError, DemoTimeoutError, pollUntil, sleep, within } from '../src/demo/wait.ts';
-import { parseBehaviour } from '../src/sandbox/traffic.ts';
+} from '../dev/demo/observe.ts';
+import { renderTerminal, weightBar } from '../dev/demo/render-terminal.ts';
+import { createReporter, jsonLine } from '../dev/demo/reporter.ts';
+import { SCENARIOS, scenarioReleases } from '../dev/demo/scenarios.ts';
+import { DemoAbortedError, DemoTimeoutError, pollUntil, sleep, within } from '../dev/demo/wait.ts';
+import { parseBehaviour } from '../dev/sandbox/traffic.ts';
+import { canarySchema } from '../src/api/index.ts';
 
 const plain = { color: false };
 

@@ -7,14 +7,14 @@ import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { demoCommand } from '../src/cli/demo.ts';
-import type { DemoEvent } from '../src/demo/events.ts';
-import { runDemo } from '../src/demo/run.ts';
-import { DemoTimeoutError } from '../src/demo/wait.ts';
+import { demoCommand } from '../dev/cli/demo.ts';
+import type { DemoEvent } from '../dev/demo/events.ts';
+import { runDemo } from '../dev/demo/run.ts';
+import { DemoTimeoutError } from '../dev/demo/wait.ts';
+import { PROMETHEUS_INSTALL_COMMAND } from '../dev/sandbox/prometheus.ts';
 import { createKubeApi, type KubeObject } from '../src/kube/client.ts';
 import { loadKubeConfig } from '../src/kube/kubeconfig.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
-import { PROMETHEUS_INSTALL_COMMAND } from '../src/sandbox/prometheus.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SandboxApiServer, startApiServer } from '../dev/sandbox/apiserver/index.ts';
 import { type Canary, canarySchema } from '../src/api/canary.ts';
 import { createKubeApi, type HttpKubeApi, type KubeApiError, type KubeObject } from '../src/kube/client.ts';
 import { type Deployment, ensurePrimary, scaleTarget } from '../src/kube/deployments.ts';
@@ -9,7 +10,6 @@ import { ResilientInformer } from '../src/kube/informer.ts';
 import { RESOURCES, type ResourceKind } from '../src/kube/resources.ts';
 import { type DestinationRule, IstioRouter, type VirtualService } from '../src/routers/istio.ts';
 import type { Service } from '../src/routers/services.ts';
-import { type SandboxApiServer, startApiServer } from '../src/sandbox/apiserver/index.ts';
 
 const NS = 'default';
 const canaryCrd = fileURLToPath(new URL('../crds/petrel.dev_canaries.yaml', import.meta.url));

@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SandboxApiServer, startApiServer } from '../dev/sandbox/apiserver/index.ts';
 import {
   LeaderElectionConfigError,
   LeaderElector,
@@ -10,7 +11,6 @@ import {
 } from '../src/controller/leader.ts';
 import { createKubeApi, type KubeApi, KubeApiError } from '../src/kube/client.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
-import { type SandboxApiServer, startApiServer } from '../src/sandbox/apiserver/index.ts';
 
 const TIMINGS = { leaseDurationMs: 2000, renewDeadlineMs: 1200, retryPeriodMs: 300 };
 const silent = pino({ level: 'silent' });

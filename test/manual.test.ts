@@ -2,10 +2,10 @@ import { readdirSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SandboxApiServer, startApiServer } from '../dev/sandbox/apiserver/index.ts';
 import { runCli } from '../src/cli/run.ts';
 import { createKubeApi, type HttpKubeApi, type KubeObject } from '../src/kube/client.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
-import { type SandboxApiServer, startApiServer } from '../src/sandbox/apiserver/index.ts';
 import {
   ACTION_ANNOTATION,
   ACTION_AT_ANNOTATION,

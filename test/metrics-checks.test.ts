@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IstioMetricsWriter } from '../dev/sandbox/istio-metrics.ts';
 import { type Canary, type CanaryMetricInput, canarySchema, type MetricTemplate } from '../src/api/index.ts';
 import { runChecks } from '../src/metrics/checks.ts';
 import { createMetricsProvider } from '../src/metrics/factory.ts';
@@ -12,7 +13,6 @@ import {
   NoValuesFoundError,
   QueryTimeoutError,
 } from '../src/metrics/provider.ts';
-import { IstioMetricsWriter } from '../src/sandbox/istio-metrics.ts';
 import { usePrometheus } from './support/prometheus.ts';
 
 const prom = usePrometheus();

@@ -7,7 +7,7 @@ import {
   IstioMetricsWriter,
   OutOfOrderFlushError,
   RemoteWriteError,
-} from '../src/sandbox/istio-metrics.ts';
+} from '../dev/sandbox/istio-metrics.ts';
 import { usePrometheus } from './support/prometheus.ts';
 
 const prom = usePrometheus();

@@ -12,9 +12,9 @@ import {
   PrometheusNotInstalledError,
   PrometheusStartError,
   startPrometheus,
-} from '../src/sandbox/prometheus.ts';
+} from '../dev/sandbox/prometheus.ts';
 
-const launcherUrl = new URL('../src/sandbox/prometheus.ts', import.meta.url).href;
+const launcherUrl = new URL('../dev/sandbox/prometheus.ts', import.meta.url).href;
 const scratch: string[] = [];
 afterAll(async () => {
   for (const dir of scratch) await rm(dir, { recursive: true, force: true });

@@ -3,10 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import type { RequestLogEntry } from '../dev/sandbox/apiserver/index.ts';
 import { type RunningController, startController } from '../src/controller/controller.ts';
 import { ControllerMetrics } from '../src/controller/metrics.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
-import type { RequestLogEntry } from '../src/sandbox/apiserver/index.ts';
 import {
   CONTROLLER_USER_AGENT,
   controllerRequests,

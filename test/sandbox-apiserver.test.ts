@@ -9,7 +9,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SandboxApiServer, startApiServer } from '../src/sandbox/apiserver/index.ts';
+import { type SandboxApiServer, startApiServer } from '../dev/sandbox/apiserver/index.ts';
 
 const WIDGET_CRD = {
   apiVersion: 'apiextensions.k8s.io/v1',

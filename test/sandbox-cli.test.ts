@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { registerDevelopmentCommands } from '../dev/cli/register.ts';
 import { runCli } from '../src/cli/run.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -120,6 +121,7 @@ describe('petrel sandbox', () => {
   }, 60_000);
 
   it('rejects bad flags with exit 2 and a message naming the flag', async () => {
+    registerDevelopmentCommands();
     const t = io();
     expect(await runCli(['sandbox', '--port', 'eighty'], t.io)).toBe(2);
     expect(t.err()).toContain('--port must be a whole number');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SandboxApiServer, startApiServer } from '../src/sandbox/apiserver/index.ts';
+import { type SandboxApiServer, startApiServer } from '../dev/sandbox/apiserver/index.ts';
 import { helmPath } from './support/tools.ts';
 
 const CHART = fileURLToPath(new URL('../charts/petrel', import.meta.url));

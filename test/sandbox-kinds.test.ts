@@ -9,8 +9,8 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Clock } from '../src/sandbox/apiserver/clock.ts';
-import { type SandboxApiServer, startApiServer } from '../src/sandbox/apiserver/index.ts';
+import type { Clock } from '../dev/sandbox/apiserver/clock.ts';
+import { type SandboxApiServer, startApiServer } from '../dev/sandbox/apiserver/index.ts';
 
 /** A clock that only moves when told to: timers fire inside advance(). */
 class ManualClock implements Clock {

@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { type SandboxApiServer, startApiServer } from '../src/sandbox/apiserver/index.ts';
+import { type SandboxApiServer, startApiServer } from '../dev/sandbox/apiserver/index.ts';
 import { kubectlPath } from './support/tools.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));

@@ -21,7 +21,7 @@ import {
   NEVER_READY_ANNOTATION,
   type SandboxApiServer,
   startApiServer,
-} from '../src/sandbox/apiserver/index.ts';
+} from '../dev/sandbox/apiserver/index.ts';
 
 async function waitFor<T>(
   what: string,

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../src/sandbox/apiserver/errors.ts';
-import { applyJsonPatch, applyMergePatch } from '../src/sandbox/apiserver/patch.ts';
-import { sortVersions } from '../src/sandbox/apiserver/resources.ts';
-import { validateAgainstSchema } from '../src/sandbox/apiserver/schema.ts';
-import { parseFieldSelector, parseLabelSelector } from '../src/sandbox/apiserver/selectors.ts';
-import { applyStrategicMergePatch } from '../src/sandbox/apiserver/strategic-merge.ts';
-import { humanDuration, simpleJsonPath } from '../src/sandbox/apiserver/table.ts';
-import type { OpenApiSchema } from '../src/sandbox/apiserver/types.ts';
+import { ApiError } from '../dev/sandbox/apiserver/errors.ts';
+import { applyJsonPatch, applyMergePatch } from '../dev/sandbox/apiserver/patch.ts';
+import { sortVersions } from '../dev/sandbox/apiserver/resources.ts';
+import { validateAgainstSchema } from '../dev/sandbox/apiserver/schema.ts';
+import { parseFieldSelector, parseLabelSelector } from '../dev/sandbox/apiserver/selectors.ts';
+import { applyStrategicMergePatch } from '../dev/sandbox/apiserver/strategic-merge.ts';
+import { humanDuration, simpleJsonPath } from '../dev/sandbox/apiserver/table.ts';
+import type { OpenApiSchema } from '../dev/sandbox/apiserver/types.ts';
 
 describe('strategic merge patch', () => {
   const deployment = {

@@ -5,7 +5,7 @@ import type {
   DeploymentLike,
   ServiceLike,
   VirtualServiceLike,
-} from '../src/sandbox/traffic/routes.ts';
+} from '../dev/sandbox/traffic/routes.ts';
 import {
   DEFAULT_BEHAVIOUR,
   parseBehaviour,
@@ -16,7 +16,7 @@ import {
   serviceOfHost,
   simulateTick,
   type WorkloadTarget,
-} from '../src/sandbox/traffic.ts';
+} from '../dev/sandbox/traffic.ts';
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;

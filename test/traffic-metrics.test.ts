@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { ISTIO_DURATION_BUCKETS_MS, IstioMetricsWriter } from '../dev/sandbox/istio-metrics.ts';
+import { SIM_ANNOTATIONS, seededRandom, simulateTick } from '../dev/sandbox/traffic.ts';
 import { canarySchema } from '../src/api/index.ts';
 import { runChecks } from '../src/metrics/checks.ts';
 import { PrometheusProvider } from '../src/metrics/prometheus.ts';
-import { ISTIO_DURATION_BUCKETS_MS, IstioMetricsWriter } from '../src/sandbox/istio-metrics.ts';
-import { SIM_ANNOTATIONS, seededRandom, simulateTick } from '../src/sandbox/traffic.ts';
 import { usePrometheus } from './support/prometheus.ts';
 
 const prom = usePrometheus();

@@ -4,18 +4,18 @@ import { Writable } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canarySchema } from '../src/api/index.ts';
-import { createKubeApi, isKubeApiError, type KubeApi, type KubeObject } from '../src/kube/client.ts';
-import { RESOURCES } from '../src/kube/resources.ts';
-import { runChecks } from '../src/metrics/checks.ts';
-import { PrometheusProvider } from '../src/metrics/prometheus.ts';
-import { type SandboxApiServer, startApiServer } from '../src/sandbox/apiserver/index.ts';
+import { type SandboxApiServer, startApiServer } from '../dev/sandbox/apiserver/index.ts';
 import {
   SIM_ANNOTATIONS,
   SimulatorSyncTimeoutError,
   startTrafficSimulator,
   type TrafficSimulator,
-} from '../src/sandbox/traffic.ts';
+} from '../dev/sandbox/traffic.ts';
+import { canarySchema } from '../src/api/index.ts';
+import { createKubeApi, isKubeApiError, type KubeApi, type KubeObject } from '../src/kube/client.ts';
+import { RESOURCES } from '../src/kube/resources.ts';
+import { runChecks } from '../src/metrics/checks.ts';
+import { PrometheusProvider } from '../src/metrics/prometheus.ts';
 import { usePrometheus } from './support/prometheus.ts';
 
 const prom = usePrometheus();

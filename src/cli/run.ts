@@ -15,9 +15,9 @@ commands:
   lint FILE...     validate Petrel resources in YAML files or folders (- for stdin)
   crds --out DIR   write the CustomResourceDefinitions generated from the schemas
   controller       run the controller (petrel controller --help for its options)
-  sandbox          run a local Kubernetes API server for demos and tests (--help for options)
+  sandbox          run a local Kubernetes API server for demos and tests (--help; source checkout only)
   promote|abort|pause|resume NAME [-n NS]   manual control of a rollout (through an annotation)
-  demo             watch canary releases promoted and rolled back in a local sandbox (--help)
+  demo             watch canary releases promoted and rolled back in a local sandbox (--help; source checkout only)
 `;
 
 // Each command is loaded on demand so `petrel lint` does not pay for the controller's imports.
@@ -25,13 +25,14 @@ const commands: Record<string, () => Promise<Command>> = {
   crds: async () => (await import('./crds.ts')).crdsCommand,
   lint: async () => (await import('./lint.ts')).lintCommand,
   controller: async () => (await import('./controller.ts')).controllerCommand,
-  sandbox: async () => (await import('./sandbox.ts')).sandboxCommand,
   promote: async () => (await import('./manual.ts')).promoteCommand,
   abort: async () => (await import('./manual.ts')).abortCommand,
   pause: async () => (await import('./manual.ts')).pauseCommand,
   resume: async () => (await import('./manual.ts')).resumeCommand,
-  demo: async () => (await import('./demo.ts')).demoCommand,
 };
+
+// Development tools (dev/) register these when petrel runs from a source checkout; the image has no dev/.
+const DEVELOPMENT_COMMANDS = new Set(['demo', 'sandbox']);
 
 export function registerCommand(name: string, load: () => Promise<Command>): void {
   commands[name] = load;
@@ -44,6 +45,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return name ? 0 : 2;
   }
   const load = commands[name];
+  if (!load && DEVELOPMENT_COMMANDS.has(name)) {
+    io.stderr.write(
+      `petrel: "${name}" is a development tool and is not part of this build: run it from a source checkout (npm run demo)\n`,
+    );
+    return 2;
+  }
   if (!load) {
     io.stderr.write(`petrel: unknown command "${name}"\n${USAGE}`);
     return 2;

@@ -21,7 +21,7 @@ import type { Service } from '../routers/services.ts';
 import { createHookServices } from '../webhooks/services.ts';
 import { wakeOnAutoscalerChanges } from './autoscaler.ts';
 import { NamespacedInformers } from './caches.ts';
-import { type Clock, systemClock } from './clock.ts';
+import { type Clock, systemClock } from '../lib/clock.ts';
 import { NO_SECRETS, wakeOnConfigChanges } from './configs.ts';
 import { canaryKey } from './keys.ts';
 import { type LeaderElectionSettings, LeaderElector, leaderOnlyWrites } from './leader.ts';

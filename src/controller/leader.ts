@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { isKubeApiError, type KubeApi, type KubeObject } from '../kube/client.ts';
 import { RESOURCES } from '../kube/resources.ts';
-import { type Clock, systemClock } from './clock.ts';
+import { type Clock, systemClock } from '../lib/clock.ts';
 
 /** A coordination.k8s.io/v1 Lease, as far as leader election reads and writes it. */
 export interface Lease extends KubeObject {

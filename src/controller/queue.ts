@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from './clock.ts';
+import { type Clock, systemClock } from '../lib/clock.ts';
 
 /** How one reconcile ended when it did not throw. */
 export interface ReconcileResult {

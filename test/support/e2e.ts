@@ -3,13 +3,13 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
+import { type SandboxApiServer, startApiServer } from '../../dev/sandbox/apiserver/index.ts';
+import { IstioMetricsWriter } from '../../dev/sandbox/istio-metrics.ts';
 import { type RunningController, startController } from '../../src/controller/controller.ts';
 import { createKubeApi, type KubeApi, type KubeObject } from '../../src/kube/client.ts';
 import { ResilientInformer } from '../../src/kube/informer.ts';
 import { RESOURCES } from '../../src/kube/resources.ts';
 import { readWeights, type VirtualService } from '../../src/routers/istio.ts';
-import { type SandboxApiServer, startApiServer } from '../../src/sandbox/apiserver/index.ts';
-import { IstioMetricsWriter } from '../../src/sandbox/istio-metrics.ts';
 import { usePrometheus } from './prometheus.ts';
 
 export const TEST_USER_AGENT = 'petrel-e2e';

@@ -3,7 +3,7 @@ import {
   type RunningPrometheus,
   type StartPrometheusOptions,
   startPrometheus,
-} from '../../src/sandbox/prometheus.ts';
+} from '../../dev/sandbox/prometheus.ts';
 
 export interface PrometheusFixture {
   /** Base URL of the running server; only valid inside tests (after beforeAll). */

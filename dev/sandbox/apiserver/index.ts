@@ -87,7 +87,7 @@ async function readCrds(file: string): Promise<KubeObject[]> {
   return crds;
 }
 
-/** Starts a local Kubernetes API server (see docs in src/sandbox/apiserver/README.md). */
+/** Starts a local Kubernetes API server (see docs in dev/sandbox/apiserver/README.md). */
 function checkOptions(options: StartApiServerOptions): void {
   const whole = (name: string, value: number | undefined, min: number, max: number) => {
     if (value !== undefined && (!Number.isInteger(value) || value < min || value > max))

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import type { CliIo, Command } from '../../src/cli/run.ts';
 import { startApiServer } from '../sandbox/apiserver/index.ts';
-import type { CliIo, Command } from './run.ts';
 
 const USAGE = `usage: petrel sandbox [--port 0] [--host 127.0.0.1] [--token T] [--snapshot FILE] [--ready-delay MS] [--crd FILE]...
 

@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import type { CliIo, Command } from '../../src/cli/run.ts';
 import type { DemoReporter } from '../demo/events.ts';
 import { createReporter } from '../demo/reporter.ts';
 import { runDemo } from '../demo/run.ts';
 import { isScenarioName, SCENARIOS, type ScenarioName } from '../demo/scenarios.ts';
 import { DemoAbortedError } from '../demo/wait.ts';
 import { PrometheusNotInstalledError } from '../sandbox/prometheus.ts';
-import type { CliIo, Command } from './run.ts';
 
 const USAGE = `usage: petrel demo [--scenario NAME] [--json] [--keep] [--rps N] [--prometheus PATH]
 

@@ -1,8 +1,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { createKubeApi, type KubeObject } from '../kube/client.ts';
-import { ResilientInformer } from '../kube/informer.ts';
-import { RESOURCES } from '../kube/resources.ts';
+import { createKubeApi, type KubeObject } from '../../src/kube/client.ts';
+import { ResilientInformer } from '../../src/kube/informer.ts';
+import { RESOURCES } from '../../src/kube/resources.ts';
 import { IstioMetricsWriter } from './istio-metrics.ts';
 import { parseBehaviour } from './traffic/behaviour.ts';
 import { type RandomSource, seededRandom } from './traffic/random.ts';

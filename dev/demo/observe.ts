@@ -1,4 +1,4 @@
-import type { CanaryStatus } from '../api/canary.ts';
+import type { CanaryStatus } from '../../src/api/canary.ts';
 import type { DemoEvent } from './events.ts';
 
 type HistoryEntry = NonNullable<CanaryStatus['history']>[number];
