@@ -24,6 +24,14 @@ export {
 } from './reasons.ts';
 export { HISTORY_LIMIT, withCondition, withHistory } from './status.ts';
 export { intervalOf, stepDue, stepRemainingMs } from './step.ts';
+export {
+  ANY_LIVE_PHASE,
+  isDeclaredTransition,
+  pairsOf,
+  START,
+  TRANSITIONS,
+  type Transition,
+} from './transitions.ts';
 export type {
   Action,
   CheckObservation,
