@@ -24,17 +24,17 @@ export type StepRule = (ctx: Context) => StepOutcome | undefined;
  * at. The first that says something decides; when none does, the canary advances to the next weight.
  */
 export const STEP_RULES: readonly StepRule[] = [
-  canaryNotReady,
-  analysisSkipped,
-  stepNotDue,
-  gateAnswerPending,
-  rollbackAsked,
-  preRolloutFailed,
-  checksNotGathered,
-  checkResults,
-  iterationPassed,
-  topOfSchedule,
-  trafficIncreaseHeld,
+  canaryNotReady, // hold; roll back once progressDeadlineSeconds have passed
+  analysisSkipped, // spec.skipAnalysis: promote without checks or gates
+  stepNotDue, // hold until an interval has passed since the last step
+  gateAnswerPending, // hold until every due gate has answered
+  rollbackAsked, // a rollback hook answered 2xx: roll back
+  preRolloutFailed, // a failed check: hold, or roll back at the threshold
+  checksNotGathered, // checks are due but were not run on this tick: hold
+  checkResults, // recorded in history; a failed check: hold, or roll back at the threshold
+  iterationPassed, // iterations without weight steps: hold, or promote after the last
+  topOfSchedule, // a passed step at the top of the weight schedule: promote
+  trafficIncreaseHeld, // confirm-traffic-increase closed: hold at this weight
 ];
 
 export function progress(ctx: Context): Decision {
