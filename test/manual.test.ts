@@ -13,7 +13,7 @@ import {
   clearManualActionPatch,
   manualActionPatch,
   readManualAction,
-} from '../src/webhooks/manual.ts';
+} from '../src/rollout/index.ts';
 import { createNamespace, podinfoCanary } from './support/e2e.ts';
 
 const CRD_DIR = fileURLToPath(new URL('../crds/', import.meta.url));

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { createKubeApi, isKubeApiError, type KubeObject } from '../kube/client.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import { RESOURCES } from '../kube/resources.ts';
-import { MANUAL_ACTIONS, type ManualActionType, manualActionPatch } from '../webhooks/manual.ts';
+import { MANUAL_ACTIONS, type ManualActionType, manualActionPatch } from '../rollout/index.ts';
 import type { CliIo, Command } from './run.ts';
 
 const DESCRIPTIONS: Record<ManualActionType, string> = {

@@ -9,8 +9,8 @@ import {
 } from '../kube/deployments.ts';
 import { RESOURCES } from '../kube/resources.ts';
 import type { Action, EventSeverity } from '../rollout/index.ts';
+import { clearManualActionPatch } from '../rollout/index.ts';
 import type { Router } from '../routers/router.ts';
-import { clearManualActionPatch } from '../webhooks/manual.ts';
 import { targetConfigHashes, withConfigChecksum, withConfigChecksumTarget } from './configs.ts';
 
 /** Where Kubernetes events go (the kube package's EventRecorder fits). */

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Canary } from '../api/canary.ts';
+import type { ReasonCode } from '../rollout/index.ts';
 import { validWebhooks } from '../webhooks/gates.ts';
 import { webhookPayload } from '../webhooks/payload.ts';
 import type { WebhookRunner } from '../webhooks/runner.ts';
@@ -87,7 +88,7 @@ export class NotifyingEventSink implements CanaryEventSink {
   }
 }
 
-const CHECK_REASONS: ReadonlySet<string> = new Set(['CheckFailed', 'Failed']);
+const CHECK_REASONS: ReadonlySet<string> = new Set<ReasonCode>(['CheckFailed', 'Failed']);
 
 export function notificationFor(
   canary: Pick<Canary, 'metadata' | 'status'>,

@@ -1,4 +1,5 @@
 import type { AlertSeverity } from '../api/constants.ts';
+import type { ReasonCode } from '../rollout/index.ts';
 
 /** One thing worth telling people about a Canary; built from an event Petrel records. */
 export interface Notification {
@@ -26,7 +27,7 @@ export function severityAllows(wanted: AlertSeverity, actual: AlertSeverity): bo
 }
 
 /** Reasons that end a rollout badly, or stop it from ever starting. */
-const ERROR_REASONS: ReadonlySet<string> = new Set([
+const ERROR_REASONS: ReadonlySet<string> = new Set<ReasonCode>([
   'Failed',
   'ProgressDeadlineExceeded',
   'InvalidSpec',

@@ -1,6 +1,37 @@
-export { decide, planObservations } from './decide.ts';
-export { reasons } from './reasons.ts';
+export { DECISION_TABLE, decide } from './decide.ts';
+export { GATE_TYPES, type GateObservation, type GateObservations, type GateType, hasHook } from './gates.ts';
+export {
+  ACTION_ANNOTATION,
+  ACTION_AT_ANNOTATION,
+  ACTION_BY_ANNOTATION,
+  clearManualActionPatch,
+  MANUAL_ACTIONS,
+  type ManualAction,
+  type ManualActionRead,
+  type ManualActionType,
+  manualActionPatch,
+  readManualAction,
+} from './manual.ts';
+export { isInRollout, isSteady, LIVE_PHASES, PHASES, type Phase } from './phases.ts';
+export { checksDue, gatesDue, planObservations } from './plan.ts';
+export {
+  CONTROLLER_REASON_CODES,
+  type ControllerReasonCode,
+  DECISION_REASON_CODES,
+  type DecisionReasonCode,
+  type ReasonCode,
+  reasons,
+} from './reasons.ts';
 export { HISTORY_LIMIT, withCondition, withHistory } from './status.ts';
+export { intervalOf, stepDue, stepRemainingMs } from './step.ts';
+export {
+  ANY_LIVE_PHASE,
+  isDeclaredTransition,
+  pairsOf,
+  START,
+  TRANSITIONS,
+  type Transition,
+} from './transitions.ts';
 export type {
   Action,
   CheckObservation,

@@ -1,10 +1,69 @@
 import type { Reason } from './types.ts';
 
+/** The codes `decide` gives its decisions: each becomes the reason of an event and of the Promoted condition. */
+export const DECISION_REASON_CODES = [
+  'Suspended',
+  'Terminating',
+  'Initializing',
+  'Initialized',
+  'Idle',
+  'NewRevision',
+  'RevisionAlreadyPromoted',
+  'RevisionChanged',
+  'WaitingForCanary',
+  'ProgressDeadlineExceeded',
+  'WaitingForStep',
+  'AdvanceWeight',
+  'Iteration',
+  'CheckFailed',
+  'Failed',
+  'Promoting',
+  'WaitingForPrimary',
+  'Finalising',
+  'Succeeded',
+  'ChecksPending',
+  'WebhookPending',
+  'WaitingForConfirmation',
+  'TrafficIncreaseHeld',
+  'WaitingPromotion',
+  'RolledBack',
+  'Aborted',
+  'Paused',
+  'Resumed',
+  'ManualActionIgnored',
+] as const;
+export type DecisionReasonCode = (typeof DECISION_REASON_CODES)[number];
+
+/**
+ * Codes the controller records around a decision, when a Canary cannot be decided on at all. The
+ * reconciler still spells them out itself; PromotionFailed is recorded by no code today and is listed
+ * because alert routing knows it.
+ */
+export const CONTROLLER_REASON_CODES = [
+  'InvalidSpec',
+  'InvalidTarget',
+  'TargetNotFound',
+  'AutoscalerNotFound',
+  'ObjectNotOwned',
+  'PromotionFailed',
+] as const;
+export type ControllerReasonCode = (typeof CONTROLLER_REASON_CODES)[number];
+
+/** Every reason an event on a Canary can carry. */
+export type ReasonCode = DecisionReasonCode | ControllerReasonCode;
+
+/** The reason of the Promoted condition while a rollout is under way (not an event reason). */
+export const PROGRESSING_CONDITION_REASON = 'Progressing';
+
 // Every decision carries one of these: the code becomes the event/condition reason, the message says why
 // and, where the operator has something to do, what.
 
-const normal = (code: string, message: string): Reason => ({ code, message, severity: 'Normal' });
-const warning = (code: string, message: string): Reason => ({ code, message, severity: 'Warning' });
+const normal = (code: DecisionReasonCode, message: string): Reason => ({ code, message, severity: 'Normal' });
+const warning = (code: DecisionReasonCode, message: string): Reason => ({
+  code,
+  message,
+  severity: 'Warning',
+});
 
 export const reasons = {
   suspended: () => normal('Suspended', 'spec.suspend is true: the rollout is held until it is set to false'),

@@ -1,6 +1,7 @@
 import type { Canary, CanaryStatus } from '../api/canary.ts';
-import type { GateObservations, GateType } from '../webhooks/gates.ts';
-import type { ManualAction } from '../webhooks/manual.ts';
+import type { GateObservations, GateType } from './gates.ts';
+import type { ManualAction } from './manual.ts';
+import type { DecisionReasonCode } from './reasons.ts';
 
 /** What the controller saw of one Deployment, read from the informer cache. */
 export interface WorkloadObservation {
@@ -52,13 +53,13 @@ export type Action =
   | { type: 'setWeights'; weights: Weights }
   | { type: 'scaleTarget'; replicas: number }
   | { type: 'promotePrimary' }
-  | { type: 'event'; severity: EventSeverity; reason: string; message: string }
+  | { type: 'event'; severity: EventSeverity; reason: DecisionReasonCode; message: string }
   /** Removes the manual-action annotation once the action was carried out. */
   | { type: 'clearManualAction' };
 
 export interface Reason {
   /** Stable CamelCase code, used as the event and condition reason. */
-  code: string;
+  code: DecisionReasonCode;
   message: string;
   severity: EventSeverity;
 }

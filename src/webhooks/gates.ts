@@ -2,36 +2,17 @@ import type { Logger } from 'pino';
 import type { Canary, CanaryStatus, CanaryWebhook } from '../api/canary.ts';
 import { canaryWebhookSchema } from '../api/canary.ts';
 import type { WebhookType } from '../api/constants.ts';
-import { parseDuration } from '../api/duration.ts';
+import {
+  type GateObservation,
+  type GateObservations,
+  type GateType,
+  intervalOf,
+  type ManualAction,
+  readManualAction,
+} from '../rollout/index.ts';
 import type { WebhookOutcome } from './client.ts';
-import { type ManualAction, readManualAction } from './manual.ts';
 import { webhookPayload } from './payload.ts';
 import type { WebhookRunner } from './runner.ts';
-
-/** Webhook types whose answer changes the rollout (post-rollout and event hooks are only logged). */
-export const GATE_TYPES = [
-  'confirm-rollout',
-  'pre-rollout',
-  'confirm-traffic-increase',
-  'confirm-promotion',
-  'rollback',
-] as const satisfies readonly WebhookType[];
-export type GateType = (typeof GATE_TYPES)[number];
-
-/** What every hook of one gate type answered for this tick. */
-export interface GateObservation {
-  /** Some hook has not answered yet: the state machine holds without changing anything. */
-  pending: boolean;
-  /**
-   * confirm-*, pre-rollout: every hook answered 2xx (no hooks: open).
-   * rollback: some hook answered 2xx, asking for a rollback.
-   */
-  open: boolean;
-  /** The answers that decided, e.g. "webhook gate (confirm-promotion) answered HTTP 403 after 1 attempt(s)". */
-  detail: string;
-}
-
-export type GateObservations = Partial<Record<GateType, GateObservation>>;
 
 /** A rollout hook's answer, shaped as a metric check (a non-2xx answer is a failed check). */
 export interface HookCheck {
@@ -150,11 +131,6 @@ function tokenFor(status: CanaryStatus | undefined, targetRevision: string): str
     s.lastStepTime ?? '',
     s.failedChecks ?? 0,
   ].join('|');
-}
-
-function intervalOf(canary: Canary): number {
-  const interval = canary.spec.analysis?.interval;
-  return Math.max(1000, interval ? parseDuration(interval) : 60_000);
 }
 
 export function gateOf(type: GateType, outcomes: readonly (WebhookOutcome | undefined)[]): GateObservation {
