@@ -1,13 +1,13 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Canary } from '../src/api/canary.ts';
-import type { Clock } from '../src/lib/clock.ts';
 import { TerminalError } from '../src/controller/queue.ts';
 import { CanaryReconciler, TargetMissingError } from '../src/controller/reconciler.ts';
-import type { KubeApi, KubeList, KubeObject, ObjectRef } from '../src/kube/client.ts';
-import type { Deployment } from '../src/kube/deployments.ts';
 import type { CacheReader } from '../src/kube/informer.ts';
 import type { ResourceKind } from '../src/kube/resources.ts';
+import type { KubeApi, KubeList, KubeObject, ObjectRef } from '../src/kube/types.ts';
+import type { Deployment } from '../src/kube/workloads.ts';
+import type { Clock } from '../src/lib/clock.ts';
 import type { Router, RouteWeights } from '../src/routers/router.ts';
 
 type Obj = KubeObject & Record<string, unknown>;

@@ -5,25 +5,18 @@ import fc from 'fast-check';
 import { Deployment as K8sDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { describe, expect, it } from 'vitest';
 import { type Canary, canarySchema } from '../src/api/canary.ts';
+import { AutoscalerNotFoundError, ensurePrimaryAutoscaler } from '../src/kube/autoscaler.ts';
 import { canonicalJson, mergePatchDiff } from '../src/kube/canonical.ts';
-import {
-  AutoscalerNotFoundError,
-  buildPrimaryDeployment,
-  type Deployment,
-  ensurePrimary,
-  ensurePrimaryAutoscaler,
-  type HorizontalPodAutoscaler,
-  isDeploymentReady,
-  promotePrimary,
-  SelectorLabelError,
-  scaleTarget,
-  TargetNotFoundError,
-} from '../src/kube/deployments.ts';
+import { ensurePrimary, promotePrimary, scaleTarget, TargetNotFoundError } from '../src/kube/deployments.ts';
 import { KubeConfigError, loadKubeConfig } from '../src/kube/kubeconfig.ts';
 import { applyMergePatch, InMemoryKubeApi } from '../src/kube/memory.ts';
+import { SelectorLabelError } from '../src/kube/names.ts';
 import { ObjectNotOwnedError } from '../src/kube/ownership.ts';
+import { buildPrimaryDeployment } from '../src/kube/primary-builders.ts';
+import { isDeploymentReady } from '../src/kube/readiness.ts';
 import { RESOURCES, resourceFor, resourcePath } from '../src/kube/resources.ts';
 import { computeRevision } from '../src/kube/revision.ts';
+import type { Deployment, HorizontalPodAutoscaler } from '../src/kube/workloads.ts';
 
 const canary: Canary = canarySchema.parse({
   apiVersion: 'petrel.dev/v1alpha1',

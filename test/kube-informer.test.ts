@@ -2,9 +2,10 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createKubeApi, type KubeObject } from '../src/kube/client.ts';
+import { createKubeApi } from '../src/kube/client.ts';
 import { ResilientInformer, type RestartInfo } from '../src/kube/informer.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
 
 type WatchStep = 'stream' | 'fail500' | 'gone410' | 'event410' | 'closeAtOnce';
 

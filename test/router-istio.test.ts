@@ -2,10 +2,10 @@ import { DestinationRule as IstioDestinationRule } from '@kubernetes-models/isti
 import { VirtualService as IstioVirtualService } from '@kubernetes-models/istio/networking.istio.io/v1beta1/VirtualService';
 import { describe, expect, it } from 'vitest';
 import { type Canary, canarySchema } from '../src/api/canary.ts';
-import type { Deployment } from '../src/kube/deployments.ts';
 import { InMemoryKubeApi } from '../src/kube/memory.ts';
 import { MANAGED_BY_LABEL } from '../src/kube/ownership.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { Deployment } from '../src/kube/workloads.ts';
 import { createRouter, RouterFactory } from '../src/routers/factory.ts';
 import {
   buildDestinationRules,

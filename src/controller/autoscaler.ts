@@ -1,13 +1,10 @@
 import type { Canary } from '../api/canary.ts';
+import { AutoscalerNotFoundError, ensurePrimaryAutoscaler } from '../kube/autoscaler.ts';
 import { canonicalJson } from '../kube/canonical.ts';
-import type { KubeObject } from '../kube/client.ts';
-import {
-  AutoscalerNotFoundError,
-  type DeploymentDeps,
-  ensurePrimaryAutoscaler,
-  type HorizontalPodAutoscaler,
-} from '../kube/deployments.ts';
+import type { DeploymentDeps } from '../kube/deployments.ts';
 import type { CacheReader } from '../kube/informer.ts';
+import type { KubeObject } from '../kube/types.ts';
+import type { HorizontalPodAutoscaler } from '../kube/workloads.ts';
 import type { WatchedCache } from './configs.ts';
 
 /**

@@ -1,13 +1,8 @@
 import type { Logger } from 'pino';
 import type { Canary } from '../api/canary.ts';
-import {
-  type Deployment,
-  type DeploymentDeps,
-  ensurePrimary,
-  promotePrimary,
-  scaleTarget,
-} from '../kube/deployments.ts';
+import { type DeploymentDeps, ensurePrimary, promotePrimary, scaleTarget } from '../kube/deployments.ts';
 import { RESOURCES } from '../kube/resources.ts';
+import type { Deployment } from '../kube/workloads.ts';
 import type { Action, EventSeverity } from '../rollout/index.ts';
 import type { Router } from '../routers/router.ts';
 import { clearManualActionPatch } from '../webhooks/manual.ts';

@@ -1,16 +1,14 @@
 import type { Logger } from 'pino';
 import { type Canary, validateCanary } from '../api/canary.ts';
-import type { KubeApi, KubeObject } from '../kube/client.ts';
-import {
-  type Deployment,
-  type DeploymentDeps,
-  primaryName,
-  SelectorLabelError,
-} from '../kube/deployments.ts';
+import type { DeploymentDeps } from '../kube/deployments.ts';
 import type { CacheReader } from '../kube/informer.ts';
+import { primaryName, SelectorLabelError } from '../kube/names.ts';
 import { ObjectNotOwnedError } from '../kube/ownership.ts';
 import { RESOURCES } from '../kube/resources.ts';
+import type { KubeApi, KubeObject } from '../kube/types.ts';
+import type { Deployment } from '../kube/workloads.ts';
 import { WriteThroughCache } from '../kube/write-through.ts';
+import type { Clock } from '../lib/clock.ts';
 import {
   type CheckObservation,
   decide,
@@ -21,7 +19,6 @@ import {
 import type { Router } from '../routers/router.ts';
 import type { HookObserver } from '../webhooks/gates.ts';
 import { syncPrimaryAutoscaler } from './autoscaler.ts';
-import type { Clock } from '../lib/clock.ts';
 import { targetConfigHashes, withTrackedConfigs } from './configs.ts';
 import { type EventSink, execute } from './executor.ts';
 import { splitKey } from './keys.ts';

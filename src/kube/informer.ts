@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { type KubeConfig, type KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
-import type { KubeApi, KubeList, KubeObject, KubeRequestHook } from './client.ts';
 import { type ResourceKind, resourcePath } from './resources.ts';
+import type { KubeApi, KubeList, KubeObject, KubeRequestHook } from './types.ts';
 
 /** Read side of an informer: what routers and the controller use instead of GETs. */
 export interface CacheReader<T> {

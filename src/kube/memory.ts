@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { KubeApiError } from './errors.ts';
+import type { CacheReader } from './informer.ts';
+import { apiVersionOf, type ResourceKind } from './resources.ts';
 import type {
   CallOptions,
   DeleteOptions,
@@ -9,10 +12,7 @@ import type {
   KubeRequestInfo,
   ListOptions,
   ObjectRef,
-} from './client.ts';
-import { KubeApiError } from './client.ts';
-import type { CacheReader } from './informer.ts';
-import { apiVersionOf, type ResourceKind } from './resources.ts';
+} from './types.ts';
 
 /** RFC 7386: objects merge recursively, `null` deletes, anything else replaces. */
 export function applyMergePatch(target: unknown, patch: unknown): unknown {

@@ -1,10 +1,10 @@
 import type { V1ServicePort, V1ServiceSpec } from '@kubernetes/client-node';
 import type { Canary } from '../api/canary.ts';
 import { deepEqual } from '../kube/canonical.ts';
-import type { KubeApi, KubeObject } from '../kube/client.ts';
-import { canaryName, primaryName, type SelectorLabel } from '../kube/deployments.ts';
+import { canaryName, primaryName, type SelectorLabel } from '../kube/names.ts';
 import { assertOwnedBy, canaryOwnerReference, managedLabels, ownershipPatch } from '../kube/ownership.ts';
 import { RESOURCES } from '../kube/resources.ts';
+import type { KubeApi, KubeObject } from '../kube/types.ts';
 import { patchOrCreate, type WriteThroughCache } from '../kube/write-through.ts';
 
 export interface Service extends KubeObject {

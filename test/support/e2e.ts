@@ -6,9 +6,10 @@ import { afterAll, beforeAll } from 'vitest';
 import { type SandboxApiServer, startApiServer } from '../../dev/sandbox/apiserver/index.ts';
 import { IstioMetricsWriter } from '../../dev/sandbox/istio-metrics.ts';
 import { type RunningController, startController } from '../../src/controller/controller.ts';
-import { createKubeApi, type KubeApi, type KubeObject } from '../../src/kube/client.ts';
+import { createKubeApi } from '../../src/kube/client.ts';
 import { ResilientInformer } from '../../src/kube/informer.ts';
 import { RESOURCES } from '../../src/kube/resources.ts';
+import type { KubeApi, KubeObject } from '../../src/kube/types.ts';
 import { readWeights, type VirtualService } from '../../src/routers/istio.ts';
 import { usePrometheus } from './prometheus.ts';
 
