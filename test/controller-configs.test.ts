@@ -340,6 +340,35 @@ describe('primary autoscaler', () => {
     expect(await syncPrimaryAutoscaler(deps, noRef)).toEqual({});
   });
 
+  it('runs the syncPrimaryAutoscaler action: a missing HPA becomes a Warning event, the tick goes on', async () => {
+    const mem = new InMemoryKubeApi();
+    const deps = {
+      api: mem,
+      deployments: mem.cache<Deployment>(RESOURCES.deployment),
+      hpas: mem.cache<HorizontalPodAutoscaler>(RESOURCES.horizontalPodAutoscaler),
+    };
+    const recorded: string[] = [];
+    const router = {} as Router;
+    const run = () =>
+      execute(
+        {
+          deployments: deps,
+          router,
+          events: { record: async (_c, type, reason) => recorded.push(`${type} ${reason}`) },
+          logger: pino({ level: 'silent' }),
+        },
+        canary,
+        target(template([])),
+        [{ type: 'syncPrimaryAutoscaler' }],
+      );
+    expect((await run()).writes).toEqual([]);
+    expect(recorded).toEqual(['Warning AutoscalerNotFound']);
+    mem.seed(RESOURCES.horizontalPodAutoscaler, hpa(4));
+    expect((await run()).writes).toEqual(['primary autoscaler created']);
+    expect((await run()).writes).toEqual([]);
+    expect(recorded).toHaveLength(1);
+  });
+
   it('wakes the canaries naming an HPA on spec changes, creation and deletion, not on status updates', () => {
     const changes = new AutoscalerSpecChanges();
     expect(changes.changed('add', hpa(4))).toBe(true);

@@ -208,6 +208,9 @@ describe('primary autoscaler', () => {
     api.seed(RESOURCES.horizontalPodAutoscaler, hpa(4));
     const d = deps(api);
     await ensurePrimary(d, withHpa);
+    // The primary's HPA has its own action; ensurePrimary leaves it alone.
+    expect(d.hpas.get('test', 'podinfo-primary')).toBeUndefined();
+    expect(await ensurePrimaryAutoscaler({ api, hpas: d.hpas }, withHpa)).toBe('created');
     const primaryHpa = d.hpas.get('test', 'podinfo-primary');
     expect(primaryHpa?.spec?.scaleTargetRef).toEqual({
       apiVersion: 'apps/v1',
@@ -230,7 +233,7 @@ describe('primary autoscaler', () => {
   it('names a missing autoscaler', async () => {
     const api = new InMemoryKubeApi();
     api.seed(RESOURCES.deployment, target());
-    await expect(ensurePrimary(deps(api), withHpa)).rejects.toBeInstanceOf(AutoscalerNotFoundError);
+    await expect(ensurePrimaryAutoscaler(deps(api), withHpa)).rejects.toBeInstanceOf(AutoscalerNotFoundError);
   });
 });
 

@@ -8,10 +8,11 @@ import type { HorizontalPodAutoscaler } from '../kube/workloads.ts';
 import type { WatchedCache } from './configs.ts';
 
 /**
- * Keeps `<autoscaler>-primary` in line with spec.autoscalerRef on every tick where the primary exists
- * (cache reads only; a write only when the source HPA changed). A missing source HPA is reported by
- * the returned warning instead of failing the tick: the rollout goes on, and the HPA's creation wakes
- * the canary again.
+ * Runs the state machine's `syncPrimaryAutoscaler` action (emitted on every tick where the primary
+ * exists or is being created): keeps `<autoscaler>-primary` in line with spec.autoscalerRef (cache
+ * reads only; a write only when the source HPA changed). A missing source HPA is reported by the
+ * returned warning instead of failing the tick: the rollout goes on, and the HPA's creation wakes the
+ * canary again.
  */
 export async function syncPrimaryAutoscaler(
   deps: DeploymentDeps,

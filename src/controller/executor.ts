@@ -6,6 +6,7 @@ import type { Deployment } from '../kube/workloads.ts';
 import type { Action, EventSeverity } from '../rollout/index.ts';
 import type { Router } from '../routers/router.ts';
 import { clearManualActionPatch } from '../webhooks/manual.ts';
+import { syncPrimaryAutoscaler } from './autoscaler.ts';
 import { targetConfigHashes, withConfigChecksum, withConfigChecksumTarget } from './configs.ts';
 
 /** Where Kubernetes events go (the kube package's EventRecorder fits). */
@@ -46,6 +47,12 @@ export async function execute(
         if (result.action !== 'unchanged') writes.push(`primary ${result.action}`);
         break;
       }
+      case 'syncPrimaryAutoscaler': {
+        const result = await syncPrimaryAutoscaler(deps.deployments, canary);
+        if (result.write) writes.push(result.write);
+        if (result.warning) await recordEvent(deps, canary, 'Warning', 'AutoscalerNotFound', result.warning);
+        break;
+      }
       case 'ensureRoutes':
         await deps.router.reconcile(canary);
         break;
@@ -66,11 +73,7 @@ export async function execute(
         break;
       }
       case 'event':
-        try {
-          await deps.events.record(canary, action.severity, action.reason, action.message);
-        } catch (err) {
-          deps.logger.warn({ err, reason: action.reason }, 'could not record a Kubernetes event');
-        }
+        await recordEvent(deps, canary, action.severity, action.reason, action.message);
         break;
       case 'clearManualAction':
         await deps.deployments.api.mergePatch(
@@ -88,6 +91,20 @@ export async function execute(
     }
   }
   return { writes };
+}
+
+async function recordEvent(
+  deps: ExecutorDeps,
+  canary: Canary,
+  severity: EventSeverity,
+  reason: string,
+  message: string,
+): Promise<void> {
+  try {
+    await deps.events.record(canary, severity, reason, message);
+  } catch (err) {
+    deps.logger.warn({ err, reason }, 'could not record a Kubernetes event');
+  }
 }
 
 function assertNever(action: never): never {

@@ -18,7 +18,6 @@ import {
 } from '../rollout/index.ts';
 import type { Router } from '../routers/router.ts';
 import type { HookObserver } from '../webhooks/gates.ts';
-import { syncPrimaryAutoscaler } from './autoscaler.ts';
 import { targetConfigHashes, withTrackedConfigs } from './configs.ts';
 import { type EventSink, execute } from './executor.ts';
 import { splitKey } from './keys.ts';
@@ -134,11 +133,6 @@ export class CanaryReconciler {
         target,
         decision.actions,
       );
-      if (obs.primary) {
-        const hpa = await syncPrimaryAutoscaler(this.deps.deployments, canary);
-        if (hpa.write) report.writes.push(hpa.write);
-        if (hpa.warning) await this.recordEvent(canary, 'Warning', 'AutoscalerNotFound', hpa.warning, log);
-      }
       const patch = statusPatch(raw.status as Canary['status'], decision.status);
       if (patch) await this.patchStatus(namespace, name, patch);
       this.deps.hooks?.afterDecision(key, canary, decision.status);

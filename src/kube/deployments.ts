@@ -1,6 +1,6 @@
 import type { V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { Canary } from '../api/canary.ts';
-import { autoscalerFor, ensurePrimaryAutoscaler } from './autoscaler.ts';
+import { autoscalerFor } from './autoscaler.ts';
 import { mergePatchDiff } from './canonical.ts';
 import { type ConfigCaches, ensurePrimaryConfigs } from './configs.ts';
 import type { CacheReader } from './informer.ts';
@@ -52,8 +52,8 @@ function targetOf(deps: DeploymentDeps, canary: Canary): Deployment {
 /**
  * Creates the primary Deployment when it does not exist. When it does, only Petrel's label and owner
  * reference and the rollout settings copied from the target are kept in line; its pod template changes
- * only through `promotePrimary`. Reads come from the cache; at most one write (plus the primary HPA when
- * `deps.hpas` is given and the Canary has an autoscalerRef).
+ * only through `promotePrimary`. Reads come from the cache; at most one write (plus the config copies
+ * with `deps.configs`). The primary's HPA is the state machine's own action (`syncPrimaryAutoscaler`).
  */
 export async function ensurePrimary(
   deps: DeploymentDeps,
@@ -76,7 +76,6 @@ export async function ensurePrimary(
       ).trackedKeys
     : [];
   const desired = buildPrimaryDeployment(canary, source, trackedKeys);
-  if (deps.hpas) await ensurePrimaryAutoscaler({ api: deps.api, hpas: deps.hpas }, canary);
   const name = desired.metadata?.name ?? '';
   const actual = view.get(ns, name);
   if (!actual) {

@@ -2,6 +2,7 @@ import type { Canary, CanaryStatus } from '../api/canary.ts';
 import { parseDuration } from '../api/duration.ts';
 import type { GateType } from '../webhooks/gates.ts';
 import type { ManualAction } from '../webhooks/manual.ts';
+import { withPrimaryAutoscaler } from './primary-autoscaler.ts';
 import { reasons } from './reasons.ts';
 import { withCondition, withHistory } from './status.ts';
 import type { Action, Decision, ObservationPlan, Observations, Reason } from './types.ts';
@@ -80,6 +81,10 @@ function gatesDue(canary: Canary, now: Date, targetRevision: string | undefined)
  * Pure: the same inputs always give the same decision, so a tick can be repeated after a crash.
  */
 export function decide(canary: Canary, obs: Observations, now: Date): Decision {
+  return withPrimaryAutoscaler(canary, obs, decideStep(canary, obs, now));
+}
+
+function decideStep(canary: Canary, obs: Observations, now: Date): Decision {
   const target = canary.spec.targetRef.name;
   const ctx: Context = {
     canary,
