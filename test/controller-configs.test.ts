@@ -23,12 +23,12 @@ import { execute } from '../src/controller/executor.ts';
 import { observePrimary, observeTarget } from '../src/controller/observe.ts';
 import { TargetIndex } from '../src/controller/target-index.ts';
 import type { ConfigCaches, ConfigMap, Secret } from '../src/kube/configs.ts';
-import { InMemoryKubeApi } from '../src/kube/memory.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import { computeRevision } from '../src/kube/revision.ts';
 import type { KubeObject } from '../src/kube/types.ts';
 import type { Deployment, HorizontalPodAutoscaler } from '../src/kube/workloads.ts';
 import type { Router } from '../src/routers/router.ts';
+import { InMemoryKubeApi } from './support/fake-kube.ts';
 
 const NS = 'test';
 

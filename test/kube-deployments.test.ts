@@ -4,12 +4,12 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { Deployment as K8sDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { describe, expect, it } from 'vitest';
+import { applyMergePatch } from '../dev/sandbox/apiserver/patch.ts';
 import { type Canary, canarySchema } from '../src/api/canary.ts';
 import { AutoscalerNotFoundError, ensurePrimaryAutoscaler } from '../src/kube/autoscaler.ts';
 import { canonicalJson, mergePatchDiff } from '../src/kube/canonical.ts';
 import { ensurePrimary, promotePrimary, scaleTarget, TargetNotFoundError } from '../src/kube/deployments.ts';
 import { KubeConfigError, loadKubeConfig } from '../src/kube/kubeconfig.ts';
-import { applyMergePatch, InMemoryKubeApi } from '../src/kube/memory.ts';
 import { SelectorLabelError } from '../src/kube/names.ts';
 import { ObjectNotOwnedError } from '../src/kube/ownership.ts';
 import { buildPrimaryDeployment } from '../src/kube/primary-builders.ts';
@@ -17,6 +17,7 @@ import { isDeploymentReady } from '../src/kube/readiness.ts';
 import { RESOURCES, resourceFor, resourcePath } from '../src/kube/resources.ts';
 import { computeRevision } from '../src/kube/revision.ts';
 import type { Deployment, HorizontalPodAutoscaler } from '../src/kube/workloads.ts';
+import { InMemoryKubeApi } from './support/fake-kube.ts';
 
 const canary: Canary = canarySchema.parse({
   apiVersion: 'petrel.dev/v1alpha1',

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { KubeApiError } from './errors.ts';
-import type { CacheReader } from './informer.ts';
-import { apiVersionOf, type ResourceKind } from './resources.ts';
+import { ApiError } from '../../dev/sandbox/apiserver/errors.ts';
+import { applyJsonPatch as applyJsonPatchDoc, applyMergePatch } from '../../dev/sandbox/apiserver/patch.ts';
+import { canonicalJson } from '../../src/kube/canonical.ts';
+import { KubeApiError } from '../../src/kube/errors.ts';
+import type { CacheReader } from '../../src/kube/informer.ts';
+import { apiVersionOf, type ResourceKind } from '../../src/kube/resources.ts';
 import type {
   CallOptions,
   DeleteOptions,
@@ -12,73 +15,16 @@ import type {
   KubeRequestInfo,
   ListOptions,
   ObjectRef,
-} from './types.ts';
+} from '../../src/kube/types.ts';
 
-/** RFC 7386: objects merge recursively, `null` deletes, anything else replaces. */
-export function applyMergePatch(target: unknown, patch: unknown): unknown {
-  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return structuredClone(patch);
-  const base: Record<string, unknown> =
-    target !== null && typeof target === 'object' && !Array.isArray(target)
-      ? { ...(target as Record<string, unknown>) }
-      : {};
-  for (const [key, value] of Object.entries(patch as Record<string, unknown>)) {
-    if (value === null) delete base[key];
-    else base[key] = applyMergePatch(base[key], value);
+/** The sandbox API server's RFC 6902 implementation, failing with the client's error (INVALID, 422). */
+function applyJsonPatch(doc: unknown, ops: JsonPatchOp[]): unknown {
+  try {
+    return applyJsonPatchDoc(doc, ops);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    throw new KubeApiError(err.message, { code: 'INVALID', status: err.code, reason: err.reason });
   }
-  return base;
-}
-
-function pointer(path: string): string[] {
-  if (path === '') return [];
-  return path
-    .slice(1)
-    .split('/')
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
-
-/** RFC 6902 (add, remove, replace, test) on a copy; throws INVALID/CONFLICT like the API server. */
-export function applyJsonPatch(doc: unknown, ops: JsonPatchOp[]): unknown {
-  const root = { value: structuredClone(doc) } as Record<string, unknown>;
-  for (const op of ops) {
-    const parts = ['value', ...pointer(op.path)];
-    const last = parts.pop() as string;
-    let parent: unknown = root;
-    for (const part of parts) {
-      parent = (parent as Record<string, unknown>)?.[part];
-      if (parent === undefined || parent === null) {
-        throw new KubeApiError(`json patch: path ${op.path} does not exist`, {
-          code: 'INVALID',
-          status: 422,
-        });
-      }
-    }
-    const container = parent as Record<string, unknown> | unknown[];
-    switch (op.op) {
-      case 'test':
-        if (JSON.stringify((container as Record<string, unknown>)[last]) !== JSON.stringify(op.value)) {
-          throw new KubeApiError(`json patch: test failed at ${op.path}`, { code: 'INVALID', status: 422 });
-        }
-        break;
-      case 'remove':
-        if (Array.isArray(container)) container.splice(Number(last), 1);
-        else delete container[last];
-        break;
-      case 'add':
-        if (Array.isArray(container)) {
-          container.splice(last === '-' ? container.length : Number(last), 0, structuredClone(op.value));
-        } else container[last] = structuredClone(op.value);
-        break;
-      case 'replace':
-        (container as Record<string, unknown>)[last] = structuredClone(op.value);
-        break;
-      default:
-        throw new KubeApiError(`json patch: op ${op.op} is not supported here`, {
-          code: 'INVALID',
-          status: 422,
-        });
-    }
-  }
-  return root.value;
 }
 
 function key(resource: ResourceKind, namespace: string | undefined, name: string): string {
@@ -92,9 +38,10 @@ export type MemoryListener = (
 ) => void;
 
 /**
- * A KubeApi over an in-memory store, with resourceVersions, generations on spec changes, status
- * subresources, uids and optimistic concurrency. For unit tests of code written against KubeApi and
- * informer caches: `cache(resource)` is a CacheReader that always reflects the store (a synced informer).
+ * The fake Kubernetes API of the unit tests: a KubeApi over an in-memory store, with resourceVersions,
+ * generations on spec changes, status subresources, uids and optimistic concurrency. `cache(resource)`
+ * is a CacheReader that always reflects the store (a synced informer with no lag). Patches are applied
+ * by the sandbox API server's RFC 7386 / RFC 6902 code, so both fakes agree on what a patch does.
  */
 export class InMemoryKubeApi implements KubeApi {
   private readonly objects = new Map<string, KubeObject>();
@@ -260,8 +207,8 @@ export class InMemoryKubeApi implements KubeApi {
     }
     const specChanged =
       !statusOnly &&
-      JSON.stringify((current as Record<string, unknown>).spec) !==
-        JSON.stringify((next as Record<string, unknown>).spec);
+      canonicalJson((current as Record<string, unknown>).spec) !==
+        canonicalJson((next as Record<string, unknown>).spec);
     next.metadata = {
       ...next.metadata,
       uid: current.metadata?.uid,
