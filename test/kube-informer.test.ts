@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -26,7 +27,12 @@ class ListWatchServer {
   abortedLists = 0;
   listPlan: ('ok' | 'fail500' | 'slow')[] = [];
   watchPlan: WatchStep[] = [];
-  readonly requests: { kind: 'list' | 'watch'; query: URLSearchParams; path: string }[] = [];
+  readonly requests: {
+    kind: 'list' | 'watch';
+    query: URLSearchParams;
+    path: string;
+    userAgent?: string;
+  }[] = [];
   private readonly openWatches = new Set<http.ServerResponse>();
   private readonly sockets = new Set<Socket>();
   private server?: http.Server;
@@ -96,7 +102,12 @@ class ListWatchServer {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', this.url);
     const isWatch = url.searchParams.get('watch') === 'true';
-    this.requests.push({ kind: isWatch ? 'watch' : 'list', query: url.searchParams, path: url.pathname });
+    this.requests.push({
+      kind: isWatch ? 'watch' : 'list',
+      query: url.searchParams,
+      path: url.pathname,
+      userAgent: req.headers['user-agent'],
+    });
     if (!isWatch) {
       const step = this.listPlan.shift() ?? 'ok';
       if (step === 'fail500') {
@@ -508,6 +519,41 @@ describe('ResilientInformer', () => {
     for (const name of ['listed', 'watched'])
       expect(informer.get('test', name)?.metadata?.labels).toEqual({});
     expect(added.map((o) => o.metadata?.labels)).toEqual([{}, {}, {}]);
+  });
+
+  it('sends petrel/<version from package.json> as the User-Agent of its lists and watches', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    const { server, informer } = await setup();
+    await informer.start();
+    await informer.waitForSync();
+    await until(() => server.requests.some((r) => r.kind === 'watch'), 'watch');
+    const agents = (kind: 'list' | 'watch') =>
+      server.requests.filter((r) => r.kind === kind).map((r) => r.userAgent);
+    expect(agents('list')).toEqual([`petrel/${version}`]);
+    expect(agents('watch')).toEqual([`petrel/${version}`]);
+
+    // A component name goes after the version, on the client's requests as on the informer's watches.
+    const kc = kubeConfigFor(server.url);
+    const api = closing(createKubeApi({ kubeConfig: kc, userAgent: 'petrel-controller' }));
+    const named = new ResilientInformer({
+      kubeConfig: kc,
+      api,
+      resource: RESOURCES.configMap,
+      namespace: 'test',
+      userAgent: 'petrel-controller',
+      clock: new FakeClock(),
+    });
+    cleanups.push(() => named.stop());
+    const before = server.requests.length;
+    await named.start();
+    await named.waitForSync();
+    await until(() => server.requests.slice(before).some((r) => r.kind === 'watch'), 'second watch');
+    expect(server.requests.slice(before).map((r) => r.userAgent)).toEqual([
+      `petrel/${version} (petrel-controller)`,
+      `petrel/${version} (petrel-controller)`,
+    ]);
   });
 
   it('waitForSync rejects when its signal aborts first', async () => {

@@ -23,6 +23,7 @@ import type {
   ListOptions,
   ObjectRef,
 } from './types.ts';
+import { userAgent } from './user-agent.ts';
 
 export interface KubeClientOptions {
   kubeConfig: KubeConfig;
@@ -30,6 +31,10 @@ export interface KubeClientOptions {
   timeoutMs?: number;
   /** Called once per request; lets metrics and benchmarks count API calls. Must not throw. */
   onRequest?: KubeRequestHook;
+  /**
+   * Names the component in the User-Agent after `petrel/<version>`: `petrel-controller` sends
+   * `petrel/0.1.0 (petrel-controller)`. Every request carries Petrel's name and version.
+   */
   userAgent?: string;
   /** Sent as `fieldManager` on create and patch, so managed fields name Petrel. */
   fieldManager?: string;
@@ -68,7 +73,7 @@ export class HttpKubeApi implements KubeApi {
     this.server = new URL(cluster.server);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.onRequest = opts.onRequest;
-    this.userAgent = opts.userAgent ?? 'petrel';
+    this.userAgent = userAgent(opts.userAgent);
     this.agents = new AgentPool(opts.kubeConfig);
     this.fieldManager = opts.fieldManager ?? 'petrel';
     this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;

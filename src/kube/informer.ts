@@ -4,6 +4,7 @@ import { type BackoffPolicy, backoffDelay } from '../lib/backoff.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import { type ResourceKind, resourcePath } from './resources.ts';
 import type { KubeApi, KubeList, KubeObject, KubeRequestHook } from './types.ts';
+import { userAgent } from './user-agent.ts';
 
 /** Read side of an informer: what routers and the controller use instead of GETs. */
 export interface CacheReader<T> {
@@ -45,6 +46,8 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
    * drop fields nobody reads). May change the object in place: it was just parsed and is not shared.
    */
   transform?: (obj: T) => T;
+  /** Names the component in the watches' User-Agent after `petrel/<version>` (see user-agent.ts). */
+  userAgent?: string;
   /** Counts watch requests the same way the client counts the others. */
   onRequest?: KubeRequestHook;
   /** Restart delays and reconnect spacing run on it (a fake clock in tests); the system clock by default. */
@@ -76,6 +79,24 @@ const OBJECT_EVENTS: ReadonlySet<string> = new Set(['ADDED', 'MODIFIED', 'DELETE
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object';
+}
+
+/**
+ * The KubeConfig as client-node's Watch sees it, with Petrel's User-Agent on every watch request
+ * (otherwise node-fetch sends its own, and audit logs cannot tell Petrel's watches from anyone's).
+ */
+function withUserAgent(kc: KubeConfig, agent: string): KubeConfig {
+  const view = Object.create(kc) as KubeConfig;
+  view.applyToFetchOptions = async (opts) => {
+    const init = await kc.applyToFetchOptions(opts);
+    const headers: Record<string, string> = {};
+    new Headers(init.headers as HeadersInit | undefined).forEach((value, name) => {
+      headers[name] = value;
+    });
+    headers['user-agent'] = agent;
+    return { ...init, headers };
+  };
+  return view;
 }
 
 export class InformerStoppedError extends Error {
@@ -122,7 +143,7 @@ export class ResilientInformer<T extends KubeObject> implements CacheReader<T> {
     this.emitter.setMaxListeners(0);
     // Without a listener, EventEmitter throws on 'error'.
     this.emitter.on('error', () => {});
-    this.watch = new Watch(opts.kubeConfig);
+    this.watch = new Watch(withUserAgent(opts.kubeConfig, userAgent(opts.userAgent)));
     const trackedWatch = { watch: this.openWatch.bind(this) } as unknown as Watch;
     this.listWatch = new ListWatch<KubernetesObject>(
       resourcePath(opts.resource, opts.namespace),
