@@ -1,5 +1,5 @@
 import type { Canary } from '../api/canary.ts';
-import { deepEqual, mergePatchDiff } from '../kube/canonical.ts';
+import { mergePatchDiff } from '../kube/canonical.ts';
 import { TargetNotFoundError } from '../kube/deployments.ts';
 import type { CacheReader } from '../kube/informer.ts';
 import { canaryName, primaryName, selectorLabel } from '../kube/names.ts';
@@ -255,9 +255,8 @@ export class IstioRouter implements Router {
     }
     assertOwnedBy(actual, canary, resource.kind);
     const patch: Record<string, unknown> = {};
-    if (!deepEqual(actual.spec ?? {}, desired.spec ?? {})) {
-      patch.spec = mergePatchDiff(actual.spec ?? {}, desired.spec ?? {});
-    }
+    const specPatch = mergePatchDiff(actual.spec ?? {}, desired.spec ?? {});
+    if (specPatch !== undefined) patch.spec = specPatch;
     const meta = ownershipPatch(actual, canary);
     if (meta) patch.metadata = meta;
     if (!Object.keys(patch).length) return false;
