@@ -27,6 +27,15 @@ function applyJsonPatch(doc: unknown, ops: JsonPatchOp[]): unknown {
   }
 }
 
+type InformerEvent = 'add' | 'update' | 'delete';
+
+/** An informer of one kind over the fake API; `put` and `remove` change the store as a watch would. */
+export interface FakeInformer<T> extends CacheReader<T> {
+  on(event: InformerEvent, fn: (obj: T) => void): void;
+  put(obj: T): void;
+  remove(obj: T): void;
+}
+
 function key(resource: ResourceKind, namespace: string | undefined, name: string): string {
   return `${resource.plural}.${resource.group}/${namespace ?? ''}/${name}`;
 }
@@ -70,9 +79,42 @@ export class InMemoryKubeApi implements KubeApi {
     };
   }
 
-  /** Puts an object in the store without counting a request (test setup). */
+  /** Puts an object in the store without counting a request (test setup); listeners see ADDED or MODIFIED. */
   seed<T extends KubeObject>(resource: ResourceKind, obj: T): T {
-    return this.store(resource, structuredClone(obj), undefined, 'ADDED') as T;
+    const exists = this.objects.has(key(resource, obj.metadata?.namespace, obj.metadata?.name ?? ''));
+    return this.store(resource, structuredClone(obj), undefined, exists ? 'MODIFIED' : 'ADDED') as T;
+  }
+
+  /** Takes an object out of the store without counting a request (test setup); listeners see DELETED. */
+  unseed(resource: ResourceKind, obj: KubeObject): void {
+    const k = key(resource, obj.metadata?.namespace, obj.metadata?.name ?? '');
+    const current = this.objects.get(k);
+    if (!current) return;
+    this.objects.delete(k);
+    for (const l of this.listeners) l('DELETED', structuredClone(current), resource);
+  }
+
+  /**
+   * One kind as an informer shows it: the cache, and add/update/delete handlers called after the store
+   * has changed (as client-node's informers do).
+   */
+  informer<T extends KubeObject>(resource: ResourceKind): FakeInformer<T> {
+    const handlers: Record<InformerEvent, ((obj: T) => void)[]> = { add: [], update: [], delete: [] };
+    const events = { ADDED: 'add', MODIFIED: 'update', DELETED: 'delete' } as const;
+    this.onChange((type, obj, changed) => {
+      if (changed !== resource) return;
+      for (const fn of handlers[events[type]]) fn(obj as T);
+    });
+    return {
+      ...this.cache<T>(resource),
+      on: (event, fn) => {
+        handlers[event].push(fn);
+      },
+      put: (obj) => {
+        this.seed(resource, obj);
+      },
+      remove: (obj) => this.unseed(resource, obj),
+    };
   }
 
   async get<T extends KubeObject>(ref: ObjectRef, _opts?: CallOptions): Promise<T> {
