@@ -1,4 +1,5 @@
 import type { RequestLog, RequestLogEntry } from '../dev/sandbox/apiserver/index.ts';
+import { userAgent as petrelUserAgent } from '../src/kube/user-agent.ts';
 
 export const BENCH_USER_AGENT = 'petrel-bench';
 export const SIMULATOR_USER_AGENT = 'petrel-traffic-simulator';
@@ -64,8 +65,8 @@ export class RequestTap {
   }
 }
 
-function isOthers(userAgent: string | undefined): boolean {
-  return userAgent === BENCH_USER_AGENT || userAgent === SIMULATOR_USER_AGENT;
+function isOthers(agent: string | undefined): boolean {
+  return agent === petrelUserAgent(BENCH_USER_AGENT) || agent === petrelUserAgent(SIMULATOR_USER_AGENT);
 }
 
 /** Counts keyed "verb resource", sorted. */

@@ -1,7 +1,7 @@
 import { loadavg } from 'node:os';
 import type { Logger } from 'pino';
 import type { SandboxApiServer } from '../dev/sandbox/apiserver/index.ts';
-import type { KubeApi } from '../src/kube/client.ts';
+import type { KubeApi } from '../src/kube/types.ts';
 import { type ControllerProcess, ProcessSampler } from './controller-process.ts';
 import { classOf, countByClass, countByVerb, type RequestTap, type TappedRequest } from './request-tap.ts';
 import { type SimulatorProcess, startSimulatorProcess } from './simulator-process.ts';

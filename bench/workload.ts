@@ -1,5 +1,5 @@
-import type { KubeApi, KubeObject } from '../src/kube/client.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeApi, KubeObject } from '../src/kube/types.ts';
 import { forEachLimit, sleep } from './stats.ts';
 
 export interface CanaryShape {

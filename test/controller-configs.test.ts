@@ -13,7 +13,6 @@ import {
   ConfigIndex,
   NO_SECRETS,
   targetConfigHashes,
-  type WatchedCache,
   wakeOnConfigChanges,
   withConfigChecksum,
   withConfigChecksumTarget,
@@ -22,13 +21,13 @@ import {
 import { execute } from '../src/controller/executor.ts';
 import { observePrimary, observeTarget } from '../src/controller/observe.ts';
 import { TargetIndex } from '../src/controller/target-index.ts';
-import type { KubeObject } from '../src/kube/client.ts';
 import type { ConfigCaches, ConfigMap, Secret } from '../src/kube/configs.ts';
-import type { Deployment, HorizontalPodAutoscaler } from '../src/kube/deployments.ts';
-import { InMemoryKubeApi } from '../src/kube/memory.ts';
-import { RESOURCES } from '../src/kube/resources.ts';
+import { RESOURCES, type ResourceKind } from '../src/kube/resources.ts';
 import { computeRevision } from '../src/kube/revision.ts';
+import type { KubeObject } from '../src/kube/types.ts';
+import type { Deployment, HorizontalPodAutoscaler } from '../src/kube/workloads.ts';
 import type { Router } from '../src/routers/router.ts';
+import { type FakeInformer, InMemoryKubeApi } from './support/fake-kube.ts';
 
 const NS = 'test';
 
@@ -73,35 +72,9 @@ function configMap(name: string, message: string): ConfigMap {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS }, data: { message } };
 }
 
-/** A cache with events, as an informer delivers them (the cache is updated before the handlers run). */
-class FakeInformer<T extends KubeObject> implements WatchedCache<T> {
-  private readonly objects = new Map<string, T>();
-  private readonly handlers: Record<'add' | 'update' | 'delete', ((obj: T) => void)[]> = {
-    add: [],
-    update: [],
-    delete: [],
-  };
-  get(namespace: string | undefined, name: string): T | undefined {
-    return this.objects.get(`${namespace}/${name}`);
-  }
-  list(namespace?: string): readonly T[] {
-    return [...this.objects.values()].filter(
-      (o) => namespace === undefined || o.metadata?.namespace === namespace,
-    );
-  }
-  on(event: 'add' | 'update' | 'delete', fn: (obj: T) => void): void {
-    this.handlers[event].push(fn);
-  }
-  put(obj: T): void {
-    const key = `${obj.metadata?.namespace}/${obj.metadata?.name}`;
-    const event = this.objects.has(key) ? 'update' : 'add';
-    this.objects.set(key, obj);
-    for (const fn of this.handlers[event]) fn(obj);
-  }
-  remove(obj: T): void {
-    this.objects.delete(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
-    for (const fn of this.handlers.delete) fn(obj);
-  }
+/** An informer of one kind over its own fake API. */
+function fakeInformer<T extends KubeObject>(resource: ResourceKind): FakeInformer<T> {
+  return new InMemoryKubeApi().informer<T>(resource);
 }
 
 describe('ConfigIndex', () => {
@@ -134,10 +107,12 @@ describe('ConfigIndex', () => {
 
 describe('wakeOnConfigChanges', () => {
   function wire(withSecrets = true) {
-    const canaries = new FakeInformer<KubeObject & { spec?: { targetRef?: { name?: unknown } } }>();
-    const deployments = new FakeInformer<Deployment>();
-    const configMaps = new FakeInformer<KubeObject>();
-    const secrets = new FakeInformer<KubeObject>();
+    const canaries = fakeInformer<KubeObject & { spec?: { targetRef?: { name?: unknown } } }>(
+      RESOURCES.canary,
+    );
+    const deployments = fakeInformer<Deployment>(RESOURCES.deployment);
+    const configMaps = fakeInformer<KubeObject>(RESOURCES.configMap);
+    const secrets = fakeInformer<KubeObject>(RESOURCES.secret);
     const woken: string[] = [];
     // As the controller does: the target index follows the canaries before anything else hears of them.
     const targets = new TargetIndex();
@@ -340,6 +315,35 @@ describe('primary autoscaler', () => {
     expect(await syncPrimaryAutoscaler(deps, noRef)).toEqual({});
   });
 
+  it('runs the syncPrimaryAutoscaler action: a missing HPA becomes a Warning event, the tick goes on', async () => {
+    const mem = new InMemoryKubeApi();
+    const deps = {
+      api: mem,
+      deployments: mem.cache<Deployment>(RESOURCES.deployment),
+      hpas: mem.cache<HorizontalPodAutoscaler>(RESOURCES.horizontalPodAutoscaler),
+    };
+    const recorded: string[] = [];
+    const router = {} as Router;
+    const run = () =>
+      execute(
+        {
+          deployments: deps,
+          router,
+          events: { record: async (_c, type, reason) => recorded.push(`${type} ${reason}`) },
+          logger: pino({ level: 'silent' }),
+        },
+        canary,
+        target(template([])),
+        [{ type: 'syncPrimaryAutoscaler' }],
+      );
+    expect((await run()).writes).toEqual([]);
+    expect(recorded).toEqual(['Warning AutoscalerNotFound']);
+    mem.seed(RESOURCES.horizontalPodAutoscaler, hpa(4));
+    expect((await run()).writes).toEqual(['primary autoscaler created']);
+    expect((await run()).writes).toEqual([]);
+    expect(recorded).toHaveLength(1);
+  });
+
   it('wakes the canaries naming an HPA on spec changes, creation and deletion, not on status updates', () => {
     const changes = new AutoscalerSpecChanges();
     expect(changes.changed('add', hpa(4))).toBe(true);
@@ -347,7 +351,7 @@ describe('primary autoscaler', () => {
     expect(changes.changed('update', hpa(5, 3))).toBe(true);
     expect(changes.changed('delete', hpa(5))).toBe(true);
 
-    const canaries = new FakeInformer<KubeObject>();
+    const canaries = fakeInformer<KubeObject>(RESOURCES.canary);
     canaries.put({ metadata: { name: 'podinfo', namespace: NS }, spec: canary.spec } as KubeObject);
     canaries.put({
       metadata: { name: 'other', namespace: NS },
@@ -356,7 +360,7 @@ describe('primary autoscaler', () => {
     canaries.put({ metadata: { name: 'podinfo', namespace: 'elsewhere' }, spec: canary.spec } as KubeObject);
     expect(canariesUsingAutoscaler(canaries.list(NS), hpa(4))).toEqual([`${NS}/podinfo`]);
 
-    const hpas = new FakeInformer<HorizontalPodAutoscaler>();
+    const hpas = fakeInformer<HorizontalPodAutoscaler>(RESOURCES.horizontalPodAutoscaler);
     const woken: string[] = [];
     wakeOnAutoscalerChanges({ hpas, canaries, enqueue: (key) => woken.push(key) });
     hpas.put(hpa(4));

@@ -4,7 +4,8 @@ import { splitKey } from '../src/controller/keys.ts';
 import { observePrimary, observeTarget } from '../src/controller/observe.ts';
 import { statusPatch } from '../src/controller/status-patch.ts';
 import { TargetIndex } from '../src/controller/target-index.ts';
-import { buildPrimaryDeployment, type Deployment } from '../src/kube/deployments.ts';
+import { buildPrimaryDeployment } from '../src/kube/primary-builders.ts';
+import type { Deployment } from '../src/kube/workloads.ts';
 
 describe('statusPatch', () => {
   it('is undefined when nothing changed, whatever the key order', () => {

@@ -1,93 +1,47 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Canary } from '../src/api/canary.ts';
-import type { Clock } from '../src/lib/clock.ts';
 import { TerminalError } from '../src/controller/queue.ts';
 import { CanaryReconciler, TargetMissingError } from '../src/controller/reconciler.ts';
-import type { KubeApi, KubeList, KubeObject, ObjectRef } from '../src/kube/client.ts';
-import type { Deployment } from '../src/kube/deployments.ts';
 import type { CacheReader } from '../src/kube/informer.ts';
-import type { ResourceKind } from '../src/kube/resources.ts';
+import { RESOURCES, type ResourceKind } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
+import type { Deployment } from '../src/kube/workloads.ts';
+import type { Clock } from '../src/lib/clock.ts';
 import type { Router, RouteWeights } from '../src/routers/router.ts';
+import { InMemoryKubeApi } from './support/fake-kube.ts';
 
 type Obj = KubeObject & Record<string, unknown>;
 
-/** An in-memory API whose caches see every write at once (a watch with no lag). */
-class FakeCluster {
-  readonly objects = new Map<string, Obj>();
-  readonly calls: string[] = [];
-  private rv = 1;
+const KINDS: Record<string, ResourceKind> = { deployments: RESOURCES.deployment, canaries: RESOURCES.canary };
 
-  key(plural: string, ns: string | undefined, name: string): string {
-    return `${plural}/${ns ?? ''}/${name}`;
+/** The shared fake API (its caches see every write at once), addressed by plural as these tests do. */
+class FakeCluster {
+  readonly kube = new InMemoryKubeApi();
+
+  /** API calls made since the last reset, as `verb plural[/status]`. */
+  get calls(): string[] {
+    return this.kube.requests.map((r) => `${r.verb} ${r.resource}`);
+  }
+  resetCalls(): void {
+    this.kube.requests.length = 0;
   }
   put(plural: string, obj: Obj): Obj {
-    obj.metadata ??= {};
-    const meta = obj.metadata;
-    meta.resourceVersion = String(++this.rv);
-    meta.uid ??= `uid-${meta.name}`;
-    this.objects.set(this.key(plural, meta.namespace, meta.name ?? ''), obj);
-    return structuredClone(obj);
+    const meta = obj.metadata ?? {};
+    return this.kube.seed(KINDS[plural]!, {
+      ...obj,
+      metadata: { ...meta, uid: meta.uid ?? `uid-${meta.name}` },
+    });
+  }
+  get(plural: string, name: string): Obj | undefined {
+    return this.kube.cache<Obj>(KINDS[plural]!).get('test', name);
   }
   cache<T extends KubeObject>(plural: string): CacheReader<T> {
-    return {
-      get: (ns, name) => this.objects.get(this.key(plural, ns, name)) as T | undefined,
-      list: (ns) =>
-        [...this.objects.entries()]
-          .filter(
-            ([k, o]) => k.startsWith(`${plural}/`) && (ns === undefined || o.metadata?.namespace === ns),
-          )
-          .map(([, o]) => o as T),
-    };
-  }
-  api(): KubeApi {
-    const self = this;
-    const existing = (ref: ObjectRef) => {
-      const obj = self.objects.get(self.key(ref.resource.plural, ref.namespace, ref.name));
-      if (!obj) throw new Error(`not found ${ref.name}`);
-      return obj;
-    };
-    return {
-      async get<T extends KubeObject>(ref: ObjectRef) {
-        self.calls.push(`get ${ref.resource.plural}`);
-        return structuredClone(existing(ref)) as T;
-      },
-      async list<T extends KubeObject>(resource: ResourceKind) {
-        self.calls.push(`list ${resource.plural}`);
-        return { items: self.cache<T>(resource.plural).list() } as KubeList<T>;
-      },
-      async create<T extends KubeObject>(resource: ResourceKind, obj: T) {
-        self.calls.push(`create ${resource.plural}`);
-        return self.put(resource.plural, structuredClone(obj) as Obj) as T;
-      },
-      async mergePatch<T extends KubeObject>(ref: ObjectRef, patch: unknown) {
-        self.calls.push(`patch ${ref.resource.plural}`);
-        const obj = existing(ref);
-        const merged = mergePatch(obj, patch) as Obj;
-        if (ref.resource.plural === 'deployments' && (patch as { spec?: unknown }).spec) {
-          merged.metadata = { ...merged.metadata, generation: (merged.metadata?.generation ?? 1) + 1 };
-        }
-        return self.put(ref.resource.plural, merged) as T;
-      },
-      async jsonPatch() {
-        throw new Error('not used');
-      },
-      async patchStatus<T extends KubeObject>(ref: ObjectRef, patch: unknown) {
-        self.calls.push(`patch ${ref.resource.plural}/status`);
-        const obj = existing(ref);
-        const merged = mergePatch(obj, patch) as Obj;
-        return self.put(ref.resource.plural, { ...obj, status: merged.status }) as T;
-      },
-      async delete() {
-        throw new Error('not used');
-      },
-    };
+    return this.kube.cache<T>(KINDS[plural]!);
   }
   /** Every Deployment finishes rolling out, as a Deployment controller would. */
   settle(): void {
-    for (const [k, o] of this.objects) {
-      if (!k.startsWith('deployments/')) continue;
-      const d = o as Deployment;
+    for (const d of this.kube.cache<Deployment>(RESOURCES.deployment).list()) {
       const replicas = d.spec?.replicas ?? 1;
       d.status = {
         observedGeneration: d.metadata?.generation ?? 1,
@@ -96,19 +50,9 @@ class FakeCluster {
         availableReplicas: replicas,
         readyReplicas: replicas,
       };
+      this.kube.seed(RESOURCES.deployment, d);
     }
   }
-}
-
-function mergePatch(target: unknown, patch: unknown): unknown {
-  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
-  const out: Record<string, unknown> =
-    target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as object) } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
-  }
-  return out;
 }
 
 class FakeRouter implements Router {
@@ -169,7 +113,7 @@ function setup() {
   const clock: Clock = { now: () => new Date(now), setTimeout: () => 0, clearTimeout: () => {} };
   let checksPass = true;
   let checkRuns = 0;
-  const api = cluster.api();
+  const api = cluster.kube;
   const reconciler = new CanaryReconciler({
     api,
     canaries: cluster.cache('canaries'),
@@ -201,7 +145,7 @@ function setup() {
       checksPass = pass;
     },
     checkRuns: () => checkRuns,
-    status: (name: string) => cluster.objects.get(`canaries/test/${name}`)?.status as Canary['status'],
+    status: (name: string) => cluster.get('canaries', name)?.status as Canary['status'],
   };
 }
 
@@ -217,22 +161,22 @@ describe('CanaryReconciler', () => {
     t.cluster.settle();
     await t.reconciler.reconcile('test/podinfo');
     expect(t.status('podinfo')?.phase).toBe('Initialized');
-    expect((t.cluster.objects.get('deployments/test/podinfo') as Deployment).spec?.replicas).toBe(0);
+    expect((t.cluster.get('deployments', 'podinfo') as Deployment).spec?.replicas).toBe(0);
     t.cluster.settle();
 
     // Nothing changes: no API call at all.
-    t.cluster.calls.length = 0;
+    t.cluster.resetCalls();
     expect(await t.reconciler.reconcile('test/podinfo')).toEqual({});
     expect(t.cluster.calls).toEqual([]);
 
-    const target = t.cluster.objects.get('deployments/test/podinfo') as Deployment;
+    const target = t.cluster.get('deployments', 'podinfo') as Deployment;
     const changed = structuredClone(target) as Obj & Deployment;
     changed.spec!.template!.spec!.containers[0]!.image = 'podinfo:2';
     changed.metadata!.generation = 2;
     t.cluster.put('deployments', changed);
     await t.reconciler.reconcile('test/podinfo');
     expect(t.status('podinfo')?.phase).toBe('Progressing');
-    expect((t.cluster.objects.get('deployments/test/podinfo') as Deployment).spec?.replicas).toBe(2);
+    expect((t.cluster.get('deployments', 'podinfo') as Deployment).spec?.replicas).toBe(2);
 
     for (let i = 0; i < 20 && t.status('podinfo')?.phase !== 'Succeeded'; i++) {
       t.cluster.settle();
@@ -242,9 +186,9 @@ describe('CanaryReconciler', () => {
     expect(t.status('podinfo')?.phase).toBe('Succeeded');
     expect(t.router.history.filter((w) => w > 0)).toEqual([10, 20, 30]);
     expect(t.router.weights.get('podinfo')).toEqual({ primary: 100, canary: 0 });
-    const primary = t.cluster.objects.get('deployments/test/podinfo-primary') as Deployment;
+    const primary = t.cluster.get('deployments', 'podinfo-primary') as Deployment;
     expect(primary.spec?.template?.spec?.containers[0]?.image).toBe('podinfo:2');
-    expect((t.cluster.objects.get('deployments/test/podinfo') as Deployment).spec?.replicas).toBe(0);
+    expect((t.cluster.get('deployments', 'podinfo') as Deployment).spec?.replicas).toBe(0);
     expect(t.checkRuns()).toBe(3);
     expect(t.events).toEqual(
       expect.arrayContaining(['Normal NewRevision', 'Normal Promoting', 'Normal Succeeded']),
@@ -261,7 +205,7 @@ describe('CanaryReconciler', () => {
     expect(condition?.message).toContain('spec.analysis.interval');
     expect(t.events).toEqual(['Warning InvalidSpec']);
     // The status write wakes the key again: nothing more is written.
-    t.cluster.calls.length = 0;
+    t.cluster.resetCalls();
     await expect(t.reconciler.reconcile('test/bad')).rejects.toBeInstanceOf(TerminalError);
     expect(t.cluster.calls).toEqual([]);
     expect(t.events).toHaveLength(1);
@@ -306,7 +250,7 @@ describe('CanaryReconciler', () => {
       await t.reconciler.reconcile('test/podinfo');
     }
     expect(t.status('podinfo')?.phase).toBe('Initialized');
-    const changed = structuredClone(t.cluster.objects.get('deployments/test/podinfo')) as Obj & Deployment;
+    const changed = structuredClone(t.cluster.get('deployments', 'podinfo')) as Obj & Deployment;
     changed.spec!.template!.spec!.containers[0]!.image = 'podinfo:bad';
     t.cluster.put('deployments', changed);
     t.setChecks(false);
@@ -319,8 +263,8 @@ describe('CanaryReconciler', () => {
     expect(status?.phase).toBe('Failed');
     expect(status?.failedChecks).toBe(2);
     expect(t.router.weights.get('podinfo')).toEqual({ primary: 100, canary: 0 });
-    expect((t.cluster.objects.get('deployments/test/podinfo') as Deployment).spec?.replicas).toBe(0);
-    const primary = t.cluster.objects.get('deployments/test/podinfo-primary') as Deployment;
+    expect((t.cluster.get('deployments', 'podinfo') as Deployment).spec?.replicas).toBe(0);
+    const primary = t.cluster.get('deployments', 'podinfo-primary') as Deployment;
     expect(primary.spec?.template?.spec?.containers[0]?.image).toBe('podinfo:1');
     expect(t.events).toContain('Warning Failed');
   });

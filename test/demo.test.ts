@@ -12,9 +12,10 @@ import type { DemoEvent } from '../dev/demo/events.ts';
 import { runDemo } from '../dev/demo/run.ts';
 import { DemoTimeoutError } from '../dev/demo/wait.ts';
 import { PROMETHEUS_INSTALL_COMMAND } from '../dev/sandbox/prometheus.ts';
-import { createKubeApi, type KubeObject } from '../src/kube/client.ts';
+import { createKubeApi } from '../src/kube/client.ts';
 import { loadKubeConfig } from '../src/kube/kubeconfig.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 

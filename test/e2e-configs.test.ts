@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../src/controller/configs.ts';
 import { type RunningController, startController } from '../src/controller/controller.ts';
-import type { KubeObject } from '../src/kube/client.ts';
 import type { ConfigMap, Secret } from '../src/kube/configs.ts';
-import type { Deployment, HorizontalPodAutoscaler } from '../src/kube/deployments.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
+import type { Deployment, HorizontalPodAutoscaler } from '../src/kube/workloads.ts';
 import {
   CONTROLLER_USER_AGENT,
   controllerRequests,

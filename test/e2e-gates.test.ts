@@ -2,8 +2,8 @@ import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/run.ts';
 import type { RunningController } from '../src/controller/controller.ts';
-import type { KubeObject } from '../src/kube/client.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
 import type { Notification } from '../src/notifiers/notification.ts';
 import {
   createNamespace,

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningController } from '../src/controller/controller.ts';
-import type { KubeObject } from '../src/kube/client.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
 import {
   controllerRequests,
   createNamespace,

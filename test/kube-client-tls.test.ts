@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKubeApi, type KubeApiError } from '../src/kube/client.ts';
+import { createKubeApi } from '../src/kube/client.ts';
+import type { KubeApiError } from '../src/kube/errors.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import { selfSignedCertificate } from './support/tls.ts';
 

@@ -3,13 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createKubeApi,
-  type KubeApiError,
-  type KubeApiErrorCode,
-  type KubeRequestInfo,
-} from '../src/kube/client.ts';
+import { createKubeApi } from '../src/kube/client.ts';
+import type { KubeApiError, KubeApiErrorCode } from '../src/kube/errors.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeRequestInfo } from '../src/kube/types.ts';
 
 const SERVER = 'http://kube.test';
 

@@ -8,15 +8,12 @@ import {
   type Secret,
   trackedConfigHashes,
 } from '../src/kube/configs.ts';
-import {
-  type Deployment,
-  ensurePrimary,
-  expectedPrimaryTemplate,
-  promotePrimary,
-} from '../src/kube/deployments.ts';
-import { InMemoryKubeApi } from '../src/kube/memory.ts';
+import { ensurePrimary, promotePrimary } from '../src/kube/deployments.ts';
+import { expectedPrimaryTemplate } from '../src/kube/primary-builders.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import { computeRevision } from '../src/kube/revision.ts';
+import type { Deployment } from '../src/kube/workloads.ts';
+import { InMemoryKubeApi } from './support/fake-kube.ts';
 
 const canary: Canary = canarySchema.parse({
   apiVersion: 'petrel.dev/v1alpha1',

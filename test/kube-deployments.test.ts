@@ -4,26 +4,20 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { Deployment as K8sDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { describe, expect, it } from 'vitest';
+import { applyMergePatch } from '../dev/sandbox/apiserver/patch.ts';
 import { type Canary, canarySchema } from '../src/api/canary.ts';
+import { AutoscalerNotFoundError, ensurePrimaryAutoscaler } from '../src/kube/autoscaler.ts';
 import { canonicalJson, mergePatchDiff } from '../src/kube/canonical.ts';
-import {
-  AutoscalerNotFoundError,
-  buildPrimaryDeployment,
-  type Deployment,
-  ensurePrimary,
-  ensurePrimaryAutoscaler,
-  type HorizontalPodAutoscaler,
-  isDeploymentReady,
-  promotePrimary,
-  SelectorLabelError,
-  scaleTarget,
-  TargetNotFoundError,
-} from '../src/kube/deployments.ts';
+import { ensurePrimary, promotePrimary, scaleTarget, TargetNotFoundError } from '../src/kube/deployments.ts';
 import { KubeConfigError, loadKubeConfig } from '../src/kube/kubeconfig.ts';
-import { applyMergePatch, InMemoryKubeApi } from '../src/kube/memory.ts';
+import { SelectorLabelError } from '../src/kube/names.ts';
 import { ObjectNotOwnedError } from '../src/kube/ownership.ts';
+import { buildPrimaryDeployment } from '../src/kube/primary-builders.ts';
+import { isDeploymentReady } from '../src/kube/readiness.ts';
 import { RESOURCES, resourceFor, resourcePath } from '../src/kube/resources.ts';
 import { computeRevision } from '../src/kube/revision.ts';
+import type { Deployment, HorizontalPodAutoscaler } from '../src/kube/workloads.ts';
+import { InMemoryKubeApi } from './support/fake-kube.ts';
 
 const canary: Canary = canarySchema.parse({
   apiVersion: 'petrel.dev/v1alpha1',
@@ -215,6 +209,9 @@ describe('primary autoscaler', () => {
     api.seed(RESOURCES.horizontalPodAutoscaler, hpa(4));
     const d = deps(api);
     await ensurePrimary(d, withHpa);
+    // The primary's HPA has its own action; ensurePrimary leaves it alone.
+    expect(d.hpas.get('test', 'podinfo-primary')).toBeUndefined();
+    expect(await ensurePrimaryAutoscaler({ api, hpas: d.hpas }, withHpa)).toBe('created');
     const primaryHpa = d.hpas.get('test', 'podinfo-primary');
     expect(primaryHpa?.spec?.scaleTargetRef).toEqual({
       apiVersion: 'apps/v1',
@@ -237,7 +234,7 @@ describe('primary autoscaler', () => {
   it('names a missing autoscaler', async () => {
     const api = new InMemoryKubeApi();
     api.seed(RESOURCES.deployment, target());
-    await expect(ensurePrimary(deps(api), withHpa)).rejects.toBeInstanceOf(AutoscalerNotFoundError);
+    await expect(ensurePrimaryAutoscaler(deps(api), withHpa)).rejects.toBeInstanceOf(AutoscalerNotFoundError);
   });
 });
 

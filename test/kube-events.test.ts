@@ -1,10 +1,11 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { KubeApiError, type KubeObject } from '../src/kube/client.ts';
+import { KubeApiError } from '../src/kube/errors.ts';
 import { EventRecorder, REPORTING_CONTROLLER } from '../src/kube/events.ts';
-import { InMemoryKubeApi } from '../src/kube/memory.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
+import { InMemoryKubeApi } from './support/fake-kube.ts';
 
 interface CoreEvent extends KubeObject {
   type?: string;

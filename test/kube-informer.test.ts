@@ -1,10 +1,14 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createKubeApi, type KubeObject } from '../src/kube/client.ts';
+import { createKubeApi } from '../src/kube/client.ts';
 import { ResilientInformer, type RestartInfo } from '../src/kube/informer.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
+
+import { FakeClock } from './support/fake-clock.ts';
 
 type WatchStep = 'stream' | 'fail500' | 'gone410' | 'event410' | 'closeAtOnce';
 
@@ -19,9 +23,16 @@ class ListWatchServer {
   readonly objects = new Map<string, KubeObject>();
   readonly log: Logged[] = [];
   rv = 100;
+  /** Slow lists whose client went away before the answer. */
+  abortedLists = 0;
   listPlan: ('ok' | 'fail500' | 'slow')[] = [];
   watchPlan: WatchStep[] = [];
-  readonly requests: { kind: 'list' | 'watch'; query: URLSearchParams; path: string }[] = [];
+  readonly requests: {
+    kind: 'list' | 'watch';
+    query: URLSearchParams;
+    path: string;
+    userAgent?: string;
+  }[] = [];
   private readonly openWatches = new Set<http.ServerResponse>();
   private readonly sockets = new Set<Socket>();
   private server?: http.Server;
@@ -91,7 +102,12 @@ class ListWatchServer {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', this.url);
     const isWatch = url.searchParams.get('watch') === 'true';
-    this.requests.push({ kind: isWatch ? 'watch' : 'list', query: url.searchParams, path: url.pathname });
+    this.requests.push({
+      kind: isWatch ? 'watch' : 'list',
+      query: url.searchParams,
+      path: url.pathname,
+      userAgent: req.headers['user-agent'],
+    });
     if (!isWatch) {
       const step = this.listPlan.shift() ?? 'ok';
       if (step === 'fail500') {
@@ -105,6 +121,9 @@ class ListWatchServer {
         items: [...this.objects.values()],
       });
       if (step === 'slow') {
+        res.on('close', () => {
+          if (!res.writableEnded) this.abortedLists++;
+        });
         setTimeout(() => {
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end(body);
@@ -169,6 +188,22 @@ async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promi
   }
 }
 
+/**
+ * Waits for `cond` while letting the informer's fake time run: whenever the network is quiet for a
+ * moment and a timer (a restart delay) is pending, the clock jumps to it.
+ */
+async function untilTicking(clock: FakeClock, cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+    if (!cond()) clock.runNext();
+  }
+}
+
+/** One turn of the event loop, for the in-flight callbacks of a stopped informer to run. */
+const settled = () => new Promise((r) => setImmediate(r));
+
 function kubeConfigFor(url: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
@@ -201,6 +236,7 @@ async function setup(
   await server.start();
   cleanups.push(() => server.stop());
   const kc = kubeConfigFor(server.url);
+  const clock = new FakeClock();
   const api = createKubeApi({ kubeConfig: kc, timeoutMs: 2000 });
   cleanups.push(async () => api.close());
   const informer = new ResilientInformer<KubeObject & { data?: Record<string, string> }>({
@@ -211,6 +247,7 @@ async function setup(
     labelSelector: 'petrel.dev/managed-by=petrel',
     backoff: { initialMs: 20, maxMs: 200, factor: 2, jitter: 0, resetAfterMs: 60_000, ...opts.backoff },
     minWatchIntervalMs: opts.minWatchIntervalMs ?? 0,
+    clock,
     ...(opts.transform ? { transform: opts.transform } : {}),
   });
   cleanups.push(() => informer.stop());
@@ -230,7 +267,7 @@ async function setup(
   informer.on('restart', (r) => events.restarts.push(r));
   informer.on('synced', () => events.synced++);
   informer.on('connect', () => events.connects++);
-  return { server, informer, events, api };
+  return { server, informer, events, api, clock };
 }
 
 describe('ResilientInformer', () => {
@@ -265,7 +302,7 @@ describe('ResilientInformer', () => {
   });
 
   it('restarts after a non-410 watch error, resuming from its resourceVersion without losing events', async () => {
-    const { server, informer, events } = await setup();
+    const { server, informer, events, clock } = await setup();
     server.put('a', { v: '1' });
     server.watchPlan = ['stream', 'fail500'];
     await informer.start();
@@ -274,7 +311,7 @@ describe('ResilientInformer', () => {
     // The connection breaks; the next watch gets a 500, the one after that works again.
     server.failWatches();
     server.put('b', { v: 'during outage' });
-    await until(() => informer.get('test', 'b') !== undefined, 'event from the outage');
+    await untilTicking(clock, () => informer.get('test', 'b') !== undefined, 'event from the outage');
     expect(events.errors).toBeGreaterThanOrEqual(1);
     expect(events.restarts.length).toBeGreaterThanOrEqual(1);
     expect(events.restarts[0]?.attempt).toBe(1);
@@ -288,20 +325,22 @@ describe('ResilientInformer', () => {
   });
 
   it('does not add the reconnect spacing on top of a backoff delay', async () => {
-    const { server, informer, events } = await setup({ minWatchIntervalMs: 1000 });
+    const { server, informer, events, clock } = await setup({ minWatchIntervalMs: 1000 });
     // The server ends the watch (reconnect at once), the reconnect fails with 500, then backoff.
     server.watchPlan = ['stream', 'fail500'];
     await informer.start();
     await informer.waitForSync();
     await until(() => server.openWatchCount() === 1, 'first watch');
-    await new Promise((r) => setTimeout(r, 1000));
-    const started = Date.now();
+    clock.advance(1000);
     server.endWatches();
     server.put('x', { v: '1' });
-    await until(() => informer.get('test', 'x') !== undefined, 'event after the failure', 3000);
+    await until(() => events.restarts.length === 1, 'restart after the failed reconnect');
+    // Only the backoff delay is pending: the 1 s spacing is not added on top of it.
+    expect(clock.pending()).toEqual([20]);
+    clock.advance(20);
+    await until(() => informer.get('test', 'x') !== undefined, 'event after the failure');
     expect(events.restarts).toHaveLength(1);
-    // Backoff of 20 ms only; adding the 1 s spacing would push this past 900 ms.
-    expect(Date.now() - started).toBeLessThan(800);
+    expect(clock.pending()).toEqual([]);
   });
 
   it('relists after 410 Gone (HTTP status or watch ERROR event) without counting it as a failure', async () => {
@@ -319,10 +358,10 @@ describe('ResilientInformer', () => {
   });
 
   it('retries a failing initial list with growing, capped backoff and syncs once it works', async () => {
-    const { server, informer, events } = await setup({ backoff: { initialMs: 10, maxMs: 25 } });
+    const { server, informer, events, clock } = await setup({ backoff: { initialMs: 10, maxMs: 25 } });
     server.listPlan = ['fail500', 'fail500', 'fail500', 'ok'];
     await informer.start();
-    await informer.waitForSync(AbortSignal.timeout(5000));
+    await untilTicking(clock, () => informer.synced, 'sync');
     expect(events.restarts.map((r) => r.delayMs)).toEqual([10, 20, 25]);
     expect(events.restarts.map((r) => r.attempt)).toEqual([1, 2, 3]);
     expect(events.errors).toBe(3);
@@ -330,7 +369,7 @@ describe('ResilientInformer', () => {
   });
 
   it('starts the backoff over after a healthy period', async () => {
-    let now = 0;
+    const clock = new FakeClock();
     const server = new ListWatchServer();
     await server.start();
     cleanups.push(() => server.stop());
@@ -342,16 +381,17 @@ describe('ResilientInformer', () => {
       namespace: 'test',
       backoff: { initialMs: 5, maxMs: 1000, factor: 2, jitter: 0, resetAfterMs: 1000 },
       minWatchIntervalMs: 0,
-      now: () => now,
+      clock,
     });
     cleanups.push(() => informer.stop());
     const delays: number[] = [];
     informer.on('restart', (r) => delays.push(r.delayMs));
     server.listPlan = ['fail500', 'fail500'];
     await informer.start();
-    await informer.waitForSync(AbortSignal.timeout(5000));
+    await untilTicking(clock, () => informer.synced, 'sync');
     expect(delays).toEqual([5, 10]);
-    now += 5000; // healthy for a while
+    clock.advance(5000); // healthy for a while
+    await until(() => server.openWatchCount() === 1, 'watch open');
     server.watchPlan = ['fail500'];
     server.failWatches();
     await until(() => delays.length === 3, 'third restart');
@@ -364,37 +404,48 @@ describe('ResilientInformer', () => {
     cleanups.push(() => server.stop());
     const kc = kubeConfigFor(server.url);
     const randoms = [0, 1];
+    const clock = new FakeClock();
     const informer = new ResilientInformer({
       kubeConfig: kc,
       api: closing(createKubeApi({ kubeConfig: kc })),
       resource: RESOURCES.configMap,
       backoff: { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.2, resetAfterMs: 60_000 },
       random: () => randoms.shift() ?? 0.5,
+      clock,
     });
     cleanups.push(() => informer.stop());
     const delays: number[] = [];
     informer.on('restart', (r) => delays.push(r.delayMs));
     server.listPlan = ['fail500', 'fail500'];
     await informer.start();
-    await informer.waitForSync(AbortSignal.timeout(5000));
+    await untilTicking(clock, () => informer.synced, 'sync');
     expect(delays).toEqual([80, 240]);
     // Without a namespace the informer lists across all namespaces.
     expect(server.requests[0]?.path).toBe('/api/v1/configmaps');
   });
 
   it('spaces out reconnects when the server closes every watch at once (no hot loop)', async () => {
-    const { server, informer } = await setup({ minWatchIntervalMs: 100 });
+    const { server, informer, clock } = await setup({ minWatchIntervalMs: 100 });
     server.watchPlan = Array.from({ length: 100 }, () => 'closeAtOnce' as const);
     await informer.start();
     await informer.waitForSync();
-    await new Promise((r) => setTimeout(r, 450));
-    const watches = server.requests.filter((r) => r.kind === 'watch').length;
-    expect(watches).toBeGreaterThanOrEqual(2);
-    expect(watches).toBeLessThanOrEqual(6);
+    const watches = () => server.requests.filter((r) => r.kind === 'watch').length;
+    // Each reconnect waits out the rest of the 100 ms since the last one opened, and no longer.
+    for (let n = 1; n <= 4; n++) {
+      await until(
+        () => watches() === n && clock.pending().length === 1,
+        `watch ${n} closed, next one spaced`,
+      );
+      expect(clock.pending()).toEqual([100]);
+      clock.advance(99);
+      expect(watches()).toBe(n);
+      clock.advance(1);
+    }
+    await until(() => watches() === 5, 'fifth watch');
   });
 
   it('leaves no connection, timer or request behind after stop, even mid-list', async () => {
-    const { server, informer, events, api } = await setup();
+    const { server, informer, events, api, clock } = await setup();
     server.put('a', { v: '1' });
     await informer.start();
     await informer.waitForSync();
@@ -406,7 +457,9 @@ describe('ResilientInformer', () => {
     await until(() => server.openSockets() === 0, 'sockets closed', 2000);
     const count = server.requests.length;
     server.put('b', { v: '1' });
-    await new Promise((r) => setTimeout(r, 150));
+    await settled();
+    // Every reconnect or restart would go through a pending timer or an open connection: none is left.
+    expect(clock.pending()).toEqual([]);
     expect(server.requests.length).toBe(count);
     expect(informer.get('test', 'b')).toBeUndefined();
     expect(events.restarts).toEqual([]);
@@ -417,7 +470,10 @@ describe('ResilientInformer', () => {
     await second.informer.start();
     await until(() => second.server.requests.length === 1, 'list request');
     await second.informer.stop();
-    await new Promise((r) => setTimeout(r, 300));
+    // The list was aborted: the server sees its connection close before its slow answer.
+    await until(() => second.server.abortedLists === 1, 'list aborted');
+    await settled();
+    expect(second.clock.pending()).toEqual([]);
     expect(second.server.requests.map((r) => r.kind)).toEqual(['list']);
     expect(second.informer.synced).toBe(false);
     expect(second.server.openWatchCount()).toBe(0);
@@ -465,10 +521,50 @@ describe('ResilientInformer', () => {
     expect(added.map((o) => o.metadata?.labels)).toEqual([{}, {}, {}]);
   });
 
-  it('waitForSync rejects when its signal aborts first', async () => {
+  it('sends petrel/<version from package.json> as the User-Agent of its lists and watches', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
     const { server, informer } = await setup();
+    await informer.start();
+    await informer.waitForSync();
+    await until(() => server.requests.some((r) => r.kind === 'watch'), 'watch');
+    const agents = (kind: 'list' | 'watch') =>
+      server.requests.filter((r) => r.kind === kind).map((r) => r.userAgent);
+    expect(agents('list')).toEqual([`petrel/${version}`]);
+    expect(agents('watch')).toEqual([`petrel/${version}`]);
+
+    // A component name goes after the version, on the client's requests as on the informer's watches.
+    const kc = kubeConfigFor(server.url);
+    const api = closing(createKubeApi({ kubeConfig: kc, userAgent: 'petrel-controller' }));
+    const named = new ResilientInformer({
+      kubeConfig: kc,
+      api,
+      resource: RESOURCES.configMap,
+      namespace: 'test',
+      userAgent: 'petrel-controller',
+      clock: new FakeClock(),
+    });
+    cleanups.push(() => named.stop());
+    const before = server.requests.length;
+    await named.start();
+    await named.waitForSync();
+    await until(() => server.requests.slice(before).some((r) => r.kind === 'watch'), 'second watch');
+    expect(server.requests.slice(before).map((r) => r.userAgent)).toEqual([
+      `petrel/${version} (petrel-controller)`,
+      `petrel/${version} (petrel-controller)`,
+    ]);
+  });
+
+  it('waitForSync rejects when its signal aborts first', async () => {
+    const { server, informer, events } = await setup();
     server.listPlan = Array.from({ length: 50 }, () => 'fail500' as const);
     await informer.start();
-    await expect(informer.waitForSync(AbortSignal.timeout(100))).rejects.toThrow();
+    const abort = new AbortController();
+    const waiting = informer.waitForSync(abort.signal);
+    await until(() => events.restarts.length === 1, 'first failed list');
+    abort.abort(new Error('gave up'));
+    await expect(waiting).rejects.toThrow('gave up');
+    expect(informer.synced).toBe(false);
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../src/kube/client.ts';
-import { InMemoryKubeApi } from '../src/kube/memory.ts';
 import { OwnWrites, recordingOwnWrites } from '../src/kube/own-writes.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
+import { InMemoryKubeApi } from './support/fake-kube.ts';
 
 const NS = 'test';
 

@@ -3,11 +3,14 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SandboxApiServer, startApiServer } from '../dev/sandbox/apiserver/index.ts';
 import { type Canary, canarySchema } from '../src/api/canary.ts';
-import { createKubeApi, type HttpKubeApi, type KubeApiError, type KubeObject } from '../src/kube/client.ts';
-import { type Deployment, ensurePrimary, scaleTarget } from '../src/kube/deployments.ts';
+import { createKubeApi, type HttpKubeApi } from '../src/kube/client.ts';
+import { ensurePrimary, scaleTarget } from '../src/kube/deployments.ts';
+import type { KubeApiError } from '../src/kube/errors.ts';
 import { EventRecorder } from '../src/kube/events.ts';
 import { ResilientInformer } from '../src/kube/informer.ts';
 import { RESOURCES, type ResourceKind } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
+import type { Deployment } from '../src/kube/workloads.ts';
 import { type DestinationRule, IstioRouter, type VirtualService } from '../src/routers/istio.ts';
 import type { Service } from '../src/routers/services.ts';
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../src/kube/client.ts';
-import { type Deployment, isDeploymentReady } from '../src/kube/deployments.ts';
+import { isDeploymentReady } from '../src/kube/readiness.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import { cacheTransform } from '../src/kube/slim.ts';
+import type { KubeObject } from '../src/kube/types.ts';
+import type { Deployment } from '../src/kube/workloads.ts';
 
 const COUNTERS = {
   observedGeneration: 3,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../src/kube/client.ts';
+import type { KubeObject } from '../src/kube/types.ts';
 import { WriteThroughCache } from '../src/kube/write-through.ts';
 
 function obj(name: string, rv: string): KubeObject {

@@ -3,6 +3,7 @@ import { type RunningController, startController } from '../src/controller/contr
 import { type Lease, microTime } from '../src/controller/leader.ts';
 import { ControllerMetrics } from '../src/controller/metrics.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import { userAgent } from '../src/kube/user-agent.ts';
 import { readWeights, type VirtualService } from '../src/routers/istio.ts';
 import {
   createNamespace,
@@ -94,7 +95,7 @@ describe('a controller that loses or gives up its Lease', () => {
     await sleep(3000);
     const writes = env.sandbox.requestLog.entries.filter(
       (e) =>
-        e.userAgent === 'petrel-stepdown' &&
+        e.userAgent === userAgent('petrel-stepdown') &&
         e.time.getTime() > stoppedAt + 50 &&
         WRITES.has(e.verb) &&
         e.resource !== 'leases',
@@ -139,7 +140,7 @@ describe('a controller that loses or gives up its Lease', () => {
       async () =>
         env.sandbox.requestLog.entries.find(
           (e) =>
-            e.userAgent === 'petrel-graceful' &&
+            e.userAgent === userAgent('petrel-graceful') &&
             e.verb === 'patch' &&
             e.resource === 'virtualservices' &&
             e.code === undefined,
@@ -162,7 +163,9 @@ describe('a controller that loses or gives up its Lease', () => {
     expect(lease.spec?.holderIdentity ?? '').toBe('');
     const release = [...env.sandbox.requestLog.entries]
       .reverse()
-      .find((e) => e.userAgent === 'petrel-graceful' && e.verb === 'patch' && e.resource === 'leases');
+      .find(
+        (e) => e.userAgent === userAgent('petrel-graceful') && e.verb === 'patch' && e.resource === 'leases',
+      );
     expect(release!.time.getTime()).toBeGreaterThanOrEqual(slowPatch.time.getTime() + 1500);
   }, 120_000);
 });

@@ -9,8 +9,10 @@ import {
   microTime,
   NotLeaderError,
 } from '../src/controller/leader.ts';
-import { createKubeApi, type KubeApi, KubeApiError } from '../src/kube/client.ts';
+import { createKubeApi } from '../src/kube/client.ts';
+import { KubeApiError } from '../src/kube/errors.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeApi } from '../src/kube/types.ts';
 
 const TIMINGS = { leaseDurationMs: 2000, renewDeadlineMs: 1200, retryPeriodMs: 300 };
 const silent = pino({ level: 'silent' });

@@ -4,8 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SandboxApiServer, startApiServer } from '../dev/sandbox/apiserver/index.ts';
 import { runCli } from '../src/cli/run.ts';
-import { createKubeApi, type HttpKubeApi, type KubeObject } from '../src/kube/client.ts';
+import { createKubeApi, type HttpKubeApi } from '../src/kube/client.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
 import {
   ACTION_ANNOTATION,
   ACTION_AT_ANNOTATION,

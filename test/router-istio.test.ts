@@ -2,10 +2,9 @@ import { DestinationRule as IstioDestinationRule } from '@kubernetes-models/isti
 import { VirtualService as IstioVirtualService } from '@kubernetes-models/istio/networking.istio.io/v1beta1/VirtualService';
 import { describe, expect, it } from 'vitest';
 import { type Canary, canarySchema } from '../src/api/canary.ts';
-import type { Deployment } from '../src/kube/deployments.ts';
-import { InMemoryKubeApi } from '../src/kube/memory.ts';
 import { MANAGED_BY_LABEL } from '../src/kube/ownership.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { Deployment } from '../src/kube/workloads.ts';
 import { createRouter, RouterFactory } from '../src/routers/factory.ts';
 import {
   buildDestinationRules,
@@ -17,6 +16,7 @@ import {
 import { KubernetesRouter, TrafficSplitUnsupportedError } from '../src/routers/kubernetes.ts';
 import { InvalidWeightsError, ObjectNotOwnedError, UnknownProviderError } from '../src/routers/router.ts';
 import type { Service } from '../src/routers/services.ts';
+import { InMemoryKubeApi } from './support/fake-kube.ts';
 
 function makeCanary(service: Record<string, unknown> = {}): Canary {
   return canarySchema.parse({

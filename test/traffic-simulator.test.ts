@@ -12,8 +12,10 @@ import {
   type TrafficSimulator,
 } from '../dev/sandbox/traffic.ts';
 import { canarySchema } from '../src/api/index.ts';
-import { createKubeApi, isKubeApiError, type KubeApi, type KubeObject } from '../src/kube/client.ts';
+import { createKubeApi } from '../src/kube/client.ts';
+import { isKubeApiError } from '../src/kube/errors.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeApi, KubeObject } from '../src/kube/types.ts';
 import { runChecks } from '../src/metrics/checks.ts';
 import { PrometheusProvider } from '../src/metrics/prometheus.ts';
 import { usePrometheus } from './support/prometheus.ts';

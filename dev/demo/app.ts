@@ -1,5 +1,5 @@
 import type { CanaryInput } from '../../src/api/canary.ts';
-import type { KubeObject } from '../../src/kube/client.ts';
+import type { KubeObject } from '../../src/kube/types.ts';
 import { behaviourAnnotations, type VersionBehaviour } from './scenarios.ts';
 
 /**

@@ -1,9 +1,9 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { CanaryStatus } from '../../src/api/canary.ts';
-import type { KubeApi, KubeObject } from '../../src/kube/client.ts';
 import { ResilientInformer } from '../../src/kube/informer.ts';
 import { RESOURCES } from '../../src/kube/resources.ts';
+import type { KubeApi, KubeObject } from '../../src/kube/types.ts';
 import type { DemoEvent, DemoReporter } from './events.ts';
 import { CanaryEvents, CanaryProgress, type KubeEventLike, thresholdsOf } from './observe.ts';
 

@@ -1,8 +1,9 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { createKubeApi, type KubeObject } from '../../src/kube/client.ts';
+import { createKubeApi } from '../../src/kube/client.ts';
 import { ResilientInformer } from '../../src/kube/informer.ts';
 import { RESOURCES } from '../../src/kube/resources.ts';
+import type { KubeObject } from '../../src/kube/types.ts';
 import { IstioMetricsWriter } from './istio-metrics.ts';
 import { parseBehaviour } from './traffic/behaviour.ts';
 import { type RandomSource, seededRandom } from './traffic/random.ts';

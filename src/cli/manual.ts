@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
-import { createKubeApi, isKubeApiError, type KubeObject } from '../kube/client.ts';
+import { createKubeApi } from '../kube/client.ts';
+import { isKubeApiError } from '../kube/errors.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import { RESOURCES } from '../kube/resources.ts';
+import type { KubeObject } from '../kube/types.ts';
 import { MANUAL_ACTIONS, type ManualActionType, manualActionPatch } from '../rollout/index.ts';
 import type { CliIo, Command } from './run.ts';
 

@@ -1,20 +1,18 @@
 import type { Canary } from '../api/canary.ts';
+import { AutoscalerNotFoundError, ensurePrimaryAutoscaler } from '../kube/autoscaler.ts';
 import { canonicalJson } from '../kube/canonical.ts';
-import type { KubeObject } from '../kube/client.ts';
-import {
-  AutoscalerNotFoundError,
-  type DeploymentDeps,
-  ensurePrimaryAutoscaler,
-  type HorizontalPodAutoscaler,
-} from '../kube/deployments.ts';
+import type { DeploymentDeps } from '../kube/deployments.ts';
 import type { CacheReader } from '../kube/informer.ts';
+import type { KubeObject } from '../kube/types.ts';
+import type { HorizontalPodAutoscaler } from '../kube/workloads.ts';
 import type { WatchedCache } from './configs.ts';
 
 /**
- * Keeps `<autoscaler>-primary` in line with spec.autoscalerRef on every tick where the primary exists
- * (cache reads only; a write only when the source HPA changed). A missing source HPA is reported by
- * the returned warning instead of failing the tick: the rollout goes on, and the HPA's creation wakes
- * the canary again.
+ * Runs the state machine's `syncPrimaryAutoscaler` action (emitted on every tick where the primary
+ * exists or is being created): keeps `<autoscaler>-primary` in line with spec.autoscalerRef (cache
+ * reads only; a write only when the source HPA changed). A missing source HPA is reported by the
+ * returned warning instead of failing the tick: the rollout goes on, and the HPA's creation wakes the
+ * canary again.
  */
 export async function syncPrimaryAutoscaler(
   deps: DeploymentDeps,

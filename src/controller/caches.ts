@@ -1,7 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { KubeApi, KubeObject, KubeRequestHook } from '../kube/client.ts';
 import { type CacheReader, ResilientInformer } from '../kube/informer.ts';
 import type { ResourceKind } from '../kube/resources.ts';
+import type { KubeApi, KubeObject, KubeRequestHook } from '../kube/types.ts';
 
 /**
  * The informers of one kind, one per watched namespace (or one for the whole cluster), seen as a single

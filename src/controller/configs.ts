@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import type { V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { CanaryStatus } from '../api/canary.ts';
 import { canonicalJson } from '../kube/canonical.ts';
-import type { KubeObject } from '../kube/client.ts';
 import { type ConfigCaches, configRefs, type Secret, trackedConfigHashes } from '../kube/configs.ts';
-import type { Deployment } from '../kube/deployments.ts';
 import type { CacheReader } from '../kube/informer.ts';
+import type { KubeObject } from '../kube/types.ts';
+import type { Deployment } from '../kube/workloads.ts';
 import { splitKey } from './keys.ts';
 import type { TargetIndex } from './target-index.ts';
 

@@ -1,16 +1,12 @@
 import type { Logger } from 'pino';
 import type { Canary } from '../api/canary.ts';
-import {
-  type Deployment,
-  type DeploymentDeps,
-  ensurePrimary,
-  promotePrimary,
-  scaleTarget,
-} from '../kube/deployments.ts';
+import { type DeploymentDeps, ensurePrimary, promotePrimary, scaleTarget } from '../kube/deployments.ts';
 import { RESOURCES } from '../kube/resources.ts';
+import type { Deployment } from '../kube/workloads.ts';
 import type { Action, EventSeverity } from '../rollout/index.ts';
 import { clearManualActionPatch } from '../rollout/index.ts';
 import type { Router } from '../routers/router.ts';
+import { syncPrimaryAutoscaler } from './autoscaler.ts';
 import { targetConfigHashes, withConfigChecksum, withConfigChecksumTarget } from './configs.ts';
 
 /** Where Kubernetes events go (the kube package's EventRecorder fits). */
@@ -51,6 +47,12 @@ export async function execute(
         if (result.action !== 'unchanged') writes.push(`primary ${result.action}`);
         break;
       }
+      case 'syncPrimaryAutoscaler': {
+        const result = await syncPrimaryAutoscaler(deps.deployments, canary);
+        if (result.write) writes.push(result.write);
+        if (result.warning) await recordEvent(deps, canary, 'Warning', 'AutoscalerNotFound', result.warning);
+        break;
+      }
       case 'ensureRoutes':
         await deps.router.reconcile(canary);
         break;
@@ -71,11 +73,7 @@ export async function execute(
         break;
       }
       case 'event':
-        try {
-          await deps.events.record(canary, action.severity, action.reason, action.message);
-        } catch (err) {
-          deps.logger.warn({ err, reason: action.reason }, 'could not record a Kubernetes event');
-        }
+        await recordEvent(deps, canary, action.severity, action.reason, action.message);
         break;
       case 'clearManualAction':
         await deps.deployments.api.mergePatch(
@@ -93,6 +91,20 @@ export async function execute(
     }
   }
   return { writes };
+}
+
+async function recordEvent(
+  deps: ExecutorDeps,
+  canary: Canary,
+  severity: EventSeverity,
+  reason: string,
+  message: string,
+): Promise<void> {
+  try {
+    await deps.events.record(canary, severity, reason, message);
+  } catch (err) {
+    deps.logger.warn({ err, reason }, 'could not record a Kubernetes event');
+  }
 }
 
 function assertNever(action: never): never {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import { isKubeApiError, type KubeApi, type KubeObject } from '../kube/client.ts';
+import { isKubeApiError } from '../kube/errors.ts';
 import { RESOURCES } from '../kube/resources.ts';
+import type { KubeApi, KubeObject } from '../kube/types.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 
 /** A coordination.k8s.io/v1 Lease, as far as leader election reads and writes it. */

@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { CANARY_PHASES } from '../api/constants.ts';
-import type { KubeRequestInfo } from '../kube/client.ts';
+import type { KubeRequestInfo } from '../kube/types.ts';
 
 /**
  * What the metrics read from a Canary: its status, as any replica's informer sees it (hostile until

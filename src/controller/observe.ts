@@ -1,7 +1,9 @@
 import type { Canary } from '../api/canary.ts';
 import { canonicalJson } from '../kube/canonical.ts';
-import { type Deployment, expectedPrimaryTemplate, isDeploymentReady } from '../kube/deployments.ts';
+import { expectedPrimaryTemplate } from '../kube/primary-builders.ts';
+import { isDeploymentReady } from '../kube/readiness.ts';
 import { computeRevision } from '../kube/revision.ts';
+import type { Deployment } from '../kube/workloads.ts';
 import type { WorkloadObservation } from '../rollout/index.ts';
 import { withConfigChecksum } from './configs.ts';
 

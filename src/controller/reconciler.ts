@@ -1,16 +1,14 @@
 import type { Logger } from 'pino';
 import { type Canary, validateCanary } from '../api/canary.ts';
-import type { KubeApi, KubeObject } from '../kube/client.ts';
-import {
-  type Deployment,
-  type DeploymentDeps,
-  primaryName,
-  SelectorLabelError,
-} from '../kube/deployments.ts';
+import type { DeploymentDeps } from '../kube/deployments.ts';
 import type { CacheReader } from '../kube/informer.ts';
+import { primaryName, SelectorLabelError } from '../kube/names.ts';
 import { ObjectNotOwnedError } from '../kube/ownership.ts';
 import { RESOURCES } from '../kube/resources.ts';
+import type { KubeApi, KubeObject } from '../kube/types.ts';
+import type { Deployment } from '../kube/workloads.ts';
 import { WriteThroughCache } from '../kube/write-through.ts';
+import type { Clock } from '../lib/clock.ts';
 import {
   type CheckObservation,
   decide,
@@ -20,8 +18,6 @@ import {
 } from '../rollout/index.ts';
 import type { Router } from '../routers/router.ts';
 import type { HookObserver } from '../webhooks/gates.ts';
-import { syncPrimaryAutoscaler } from './autoscaler.ts';
-import type { Clock } from '../lib/clock.ts';
 import { targetConfigHashes, withTrackedConfigs } from './configs.ts';
 import { type EventSink, execute } from './executor.ts';
 import { splitKey } from './keys.ts';
@@ -137,11 +133,6 @@ export class CanaryReconciler {
         target,
         decision.actions,
       );
-      if (obs.primary) {
-        const hpa = await syncPrimaryAutoscaler(this.deps.deployments, canary);
-        if (hpa.write) report.writes.push(hpa.write);
-        if (hpa.warning) await this.recordEvent(canary, 'Warning', 'AutoscalerNotFound', hpa.warning, log);
-      }
       const patch = statusPatch(raw.status as Canary['status'], decision.status);
       if (patch) await this.patchStatus(namespace, name, patch);
       this.deps.hooks?.afterDecision(key, canary, decision.status);

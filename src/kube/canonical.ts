@@ -19,10 +19,6 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
-export function deepEqual(a: unknown, b: unknown): boolean {
-  return canonicalJson(a) === canonicalJson(b);
-}
-
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -32,7 +28,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * are `null`, arrays are replaced whole. Returns undefined when nothing differs.
  */
 export function mergePatchDiff(from: unknown, to: unknown): unknown {
-  if (!isPlainObject(from) || !isPlainObject(to)) return deepEqual(from, to) ? undefined : (to ?? null);
+  if (!isPlainObject(from) || !isPlainObject(to))
+    return canonicalJson(from) === canonicalJson(to) ? undefined : (to ?? null);
   const patch: Record<string, unknown> = {};
   for (const key of Object.keys(from)) {
     if (from[key] !== undefined && to[key] === undefined) patch[key] = null;

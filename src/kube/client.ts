@@ -1,162 +1,29 @@
-import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { AgentPool, type TlsOptions } from './agent-pool.ts';
+import { KubeApiError, type KubeApiErrorCode } from './errors.ts';
+import {
+  errorFromFailure,
+  errorFromResponse,
+  type RawResponse,
+  type RequestSpec,
+  RequestTimeoutError,
+  ResponseTooLargeError,
+} from './request-errors.ts';
 import { apiVersionOf, type ResourceKind, resourcePath } from './resources.ts';
-
-/** The metadata fields Petrel reads; the rest of an object passes through untouched. */
-export interface KubeObjectMeta {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-  deletionTimestamp?: string;
-  finalizers?: string[];
-  creationTimestamp?: string;
-  [key: string]: unknown;
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-/** Any Kubernetes object as plain JSON (what the API server sends; timestamps stay strings). */
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: KubeObjectMeta;
-}
-
-export interface KubeList<T> {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: { resourceVersion?: string; continue?: string };
-  items: T[];
-}
-
-/** Points at one object: which kind, where, and its name. */
-export interface ObjectRef {
-  resource: ResourceKind;
-  namespace?: string;
-  name: string;
-}
-
-export interface JsonPatchOp {
-  op: 'add' | 'remove' | 'replace' | 'test' | 'move' | 'copy';
-  path: string;
-  value?: unknown;
-  from?: string;
-}
-
-export interface CallOptions {
-  /** Overrides the client's default timeout for this call. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
-
-export interface ListOptions extends CallOptions {
-  /** Omit for all namespaces. */
-  namespace?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-}
-
-export interface DeleteOptions extends CallOptions {
-  propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
-}
-
-export type KubeVerb = 'get' | 'list' | 'watch' | 'create' | 'patch' | 'delete';
-
-/** One API request, reported after it ends (successfully or not) to the `onRequest` hook. */
-export interface KubeRequestInfo {
-  verb: KubeVerb;
-  /** Plural resource name, e.g. `deployments`; `deployments/status` for a subresource. */
-  resource: string;
-  namespace?: string;
-  name?: string;
-  /** HTTP status when a response arrived. */
-  status?: number;
-  durationMs: number;
-  errorCode?: KubeApiErrorCode;
-}
-
-export type KubeRequestHook = (info: KubeRequestInfo) => void;
-
-export interface KubeApi {
-  get<T extends KubeObject>(ref: ObjectRef, opts?: CallOptions): Promise<T>;
-  list<T extends KubeObject>(resource: ResourceKind, opts?: ListOptions): Promise<KubeList<T>>;
-  /** `obj.metadata.namespace` decides the namespace for namespaced kinds. */
-  create<T extends KubeObject>(resource: ResourceKind, obj: T, opts?: CallOptions): Promise<T>;
-  /** RFC 7386 merge patch (`application/merge-patch+json`): `null` deletes a key, arrays are replaced. */
-  mergePatch<T extends KubeObject>(ref: ObjectRef, patch: unknown, opts?: CallOptions): Promise<T>;
-  /** RFC 6902 JSON patch (`application/json-patch+json`), e.g. with a `test` op on resourceVersion. */
-  jsonPatch<T extends KubeObject>(ref: ObjectRef, ops: JsonPatchOp[], opts?: CallOptions): Promise<T>;
-  /** Merge patch through the `/status` subresource. */
-  patchStatus<T extends KubeObject>(ref: ObjectRef, patch: unknown, opts?: CallOptions): Promise<T>;
-  delete(ref: ObjectRef, opts?: DeleteOptions): Promise<void>;
-}
-
-export type KubeApiErrorCode =
-  | 'NOT_FOUND'
-  | 'CONFLICT'
-  | 'ALREADY_EXISTS'
-  | 'INVALID'
-  | 'FORBIDDEN'
-  | 'UNAUTHORIZED'
-  | 'TOO_MANY_REQUESTS'
-  | 'SERVER_ERROR'
-  | 'TIMEOUT'
-  | 'NETWORK';
-
-const TRANSIENT_CODES: ReadonlySet<KubeApiErrorCode> = new Set([
-  'CONFLICT', // optimistic concurrency: re-read and try again
-  'TOO_MANY_REQUESTS',
-  'SERVER_ERROR',
-  'TIMEOUT',
-  'NETWORK',
-]);
-
-/** A failed Kubernetes API call. Decide on `code` / `isTransient`, never on the message. */
-export class KubeApiError extends Error {
-  override readonly name = 'KubeApiError';
-  readonly code: KubeApiErrorCode;
-  readonly status?: number;
-  readonly retryAfterMs?: number;
-  readonly isTransient: boolean;
-  /** The API server's `Status.reason` (e.g. `AlreadyExists`, `Invalid`) when it sent one. */
-  readonly reason?: string;
-
-  constructor(
-    message: string,
-    opts: {
-      code: KubeApiErrorCode;
-      status?: number;
-      retryAfterMs?: number;
-      reason?: string;
-      cause?: unknown;
-    },
-  ) {
-    super(message, { cause: opts.cause });
-    this.code = opts.code;
-    this.status = opts.status;
-    this.retryAfterMs = opts.retryAfterMs;
-    this.reason = opts.reason;
-    this.isTransient = TRANSIENT_CODES.has(opts.code);
-  }
-}
-
-export function isKubeApiError(err: unknown, code?: KubeApiErrorCode): err is KubeApiError {
-  return err instanceof KubeApiError && (code === undefined || err.code === code);
-}
+import type {
+  CallOptions,
+  DeleteOptions,
+  JsonPatchOp,
+  KubeApi,
+  KubeList,
+  KubeObject,
+  KubeRequestHook,
+  ListOptions,
+  ObjectRef,
+} from './types.ts';
+import { userAgent } from './user-agent.ts';
 
 export interface KubeClientOptions {
   kubeConfig: KubeConfig;
@@ -164,6 +31,10 @@ export interface KubeClientOptions {
   timeoutMs?: number;
   /** Called once per request; lets metrics and benchmarks count API calls. Must not throw. */
   onRequest?: KubeRequestHook;
+  /**
+   * Names the component in the User-Agent after `petrel/<version>`: `petrel-controller` sends
+   * `petrel/0.1.0 (petrel-controller)`. Every request carries Petrel's name and version.
+   */
   userAgent?: string;
   /** Sent as `fieldManager` on create and patch, so managed fields name Petrel. */
   fieldManager?: string;
@@ -176,19 +47,6 @@ const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 export function createKubeApi(opts: KubeClientOptions): HttpKubeApi {
   return new HttpKubeApi(opts);
-}
-
-interface RequestSpec {
-  verb: KubeVerb;
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
-  resource: ResourceKind;
-  namespace?: string;
-  name?: string;
-  subresource?: string;
-  query?: Record<string, string | undefined>;
-  body?: unknown;
-  contentType?: string;
-  call?: CallOptions;
 }
 
 /**
@@ -204,7 +62,7 @@ export class HttpKubeApi implements KubeApi {
   private readonly userAgent: string;
   private readonly fieldManager: string;
   private readonly maxResponseBytes: number;
-  private pooled?: { fingerprint: string; agent: http.Agent };
+  private readonly agents: AgentPool;
 
   constructor(opts: KubeClientOptions) {
     const cluster = opts.kubeConfig.getCurrentCluster();
@@ -215,15 +73,15 @@ export class HttpKubeApi implements KubeApi {
     this.server = new URL(cluster.server);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.onRequest = opts.onRequest;
-    this.userAgent = opts.userAgent ?? 'petrel';
+    this.userAgent = userAgent(opts.userAgent);
+    this.agents = new AgentPool(opts.kubeConfig);
     this.fieldManager = opts.fieldManager ?? 'petrel';
     this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }
 
   /** Closes the pooled keep-alive connections (idle ones never keep the process alive). */
   close(): void {
-    this.pooled?.agent.destroy();
-    this.pooled = undefined;
+    this.agents.close();
   }
 
   async get<T extends KubeObject>(ref: ObjectRef, call?: CallOptions): Promise<T> {
@@ -345,42 +203,7 @@ export class HttpKubeApi implements KubeApi {
     }
   }
 
-  /**
-   * One keep-alive agent per client, so requests reuse connections (and TLS sessions) instead of opening
-   * one each; rebuilt when the credentials it was made with change (rotated client certificates).
-   * Behind a proxy, client-node's own per-request agent is used.
-   */
-  private agentFor(url: URL, opts: TlsOptions): http.Agent | undefined {
-    if (this.kc.getCurrentCluster()?.proxyUrl)
-      return opts.agent instanceof http.Agent ? opts.agent : undefined;
-    const tls = {
-      ca: opts.ca,
-      cert: opts.cert,
-      key: opts.key,
-      pfx: opts.pfx,
-      passphrase: opts.passphrase,
-      rejectUnauthorized: opts.rejectUnauthorized,
-      servername: this.kc.getCurrentCluster()?.tlsServerName ?? opts.servername,
-    };
-    const fingerprint = createHash('sha256')
-      .update(url.protocol)
-      .update(JSON.stringify(tls, (_k, v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)))
-      .digest('hex');
-    if (this.pooled?.fingerprint !== fingerprint) {
-      this.pooled?.agent.destroy();
-      const common = { keepAlive: true, maxSockets: 32, timeout: 60_000 };
-      const agent =
-        url.protocol === 'http:'
-          ? new http.Agent(common)
-          : new https.Agent({ ...common, ...(tls as https.AgentOptions) });
-      this.pooled = { fingerprint, agent };
-    }
-    return this.pooled.agent;
-  }
-
-  private async send(
-    spec: RequestSpec,
-  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  private async send(spec: RequestSpec): Promise<RawResponse> {
     const url = new URL(
       this.server.pathname.replace(/\/$/, '') +
         resourcePath(spec.resource, spec.namespace, spec.name, spec.subresource),
@@ -416,7 +239,7 @@ export class HttpKubeApi implements KubeApi {
       };
       const req = transport.request(
         url,
-        { method: spec.method, headers, agent: this.agentFor(url, opts), auth: opts.auth },
+        { method: spec.method, headers, agent: this.agents.agentFor(url, opts), auth: opts.auth },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;
@@ -459,25 +282,6 @@ export class HttpKubeApi implements KubeApi {
   }
 }
 
-type TlsOptions = https.RequestOptions & { pfx?: unknown; passphrase?: string };
-
-class RequestTimeoutError extends Error {
-  override readonly name = 'RequestTimeoutError';
-  constructor(
-    readonly timeoutMs: number,
-    why = `no response within ${timeoutMs}ms`,
-  ) {
-    super(why);
-  }
-}
-
-class ResponseTooLargeError extends Error {
-  override readonly name = 'ResponseTooLargeError';
-  constructor(limit: number) {
-    super(`response larger than ${limit} bytes`);
-  }
-}
-
 function refParts(ref: ObjectRef): Pick<RequestSpec, 'resource' | 'namespace' | 'name'> {
   if (ref.resource.namespaced && !ref.namespace) {
     throw new TypeError(`${ref.resource.kind} ${ref.name}: a namespace is required`);
@@ -488,111 +292,4 @@ function refParts(ref: ObjectRef): Pick<RequestSpec, 'resource' | 'namespace' | 
 function parseJson(text: string): unknown {
   if (!text) return undefined;
   return JSON.parse(text);
-}
-
-function describe(spec: RequestSpec): string {
-  const where = spec.namespace ? `${spec.namespace}/` : '';
-  const what = spec.name ? ` ${where}${spec.name}` : spec.namespace ? ` in ${spec.namespace}` : '';
-  const sub = spec.subresource ? `/${spec.subresource}` : '';
-  return `${spec.verb} ${spec.resource.plural}${sub}${what}`;
-}
-
-interface StatusBody {
-  kind?: string;
-  message?: string;
-  reason?: string;
-  details?: { retryAfterSeconds?: number; causes?: { field?: string; reason?: string }[] };
-}
-
-function codeForStatus(status: number, reason: string | undefined): KubeApiErrorCode {
-  switch (status) {
-    case 400:
-    case 422:
-      return 'INVALID';
-    case 401:
-      return 'UNAUTHORIZED';
-    case 403:
-      return 'FORBIDDEN';
-    case 404:
-      return 'NOT_FOUND';
-    case 409:
-      return reason === 'AlreadyExists' ? 'ALREADY_EXISTS' : 'CONFLICT';
-    case 410:
-      return 'CONFLICT'; // Gone: the resourceVersion expired; re-read and try again
-    case 429:
-      return 'TOO_MANY_REQUESTS';
-    case 504:
-      return 'TIMEOUT';
-    default:
-      return 'SERVER_ERROR';
-  }
-}
-
-function errorFromResponse(
-  spec: RequestSpec,
-  res: { status: number; headers: http.IncomingHttpHeaders; body: string },
-): KubeApiError {
-  let statusBody: StatusBody | undefined;
-  try {
-    const parsed = JSON.parse(res.body) as unknown;
-    if (parsed && typeof parsed === 'object') statusBody = parsed as StatusBody;
-  } catch {
-    statusBody = undefined;
-  }
-  const reason = typeof statusBody?.reason === 'string' ? statusBody.reason : undefined;
-  const code = codeForStatus(res.status, reason);
-  const retryAfterMs = retryAfter(res.headers['retry-after'], statusBody?.details?.retryAfterSeconds);
-  const detail = safeMessage(spec, statusBody, res.status);
-  return new KubeApiError(`${describe(spec)}: ${res.status} ${detail}`, {
-    code,
-    status: res.status,
-    retryAfterMs,
-    reason,
-  });
-}
-
-/**
- * The API server's message, except for Secrets, whose validation messages can echo values: there only
- * the reason and the offending field names are kept.
- */
-function safeMessage(spec: RequestSpec, body: StatusBody | undefined, status: number): string {
-  if (spec.resource.kind === 'Secret') {
-    const fields = (body?.details?.causes ?? []).map((c) => c.field).filter((f): f is string => !!f);
-    return `${body?.reason ?? http.STATUS_CODES[status] ?? 'error'}${fields.length ? ` (fields: ${fields.join(', ')})` : ''}`;
-  }
-  if (body && typeof body.message === 'string' && body.message) return body.message.slice(0, 2000);
-  return http.STATUS_CODES[status] ?? 'error';
-}
-
-function retryAfter(header: string | string[] | undefined, seconds: number | undefined): number | undefined {
-  const raw = Array.isArray(header) ? header[0] : header;
-  if (raw !== undefined) {
-    const n = Number(raw);
-    if (Number.isFinite(n) && n >= 0) return n * 1000;
-    const date = Date.parse(raw);
-    if (!Number.isNaN(date)) return Math.max(0, date - Date.now());
-  }
-  if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  return undefined;
-}
-
-function errorFromFailure(spec: RequestSpec, err: unknown): KubeApiError {
-  if (err instanceof RequestTimeoutError) {
-    return new KubeApiError(`${describe(spec)}: ${err.message}`, { code: 'TIMEOUT', cause: err });
-  }
-  if (err instanceof SyntaxError) {
-    return new KubeApiError(`${describe(spec)}: the API server sent a body that is not JSON`, {
-      code: 'SERVER_ERROR',
-      cause: err,
-    });
-  }
-  if (err instanceof ResponseTooLargeError) {
-    return new KubeApiError(`${describe(spec)}: ${err.message}`, { code: 'SERVER_ERROR', cause: err });
-  }
-  const sysCode = (err as NodeJS.ErrnoException | undefined)?.code;
-  const text = err instanceof Error ? err.message : String(err);
-  return new KubeApiError(`${describe(spec)}: ${sysCode ?? 'network error'}: ${text}`, {
-    code: 'NETWORK',
-    cause: err,
-  });
 }

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import type { V1PodSpec, V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { Canary } from '../api/canary.ts';
 import { canonicalJson, mergePatchDiff } from './canonical.ts';
-import type { KubeApi, KubeObject } from './client.ts';
 import type { CacheReader } from './informer.ts';
 import { assertOwnedBy, canaryOwnerReference, managedLabels, ownershipPatch } from './ownership.ts';
 import { RESOURCES, type ResourceKind } from './resources.ts';
+import type { KubeApi, KubeObject } from './types.ts';
 import { patchOrCreate, WriteThroughCache } from './write-through.ts';
 
 /** Put `petrel.dev/config-tracking: disabled` on a ConfigMap or Secret to leave it out of revisions. */

@@ -1,50 +1,16 @@
-import type {
-  V1DeploymentSpec,
-  V1DeploymentStatus,
-  V1PodTemplateSpec,
-  V2HorizontalPodAutoscalerSpec,
-} from '@kubernetes/client-node';
+import type { V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { Canary } from '../api/canary.ts';
+import { autoscalerFor } from './autoscaler.ts';
 import { mergePatchDiff } from './canonical.ts';
-import type { KubeApi, KubeObject } from './client.ts';
-import { type ConfigCaches, ensurePrimaryConfigs, rewriteConfigRefs } from './configs.ts';
+import { type ConfigCaches, ensurePrimaryConfigs } from './configs.ts';
 import type { CacheReader } from './informer.ts';
-import { assertOwnedBy, canaryOwnerReference, managedLabels, ownershipPatch } from './ownership.ts';
+import { namespaceOf, primaryName } from './names.ts';
+import { assertOwnedBy, ownershipPatch } from './ownership.ts';
+import { buildPrimaryDeployment, expectedPrimaryTemplate, rolloutSettings } from './primary-builders.ts';
 import { RESOURCES } from './resources.ts';
-import { LAST_APPLIED } from './slim.ts';
-import { patchOrCreate, WriteThroughCache } from './write-through.ts';
-
-/** A Deployment as plain JSON. Pod templates are passed through untouched. */
-export interface Deployment extends KubeObject {
-  spec?: V1DeploymentSpec;
-  status?: V1DeploymentStatus;
-}
-
-export interface HorizontalPodAutoscaler extends KubeObject {
-  spec?: V2HorizontalPodAutoscalerSpec;
-}
-
-/** Selector labels looked for, in order, to name the primary's pods (as Flagger does). */
-export const SELECTOR_LABELS = ['app', 'name', 'app.kubernetes.io/name'] as const;
-
-export function primaryName(targetName: string): string {
-  return `${targetName}-primary`;
-}
-
-export function canaryName(targetName: string): string {
-  return `${targetName}-canary`;
-}
-
-export class SelectorLabelError extends Error {
-  override readonly name = 'SelectorLabelError';
-  readonly code = 'NO_SELECTOR_LABEL';
-  constructor(namespace: string, name: string) {
-    super(
-      `Deployment ${namespace}/${name}: spec.selector.matchLabels must contain one of ` +
-        `${SELECTOR_LABELS.join(', ')} so Petrel can select primary and canary pods apart`,
-    );
-  }
-}
+import type { KubeApi } from './types.ts';
+import type { Deployment, HorizontalPodAutoscaler, WriteAction } from './workloads.ts';
+import { patchOrCreate, type WriteThroughCache, writeThroughView } from './write-through.ts';
 
 export class TargetNotFoundError extends Error {
   override readonly name = 'TargetNotFoundError';
@@ -57,107 +23,12 @@ export class TargetNotFoundError extends Error {
   }
 }
 
-export interface SelectorLabel {
-  key: string;
-  /** The target's value, e.g. `podinfo`; the primary's is `<value>-primary`. */
-  value: string;
-}
-
-export function selectorLabel(target: Deployment): SelectorLabel {
-  const match = target.spec?.selector?.matchLabels ?? {};
-  for (const key of SELECTOR_LABELS) {
-    const value = match[key];
-    if (value) return { key, value };
-  }
-  throw new SelectorLabelError(target.metadata?.namespace ?? '', target.metadata?.name ?? '');
-}
-
-/** Rewrites the selector label of a pod template to the primary's value; everything else is copied. */
-export function primaryTemplate(template: V1PodTemplateSpec, label: SelectorLabel): V1PodTemplateSpec {
-  const copy = structuredClone(template);
-  copy.metadata = {
-    ...copy.metadata,
-    labels: { ...copy.metadata?.labels, [label.key]: `${label.value}-primary` },
-  };
-  return copy;
-}
-
-/** Annotations kubectl and other tools put on the target that must not be copied to the primary. */
-function filterAnnotations(
-  annotations: Record<string, string> | undefined,
-): Record<string, string> | undefined {
-  if (!annotations) return undefined;
-  const out = Object.fromEntries(
-    Object.entries(annotations).filter(
-      ([k]) => k !== LAST_APPLIED && !k.startsWith('deployment.kubernetes.io/'),
-    ),
-  );
-  return Object.keys(out).length ? out : undefined;
-}
-
-/** The spec fields copied from the target besides the template (they shape how the primary rolls out). */
-function rolloutSettings(target: Deployment): Partial<V1DeploymentSpec> {
-  const s = target.spec;
-  return {
-    progressDeadlineSeconds: s?.progressDeadlineSeconds,
-    minReadySeconds: s?.minReadySeconds,
-    revisionHistoryLimit: s?.revisionHistoryLimit,
-    strategy: s?.strategy,
-  };
-}
-
-/**
- * The pod template the primary runs for a given target template: selector label `<value>-primary`, and
- * references to tracked ConfigMaps/Secrets (keys from `trackedConfigHashes`) pointed at their copies.
- */
-export function expectedPrimaryTemplate(
-  target: Deployment,
-  template: V1PodTemplateSpec,
-  trackedConfigKeys: Iterable<string> = [],
-): V1PodTemplateSpec {
-  return primaryTemplate(rewriteConfigRefs(template, trackedConfigKeys), selectorLabel(target));
-}
-
-/**
- * The primary Deployment `<target>-primary` for a Canary: a copy of the target's pod template whose
- * selector label is rewritten to `<value>-primary` (so primary and canary pods are selected apart),
- * owned by the Canary (controller reference) and labelled `petrel.dev/managed-by: petrel`. With tracked
- * config keys, the template uses the `<name>-primary` copies of those ConfigMaps/Secrets.
- */
-export function buildPrimaryDeployment(
-  canary: Canary,
-  target: Deployment,
-  trackedConfigKeys: Iterable<string> = [],
-): Deployment {
-  const label = selectorLabel(target);
-  const targetName = target.metadata?.name ?? canary.spec.targetRef.name;
-  const replicas = target.spec?.replicas && target.spec.replicas > 0 ? target.spec.replicas : 1;
-  const labels = { ...target.metadata?.labels, ...managedLabels(), [label.key]: `${label.value}-primary` };
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: {
-      name: primaryName(targetName),
-      namespace: canary.metadata.namespace ?? target.metadata?.namespace,
-      labels,
-      annotations: filterAnnotations(target.metadata?.annotations),
-      ownerReferences: [canaryOwnerReference(canary)],
-    },
-    spec: {
-      ...rolloutSettings(target),
-      replicas,
-      selector: { matchLabels: { [label.key]: `${label.value}-primary` } },
-      template: primaryTemplate(rewriteConfigRefs(target.spec?.template ?? {}, trackedConfigKeys), label),
-    },
-  };
-}
-
 export interface DeploymentDeps {
   api: KubeApi;
   deployments: CacheReader<Deployment>;
   /**
-   * HPA cache. When given, scaleTarget leaves replicas to an HPA that targets the Deployment, and
-   * ensurePrimary keeps `<autoscaler>-primary` (a copy of spec.autoscalerRef's HPA aimed at the primary).
+   * HPA cache. When given, scaleTarget leaves replicas to an HPA that targets the Deployment (the
+   * primary's own HPA is kept by `ensurePrimaryAutoscaler`, autoscaler.ts).
    */
   hpas?: CacheReader<HorizontalPodAutoscaler>;
   /**
@@ -167,108 +38,8 @@ export interface DeploymentDeps {
   configs?: ConfigCaches;
 }
 
-export class AutoscalerNotFoundError extends Error {
-  override readonly name = 'AutoscalerNotFoundError';
-  readonly code = 'AUTOSCALER_NOT_FOUND';
-  constructor(namespace: string, name: string) {
-    super(`HorizontalPodAutoscaler ${namespace}/${name} (spec.autoscalerRef.name) does not exist`);
-  }
-}
-
-/** `<autoscaler>-primary`: the target's HPA spec aimed at the primary Deployment, owned by the Canary. */
-export function buildPrimaryAutoscaler(
-  canary: Canary,
-  hpa: HorizontalPodAutoscaler,
-): HorizontalPodAutoscaler {
-  const spec = structuredClone(
-    hpa.spec ?? { maxReplicas: 1, scaleTargetRef: { kind: 'Deployment', name: '' } },
-  );
-  spec.scaleTargetRef = {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    name: primaryName(canary.spec.targetRef.name),
-  };
-  return {
-    apiVersion: 'autoscaling/v2',
-    kind: 'HorizontalPodAutoscaler',
-    metadata: {
-      name: primaryName(hpa.metadata?.name ?? ''),
-      namespace: canary.metadata.namespace,
-      labels: managedLabels(),
-      ownerReferences: [canaryOwnerReference(canary)],
-    },
-    spec,
-  };
-}
-
-/**
- * Keeps `<autoscaler>-primary` in line with the HPA named by spec.autoscalerRef (min/max replicas,
- * metrics, behavior), creating it when missing. Does nothing without autoscalerRef.
- */
-export async function ensurePrimaryAutoscaler(
-  deps: Required<Pick<DeploymentDeps, 'api' | 'hpas'>>,
-  canary: Canary,
-): Promise<WriteAction> {
-  const ref = canary.spec.autoscalerRef;
-  if (!ref) return 'unchanged';
-  const ns = namespaceOf(canary);
-  const source = deps.hpas.get(ns, ref.name);
-  if (!source) throw new AutoscalerNotFoundError(ns, ref.name);
-  const desired = buildPrimaryAutoscaler(canary, source);
-  const name = desired.metadata?.name ?? '';
-  const view = hpaView(deps.hpas);
-  const actual = view.get(ns, name);
-  if (!actual) {
-    view.remember(await deps.api.create(RESOURCES.horizontalPodAutoscaler, desired));
-    return 'created';
-  }
-  assertOwnedBy(actual, canary, 'HorizontalPodAutoscaler');
-  const patch: Record<string, unknown> = {};
-  const specPatch = mergePatchDiff(actual.spec ?? {}, desired.spec ?? {});
-  if (specPatch !== undefined) patch.spec = specPatch;
-  const meta = ownershipPatch(actual, canary);
-  if (meta) patch.metadata = meta;
-  if (!Object.keys(patch).length) return 'unchanged';
-  view.remember(
-    await deps.api.mergePatch<HorizontalPodAutoscaler>(
-      { resource: RESOURCES.horizontalPodAutoscaler, namespace: ns, name },
-      patch,
-    ),
-  );
-  return 'patched';
-}
-
-const hpaWriteThrough = new WeakMap<
-  CacheReader<HorizontalPodAutoscaler>,
-  WriteThroughCache<HorizontalPodAutoscaler>
->();
-
-function hpaView(cache: CacheReader<HorizontalPodAutoscaler>): WriteThroughCache<HorizontalPodAutoscaler> {
-  let view = hpaWriteThrough.get(cache);
-  if (!view) {
-    view = new WriteThroughCache(cache);
-    hpaWriteThrough.set(cache, view);
-  }
-  return view;
-}
-
-export type WriteAction = 'created' | 'patched' | 'unchanged';
-
-const writeThrough = new WeakMap<CacheReader<Deployment>, WriteThroughCache<Deployment>>();
-
 function deploymentView(deps: DeploymentDeps): WriteThroughCache<Deployment> {
-  let view = writeThrough.get(deps.deployments);
-  if (!view) {
-    view = new WriteThroughCache(deps.deployments);
-    writeThrough.set(deps.deployments, view);
-  }
-  return view;
-}
-
-function namespaceOf(canary: Canary): string {
-  const ns = canary.metadata.namespace;
-  if (!ns) throw new TypeError(`Canary ${canary.metadata.name} has no metadata.namespace`);
-  return ns;
+  return writeThroughView(deps.deployments);
 }
 
 function targetOf(deps: DeploymentDeps, canary: Canary): Deployment {
@@ -281,8 +52,8 @@ function targetOf(deps: DeploymentDeps, canary: Canary): Deployment {
 /**
  * Creates the primary Deployment when it does not exist. When it does, only Petrel's label and owner
  * reference and the rollout settings copied from the target are kept in line; its pod template changes
- * only through `promotePrimary`. Reads come from the cache; at most one write (plus the primary HPA when
- * `deps.hpas` is given and the Canary has an autoscalerRef).
+ * only through `promotePrimary`. Reads come from the cache; at most one write (plus the config copies
+ * with `deps.configs`). The primary's HPA is the state machine's own action (`syncPrimaryAutoscaler`).
  */
 export async function ensurePrimary(
   deps: DeploymentDeps,
@@ -305,7 +76,6 @@ export async function ensurePrimary(
       ).trackedKeys
     : [];
   const desired = buildPrimaryDeployment(canary, source, trackedKeys);
-  if (deps.hpas) await ensurePrimaryAutoscaler({ api: deps.api, hpas: deps.hpas }, canary);
   const name = desired.metadata?.name ?? '';
   const actual = view.get(ns, name);
   if (!actual) {
@@ -371,19 +141,6 @@ export async function promotePrimary(
   return { action: 'patched', deployment: patched };
 }
 
-/** The HPA (if any) whose scaleTargetRef is this Deployment. */
-export function autoscalerFor(
-  hpas: CacheReader<HorizontalPodAutoscaler> | undefined,
-  namespace: string,
-  deploymentName: string,
-): HorizontalPodAutoscaler | undefined {
-  return hpas
-    ?.list(namespace)
-    .find(
-      (h) => h.spec?.scaleTargetRef?.kind === 'Deployment' && h.spec.scaleTargetRef.name === deploymentName,
-    );
-}
-
 /**
  * Sets the target's (the canary workload's) spec.replicas with a merge patch on that field only — the one
  * write Petrel makes to an object it does not own. When an HPA targets the Deployment and it is already
@@ -417,61 +174,4 @@ export async function scaleTarget(
   );
   view.remember(patched);
   return { action: 'patched', reason: `scaled from ${target.spec?.replicas ?? 'default'} to ${replicas}` };
-}
-
-export interface Readiness {
-  ready: boolean;
-  /** Why it is not ready (or 'ready'); `ProgressDeadlineExceeded` when Kubernetes gave up on the rollout. */
-  reason: string;
-  /** True when Kubernetes reports the rollout exceeded its progress deadline. */
-  deadlineExceeded: boolean;
-}
-
-/** Whether a Deployment's latest revision is fully rolled out and available. Pure. */
-export function isDeploymentReady(d: Deployment): Readiness {
-  const name = `${d.metadata?.namespace ?? ''}/${d.metadata?.name ?? ''}`;
-  const spec = d.spec;
-  const status = d.status ?? {};
-  const progressing = status.conditions?.find((c) => c.type === 'Progressing');
-  if (progressing?.reason === 'ProgressDeadlineExceeded') {
-    return {
-      ready: false,
-      deadlineExceeded: true,
-      reason: `Deployment ${name} exceeded its progress deadline: ${progressing.message ?? 'rollout stalled'}`,
-    };
-  }
-  const generation = d.metadata?.generation ?? 0;
-  if ((status.observedGeneration ?? 0) < generation) {
-    return {
-      ready: false,
-      deadlineExceeded: false,
-      reason: `waiting for Deployment ${name} spec update to be observed`,
-    };
-  }
-  const desired = spec?.replicas ?? 1;
-  const updated = status.updatedReplicas ?? 0;
-  const total = status.replicas ?? 0;
-  const available = status.availableReplicas ?? 0;
-  if (updated < desired) {
-    return {
-      ready: false,
-      deadlineExceeded: false,
-      reason: `waiting for Deployment ${name} rollout: ${updated} of ${desired} updated replicas`,
-    };
-  }
-  if (total > updated) {
-    return {
-      ready: false,
-      deadlineExceeded: false,
-      reason: `waiting for Deployment ${name} rollout: ${total - updated} old replicas pending termination`,
-    };
-  }
-  if (available < desired) {
-    return {
-      ready: false,
-      deadlineExceeded: false,
-      reason: `waiting for Deployment ${name} rollout: ${available} of ${desired} replicas available`,
-    };
-  }
-  return { ready: true, deadlineExceeded: false, reason: 'ready' };
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { isKubeApiError, type KubeApi, type KubeObject } from './client.ts';
+import { isKubeApiError } from './errors.ts';
 import { RESOURCES } from './resources.ts';
+import type { KubeApi, KubeObject } from './types.ts';
 
 export type EventType = 'Normal' | 'Warning';
 

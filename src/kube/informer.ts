@@ -1,7 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { type KubeConfig, type KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
-import type { KubeApi, KubeList, KubeObject, KubeRequestHook } from './client.ts';
+import { type BackoffPolicy, backoffDelay } from '../lib/backoff.ts';
+import { type Clock, systemClock } from '../lib/clock.ts';
 import { type ResourceKind, resourcePath } from './resources.ts';
+import type { KubeApi, KubeList, KubeObject, KubeRequestHook } from './types.ts';
+import { userAgent } from './user-agent.ts';
 
 /** Read side of an informer: what routers and the controller use instead of GETs. */
 export interface CacheReader<T> {
@@ -9,12 +12,8 @@ export interface CacheReader<T> {
   list(namespace?: string): readonly T[];
 }
 
-export interface BackoffOptions {
-  initialMs: number;
-  maxMs: number;
-  factor: number;
-  /** Fraction of the delay added or removed at random (0.2 = ±20%). */
-  jitter: number;
+/** The restart backoff (lib/backoff.ts's formula); `jitter` 0.2 spreads each delay over ±20%. */
+export interface BackoffOptions extends Required<BackoffPolicy> {
   /** After this long without an error, the next error starts again from `initialMs`. */
   resetAfterMs: number;
 }
@@ -47,9 +46,12 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
    * drop fields nobody reads). May change the object in place: it was just parsed and is not shared.
    */
   transform?: (obj: T) => T;
+  /** Names the component in the watches' User-Agent after `petrel/<version>` (see user-agent.ts). */
+  userAgent?: string;
   /** Counts watch requests the same way the client counts the others. */
   onRequest?: KubeRequestHook;
-  now?: () => number;
+  /** Restart delays and reconnect spacing run on it (a fake clock in tests); the system clock by default. */
+  clock?: Clock;
   random?: () => number;
 }
 
@@ -79,6 +81,24 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object';
 }
 
+/**
+ * The KubeConfig as client-node's Watch sees it, with Petrel's User-Agent on every watch request
+ * (otherwise node-fetch sends its own, and audit logs cannot tell Petrel's watches from anyone's).
+ */
+function withUserAgent(kc: KubeConfig, agent: string): KubeConfig {
+  const view = Object.create(kc) as KubeConfig;
+  view.applyToFetchOptions = async (opts) => {
+    const init = await kc.applyToFetchOptions(opts);
+    const headers: Record<string, string> = {};
+    new Headers(init.headers as HeadersInit | undefined).forEach((value, name) => {
+      headers[name] = value;
+    });
+    headers['user-agent'] = agent;
+    return { ...init, headers };
+  };
+  return view;
+}
+
 export class InformerStoppedError extends Error {
   override readonly name = 'InformerStoppedError';
   readonly code = 'INFORMER_STOPPED';
@@ -98,7 +118,7 @@ export class ResilientInformer<T extends KubeObject> implements CacheReader<T> {
   private readonly emitter = new EventEmitter();
   private readonly opts: InformerOptions<T>;
   private readonly backoff: BackoffOptions;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly random: () => number;
   private readonly listWatch: ListWatch<KubernetesObject>;
   private readonly watch: Watch;
@@ -106,24 +126,24 @@ export class ResilientInformer<T extends KubeObject> implements CacheReader<T> {
   private listAbort?: AbortController;
   private running = false;
   private isSynced = false;
-  private restartTimer?: NodeJS.Timeout;
+  private restartTimer?: unknown;
   private restartPending = false;
   private attempt = 0;
   private healthySince = 0;
   private lastWatchStart = Number.NEGATIVE_INFINITY;
-  private waitTimer?: { timer: NodeJS.Timeout; resolve: () => void };
+  private waitTimer?: { timer: unknown; resolve: () => void };
   private syncWaiters: Array<() => void> = [];
 
   constructor(opts: InformerOptions<T>) {
     this.opts = opts;
     this.resource = opts.resource;
     this.backoff = { ...DEFAULT_INFORMER_BACKOFF, ...opts.backoff };
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
     this.emitter.setMaxListeners(0);
     // Without a listener, EventEmitter throws on 'error'.
     this.emitter.on('error', () => {});
-    this.watch = new Watch(opts.kubeConfig);
+    this.watch = new Watch(withUserAgent(opts.kubeConfig, userAgent(opts.userAgent)));
     const trackedWatch = { watch: this.openWatch.bind(this) } as unknown as Watch;
     this.listWatch = new ListWatch<KubernetesObject>(
       resourcePath(opts.resource, opts.namespace),
@@ -197,11 +217,11 @@ export class ResilientInformer<T extends KubeObject> implements CacheReader<T> {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.restartTimer !== undefined) this.clock.clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     this.restartPending = false;
     if (this.waitTimer) {
-      clearTimeout(this.waitTimer.timer);
+      this.clock.clearTimeout(this.waitTimer.timer);
       this.waitTimer.resolve();
       this.waitTimer = undefined;
     }
@@ -289,12 +309,16 @@ export class ResilientInformer<T extends KubeObject> implements CacheReader<T> {
 
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         this.waitTimer = undefined;
         resolve();
       }, ms);
       this.waitTimer = { timer, resolve };
     });
+  }
+
+  private now(): number {
+    return this.clock.now().getTime();
   }
 
   private markSynced(): void {
@@ -312,15 +336,10 @@ export class ResilientInformer<T extends KubeObject> implements CacheReader<T> {
     const now = this.now();
     if (now - this.healthySince >= this.backoff.resetAfterMs) this.attempt = 0;
     this.attempt += 1;
-    const base = Math.min(
-      this.backoff.maxMs,
-      this.backoff.initialMs * this.backoff.factor ** (this.attempt - 1),
-    );
-    const spread = base * this.backoff.jitter * (2 * this.random() - 1);
-    const delayMs = Math.max(0, Math.min(this.backoff.maxMs, Math.round(base + spread)));
+    const delayMs = backoffDelay(this.backoff, this.attempt, this.random);
     this.restartPending = true;
     this.emitter.emit('restart', { attempt: this.attempt, delayMs, error: err });
-    this.restartTimer = setTimeout(() => {
+    this.restartTimer = this.clock.setTimeout(() => {
       this.restartTimer = undefined;
       this.restartPending = false;
       this.healthySince = this.now();

@@ -1,5 +1,5 @@
-import type { CallOptions, JsonPatchOp, KubeApi, KubeObject, ObjectRef } from './client.ts';
 import type { ResourceKind } from './resources.ts';
+import type { CallOptions, JsonPatchOp, KubeApi, KubeObject, ObjectRef } from './types.ts';
 
 /**
  * The resourceVersion each object had right after this process last wrote it. Every write comes back

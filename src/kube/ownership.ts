@@ -1,5 +1,5 @@
 import type { Canary } from '../api/canary.ts';
-import type { KubeObject, OwnerReference } from './client.ts';
+import type { KubeObject, OwnerReference } from './types.ts';
 
 export const MANAGED_BY_LABEL = 'petrel.dev/managed-by';
 export const MANAGED_BY_VALUE = 'petrel';

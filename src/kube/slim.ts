@@ -1,5 +1,5 @@
-import type { KubeObject } from './client.ts';
 import { apiVersionOf, type ResourceKind } from './resources.ts';
+import type { KubeObject } from './types.ts';
 
 /** kubectl's copy of the whole object as last applied: large, and never read by Petrel. */
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';

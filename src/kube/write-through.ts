@@ -1,6 +1,7 @@
-import { isKubeApiError, type KubeApi, type KubeObject } from './client.ts';
+import { isKubeApiError } from './errors.ts';
 import type { CacheReader } from './informer.ts';
 import type { ResourceKind } from './resources.ts';
+import type { KubeApi, KubeObject } from './types.ts';
 
 export interface WriteThroughOptions {
   /**
@@ -50,6 +51,21 @@ export class WriteThroughCache<T extends KubeObject> {
   forget(namespace: string, name: string): void {
     this.written.delete(`${namespace}/${name}`);
   }
+}
+
+const sharedViews = new WeakMap<CacheReader<KubeObject>, WriteThroughCache<KubeObject>>();
+
+/**
+ * The one WriteThroughCache of an informer cache, shared by every writer of this process, so what one
+ * writer wrote is what the next reads (module-level, keyed weakly by the cache it wraps).
+ */
+export function writeThroughView<T extends KubeObject>(cache: CacheReader<T>): WriteThroughCache<T> {
+  let view = sharedViews.get(cache) as WriteThroughCache<T> | undefined;
+  if (!view) {
+    view = new WriteThroughCache(cache);
+    sharedViews.set(cache, view as WriteThroughCache<KubeObject>);
+  }
+  return view;
 }
 
 /** resourceVersions are opaque; when either is not a number the cache is trusted. */

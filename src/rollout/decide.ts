@@ -7,6 +7,7 @@ import { awaitPrimary, finalise } from './handlers/promotion.ts';
 import { newRevision } from './handlers/revision.ts';
 import { allOnPrimary, assertNever, hold } from './outcomes.ts';
 import type { Phase } from './phases.ts';
+import { withPrimaryAutoscaler } from './primary-autoscaler.ts';
 import { reasons } from './reasons.ts';
 import type { Decision, Observations } from './types.ts';
 
@@ -64,6 +65,10 @@ const UNKNOWN_PHASE: PhaseEntry = {
  * Pure: the same inputs always give the same decision, so a tick can be repeated after a crash.
  */
 export function decide(canary: Canary, obs: Observations, now: Date): Decision {
+  return withPrimaryAutoscaler(canary, obs, decideTick(canary, obs, now));
+}
+
+function decideTick(canary: Canary, obs: Observations, now: Date): Decision {
   const ctx: Context = contextOf(canary, obs, now);
   const entry = DECISION_TABLE[ctx.status.phase ?? 'Initializing'] ?? UNKNOWN_PHASE;
   for (const rule of entry.rules) {

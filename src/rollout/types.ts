@@ -49,6 +49,8 @@ export type EventSeverity = 'Normal' | 'Warning';
 /** Side effects are data: the executor runs them in order, then writes the status. */
 export type Action =
   | { type: 'ensurePrimary' }
+  /** Keeps `<autoscaler>-primary` in line with spec.autoscalerRef; a missing source HPA is a warning. */
+  | { type: 'syncPrimaryAutoscaler' }
   | { type: 'ensureRoutes' }
   | { type: 'setWeights'; weights: Weights }
   | { type: 'scaleTarget'; replicas: number }

@@ -1,14 +1,8 @@
 import type { Canary } from '../api/canary.ts';
-import { deepEqual, mergePatchDiff } from '../kube/canonical.ts';
-import type { KubeApi, KubeObject } from '../kube/client.ts';
-import {
-  canaryName,
-  type Deployment,
-  primaryName,
-  selectorLabel,
-  TargetNotFoundError,
-} from '../kube/deployments.ts';
+import { mergePatchDiff } from '../kube/canonical.ts';
+import { TargetNotFoundError } from '../kube/deployments.ts';
 import type { CacheReader } from '../kube/informer.ts';
+import { canaryName, primaryName, selectorLabel } from '../kube/names.ts';
 import {
   assertOwnedBy,
   canaryOwnerReference,
@@ -17,6 +11,8 @@ import {
   ownershipPatch,
 } from '../kube/ownership.ts';
 import { RESOURCES, type ResourceKind } from '../kube/resources.ts';
+import type { KubeApi, KubeObject } from '../kube/types.ts';
+import type { Deployment } from '../kube/workloads.ts';
 import { patchOrCreate, WriteThroughCache } from '../kube/write-through.ts';
 import { assertValidWeights, type Router, type RouteWeights } from './router.ts';
 import { reconcileServices, type Service } from './services.ts';
@@ -259,9 +255,8 @@ export class IstioRouter implements Router {
     }
     assertOwnedBy(actual, canary, resource.kind);
     const patch: Record<string, unknown> = {};
-    if (!deepEqual(actual.spec ?? {}, desired.spec ?? {})) {
-      patch.spec = mergePatchDiff(actual.spec ?? {}, desired.spec ?? {});
-    }
+    const specPatch = mergePatchDiff(actual.spec ?? {}, desired.spec ?? {});
+    if (specPatch !== undefined) patch.spec = specPatch;
     const meta = ownershipPatch(actual, canary);
     if (meta) patch.metadata = meta;
     if (!Object.keys(patch).length) return false;

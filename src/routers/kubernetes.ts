@@ -1,8 +1,10 @@
 import type { Canary } from '../api/canary.ts';
-import type { KubeApi } from '../kube/client.ts';
-import { type Deployment, selectorLabel, TargetNotFoundError } from '../kube/deployments.ts';
+import { TargetNotFoundError } from '../kube/deployments.ts';
 import type { CacheReader } from '../kube/informer.ts';
+import { selectorLabel } from '../kube/names.ts';
 import { isOwnedBy } from '../kube/ownership.ts';
+import type { KubeApi } from '../kube/types.ts';
+import type { Deployment } from '../kube/workloads.ts';
 import { WriteThroughCache } from '../kube/write-through.ts';
 import { assertValidWeights, type Router, type RouteWeights } from './router.ts';
 import { reconcileServices, type Service } from './services.ts';

@@ -1,10 +1,10 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { V1ServicePort, V1ServiceSpec } from '@kubernetes/client-node';
 import type { Canary } from '../api/canary.ts';
-import { deepEqual } from '../kube/canonical.ts';
-import type { KubeApi, KubeObject } from '../kube/client.ts';
-import { canaryName, primaryName, type SelectorLabel } from '../kube/deployments.ts';
+import { canaryName, primaryName, type SelectorLabel } from '../kube/names.ts';
 import { assertOwnedBy, canaryOwnerReference, managedLabels, ownershipPatch } from '../kube/ownership.ts';
 import { RESOURCES } from '../kube/resources.ts';
+import type { KubeApi, KubeObject } from '../kube/types.ts';
 import { patchOrCreate, type WriteThroughCache } from '../kube/write-through.ts';
 
 export interface Service extends KubeObject {
@@ -63,7 +63,7 @@ export function servicePatch(
 ): Record<string, unknown> | undefined {
   const patch: Record<string, unknown> = {};
   const spec: Record<string, unknown> = {};
-  if (!deepEqual(actual.spec?.selector ?? {}, desired.spec?.selector ?? {})) {
+  if (!isDeepStrictEqual(actual.spec?.selector ?? {}, desired.spec?.selector ?? {})) {
     const selector: Record<string, string | null> = { ...desired.spec?.selector };
     for (const key of Object.keys(actual.spec?.selector ?? {})) {
       if (!(key in selector)) selector[key] = null;
@@ -72,7 +72,7 @@ export function servicePatch(
   }
   const actualPorts = (actual.spec?.ports ?? []).map(portView);
   const desiredPorts = (desired.spec?.ports ?? []).map(portView);
-  if (!deepEqual(actualPorts, desiredPorts)) spec.ports = desired.spec?.ports;
+  if (!isDeepStrictEqual(actualPorts, desiredPorts)) spec.ports = desired.spec?.ports;
   if (Object.keys(spec).length) patch.spec = spec;
   const meta = ownershipPatch(actual, canary);
   if (meta) patch.metadata = meta;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import { isKubeApiError, type KubeApi, type KubeObject } from '../kube/client.ts';
+import { isKubeApiError } from '../kube/errors.ts';
 import { RESOURCES } from '../kube/resources.ts';
+import type { KubeApi, KubeObject } from '../kube/types.ts';
 import { Alerter, type DefaultAlertProvider } from '../notifiers/alerter.ts';
 import { type CanaryEventSink, NotifyingEventSink } from '../notifiers/events.ts';
 import { NotificationQueue } from '../notifiers/queue.ts';

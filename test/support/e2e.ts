@@ -6,9 +6,11 @@ import { afterAll, beforeAll } from 'vitest';
 import { type SandboxApiServer, startApiServer } from '../../dev/sandbox/apiserver/index.ts';
 import { IstioMetricsWriter } from '../../dev/sandbox/istio-metrics.ts';
 import { type RunningController, startController } from '../../src/controller/controller.ts';
-import { createKubeApi, type KubeApi, type KubeObject } from '../../src/kube/client.ts';
+import { createKubeApi } from '../../src/kube/client.ts';
 import { ResilientInformer } from '../../src/kube/informer.ts';
 import { RESOURCES } from '../../src/kube/resources.ts';
+import type { KubeApi, KubeObject } from '../../src/kube/types.ts';
+import { userAgent } from '../../src/kube/user-agent.ts';
 import { readWeights, type VirtualService } from '../../src/routers/istio.ts';
 import { usePrometheus } from './prometheus.ts';
 
@@ -303,7 +305,8 @@ export class WeightRecorder {
 /** The controller's requests from the sandbox log (everything not sent by the test itself). */
 export function controllerRequests(sandbox: SandboxApiServer, since = 0) {
   return sandbox.requestLog.entries.filter(
-    (e) => e.time.getTime() >= since && e.userAgent !== TEST_USER_AGENT && e.resource !== undefined,
+    (e) =>
+      e.time.getTime() >= since && e.userAgent !== userAgent(TEST_USER_AGENT) && e.resource !== undefined,
   );
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { canonicalJson } from '../../../src/kube/canonical.ts';
 import { validateBuiltin } from './builtin-validation.ts';
 import { applyBuiltinDefaults } from './defaults.ts';
 import {
@@ -14,7 +15,7 @@ import {
   successStatus,
   unsupportedMediaType,
 } from './errors.ts';
-import { applyJsonPatch, applyMergePatch, deepEqual } from './patch.ts';
+import { applyJsonPatch, applyMergePatch } from './patch.ts';
 import { CRD_TYPE_KEY, NAMESPACE_TYPE_KEY, type ResourceRegistry } from './resources.ts';
 import { validateAgainstSchema } from './schema.ts';
 import type { FieldSelector, LabelSelector } from './selectors.ts';
@@ -330,15 +331,14 @@ export class ResourceApi {
     checked.apiVersion = current.apiVersion;
     checked.kind = current.kind;
     if (type.tracksGeneration) {
-      const changed = !deepEqual(
-        specOf(checked, versionInfo.hasStatus),
-        specOf(current, versionInfo.hasStatus),
-      );
+      const changed =
+        canonicalJson(specOf(checked, versionInfo.hasStatus)) !==
+        canonicalJson(specOf(current, versionInfo.hasStatus));
       checked.metadata.generation = (current.metadata.generation ?? 1) + (changed ? 1 : 0);
     }
     const key = storageKey(type);
     if (key === CRD_TYPE_KEY && subresource !== 'status') this.checkCrd(type, checked);
-    if (deepEqual(withoutVersion(checked), withoutVersion(current)))
+    if (canonicalJson(withoutVersion(checked)) === canonicalJson(withoutVersion(current)))
       return { object: clone(current), warnings, status: 200 };
     checked.metadata.resourceVersion = current.metadata.resourceVersion;
     if (options.dryRun) return { object: checked, warnings, status: 200 };
@@ -448,7 +448,7 @@ export class ResourceApi {
         },
       ],
     };
-    if (!deepEqual(established.status, stored.status))
+    if (canonicalJson(established.status) !== canonicalJson(stored.status))
       this.store.write(CRD_TYPE_KEY, established, 'MODIFIED');
   }
 

@@ -1,3 +1,4 @@
+import { canonicalJson } from '../../../src/kube/canonical.ts';
 import { ApiError } from './errors.ts';
 
 type Json = unknown;
@@ -122,7 +123,7 @@ export function applyJsonPatch(target: Json, ops: Json): Json {
         doc = addAt(doc, op.path, structuredClone(getAt(doc, op.from ?? '')));
         break;
       case 'test':
-        if (!deepEqual(getAt(doc, op.path), op.value))
+        if (canonicalJson(getAt(doc, op.path)) !== canonicalJson(op.value))
           throw patchFailed(`json patch: test operation failed at ${op.path}`);
         break;
       default:
@@ -130,16 +131,4 @@ export function applyJsonPatch(target: Json, ops: Json): Json {
     }
   }
   return doc;
-}
-
-export function deepEqual(a: Json, b: Json): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a))
-    return Array.isArray(b) && a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
-  if (isMap(a) && isMap(b)) {
-    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
-    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
-    return ka.length === kb.length && ka.every((k) => deepEqual(a[k], b[k]));
-  }
-  return false;
 }

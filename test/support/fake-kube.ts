@@ -1,4 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { ApiError } from '../../dev/sandbox/apiserver/errors.ts';
+import { applyJsonPatch as applyJsonPatchDoc, applyMergePatch } from '../../dev/sandbox/apiserver/patch.ts';
+import { canonicalJson } from '../../src/kube/canonical.ts';
+import { KubeApiError } from '../../src/kube/errors.ts';
+import type { CacheReader } from '../../src/kube/informer.ts';
+import { apiVersionOf, type ResourceKind } from '../../src/kube/resources.ts';
 import type {
   CallOptions,
   DeleteOptions,
@@ -9,76 +15,25 @@ import type {
   KubeRequestInfo,
   ListOptions,
   ObjectRef,
-} from './client.ts';
-import { KubeApiError } from './client.ts';
-import type { CacheReader } from './informer.ts';
-import { apiVersionOf, type ResourceKind } from './resources.ts';
+} from '../../src/kube/types.ts';
 
-/** RFC 7386: objects merge recursively, `null` deletes, anything else replaces. */
-export function applyMergePatch(target: unknown, patch: unknown): unknown {
-  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return structuredClone(patch);
-  const base: Record<string, unknown> =
-    target !== null && typeof target === 'object' && !Array.isArray(target)
-      ? { ...(target as Record<string, unknown>) }
-      : {};
-  for (const [key, value] of Object.entries(patch as Record<string, unknown>)) {
-    if (value === null) delete base[key];
-    else base[key] = applyMergePatch(base[key], value);
+/** The sandbox API server's RFC 6902 implementation, failing with the client's error (INVALID, 422). */
+function applyJsonPatch(doc: unknown, ops: JsonPatchOp[]): unknown {
+  try {
+    return applyJsonPatchDoc(doc, ops);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    throw new KubeApiError(err.message, { code: 'INVALID', status: err.code, reason: err.reason });
   }
-  return base;
 }
 
-function pointer(path: string): string[] {
-  if (path === '') return [];
-  return path
-    .slice(1)
-    .split('/')
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
+type InformerEvent = 'add' | 'update' | 'delete';
 
-/** RFC 6902 (add, remove, replace, test) on a copy; throws INVALID/CONFLICT like the API server. */
-export function applyJsonPatch(doc: unknown, ops: JsonPatchOp[]): unknown {
-  const root = { value: structuredClone(doc) } as Record<string, unknown>;
-  for (const op of ops) {
-    const parts = ['value', ...pointer(op.path)];
-    const last = parts.pop() as string;
-    let parent: unknown = root;
-    for (const part of parts) {
-      parent = (parent as Record<string, unknown>)?.[part];
-      if (parent === undefined || parent === null) {
-        throw new KubeApiError(`json patch: path ${op.path} does not exist`, {
-          code: 'INVALID',
-          status: 422,
-        });
-      }
-    }
-    const container = parent as Record<string, unknown> | unknown[];
-    switch (op.op) {
-      case 'test':
-        if (JSON.stringify((container as Record<string, unknown>)[last]) !== JSON.stringify(op.value)) {
-          throw new KubeApiError(`json patch: test failed at ${op.path}`, { code: 'INVALID', status: 422 });
-        }
-        break;
-      case 'remove':
-        if (Array.isArray(container)) container.splice(Number(last), 1);
-        else delete container[last];
-        break;
-      case 'add':
-        if (Array.isArray(container)) {
-          container.splice(last === '-' ? container.length : Number(last), 0, structuredClone(op.value));
-        } else container[last] = structuredClone(op.value);
-        break;
-      case 'replace':
-        (container as Record<string, unknown>)[last] = structuredClone(op.value);
-        break;
-      default:
-        throw new KubeApiError(`json patch: op ${op.op} is not supported here`, {
-          code: 'INVALID',
-          status: 422,
-        });
-    }
-  }
-  return root.value;
+/** An informer of one kind over the fake API; `put` and `remove` change the store as a watch would. */
+export interface FakeInformer<T> extends CacheReader<T> {
+  on(event: InformerEvent, fn: (obj: T) => void): void;
+  put(obj: T): void;
+  remove(obj: T): void;
 }
 
 function key(resource: ResourceKind, namespace: string | undefined, name: string): string {
@@ -92,9 +47,10 @@ export type MemoryListener = (
 ) => void;
 
 /**
- * A KubeApi over an in-memory store, with resourceVersions, generations on spec changes, status
- * subresources, uids and optimistic concurrency. For unit tests of code written against KubeApi and
- * informer caches: `cache(resource)` is a CacheReader that always reflects the store (a synced informer).
+ * The fake Kubernetes API of the unit tests: a KubeApi over an in-memory store, with resourceVersions,
+ * generations on spec changes, status subresources, uids and optimistic concurrency. `cache(resource)`
+ * is a CacheReader that always reflects the store (a synced informer with no lag). Patches are applied
+ * by the sandbox API server's RFC 7386 / RFC 6902 code, so both fakes agree on what a patch does.
  */
 export class InMemoryKubeApi implements KubeApi {
   private readonly objects = new Map<string, KubeObject>();
@@ -123,9 +79,42 @@ export class InMemoryKubeApi implements KubeApi {
     };
   }
 
-  /** Puts an object in the store without counting a request (test setup). */
+  /** Puts an object in the store without counting a request (test setup); listeners see ADDED or MODIFIED. */
   seed<T extends KubeObject>(resource: ResourceKind, obj: T): T {
-    return this.store(resource, structuredClone(obj), undefined, 'ADDED') as T;
+    const exists = this.objects.has(key(resource, obj.metadata?.namespace, obj.metadata?.name ?? ''));
+    return this.store(resource, structuredClone(obj), undefined, exists ? 'MODIFIED' : 'ADDED') as T;
+  }
+
+  /** Takes an object out of the store without counting a request (test setup); listeners see DELETED. */
+  unseed(resource: ResourceKind, obj: KubeObject): void {
+    const k = key(resource, obj.metadata?.namespace, obj.metadata?.name ?? '');
+    const current = this.objects.get(k);
+    if (!current) return;
+    this.objects.delete(k);
+    for (const l of this.listeners) l('DELETED', structuredClone(current), resource);
+  }
+
+  /**
+   * One kind as an informer shows it: the cache, and add/update/delete handlers called after the store
+   * has changed (as client-node's informers do).
+   */
+  informer<T extends KubeObject>(resource: ResourceKind): FakeInformer<T> {
+    const handlers: Record<InformerEvent, ((obj: T) => void)[]> = { add: [], update: [], delete: [] };
+    const events = { ADDED: 'add', MODIFIED: 'update', DELETED: 'delete' } as const;
+    this.onChange((type, obj, changed) => {
+      if (changed !== resource) return;
+      for (const fn of handlers[events[type]]) fn(obj as T);
+    });
+    return {
+      ...this.cache<T>(resource),
+      on: (event, fn) => {
+        handlers[event].push(fn);
+      },
+      put: (obj) => {
+        this.seed(resource, obj);
+      },
+      remove: (obj) => this.unseed(resource, obj),
+    };
   }
 
   async get<T extends KubeObject>(ref: ObjectRef, _opts?: CallOptions): Promise<T> {
@@ -260,8 +249,8 @@ export class InMemoryKubeApi implements KubeApi {
     }
     const specChanged =
       !statusOnly &&
-      JSON.stringify((current as Record<string, unknown>).spec) !==
-        JSON.stringify((next as Record<string, unknown>).spec);
+      canonicalJson((current as Record<string, unknown>).spec) !==
+        canonicalJson((next as Record<string, unknown>).spec);
     next.metadata = {
       ...next.metadata,
       uid: current.metadata?.uid,
