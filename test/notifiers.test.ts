@@ -2,9 +2,10 @@ import { IncomingWebhook, type IncomingWebhookSendArguments } from '@slack/webho
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Canary } from '../src/api/canary.ts';
+import { EventChain } from '../src/controller/event-chain.ts';
 import { Alerter } from '../src/notifiers/alerter.ts';
 import { discordMessage } from '../src/notifiers/discord.ts';
-import { NotifyingEventSink, notificationFor } from '../src/notifiers/events.ts';
+import { AlertSink, notificationFor } from '../src/notifiers/events.ts';
 import { teamsMessage } from '../src/notifiers/msteams.ts';
 import { type Notification, severityAllows, severityOf } from '../src/notifiers/notification.ts';
 import { createNotifier } from '../src/notifiers/notifier.ts';
@@ -16,6 +17,7 @@ import {
 import { NotificationQueue } from '../src/notifiers/queue.ts';
 import { slackMessage } from '../src/notifiers/slack.ts';
 import { genericMessage } from '../src/notifiers/webhook.ts';
+import { EventWebhookSink } from '../src/webhooks/events.ts';
 import { WebhookRunner } from '../src/webhooks/runner.ts';
 import { HookReceiver } from './webhooks-receiver.ts';
 
@@ -357,7 +359,7 @@ describe('Alerter and NotificationQueue', () => {
   });
 });
 
-describe('NotifyingEventSink', () => {
+describe('event chain: Kubernetes event, then alerts and event webhooks', () => {
   it('records the event, fires event webhooks and alerts, and no log line or event carries a URL', async () => {
     const { logger, lines } = memoryLogger();
     const recorded: string[] = [];
@@ -372,7 +374,11 @@ describe('NotifyingEventSink', () => {
     );
     const alerter = new Alerter({ sources: src, queue, logger });
     const webhooks = new WebhookRunner({ logger });
-    const sink = new NotifyingEventSink(inner, { alerter, webhooks, logger, now: () => new Date(0) });
+    const now = () => new Date(0);
+    const sink = new EventChain(inner, [new AlertSink({ alerter, now }), new EventWebhookSink(webhooks)], {
+      logger,
+      now,
+    });
     const canary = canaryWith(
       [{ name: 'chat', severity: 'info', providerRef: { name: 'chat' } }],
       [
@@ -409,7 +415,7 @@ describe('NotifyingEventSink', () => {
   });
 });
 
-describe('NotifyingEventSink repeats', () => {
+describe('event chain repeats', () => {
   it('tells the same event on the same canary once per window, but records it every time', async () => {
     const { logger } = memoryLogger();
     let recorded = 0;
@@ -427,10 +433,10 @@ describe('NotifyingEventSink repeats', () => {
       logger,
     });
     let now = 0;
-    const sink = new NotifyingEventSink(inner, {
-      alerter,
+    const clock = () => new Date(now);
+    const sink = new EventChain(inner, [new AlertSink({ alerter, now: clock })], {
       logger,
-      now: () => new Date(now),
+      now: clock,
       repeatWindowMs: 60_000,
     });
     const canary = canaryWith([{ name: 'a', severity: 'info', providerRef: { name: 'all' } }]);
@@ -449,7 +455,7 @@ describe('NotifyingEventSink repeats', () => {
   });
 });
 
-describe('NotifyingEventSink and a new revision', () => {
+describe('event chain and a new revision', () => {
   it('tells the same outcome again for the next revision within the window', async () => {
     const { logger } = memoryLogger();
     const queue = new NotificationQueue({ logger });
@@ -460,10 +466,11 @@ describe('NotifyingEventSink and a new revision', () => {
       queue,
       logger,
     });
-    const sink = new NotifyingEventSink(
-      { record: async () => {} },
-      { alerter, logger, now: () => new Date(0) },
-    );
+    const now = () => new Date(0);
+    const sink = new EventChain({ record: async () => {} }, [new AlertSink({ alerter, now })], {
+      logger,
+      now,
+    });
     const base = canaryWith([{ name: 'a', severity: 'info', providerRef: { name: 'all' } }]);
     for (const revision of ['r1', 'r2', 'r2']) {
       const canary = { ...base, status: { ...base.status, lastAppliedSpec: revision } } as Canary;
