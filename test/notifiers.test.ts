@@ -161,6 +161,39 @@ describe('payloads', () => {
     expect(discordMessage(failed).allowed_mentions).toEqual({ parse: [] });
   });
 
+  it('builds a Teams message as an Adaptive Card 1.4, the format Teams Workflows take', () => {
+    const msg = teamsMessage(failed);
+    expect(msg.type).toBe('message');
+    expect(msg.attachments).toHaveLength(1);
+    const [attachment] = msg.attachments;
+    expect(attachment?.contentType).toBe('application/vnd.microsoft.card.adaptive');
+    const card = attachment!.content;
+    expect(card).toMatchObject({ type: 'AdaptiveCard', version: '1.4' });
+    expect(card.body[0]).toMatchObject({
+      type: 'TextBlock',
+      text: 'podinfo.shop: Failed',
+      color: 'attention',
+    });
+    const factSet = card.body.find((b) => b.type === 'FactSet') as unknown as { facts: { title: string }[] };
+    expect(factSet.facts.map((f) => f.title)).toEqual([
+      'Canary',
+      'Namespace',
+      'Phase',
+      'Weight',
+      'Cluster',
+      'Failing check',
+    ]);
+    expect(teamsMessage({ ...failed, severity: 'info' }).attachments[0]?.content.body[0]).toMatchObject({
+      color: 'accent',
+    });
+  });
+
+  it('posts the Adaptive Card to a Teams workflow URL as JSON', async () => {
+    await createNotifier({ type: 'msteams', address: `${receiver.url}/teams` }).post(failed);
+    const [posted] = receiver.on('/teams');
+    expect(posted?.body).toEqual(JSON.parse(JSON.stringify(teamsMessage(failed))));
+  });
+
   it('builds a notification from an event with the failing check from status.history', () => {
     const canary = {
       metadata: { name: 'podinfo', namespace: 'shop' },
