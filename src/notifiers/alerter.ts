@@ -3,7 +3,7 @@ import { type Canary, type CanaryAlert, canaryAlertSchema } from '../api/canary.
 import type { AlertProviderType, AlertSeverity } from '../api/constants.ts';
 import { type Notification, severityAllows } from './notification.ts';
 import { createNotifier, type Notifier, type NotifierTarget } from './notifier.ts';
-import { type ProviderSources, resolveAlertProvider } from './providers.ts';
+import { AlertProviderError, type ProviderSources, resolveAlertProvider } from './providers.ts';
 import type { NotificationQueue } from './queue.ts';
 
 export interface DefaultAlertProvider {
@@ -63,7 +63,10 @@ export class Alerter {
       this.opts.queue.enqueue({
         label: `${ns}/${name}`,
         send: async (signal) => {
-          const target = await resolveAlertProvider(this.opts.sources, ns, name);
+          const target = await resolveAlertProvider(this.opts.sources, ns, name).catch((err: unknown) => {
+            if (err instanceof AlertProviderError && err.providerType) providerType = err.providerType;
+            throw err;
+          });
           providerType = target.type;
           await this.notifierFor(target).post(n, signal);
         },
