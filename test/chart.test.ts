@@ -16,9 +16,9 @@ import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseControllerArgs } from '../src/cli/controller.ts';
+import { parseOperationsArgs } from '../src/cli/operations.ts';
 import { MESH_PROVIDERS } from '../src/controller/mesh.ts';
 import { parseNotificationArgs } from '../src/notifiers/flags.ts';
-import { parseOperationsArgs } from '../src/server/options.ts';
 import { helmPath } from './support/tools.ts';
 
 const execFileAsync = promisify(execFile);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../src/lib/clock.ts';
 import { type ReconcileResult, TerminalError, WorkQueue } from '../src/controller/queue.ts';
+import type { Clock } from '../src/lib/clock.ts';
 
 class FakeClock implements Clock {
   private t = 0;

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { controllerCommand } from '../src/cli/controller.ts';
-import { OperationsUsageError, parseOperationsArgs } from '../src/server/options.ts';
+import { OperationsUsageError, parseOperationsArgs } from '../src/cli/operations.ts';
 
 describe('petrel controller operations flags', () => {
   it('has defaults for a local run: metrics on 8080, no leader election', () => {

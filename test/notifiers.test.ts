@@ -2,9 +2,10 @@ import { IncomingWebhook, type IncomingWebhookSendArguments } from '@slack/webho
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Canary } from '../src/api/canary.ts';
+import { EventChain } from '../src/controller/event-chain.ts';
 import { Alerter } from '../src/notifiers/alerter.ts';
 import { discordMessage } from '../src/notifiers/discord.ts';
-import { NotifyingEventSink, notificationFor } from '../src/notifiers/events.ts';
+import { AlertSink, notificationFor } from '../src/notifiers/events.ts';
 import { teamsMessage } from '../src/notifiers/msteams.ts';
 import { type Notification, severityAllows, severityOf } from '../src/notifiers/notification.ts';
 import { createNotifier } from '../src/notifiers/notifier.ts';
@@ -16,6 +17,7 @@ import {
 import { NotificationQueue } from '../src/notifiers/queue.ts';
 import { slackMessage } from '../src/notifiers/slack.ts';
 import { genericMessage } from '../src/notifiers/webhook.ts';
+import { EventWebhookSink } from '../src/webhooks/events.ts';
 import { WebhookRunner } from '../src/webhooks/runner.ts';
 import { HookReceiver } from './webhooks-receiver.ts';
 
@@ -157,6 +159,39 @@ describe('payloads', () => {
     expect(discordMessage(failed, { username: 'petrel' })).toMatchSnapshot();
     expect(genericMessage(failed)).toEqual(failed);
     expect(discordMessage(failed).allowed_mentions).toEqual({ parse: [] });
+  });
+
+  it('builds a Teams message as an Adaptive Card 1.4, the format Teams Workflows take', () => {
+    const msg = teamsMessage(failed);
+    expect(msg.type).toBe('message');
+    expect(msg.attachments).toHaveLength(1);
+    const [attachment] = msg.attachments;
+    expect(attachment?.contentType).toBe('application/vnd.microsoft.card.adaptive');
+    const card = attachment!.content;
+    expect(card).toMatchObject({ type: 'AdaptiveCard', version: '1.4' });
+    expect(card.body[0]).toMatchObject({
+      type: 'TextBlock',
+      text: 'podinfo.shop: Failed',
+      color: 'attention',
+    });
+    const factSet = card.body.find((b) => b.type === 'FactSet') as unknown as { facts: { title: string }[] };
+    expect(factSet.facts.map((f) => f.title)).toEqual([
+      'Canary',
+      'Namespace',
+      'Phase',
+      'Weight',
+      'Cluster',
+      'Failing check',
+    ]);
+    expect(teamsMessage({ ...failed, severity: 'info' }).attachments[0]?.content.body[0]).toMatchObject({
+      color: 'accent',
+    });
+  });
+
+  it('posts the Adaptive Card to a Teams workflow URL as JSON', async () => {
+    await createNotifier({ type: 'msteams', address: `${receiver.url}/teams` }).post(failed);
+    const [posted] = receiver.on('/teams');
+    expect(posted?.body).toEqual(JSON.parse(JSON.stringify(teamsMessage(failed))));
   });
 
   it('builds a notification from an event with the failing check from status.history', () => {
@@ -357,7 +392,7 @@ describe('Alerter and NotificationQueue', () => {
   });
 });
 
-describe('NotifyingEventSink', () => {
+describe('event chain: Kubernetes event, then alerts and event webhooks', () => {
   it('records the event, fires event webhooks and alerts, and no log line or event carries a URL', async () => {
     const { logger, lines } = memoryLogger();
     const recorded: string[] = [];
@@ -372,7 +407,11 @@ describe('NotifyingEventSink', () => {
     );
     const alerter = new Alerter({ sources: src, queue, logger });
     const webhooks = new WebhookRunner({ logger });
-    const sink = new NotifyingEventSink(inner, { alerter, webhooks, logger, now: () => new Date(0) });
+    const now = () => new Date(0);
+    const sink = new EventChain(inner, [new AlertSink({ alerter, now }), new EventWebhookSink(webhooks)], {
+      logger,
+      now,
+    });
     const canary = canaryWith(
       [{ name: 'chat', severity: 'info', providerRef: { name: 'chat' } }],
       [
@@ -409,7 +448,7 @@ describe('NotifyingEventSink', () => {
   });
 });
 
-describe('NotifyingEventSink repeats', () => {
+describe('event chain repeats', () => {
   it('tells the same event on the same canary once per window, but records it every time', async () => {
     const { logger } = memoryLogger();
     let recorded = 0;
@@ -427,10 +466,10 @@ describe('NotifyingEventSink repeats', () => {
       logger,
     });
     let now = 0;
-    const sink = new NotifyingEventSink(inner, {
-      alerter,
+    const clock = () => new Date(now);
+    const sink = new EventChain(inner, [new AlertSink({ alerter, now: clock })], {
       logger,
-      now: () => new Date(now),
+      now: clock,
       repeatWindowMs: 60_000,
     });
     const canary = canaryWith([{ name: 'a', severity: 'info', providerRef: { name: 'all' } }]);
@@ -449,7 +488,7 @@ describe('NotifyingEventSink repeats', () => {
   });
 });
 
-describe('NotifyingEventSink and a new revision', () => {
+describe('event chain and a new revision', () => {
   it('tells the same outcome again for the next revision within the window', async () => {
     const { logger } = memoryLogger();
     const queue = new NotificationQueue({ logger });
@@ -460,10 +499,11 @@ describe('NotifyingEventSink and a new revision', () => {
       queue,
       logger,
     });
-    const sink = new NotifyingEventSink(
-      { record: async () => {} },
-      { alerter, logger, now: () => new Date(0) },
-    );
+    const now = () => new Date(0);
+    const sink = new EventChain({ record: async () => {} }, [new AlertSink({ alerter, now })], {
+      logger,
+      now,
+    });
     const base = canaryWith([{ name: 'a', severity: 'info', providerRef: { name: 'all' } }]);
     for (const revision of ['r1', 'r2', 'r2']) {
       const canary = { ...base, status: { ...base.status, lastAppliedSpec: revision } } as Canary;

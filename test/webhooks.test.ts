@@ -1,8 +1,8 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanaryWebhook } from '../src/api/canary.ts';
+import { postJson } from '../src/outbound/post.ts';
 import { callWebhook } from '../src/webhooks/client.ts';
-import { postJson } from '../src/webhooks/http.ts';
 import { webhookPayload } from '../src/webhooks/payload.ts';
 import { WebhookRunner } from '../src/webhooks/runner.ts';
 import { HookReceiver } from './webhooks-receiver.ts';

@@ -13,7 +13,7 @@ import {
   type OperationsOptions,
   OperationsUsageError,
   parseOperationsArgs,
-} from '../server/options.ts';
+} from './operations.ts';
 import type { CliIo, Command } from './run.ts';
 
 const USAGE = `usage: petrel controller [options]
@@ -162,7 +162,7 @@ export const controllerCommand: Command = async (args: string[], io: CliIo): Pro
     io.stderr.write(`petrel controller: ${(err as Error).message}\n`);
     return 2;
   }
-  const { startOperated } = await import('../server/run.ts');
+  const { startOperated } = await import('../controller/operated.ts');
   const operated = await startOperated(operations, logger, (extra) =>
     startController({
       kubeConfig,

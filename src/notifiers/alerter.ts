@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import { type Canary, type CanaryAlert, canaryAlertSchema } from '../api/canary.ts';
-import type { AlertSeverity } from '../api/constants.ts';
+import type { AlertProviderType, AlertSeverity } from '../api/constants.ts';
 import { type Notification, severityAllows } from './notification.ts';
 import { createNotifier, type Notifier, type NotifierTarget } from './notifier.ts';
-import { type ProviderSources, resolveAlertProvider } from './providers.ts';
+import { AlertProviderError, type ProviderSources, resolveAlertProvider } from './providers.ts';
 import type { NotificationQueue } from './queue.ts';
 
 export interface DefaultAlertProvider {
@@ -19,6 +19,11 @@ export interface AlerterOptions {
   /** Used for canaries without `analysis.alerts` (the controller's --alert-* flags). */
   defaultProvider?: DefaultAlertProvider;
   notifierFor?: (target: NotifierTarget) => Notifier;
+  /**
+   * Told about each notification given up on, with the provider type ('unknown' when the AlertProvider or
+   * its Secret could not be read); never the address.
+   */
+  onUndelivered?: (providerType: AlertProviderType | 'unknown') => void;
 }
 
 /**
@@ -44,6 +49,7 @@ export class Alerter {
         this.opts.queue.enqueue({
           label: 'default provider',
           send: (signal) => this.notifierFor(fallback.target).post(n, signal),
+          onUndelivered: () => this.opts.onUndelivered?.(fallback.target.type),
         });
         queued++;
       }
@@ -53,12 +59,18 @@ export class Alerter {
       if (!severityAllows(alert.severity, n.severity)) continue;
       const ns = alert.providerRef.namespace ?? namespace;
       const name = alert.providerRef.name;
+      let providerType: AlertProviderType | 'unknown' = 'unknown';
       this.opts.queue.enqueue({
         label: `${ns}/${name}`,
         send: async (signal) => {
-          const target = await resolveAlertProvider(this.opts.sources, ns, name);
+          const target = await resolveAlertProvider(this.opts.sources, ns, name).catch((err: unknown) => {
+            if (err instanceof AlertProviderError && err.providerType) providerType = err.providerType;
+            throw err;
+          });
+          providerType = target.type;
           await this.notifierFor(target).post(n, signal);
         },
+        onUndelivered: () => this.opts.onUndelivered?.(providerType),
       });
       queued++;
     }

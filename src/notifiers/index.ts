@@ -1,6 +1,6 @@
 export { Alerter, type AlerterOptions, type DefaultAlertProvider } from './alerter.ts';
 export { discordMessage } from './discord.ts';
-export { type CanaryEventSink, NotifyingEventSink, notificationFor } from './events.ts';
+export { AlertSink, type AlertSinkOptions, notificationFor } from './events.ts';
 export { teamsMessage } from './msteams.ts';
 export { type Notification, severityAllows, severityOf } from './notification.ts';
 export { createNotifier, messageFor, type Notifier, type NotifierTarget } from './notifier.ts';

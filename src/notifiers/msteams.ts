@@ -3,9 +3,14 @@ import { failingCheckText, type Notification, title } from './notification.ts';
 /** Adaptive Card text colours: accent (blue) for info, warning (amber), attention (red). */
 const COLOR = { info: 'accent', warn: 'warning', error: 'attention' } as const;
 
+interface AdaptiveElement {
+  type: 'TextBlock' | 'FactSet';
+  [field: string]: unknown;
+}
+
 /**
  * A Microsoft Teams message carrying an Adaptive Card 1.4: what the "post to a channel when a webhook request
- * is received" Workflow takes (the legacy MessageCard of Office 365 connectors is retired).
+ * is received" Workflow takes (the MessageCard of the retired Office 365 connectors is not).
  */
 export function teamsMessage(n: Notification) {
   const facts = [
@@ -17,6 +22,25 @@ export function teamsMessage(n: Notification) {
   if (n.cluster) facts.push({ title: 'Cluster', value: n.cluster });
   const check = failingCheckText(n);
   if (check) facts.push({ title: 'Failing check', value: check });
+  const body: AdaptiveElement[] = [
+    {
+      type: 'TextBlock',
+      text: title(n),
+      weight: 'Bolder',
+      size: 'Medium',
+      color: COLOR[n.severity],
+      wrap: true,
+    },
+    { type: 'TextBlock', text: n.message, wrap: true },
+    { type: 'FactSet', facts },
+    {
+      type: 'TextBlock',
+      text: `Petrel · ${n.severity} · ${n.time}`,
+      isSubtle: true,
+      size: 'Small',
+      wrap: true,
+    },
+  ];
   return {
     type: 'message',
     summary: title(n),
@@ -29,25 +53,7 @@ export function teamsMessage(n: Notification) {
           type: 'AdaptiveCard',
           version: '1.4',
           msteams: { width: 'Full' },
-          body: [
-            {
-              type: 'TextBlock',
-              text: title(n),
-              weight: 'Bolder',
-              size: 'Medium',
-              color: COLOR[n.severity],
-              wrap: true,
-            },
-            { type: 'TextBlock', text: n.message, wrap: true },
-            { type: 'FactSet', facts },
-            {
-              type: 'TextBlock',
-              text: `Petrel · ${n.severity} · ${n.time}`,
-              isSubtle: true,
-              size: 'Small',
-              wrap: true,
-            },
-          ],
+          body,
         },
       },
     ],

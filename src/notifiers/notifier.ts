@@ -1,5 +1,6 @@
 import type { AlertProviderType } from '../api/constants.ts';
-import { postJson } from '../webhooks/http.ts';
+import { postJson } from '../outbound/post.ts';
+import type { OutboundProxy } from '../outbound/proxy.ts';
 import { discordMessage } from './discord.ts';
 import { teamsMessage } from './msteams.ts';
 import type { Notification } from './notification.ts';
@@ -41,13 +42,17 @@ export function messageFor(target: Omit<NotifierTarget, 'address'>, n: Notificat
   }
 }
 
-export function createNotifier(target: NotifierTarget, opts: { timeoutMs?: number } = {}): Notifier {
+export function createNotifier(
+  target: NotifierTarget,
+  opts: { timeoutMs?: number; proxy?: OutboundProxy } = {},
+): Notifier {
   return {
     post: async (n, signal) => {
       await postJson(target.address, messageFor(target, n), {
         timeoutMs: opts.timeoutMs ?? DEFAULT_NOTIFY_TIMEOUT_MS,
         maxResponseBytes: 4096,
         signal,
+        proxy: opts.proxy,
       });
     },
   };

@@ -19,6 +19,8 @@ export class AlertProviderError extends Error {
   constructor(
     message: string,
     readonly code: AlertProviderErrorCode,
+    /** Known once the AlertProvider itself is valid (its Secret may still be the problem). */
+    readonly providerType?: AlertProviderType,
   ) {
     super(message);
   }
@@ -47,10 +49,17 @@ export async function resolveAlertProvider(
   }
   const spec = result.value.spec;
   const address = spec.secretRef
-    ? await addressFromSecret(sources, namespace, spec.secretRef.name, where)
+    ? await addressFromSecret(sources, namespace, spec.secretRef.name, where).catch((err: unknown) => {
+        if (err instanceof AlertProviderError) throw new AlertProviderError(err.message, err.code, spec.type);
+        throw err;
+      })
     : spec.address;
   if (address === undefined) {
-    throw new AlertProviderError(`${where} has neither address nor secretRef`, 'ALERT_PROVIDER_INVALID');
+    throw new AlertProviderError(
+      `${where} has neither address nor secretRef`,
+      'ALERT_PROVIDER_INVALID',
+      spec.type,
+    );
   }
   return target(spec.type, address, spec.channel, spec.username);
 }

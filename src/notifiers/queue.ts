@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
-import { RetriesExhaustedError, withRetries } from '../webhooks/retry.ts';
+import { RetriesExhaustedError, withRetries } from '../outbound/retry.ts';
 
 export interface NotificationJob {
   /** Names the destination for logs (AlertProvider namespace/name), never its URL. */
   label: string;
   send(signal: AbortSignal): Promise<void>;
+  /** Told once the notification is given up on (retries spent or not retryable). */
+  onUndelivered?(): void;
 }
 
 export interface NotificationQueueOptions {
@@ -89,6 +91,7 @@ export class NotificationQueue {
       this.opts.logger.debug({ provider: job.label, attempts }, 'notification sent');
     } catch (err) {
       this.stats.failed++;
+      job.onUndelivered?.();
       const attempts = err instanceof RetriesExhaustedError ? err.attempts : 1;
       const last = err instanceof RetriesExhaustedError ? err.last : err;
       const code = (last as { code?: unknown } | undefined)?.code;

@@ -1,9 +1,10 @@
 import type { CanaryWebhook } from '../api/canary.ts';
 import { parseDuration } from '../api/duration.ts';
-import { HookCallError, type HookErrorCode } from './errors.ts';
-import { postJson } from './http.ts';
+import { HookCallError, type HookErrorCode } from '../outbound/errors.ts';
+import { postJson } from '../outbound/post.ts';
+import type { OutboundProxy } from '../outbound/proxy.ts';
+import { RetriesExhaustedError, withRetries } from '../outbound/retry.ts';
 import type { WebhookPayload } from './payload.ts';
-import { RetriesExhaustedError, withRetries } from './retry.ts';
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 export const DEFAULT_WEBHOOK_RETRIES = 2;
@@ -30,6 +31,8 @@ export interface WebhookCallOptions {
   retryDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
+  /** The outbound proxy (HTTPS_PROXY and friends); direct when omitted. */
+  proxy?: OutboundProxy;
 }
 
 /** Calls one webhook with its timeout and retries; resolves with the outcome, never rejects. */
@@ -49,6 +52,7 @@ export async function callWebhook(
           timeoutMs,
           signal: opts.signal,
           maxResponseBytes: opts.maxResponseBytes,
+          proxy: opts.proxy,
         }),
       {
         retries: hook.retries ?? DEFAULT_WEBHOOK_RETRIES,

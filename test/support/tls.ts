@@ -2,8 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
-/** A self-signed certificate for 127.0.0.1, written into `dir` (openssl ships with Debian; CI installs it). */
-export async function selfSignedCertificate(dir: string): Promise<{ cert: Buffer; key: Buffer }> {
+/**
+ * A self-signed certificate for 127.0.0.1 (or `altNames`, e.g. DNS:hooks.example.test), written into `dir`
+ * (openssl ships with Debian; CI installs it).
+ */
+export async function selfSignedCertificate(
+  dir: string,
+  altNames = 'IP:127.0.0.1',
+): Promise<{ cert: Buffer; key: Buffer }> {
   const keyPath = path.join(dir, 'key.pem');
   const certPath = path.join(dir, 'cert.pem');
   execFileSync(
@@ -23,7 +29,7 @@ export async function selfSignedCertificate(dir: string): Promise<{ cert: Buffer
       '-subj',
       '/CN=127.0.0.1',
       '-addext',
-      'subjectAltName=IP:127.0.0.1',
+      `subjectAltName=${altNames}`,
     ],
     { stdio: 'ignore' },
   );

@@ -1,3 +1,4 @@
+import { backoffDelay } from '../lib/backoff.ts';
 import { HookCallError } from './errors.ts';
 
 export interface RetryOptions {
@@ -17,7 +18,7 @@ export interface Attempted<T> {
 /** Runs `fn` until it succeeds, fails with a non-retryable HookCallError, or the retries run out. */
 export async function withRetries<T>(fn: () => Promise<T>, opts: RetryOptions): Promise<Attempted<T>> {
   const sleep = opts.sleep ?? defaultSleep;
-  const maxDelay = opts.maxDelayMs ?? 30_000;
+  const policy = { initialMs: opts.initialDelayMs, maxMs: opts.maxDelayMs ?? 30_000 };
   let attempts = 0;
   for (;;) {
     attempts++;
@@ -26,7 +27,7 @@ export async function withRetries<T>(fn: () => Promise<T>, opts: RetryOptions): 
     } catch (err) {
       const retryable = err instanceof HookCallError && err.retryable;
       if (!retryable || attempts > opts.retries) throw new RetriesExhaustedError(err, attempts);
-      await sleep(Math.min(maxDelay, opts.initialDelayMs * 2 ** (attempts - 1)));
+      await sleep(backoffDelay(policy, attempts));
     }
   }
 }

@@ -1,8 +1,20 @@
 import type { Logger } from 'pino';
-import type { ControllerOptions, RunningController } from '../controller/controller.ts';
-import { ControllerMetrics } from '../controller/metrics.ts';
-import { type ControllerServer, startControllerServer } from './http.ts';
-import type { OperationsOptions } from './options.ts';
+import { type ControllerServer, startControllerServer } from '../server/http.ts';
+import type { ControllerOptions, RunningController } from './controller.ts';
+import { ControllerMetrics } from './metrics.ts';
+
+/** How the controller runs in a cluster: its metrics and probe server, and leader election (durations in ms). */
+export interface OperationsSettings {
+  metricsPort: number;
+  metricsHost: string;
+  leaderElect: boolean;
+  leaseName: string;
+  leaseNamespace?: string | undefined;
+  identity: string;
+  leaseDuration: number;
+  renewDeadline: number;
+  retryPeriod: number;
+}
 
 export interface OperatedController {
   readonly controller: RunningController;
@@ -18,7 +30,7 @@ export interface OperatedController {
  * and the /metrics, /healthz and /readyz server. `start` is startController with the caller's options.
  */
 export async function startOperated(
-  operations: OperationsOptions,
+  operations: OperationsSettings,
   logger: Logger,
   start: (extra: Pick<ControllerOptions, 'metrics' | 'leaderElection'>) => RunningController,
 ): Promise<OperatedController> {
