@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SandboxApiServer, startApiServer } from '../dev/sandbox/apiserver/index.ts';
 import {
   SIM_ANNOTATIONS,
+  type SimulatorClock,
   SimulatorSyncTimeoutError,
   startTrafficSimulator,
   type TrafficSimulator,
@@ -85,11 +86,33 @@ async function eventually<T>(
   throw new Error(`${what} did not happen within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
 }
 
+/** The system clock, keeping count of the timers still pending. */
+function trackedTimers() {
+  const pending = new Set<NodeJS.Timeout>();
+  const clock: SimulatorClock = {
+    now: () => new Date(),
+    setTimeout: (fn, ms) => {
+      const handle = setTimeout(() => {
+        pending.delete(handle);
+        fn();
+      }, ms);
+      pending.add(handle);
+      return handle;
+    },
+    clearTimeout: (handle) => {
+      pending.delete(handle as NodeJS.Timeout);
+      clearTimeout(handle as NodeJS.Timeout);
+    },
+  };
+  return { clock, pending };
+}
+
 describe('startTrafficSimulator against the sandbox API server and a real Prometheus', () => {
   let server: SandboxApiServer;
   let api: KubeApi;
   let simulator: TrafficSimulator | undefined;
   const { logger, lines } = memoryLogger();
+  const timers = trackedTimers();
 
   beforeAll(async () => {
     server = await startApiServer({ deploymentReadyDelayMs: 100 });
@@ -155,6 +178,7 @@ describe('startTrafficSimulator against the sandbox API server and a real Promet
       tickMs: 100,
       logger,
       seed: 1,
+      clock: timers.clock,
     });
     const provider = new PrometheusProvider({ address: prom.url });
     const total = (workload: string, extra = '') =>
@@ -251,9 +275,8 @@ describe('startTrafficSimulator against the sandbox API server and a real Promet
   it('stops cleanly and ticks no more', async () => {
     const s = simulator!;
     await s.stop();
-    const ticks = s.ticks;
-    await new Promise((r) => setTimeout(r, 300));
-    expect(s.ticks).toBe(ticks);
+    // Ticks come only from its timer: with none left, it ticks no more.
+    expect(timers.pending.size).toBe(0);
     await s.stop();
   });
 
@@ -264,6 +287,8 @@ describe('startTrafficSimulator against the sandbox API server and a real Promet
     await new Promise((r) => closed.close(r));
     const { logger: outageLogger, lines: outageLines } = memoryLogger();
     const seen: number[] = [];
+    // Time moves only when the test says: 50 ms between ticks, whatever the machine's load.
+    let nowMs = Date.now();
     const s = await startTrafficSimulator({
       kubeConfig: server.kubeConfig(),
       prometheusUrl: `http://127.0.0.1:${port}`,
@@ -273,10 +298,11 @@ describe('startTrafficSimulator against the sandbox API server and a real Promet
       logger: outageLogger,
       seed: 2,
       onTick: (traffic) => seen.push(traffic.reduce((sum, t) => sum + t.requests, 0)),
+      clock: { now: () => new Date(nowMs), setTimeout: () => undefined, clearTimeout: () => {} },
     });
     try {
       for (let i = 0; i < 3; i++) {
-        await new Promise((r) => setTimeout(r, 50));
+        nowMs += 50;
         const traffic = await s.tick();
         expect(traffic.map((t) => t.workload).sort()).toEqual(['podinfo-primary']);
       }
