@@ -18,6 +18,7 @@ import { RESOURCES } from '../src/kube/resources.ts';
 import { runChecks } from '../src/metrics/checks.ts';
 import { PrometheusProvider } from '../src/metrics/prometheus.ts';
 import { usePrometheus } from './support/prometheus.ts';
+import { waitFor } from './support/wait.ts';
 
 const prom = usePrometheus();
 const NS = 'sim';
@@ -70,20 +71,17 @@ function virtualService(name: string, routes: Array<[host: string, weight: numbe
   } as KubeObject;
 }
 
-async function eventually<T>(
-  what: string,
-  read: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 15_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await read().catch(() => undefined);
-    if (last !== undefined && ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not happen within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+/** Waits until `ok` holds for what `read` gives; the error shows the last value read. */
+function eventually<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000) {
+  return waitFor(
+    what,
+    async () => {
+      const value = await read();
+      if (!ok(value)) throw new Error(`last: ${JSON.stringify(value)}`);
+      return value;
+    },
+    { timeoutMs },
+  );
 }
 
 /** The system clock, keeping count of the timers still pending. */
