@@ -7,11 +7,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { parse } from 'yaml';
 import { startApiServer } from '../dev/sandbox/apiserver/index.ts';
 import { startPrometheus } from '../dev/sandbox/prometheus.ts';
+import { parseCommandLine, usageError } from '../src/cli/command-line.ts';
 import { createKubeApi } from '../src/kube/client.ts';
 import { startControllerProcess } from './controller-process.ts';
 import { BENCH_USER_AGENT, RequestTap } from './request-tap.ts';
@@ -222,49 +222,61 @@ export async function runBench(plan: BenchPlan, log: (line: string) => void): Pr
   }
 }
 
+const BENCH_COMMAND_LINE = {
+  command: 'npm run bench',
+  usage: `usage: npm run bench -- [options]
+
+  --quick                          short runs (about a minute) instead of the full set
+  --sizes N,N                      numbers of canaries for the scale runs (default 100,1000,10000; quick 50)
+  --scale-only                     only the scale runs
+  --workers N                      the controller's --workers, 1-64 (default 16)
+  --out FILE                       the JSON report (default bench/report.json)
+  --controller-build dist|sources  run the compiled dist/ as the image does (default), or the sources
+  --controller-node-options OPTS   Node flags of the controller (default: the chart's heap limit; empty for none)
+`,
+  flags: {
+    quick: { type: 'boolean' },
+    sizes: { type: 'string' },
+    workers: { type: 'string' },
+    out: { type: 'string' },
+    'scale-only': { type: 'boolean' },
+    'controller-node-options': { type: 'string' },
+    'controller-build': { type: 'string' },
+  },
+} as const;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      sizes: { type: 'string' },
-      workers: { type: 'string' },
-      out: { type: 'string', default: DEFAULT_OUT },
-      'scale-only': { type: 'boolean', default: false },
-      'controller-node-options': { type: 'string' },
-      'controller-build': { type: 'string', default: 'dist' },
-    },
-  });
+  const io = { stdout: process.stdout, stderr: process.stderr };
+  const parsed = parseCommandLine(process.argv.slice(2), io, BENCH_COMMAND_LINE);
+  if (typeof parsed === 'number') process.exit(parsed);
+  const { values } = parsed;
+  const fail = (message: string) => process.exit(usageError(io, BENCH_COMMAND_LINE, message));
   const sizes = values.sizes?.split(',').map((s) => Number(s.trim()));
-  if (sizes?.some((n) => !Number.isInteger(n) || n < 10 || n > 20_000)) {
-    console.error('--sizes: comma-separated whole numbers of canaries from 10 to 20000, e.g. 100,1000');
-    process.exit(2);
-  }
+  if (sizes?.some((n) => !Number.isInteger(n) || n < 10 || n > 20_000))
+    return fail('--sizes: comma-separated whole numbers of canaries from 10 to 20000, e.g. 100,1000');
   const workers = values.workers === undefined ? undefined : Number(values.workers);
-  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64)) {
-    console.error('--workers: a whole number from 1 to 64 (the controller flag of the same name)');
-    process.exit(2);
-  }
-  const build = values['controller-build'];
-  if (build !== 'dist' && build !== 'sources') {
-    console.error('--controller-build: dist (compile first, as the image runs it) or sources (through tsx)');
-    process.exit(2);
-  }
+  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64))
+    return fail('--workers: a whole number from 1 to 64 (the controller flag of the same name)');
+  const build = values['controller-build'] ?? 'dist';
+  if (build !== 'dist' && build !== 'sources')
+    return fail('--controller-build: dist (compile first, as the image runs it) or sources (through tsx)');
+  const out = values.out ?? DEFAULT_OUT;
   const nodeOptions = values['controller-node-options'];
   const plan = {
     ...planFor({
       quick: values.quick ?? false,
       sizes,
       workers,
-      scaleOnly: values['scale-only'],
+      scaleOnly: values['scale-only'] ?? false,
       controllerBuild: build,
     }),
     // Given empty (--controller-node-options=), the controller runs with Node's defaults.
     controllerNodeOptions: nodeOptions === undefined ? chartNodeOptions() : nodeOptions || undefined,
   };
   const report = await runBench(plan, (line) => console.log(line));
-  await writeFile(values.out ?? DEFAULT_OUT, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(renderSummary(report));
-  console.log(`report written to ${values.out}`);
+  console.log(`report written to ${out}`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/run.ts';
@@ -28,6 +29,17 @@ describe('petrel cli', () => {
       const t = io();
       expect(await runCli([name], t.io)).toBe(2);
       expect(t.err()).toContain(`"${name}" is a development tool and is not part of this build`);
+    }
+  });
+
+  it('prints its version from package.json for --version, -V and version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    expect(version).toMatch(/^\d+\.\d+\.\d+/);
+    for (const args of [['--version'], ['-V'], ['version']]) {
+      const t = io();
+      expect(await runCli(args, t.io)).toBe(0);
+      expect(t.out()).toBe(`petrel ${version}\n`);
+      expect(t.err()).toBe('');
     }
   });
 });

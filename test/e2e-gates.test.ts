@@ -13,7 +13,6 @@ import {
   podinfoDeployment,
   runController,
   setImage,
-  sleep,
   testLogger,
   useE2e,
   WeightRecorder,
@@ -115,7 +114,16 @@ describe('end to end: gates, manual control and notifications', () => {
     const waiting = await waitForPhase(env.api, ns, ['WaitingPromotion', 'Succeeded', 'Failed'], 20_000);
     expect(waiting.status?.phase).toBe('WaitingPromotion');
     expect(waiting.status?.canaryWeight).toBe(20);
-    await sleep(2500);
+    // The closed gate is asked again, and the canary keeps waiting.
+    const asked = receiver.on('/gate').length;
+    await waitFor(
+      'the closed gate to be asked again',
+      () => receiver.on('/gate').length >= Math.max(2, asked + 1),
+      {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      },
+    );
     const still = await getCanary(env.api, ns);
     expect(still.status?.phase).toBe('WaitingPromotion');
     const asks = receiver.on('/gate').map((r) => r.body as { name: string; phase: string; weight: number });

@@ -4,6 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { createKubeApi } from '../src/kube/client.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import { waitFor } from './support/wait.ts';
 
 // Kept apart from the nock tests: nock's interceptor opens a fresh socket per request.
 describe('KubeApi connections', () => {
@@ -39,9 +40,7 @@ describe('KubeApi connections', () => {
       for (let i = 0; i < 5; i++) await api.get(ref);
       expect(connections).toBe(1);
       api.close();
-      const deadline = Date.now() + 2000;
-      while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      expect(open.size).toBe(0);
+      await waitFor('every connection to close', () => open.size === 0, { timeoutMs: 2000, intervalMs: 10 });
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }

@@ -10,7 +10,6 @@ import {
   podinfoCanary,
   podinfoDeployment,
   setImage,
-  sleep,
   TrafficLoop,
   testLogger,
   useE2e,
@@ -91,8 +90,20 @@ describe('a controller that loses or gives up its Lease', () => {
     );
     expect(stoppedAt - stolenAt).toBeLessThanOrEqual(TIMINGS.retryPeriodMs * 1.2 + 250);
     const frozenWeight = await vsWeight(ns);
-    // The intruder holds the Lease for 4 s: the controller must write nothing but Lease reads meanwhile.
-    await sleep(3000);
+    // The intruder holds the Lease for 4 s: the controller must write nothing but Lease reads meanwhile,
+    // over many of its attempts to take the Lease back (one read each, every retry period).
+    const leaseReads = () =>
+      env.sandbox.requestLog.entries.filter(
+        (e) =>
+          e.userAgent === 'petrel-stepdown' &&
+          e.time.getTime() > stoppedAt &&
+          e.verb === 'get' &&
+          e.resource === 'leases',
+      ).length;
+    await waitFor('six attempts to take the Lease back', () => leaseReads() >= 6, {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
     const writes = env.sandbox.requestLog.entries.filter(
       (e) =>
         e.userAgent === userAgent('petrel-stepdown') &&

@@ -13,6 +13,7 @@ import { createKubeApi } from '../src/kube/client.ts';
 import { KubeApiError } from '../src/kube/errors.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeApi } from '../src/kube/types.ts';
+import { waitFor } from './support/wait.ts';
 
 const TIMINGS = { leaseDurationMs: 2000, renewDeadlineMs: 1200, retryPeriodMs: 300 };
 const silent = pino({ level: 'silent' });
@@ -45,13 +46,9 @@ function elector(name: string, identity: string, timeline: Timeline, client: Kub
   });
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<number> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return Date.now();
+/** Waits for `check`; resolves with the time it first held. */
+function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<number> {
+  return waitFor(what, () => (check() ? Date.now() : undefined), { timeoutMs, intervalMs: 20 });
 }
 
 async function holder(name: string): Promise<string | null | undefined> {
@@ -71,7 +68,16 @@ function assertOneLeaderAtATime(timeline: Timeline): void {
 }
 
 /** A client whose every call fails as if the network to the API server were cut. */
-function partitioned(inner: KubeApi, cut: () => boolean): KubeApi {
+/**
+ * An elector's own view of the API: `cut` fails every request as a network partition would, and
+ * `reads` counts the Lease reads that got through (one per attempt to acquire or renew), so a test
+ * waits for attempts instead of for time.
+ */
+function instrumented(
+  inner: KubeApi,
+  cut: () => boolean = () => false,
+): { api: KubeApi; reads: () => number } {
+  let reads = 0;
   const fail = () => new KubeApiError('connection refused (partitioned in test)', { code: 'NETWORK' });
   const wrap =
     <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
@@ -79,8 +85,13 @@ function partitioned(inner: KubeApi, cut: () => boolean): KubeApi {
       if (cut()) throw fail();
       return fn(...args);
     };
-  return {
-    get: wrap(inner.get.bind(inner)),
+  const get = wrap(inner.get.bind(inner));
+  const api = {
+    get: (async (...args: Parameters<KubeApi['get']>) => {
+      const answer = await get(...args);
+      reads++;
+      return answer;
+    }) as KubeApi['get'],
     list: wrap(inner.list.bind(inner)),
     create: wrap(inner.create.bind(inner)),
     mergePatch: wrap(inner.mergePatch.bind(inner)),
@@ -88,19 +99,29 @@ function partitioned(inner: KubeApi, cut: () => boolean): KubeApi {
     patchStatus: wrap(inner.patchStatus.bind(inner)),
     delete: wrap(inner.delete.bind(inner)),
   } as KubeApi;
+  return { api, reads: () => reads };
+}
+
+/** Resolves once `reads` has counted `more` further attempts. */
+function attempts(who: string, reads: () => number, more: number): Promise<number> {
+  const target = reads() + more;
+  return until(`${more} more lease reads by ${who}`, () => reads() >= target);
 }
 
 describe('leader election over a Lease (sandbox API server)', () => {
   it('elects exactly one of two replicas and hands over at once when the leader stops', async () => {
     const timeline: Timeline = { events: [] };
-    const a = elector('handover', 'replica-a', timeline);
-    const b = elector('handover', 'replica-b', timeline);
+    const viewA = instrumented(api);
+    const viewB = instrumented(api);
+    const a = elector('handover', 'replica-a', timeline, viewA.api);
+    const b = elector('handover', 'replica-b', timeline, viewB.api);
     try {
       a.start();
       b.start();
       await until('a leader', () => a.isLeader || b.isLeader);
       // Several renewals later there is still exactly one.
-      await new Promise((r) => setTimeout(r, TIMINGS.retryPeriodMs * 4));
+      const leaderReads = a.isLeader ? viewA.reads : viewB.reads;
+      await attempts('the leader', leaderReads, 4);
       expect([a.isLeader, b.isLeader].filter(Boolean)).toHaveLength(1);
       const [leader, standby] = a.isLeader ? [a, b] : [b, a];
       expect(await holder('handover')).toBe(leader.identity);
@@ -121,18 +142,15 @@ describe('leader election over a Lease (sandbox API server)', () => {
   it('fails over within the lease duration when the leader vanishes, and the old leader steps down first', async () => {
     const timeline: Timeline = { events: [] };
     let cut = false;
-    const a = elector(
-      'failover',
-      'replica-a',
-      timeline,
-      partitioned(api, () => cut),
-    );
-    const b = elector('failover', 'replica-b', timeline);
+    const viewA = instrumented(api, () => cut);
+    const viewB = instrumented(api);
+    const a = elector('failover', 'replica-a', timeline, viewA.api);
+    const b = elector('failover', 'replica-b', timeline, viewB.api);
     try {
       a.start();
       await until('a to lead', () => a.isLeader);
       b.start();
-      await new Promise((r) => setTimeout(r, TIMINGS.retryPeriodMs * 2));
+      await attempts('the standby', viewB.reads, 2);
       expect(b.isLeader).toBe(false);
       const lease = await api.get<Lease>({
         resource: RESOURCES.lease,
@@ -163,7 +181,7 @@ describe('leader election over a Lease (sandbox API server)', () => {
       expect(after.spec?.leaseTransitions).toBe((lease.spec?.leaseTransitions ?? 0) + 1);
       // a comes back: it finds b holding the lease and stays a standby.
       cut = false;
-      await new Promise((r) => setTimeout(r, TIMINGS.retryPeriodMs * 3));
+      await attempts('replica-a, back', viewA.reads, 3);
       expect(a.isLeader).toBe(false);
       expect(b.isLeader).toBe(true);
     } finally {
@@ -175,7 +193,8 @@ describe('leader election over a Lease (sandbox API server)', () => {
 
   it('stops leading at the next renewal when another writer takes the lease', async () => {
     const timeline: Timeline = { events: [] };
-    const a = elector('stolen', 'replica-a', timeline);
+    const viewA = instrumented(api);
+    const a = elector('stolen', 'replica-a', timeline, viewA.api);
     try {
       a.start();
       await until('a to lead', () => a.isLeader);
@@ -188,7 +207,7 @@ describe('leader election over a Lease (sandbox API server)', () => {
       expect(stoppedAt - stolenAt).toBeLessThanOrEqual(TIMINGS.retryPeriodMs * 1.2 + 200);
       expect(timeline.events.at(-1)).toMatchObject({ who: 'replica-a', what: 'stop' });
       // And it does not take the lease back before the intruder's 30 s run out.
-      await new Promise((r) => setTimeout(r, TIMINGS.retryPeriodMs * 3));
+      await attempts('replica-a', viewA.reads, 3);
       expect(a.isLeader).toBe(false);
       expect(await holder('stolen')).toBe('intruder');
     } finally {

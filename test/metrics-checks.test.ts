@@ -14,6 +14,7 @@ import {
   QueryTimeoutError,
 } from '../src/metrics/provider.ts';
 import { usePrometheus } from './support/prometheus.ts';
+import { waitFor } from './support/wait.ts';
 
 const prom = usePrometheus();
 const NS = 'shop';
@@ -266,9 +267,11 @@ describe('PrometheusProvider against a real Prometheus', () => {
 describe('query timeouts', () => {
   let silent: Server;
   let silentUrl: string;
+  let received = 0;
   beforeAll(async () => {
     silent = createServer(() => {
       // Accepts the request and never answers.
+      received++;
     });
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
@@ -309,9 +312,13 @@ describe('query timeouts', () => {
     const provider = new PrometheusProvider({ address: silentUrl, timeoutMs: 10_000 });
     const controller = new AbortController();
     const reason = new Error('shutting down');
-    setTimeout(() => controller.abort(reason), 100);
+    const before = received;
     const started = Date.now();
-    await expect(provider.runQuery('vector(1)', { signal: controller.signal })).rejects.toBe(reason);
+    const answer = provider.runQuery('vector(1)', { signal: controller.signal });
+    // Aborted while Prometheus holds the request, not before it was sent.
+    await waitFor('the query to reach Prometheus', () => received > before, { intervalMs: 5 });
+    controller.abort(reason);
+    await expect(answer).rejects.toBe(reason);
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 });

@@ -13,6 +13,7 @@ import {
   PrometheusStartError,
   startPrometheus,
 } from '../dev/sandbox/prometheus.ts';
+import { waitFor } from './support/wait.ts';
 
 const launcherUrl = new URL('../dev/sandbox/prometheus.ts', import.meta.url).href;
 const scratch: string[] = [];
@@ -42,13 +43,12 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
+/** True once `check` holds, false if it did not within `timeoutMs`. */
+function holdsWithin(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  return waitFor('a condition', check, { timeoutMs }).then(
+    () => true,
+    () => false,
+  );
 }
 
 function memoryLogger() {
@@ -168,8 +168,8 @@ describe('startPrometheus', () => {
       });
       expect(isAlive(info.pid)).toBe(true);
       parent.kill('SIGKILL');
-      expect(await waitFor(async () => !(await exists(info.dataDir)), 10_000)).toBe(true);
-      expect(await waitFor(() => !isAlive(info.pid) || isZombie(info.pid), 1_000)).toBe(true);
+      expect(await holdsWithin(async () => !(await exists(info.dataDir)), 10_000)).toBe(true);
+      expect(await holdsWithin(() => !isAlive(info.pid) || isZombie(info.pid), 1_000)).toBe(true);
     } finally {
       parent.kill('SIGKILL');
     }

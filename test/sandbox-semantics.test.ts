@@ -22,19 +22,15 @@ import {
   type SandboxApiServer,
   startApiServer,
 } from '../dev/sandbox/apiserver/index.ts';
+import { waitFor as waitForCondition } from './support/wait.ts';
 
-async function waitFor<T>(
+/** The shared waitFor with this file's bound: the sandbox answers within milliseconds. */
+function waitFor<T>(
   what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+) {
+  return waitForCondition(what, probe, { timeoutMs, intervalMs: 10 });
 }
 
 async function codeOf(promise: Promise<unknown>): Promise<number> {
@@ -224,7 +220,9 @@ describe('watch semantics', () => {
     const ref = { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions' };
     await crds.createClusterCustomObject({ ...ref, body: crd });
     const watching = collectWatch(kc, '/apis/example.dev/v1/namespaces/inf/things', {}, 99, 3000);
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor('the watch to be open', () =>
+      server.requestLog.entries.some((e) => e.verb === 'watch' && e.path.endsWith('/inf/things')),
+    );
     await crds.deleteClusterCustomObject({ ...ref, name: 'things.example.dev' });
     expect((await watching).closed).toBe(true);
     const gone = await codeOf(
@@ -347,9 +345,12 @@ describe('deletion semantics', () => {
       },
     });
     await core.deleteNamespacedSecret({ namespace: 'gc', name: 'owner2', propagationPolicy: 'Orphan' });
-    await new Promise((r) => setTimeout(r, 50));
-    const orphan = await core.readNamespacedConfigMap({ namespace: 'gc', name: 'orphan' });
-    expect(orphan.metadata?.ownerReferences).toBeUndefined();
+    // Kept, not collected: the dependent stays readable and loses its ownerReference.
+    const orphan = await waitFor('the dependent to be orphaned', async () => {
+      const read = await core.readNamespacedConfigMap({ namespace: 'gc', name: 'orphan' });
+      return read.metadata?.ownerReferences === undefined ? read : undefined;
+    });
+    expect(orphan.metadata?.name).toBe('orphan');
   });
 });
 

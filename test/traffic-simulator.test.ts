@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SandboxApiServer, startApiServer } from '../dev/sandbox/apiserver/index.ts';
 import {
   SIM_ANNOTATIONS,
+  type SimulatorClock,
   SimulatorSyncTimeoutError,
   startTrafficSimulator,
   type TrafficSimulator,
@@ -19,6 +20,7 @@ import type { KubeApi, KubeObject } from '../src/kube/types.ts';
 import { runChecks } from '../src/metrics/checks.ts';
 import { PrometheusProvider } from '../src/metrics/prometheus.ts';
 import { usePrometheus } from './support/prometheus.ts';
+import { waitFor } from './support/wait.ts';
 
 const prom = usePrometheus();
 const NS = 'sim';
@@ -71,20 +73,38 @@ function virtualService(name: string, routes: Array<[host: string, weight: numbe
   } as KubeObject;
 }
 
-async function eventually<T>(
-  what: string,
-  read: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 15_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await read().catch(() => undefined);
-    if (last !== undefined && ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not happen within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+/** Waits until `ok` holds for what `read` gives; the error shows the last value read. */
+function eventually<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000) {
+  return waitFor(
+    what,
+    async () => {
+      const value = await read();
+      if (!ok(value)) throw new Error(`last: ${JSON.stringify(value)}`);
+      return value;
+    },
+    { timeoutMs },
+  );
+}
+
+/** The system clock, keeping count of the timers still pending. */
+function trackedTimers() {
+  const pending = new Set<NodeJS.Timeout>();
+  const clock: SimulatorClock = {
+    now: () => new Date(),
+    setTimeout: (fn, ms) => {
+      const handle = setTimeout(() => {
+        pending.delete(handle);
+        fn();
+      }, ms);
+      pending.add(handle);
+      return handle;
+    },
+    clearTimeout: (handle) => {
+      pending.delete(handle as NodeJS.Timeout);
+      clearTimeout(handle as NodeJS.Timeout);
+    },
+  };
+  return { clock, pending };
 }
 
 describe('startTrafficSimulator against the sandbox API server and a real Prometheus', () => {
@@ -92,6 +112,7 @@ describe('startTrafficSimulator against the sandbox API server and a real Promet
   let api: KubeApi;
   let simulator: TrafficSimulator | undefined;
   const { logger, lines } = memoryLogger();
+  const timers = trackedTimers();
 
   beforeAll(async () => {
     server = await startApiServer({ deploymentReadyDelayMs: 100 });
@@ -157,6 +178,7 @@ describe('startTrafficSimulator against the sandbox API server and a real Promet
       tickMs: 100,
       logger,
       seed: 1,
+      clock: timers.clock,
     });
     const provider = new PrometheusProvider({ address: prom.url });
     const total = (workload: string, extra = '') =>
@@ -253,9 +275,8 @@ describe('startTrafficSimulator against the sandbox API server and a real Promet
   it('stops cleanly and ticks no more', async () => {
     const s = simulator!;
     await s.stop();
-    const ticks = s.ticks;
-    await new Promise((r) => setTimeout(r, 300));
-    expect(s.ticks).toBe(ticks);
+    // Ticks come only from its timer: with none left, it ticks no more.
+    expect(timers.pending.size).toBe(0);
     await s.stop();
   });
 
@@ -266,6 +287,8 @@ describe('startTrafficSimulator against the sandbox API server and a real Promet
     await new Promise((r) => closed.close(r));
     const { logger: outageLogger, lines: outageLines } = memoryLogger();
     const seen: number[] = [];
+    // Time moves only when the test says: 50 ms between ticks, whatever the machine's load.
+    let nowMs = Date.now();
     const s = await startTrafficSimulator({
       kubeConfig: server.kubeConfig(),
       prometheusUrl: `http://127.0.0.1:${port}`,
@@ -275,10 +298,11 @@ describe('startTrafficSimulator against the sandbox API server and a real Promet
       logger: outageLogger,
       seed: 2,
       onTick: (traffic) => seen.push(traffic.reduce((sum, t) => sum + t.requests, 0)),
+      clock: { now: () => new Date(nowMs), setTimeout: () => undefined, clearTimeout: () => {} },
     });
     try {
       for (let i = 0; i < 3; i++) {
-        await new Promise((r) => setTimeout(r, 50));
+        nowMs += 50;
         const traffic = await s.tick();
         expect(traffic.map((t) => t.workload).sort()).toEqual(['podinfo-primary']);
       }

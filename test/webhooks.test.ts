@@ -5,6 +5,7 @@ import { postJson } from '../src/outbound/post.ts';
 import { callWebhook } from '../src/webhooks/client.ts';
 import { webhookPayload } from '../src/webhooks/payload.ts';
 import { WebhookRunner } from '../src/webhooks/runner.ts';
+import { waitFor } from './support/wait.ts';
 import { HookReceiver } from './webhooks-receiver.ts';
 
 const SECRET_PATH = '/hooks/T000/B000/s3cr3t-token-xyz';
@@ -180,8 +181,11 @@ describe('WebhookRunner', () => {
     const started = Date.now();
     for (let i = 0; i < 5; i++) runner.poll(`ns/slow-${i}`, hang, webhookPayload(canary, hang), 't');
     runner.poll('ns/fast', fast, webhookPayload(canary, fast), 't');
-    for (let i = 0; i < 50 && !settledAt.has('ns/fast'); i++) await new Promise((r) => setTimeout(r, 20));
-    expect(settledAt.get('ns/fast')! - started).toBeLessThan(1000);
+    const fastAt = await waitFor('the fast hook to settle', () => settledAt.get('ns/fast'), {
+      timeoutMs: 1000,
+      intervalMs: 20,
+    });
+    expect(fastAt - started).toBeLessThan(1000);
     expect(runner.poll('ns/fast', fast, webhookPayload(canary, fast), 't')).toMatchObject({
       ok: true,
       status: 204,

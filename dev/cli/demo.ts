@@ -1,6 +1,7 @@
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { usageError } from '../../src/cli/command-line.ts';
 import type { CliIo, Command } from '../../src/cli/run.ts';
+import { ArgsError, type FlagValues, HELP_FLAG, parseFlags, wantsHelp } from '../../src/lib/args.ts';
 import type { DemoReporter } from '../demo/events.ts';
 import { createReporter } from '../demo/reporter.ts';
 import { runDemo } from '../demo/run.ts';
@@ -50,15 +51,16 @@ const FLAGS = {
   rps: { type: 'string' },
   prometheus: { type: 'string' },
   'log-level': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  ...HELP_FLAG,
 } as const;
 
 export function parseDemoArgs(args: string[]): DemoCliOptions {
-  let values: ReturnType<typeof parseArgs<{ options: typeof FLAGS }>>['values'];
+  let values: FlagValues<typeof FLAGS>;
   try {
-    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options: FLAGS }));
+    ({ values } = parseFlags(args, FLAGS));
   } catch (err) {
-    throw new DemoUsageError((err as Error).message);
+    if (!(err instanceof ArgsError)) throw err;
+    throw new DemoUsageError(err.message);
   }
   const scenario = values.scenario ?? 'default';
   if (!isScenarioName(scenario))
@@ -89,17 +91,16 @@ function wantsColour(io: CliIo): boolean {
 }
 
 export const demoCommand: Command = async (args: string[], io: CliIo): Promise<number> => {
+  if (wantsHelp(args)) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
   let options: DemoCliOptions;
   try {
     options = parseDemoArgs(args);
   } catch (err) {
     if (!(err instanceof DemoUsageError)) throw err;
-    io.stderr.write(`petrel demo: ${err.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (options.help) {
-    io.stdout.write(USAGE);
-    return 0;
+    return usageError(io, { command: 'petrel demo', usage: USAGE }, err.message);
   }
   const reporter: DemoReporter = createReporter(options.json ? 'json' : 'terminal', {
     out: io.stdout,

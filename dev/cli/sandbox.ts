@@ -1,6 +1,7 @@
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { usageError } from '../../src/cli/command-line.ts';
 import type { CliIo, Command } from '../../src/cli/run.ts';
+import { ArgsError, parseFlags, wantsHelp } from '../../src/lib/args.ts';
 import { startApiServer } from '../sandbox/apiserver/index.ts';
 
 const USAGE = `usage: petrel sandbox [--port 0] [--host 127.0.0.1] [--token T] [--snapshot FILE] [--ready-delay MS] [--crd FILE]...
@@ -30,24 +31,17 @@ function integer(flag: string, value: string | undefined, fallback: number, max:
 }
 
 function parse(args: string[]) {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      token: { type: 'string' },
-      snapshot: { type: 'string' },
-      'ready-delay': { type: 'string' },
-      crd: { type: 'string', multiple: true },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values } = parseFlags(args, {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    token: { type: 'string' },
+    snapshot: { type: 'string' },
+    'ready-delay': { type: 'string' },
+    crd: { type: 'string', multiple: true },
   });
   if (values.token !== undefined && !/^[\x21-\x7e]+$/.test(values.token))
     throw new SandboxUsageError('--token must be printable ASCII without spaces');
   return {
-    help: values.help === true,
     port: integer('port', values.port, 0, 65_535),
     host: values.host ?? '127.0.0.1',
     token: values.token,
@@ -71,16 +65,16 @@ function untilSignal(): Promise<NodeJS.Signals> {
 }
 
 export const sandboxCommand: Command = async (args: string[], io: CliIo) => {
+  if (wantsHelp(args)) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
   let options: ReturnType<typeof parse>;
   try {
     options = parse(args);
   } catch (error) {
-    io.stderr.write(`petrel sandbox: ${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (options.help) {
-    io.stdout.write(USAGE);
-    return 0;
+    if (!(error instanceof ArgsError || error instanceof SandboxUsageError)) throw error;
+    return usageError(io, { command: 'petrel sandbox', usage: USAGE }, error.message);
   }
   const logger = pino({ level: 'info', base: { component: 'sandbox' } }, io.stderr);
   let server: Awaited<ReturnType<typeof startApiServer>>;

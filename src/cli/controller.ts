@@ -1,13 +1,14 @@
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { z } from 'zod';
 import { MESH_PROVIDERS } from '../controller/mesh.ts';
+import { ArgsError, type FlagValues, parseFlags, wantsHelp } from '../lib/args.ts';
 import {
   NOTIFICATION_FLAGS_USAGE,
   type NotificationOptions,
   NotificationUsageError,
   parseNotificationArgs,
 } from '../notifiers/flags.ts';
+import { usageError } from './command-line.ts';
 import {
   OPERATIONS_USAGE,
   type OperationsOptions,
@@ -77,42 +78,37 @@ export class UsageError extends Error {
   readonly code = 'USAGE';
 }
 
+const FLAGS = {
+  kubeconfig: { type: 'string' },
+  'in-cluster': { type: 'boolean' },
+  'prometheus-address': { type: 'string' },
+  'mesh-provider': { type: 'string' },
+  namespace: { type: 'string', multiple: true },
+  workers: { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
 /** Flags win over environment variables; every value is validated, and errors name the flag and the fix. */
 export function parseControllerArgs(args: string[], env: NodeJS.ProcessEnv): ControllerCliOptions {
-  let values: Record<string, string | boolean | string[] | undefined>;
+  let values: FlagValues<typeof FLAGS>;
   try {
-    ({ values } = parseArgs({
-      args,
-      allowPositionals: false,
-      options: {
-        kubeconfig: { type: 'string' },
-        'in-cluster': { type: 'boolean' },
-        'prometheus-address': { type: 'string' },
-        'mesh-provider': { type: 'string' },
-        namespace: { type: 'string', multiple: true },
-        workers: { type: 'string' },
-        'log-level': { type: 'string' },
-      },
-    }));
+    ({ values } = parseFlags(args, FLAGS));
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    if (!(err instanceof ArgsError)) throw err;
+    throw new UsageError(err.message);
   }
-  const namespaceValues =
-    (values.namespace as string[] | undefined) ?? (env.PETREL_NAMESPACES ? [env.PETREL_NAMESPACES] : []);
+  const namespaceValues = values.namespace ?? (env.PETREL_NAMESPACES ? [env.PETREL_NAMESPACES] : []);
   const raw = {
-    kubeconfig:
-      (values.kubeconfig as string | undefined) ??
-      (values['in-cluster'] ? undefined : env.KUBECONFIG || undefined),
-    inCluster: (values['in-cluster'] as boolean | undefined) ?? false,
-    prometheusAddress:
-      (values['prometheus-address'] as string | undefined) ?? (env.PETREL_PROMETHEUS_ADDRESS || undefined),
-    meshProvider: (values['mesh-provider'] as string | undefined) ?? (env.PETREL_MESH_PROVIDER || undefined),
+    kubeconfig: values.kubeconfig ?? (values['in-cluster'] ? undefined : env.KUBECONFIG || undefined),
+    inCluster: values['in-cluster'] ?? false,
+    prometheusAddress: values['prometheus-address'] ?? (env.PETREL_PROMETHEUS_ADDRESS || undefined),
+    meshProvider: values['mesh-provider'] ?? (env.PETREL_MESH_PROVIDER || undefined),
     namespaces: namespaceValues
       .flatMap((v) => v.split(','))
       .map((v) => v.trim())
       .filter((v) => v.length > 0),
-    workers: (values.workers as string | undefined) ?? (env.PETREL_WORKERS || undefined),
-    logLevel: (values['log-level'] as string | undefined) ?? (env.PETREL_LOG_LEVEL || undefined),
+    workers: values.workers ?? (env.PETREL_WORKERS || undefined),
+    logLevel: values['log-level'] ?? (env.PETREL_LOG_LEVEL || undefined),
   };
   const result = controllerOptionsSchema.safeParse(raw);
   if (!result.success) {
@@ -129,7 +125,7 @@ export function parseControllerArgs(args: string[], env: NodeJS.ProcessEnv): Con
 }
 
 export const controllerCommand: Command = async (args: string[], io: CliIo): Promise<number> => {
-  if (args.includes('--help') || args.includes('-h')) {
+  if (wantsHelp(args)) {
     io.stdout.write(USAGE);
     return 0;
   }
@@ -148,8 +144,7 @@ export const controllerCommand: Command = async (args: string[], io: CliIo): Pro
       err instanceof OperationsUsageError ||
       err instanceof NotificationUsageError;
     if (!usage) throw err;
-    io.stderr.write(`petrel controller: ${err.message}\n\n${USAGE}`);
-    return 2;
+    return usageError(io, { command: 'petrel controller', usage: USAGE }, err.message);
   }
   const logger = pino({ level: options.logLevel, base: { component: 'controller' } }, io.stdout);
   // Loaded here so `--help` and flag errors answer without loading the Kubernetes client.

@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildCrds, crdFileName, renderCrdYaml } from '../api/crd.ts';
+import { parseCommandLine, usageError } from './command-line.ts';
 import type { Command } from './run.ts';
 
 const USAGE = `usage: petrel crds [--out DIR | --check DIR]
@@ -10,26 +10,18 @@ const USAGE = `usage: petrel crds [--out DIR | --check DIR]
   --check DIR   exit 1 when the files in DIR differ from the schemas in src/api
 `;
 
+const COMMAND_LINE = {
+  command: 'petrel crds',
+  usage: USAGE,
+  flags: { out: { type: 'string' }, check: { type: 'string' } },
+} as const;
+
 export const crdsCommand: Command = async (args, io) => {
-  let values: { out?: string; check?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: { out: { type: 'string' }, check: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    io.stderr.write(`petrel crds: ${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
+  const parsed = parseCommandLine(args, io, COMMAND_LINE);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   if (values.out !== undefined && values.check !== undefined) {
-    io.stderr.write(`petrel crds: --out and --check exclude each other\n${USAGE}`);
-    return 2;
+    return usageError(io, COMMAND_LINE, '--out and --check exclude each other');
   }
   const files = buildCrds().map((crd) => ({ name: crdFileName(crd), text: renderCrdYaml(crd) }));
 

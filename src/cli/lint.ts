@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { checkPromQLTemplate } from '../api/promql.ts';
 import { isPetrelObject, validatePetrelResource } from '../api/resource.ts';
+import { parseCommandLine } from './command-line.ts';
 import type { Command } from './run.ts';
 
 const USAGE = `usage: petrel lint FILE|DIR|- ...
@@ -14,6 +15,8 @@ const USAGE = `usage: petrel lint FILE|DIR|- ...
   are shown as DOC.items[N], counted from 0. Other kinds are skipped.
   Exit status: 0 all valid, 1 problems found, 2 input could not be read or parsed.
 `;
+
+const COMMAND_LINE = { command: 'petrel lint', usage: USAGE, flags: {}, positionals: true } as const;
 
 export const EXIT_VALID = 0;
 export const EXIT_PROBLEMS = 1;
@@ -33,12 +36,14 @@ export interface LintReport {
 }
 
 export const lintCommand: Command = async (args, io) => {
-  if (args.length === 0 || args.includes('--help') || args.includes('-h')) {
-    (args.length === 0 ? io.stderr : io.stdout).write(USAGE);
-    return args.length === 0 ? EXIT_UNREADABLE : EXIT_VALID;
+  if (args.length === 0) {
+    io.stderr.write(USAGE);
+    return EXIT_UNREADABLE;
   }
+  const parsed = parseCommandLine(args, io, COMMAND_LINE);
+  if (typeof parsed === 'number') return parsed;
   const report: LintReport = { problems: [], unreadable: [], resources: 0, files: 0 };
-  for (const arg of args) {
+  for (const arg of parsed.positionals) {
     let sources: LintSource[];
     try {
       sources = arg === '-' ? [{ name: '<stdin>', text: await readAll(io.stdin) }] : await readSources(arg);

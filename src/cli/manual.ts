@@ -1,10 +1,10 @@
-import { parseArgs } from 'node:util';
 import { createKubeApi } from '../kube/client.ts';
 import { isKubeApiError } from '../kube/errors.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import { RESOURCES } from '../kube/resources.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { MANUAL_ACTIONS, type ManualActionType, manualActionPatch } from '../rollout/index.ts';
+import { parseCommandLine, usageError } from './command-line.ts';
 import type { CliIo, Command } from './run.ts';
 
 const DESCRIPTIONS: Record<ManualActionType, string> = {
@@ -28,51 +28,40 @@ options:
 `;
 }
 
+const FLAGS = {
+  namespace: { type: 'string', short: 'n' },
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  by: { type: 'string' },
+} as const;
+
 /** One command per action: `petrel promote|abort|pause|resume NAME [-n NS]`. */
 export function manualCommand(action: ManualActionType): Command {
   return async (args: string[], io: CliIo): Promise<number> => {
-    let values: Record<string, string | boolean | undefined>;
-    let positionals: string[];
-    try {
-      ({ values, positionals } = parseArgs({
-        args,
-        allowPositionals: true,
-        options: {
-          namespace: { type: 'string', short: 'n' },
-          kubeconfig: { type: 'string' },
-          context: { type: 'string' },
-          by: { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      }));
-    } catch (err) {
-      io.stderr.write(`petrel ${action}: ${(err as Error).message}\n${usage(action)}`);
-      return 2;
-    }
-    if (values.help) {
-      io.stdout.write(usage(action));
-      return 0;
-    }
-    if (positionals.length !== 1) {
-      io.stderr.write(`petrel ${action}: give exactly one Canary name\n${usage(action)}`);
-      return 2;
-    }
+    const commandLine = {
+      command: `petrel ${action}`,
+      usage: usage(action),
+      flags: FLAGS,
+      positionals: true,
+    };
+    const parsed = parseCommandLine(args, io, commandLine);
+    if (typeof parsed === 'number') return parsed;
+    const { values, positionals } = parsed;
+    if (positionals.length !== 1) return usageError(io, commandLine, 'give exactly one Canary name');
     const name = positionals[0]!;
     let kubeConfig: ReturnType<typeof loadKubeConfig>;
     try {
       kubeConfig = loadKubeConfig({
-        kubeconfig: (values.kubeconfig as string | undefined) ?? io.env.KUBECONFIG,
-        ...(values.context ? { context: values.context as string } : {}),
+        kubeconfig: values.kubeconfig ?? io.env.KUBECONFIG,
+        ...(values.context ? { context: values.context } : {}),
       });
     } catch (err) {
       io.stderr.write(`petrel ${action}: ${(err as Error).message}\n`);
       return 2;
     }
     const namespace =
-      (values.namespace as string | undefined) ??
-      kubeConfig.getContextObject(kubeConfig.currentContext)?.namespace ??
-      'default';
-    const by = (values.by as string | undefined) ?? kubeConfig.getCurrentUser()?.name ?? 'petrel-cli';
+      values.namespace ?? kubeConfig.getContextObject(kubeConfig.currentContext)?.namespace ?? 'default';
+    const by = values.by ?? kubeConfig.getCurrentUser()?.name ?? 'petrel-cli';
     const api = createKubeApi({ kubeConfig, userAgent: `petrel-${action}` });
     try {
       await api.mergePatch<KubeObject>(

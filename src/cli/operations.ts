@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseDuration } from '../api/duration.ts';
 import { LeaderElectionConfigError, validateTimings } from '../controller/leader.ts';
+import { ArgsError, type FlagDefs, takeFlags } from '../lib/args.ts';
 
 /** The `petrel controller` flags for running in a cluster: the metrics/probe server and leader election. */
 export const OPERATIONS_USAGE = `  --metrics-port N             port of /metrics, /healthz, /readyz; 0 picks one (default 8080) [PETREL_METRICS_PORT]
@@ -24,6 +25,10 @@ const VALUE_FLAGS: Record<string, keyof RawOperations> = {
   '--lease-duration': 'leaseDuration',
   '--renew-deadline': 'renewDeadline',
   '--retry-period': 'retryPeriod',
+};
+const FLAGS: FlagDefs = {
+  'leader-elect': { type: 'boolean' },
+  ...Object.fromEntries(Object.keys(VALUE_FLAGS).map((flag) => [flag.slice(2), { type: 'string' }])),
 };
 const FLAG_OF = Object.fromEntries(Object.entries(VALUE_FLAGS).map(([flag, key]) => [key, flag]));
 
@@ -106,27 +111,15 @@ export function parseOperationsArgs(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
 ): { options: OperationsOptions; rest: string[] } {
-  const raw: RawOperations = {};
-  const rest: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const [flag, inline] =
-      arg.startsWith('--') && arg.includes('=')
-        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
-        : [arg, undefined];
-    if (flag === '--leader-elect') {
-      raw.leaderElect = inline ?? true;
-      continue;
-    }
-    const key = VALUE_FLAGS[flag];
-    if (!key) {
-      rest.push(arg);
-      continue;
-    }
-    const value = inline ?? args[++i];
-    if (value === undefined) throw new OperationsUsageError(`${flag}: needs a value`);
-    raw[key] = value;
+  let taken: ReturnType<typeof takeFlags>;
+  try {
+    taken = takeFlags(args, FLAGS);
+  } catch (err) {
+    throw err instanceof ArgsError ? new OperationsUsageError(err.message) : err;
   }
+  const raw = { leaderElect: taken.values['leader-elect'] } as RawOperations;
+  for (const [flag, key] of Object.entries(VALUE_FLAGS)) raw[key] = taken.values[flag.slice(2)] as string;
+  const rest = taken.rest;
   const fromEnv = (name: string) => env[name] || undefined;
   const result = schema.safeParse({
     metricsPort: raw.metricsPort ?? fromEnv('PETREL_METRICS_PORT'),

@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import { petrelVersion } from './version.ts';
 
 export interface CliIo {
   stdout: Writable;
@@ -18,6 +19,7 @@ commands:
   sandbox          run a local Kubernetes API server for demos and tests (--help; source checkout only)
   promote|abort|pause|resume NAME [-n NS]   manual control of a rollout (through an annotation)
   demo             watch canary releases promoted and rolled back in a local sandbox (--help; source checkout only)
+  version          print the version (also --version)
 `;
 
 // Each command is loaded on demand so `petrel lint` does not pay for the controller's imports.
@@ -43,6 +45,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(USAGE);
     return name ? 0 : 2;
+  }
+  if (name === 'version' || name === '--version' || name === '-V') {
+    io.stdout.write(`petrel ${petrelVersion()}\n`);
+    return 0;
   }
   const load = commands[name];
   if (!load && DEVELOPMENT_COMMANDS.has(name)) {

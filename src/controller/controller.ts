@@ -202,6 +202,7 @@ function createReconciler(
       prometheusAddress: options.prometheusAddress,
       queryTimeoutMs: options.queryTimeoutMs,
       logger: logger.child({ component: 'metrics' }),
+      onQuery: options.metrics?.onMetricsQuery,
     }),
     clock,
     logger: logger.child({ component: 'reconciler' }),

@@ -6,7 +6,7 @@ import type { CacheReader } from '../kube/informer.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { runChecks } from '../metrics/checks.ts';
 import { createMetricsProvider } from '../metrics/factory.ts';
-import type { MetricsProvider } from '../metrics/provider.ts';
+import type { MetricsProvider, MetricsQueryInfo } from '../metrics/provider.ts';
 
 export interface MetricChecksOptions {
   metricTemplates: CacheReader<KubeObject>;
@@ -14,6 +14,8 @@ export interface MetricChecksOptions {
   prometheusAddress?: string;
   queryTimeoutMs?: number;
   logger: Logger;
+  /** Told of every query and its outcome (the controller counts the failed ones). */
+  onQuery?: (info: MetricsQueryInfo) => void;
 }
 
 /**
@@ -32,6 +34,7 @@ export function metricChecks(
         defaultAddress: options.prometheusAddress,
         timeoutMs: options.queryTimeoutMs,
         logger: options.logger,
+        onQuery: options.onQuery,
       });
       providers.set(cacheKey, provider);
     }

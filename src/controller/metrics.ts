@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { CANARY_PHASES } from '../api/constants.ts';
 import type { KubeRequestInfo } from '../kube/types.ts';
+import type { MetricsQueryInfo } from '../metrics/provider.ts';
 
 /**
  * What the metrics read from a Canary: its status, as any replica's informer sees it (hostile until
@@ -54,6 +55,7 @@ export class ControllerMetrics {
   private readonly reconcileDuration: Histogram<'result'>;
   private readonly apiRequests: Counter<'verb' | 'resource' | 'code'>;
   private readonly apiDuration: Histogram<'verb'>;
+  private readonly failedQueries: Counter<'reason'>;
   private readonly leader: Gauge;
   private depthSource: () => number = () => 0;
   /** Per canary: the phase last seen, when its rollout started, and the metric names it reported. */
@@ -146,6 +148,12 @@ export class ControllerMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.failedQueries = new Counter({
+      name: 'petrel_metric_queries_failed_total',
+      help: 'Metric queries (Prometheus) that yielded no value, by reason: the error code (QUERY_TIMEOUT, UNREACHABLE, HTTP_STATUS, BAD_RESPONSE, QUERY_ERROR, NO_VALUES, NAN, MULTIPLE_SERIES)',
+      labelNames: ['reason'],
+      registers,
+    });
     this.leader = new Gauge({
       name: 'petrel_leader',
       help: '1 when this replica holds the leader lease (or runs without leader election)',
@@ -220,6 +228,11 @@ export class ControllerMetrics {
     const code = info.status !== undefined ? String(info.status) : (info.errorCode ?? 'unknown');
     this.apiRequests.inc({ verb: info.verb, resource: info.resource, code });
     this.apiDuration.observe({ verb: info.verb }, info.durationMs / 1000);
+  };
+
+  /** The metrics providers' query hook: counts the queries that failed, by their stable code. */
+  readonly onMetricsQuery = (info: MetricsQueryInfo): void => {
+    if (info.errorCode !== undefined) this.failedQueries.inc({ reason: info.errorCode });
   };
 
   /** Wraps a reconcile function to count and time it. */

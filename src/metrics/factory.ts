@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { MetricTemplateProvider } from '../api/index.ts';
 import { type PrometheusCredentials, PrometheusProvider } from './prometheus.ts';
-import type { MetricsProvider } from './provider.ts';
+import type { MetricsProvider, MetricsQueryHook } from './provider.ts';
 
 export class InvalidProviderError extends Error {
   override readonly name = 'InvalidProviderError';
@@ -15,6 +15,8 @@ export interface CreateProviderOptions {
   secretValues?: Readonly<Record<string, string>>;
   timeoutMs?: number;
   logger?: Logger;
+  /** Told about every query run to its end (the controller counts the failed ones). */
+  onQuery?: MetricsQueryHook;
 }
 
 /** A provider for a MetricTemplate's `spec.provider`; `undefined` means the default Prometheus. */
@@ -41,6 +43,7 @@ export function createMetricsProvider(
         insecureSkipVerify: spec?.insecureSkipVerify,
         timeoutMs: opts.timeoutMs,
         logger: opts.logger,
+        onQuery: opts.onQuery,
       });
     }
     default: {

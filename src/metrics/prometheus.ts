@@ -1,10 +1,10 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import type { Logger } from 'pino';
-import { PrometheusDriver, type QueryResult } from 'prometheus-query';
+import { type InstantQueryResult, PrometheusHttpClient, PrometheusHttpError } from './prometheus-http.ts';
 import {
+  failureCode,
   type MetricsProvider,
   MetricsProviderError,
+  type MetricsQueryHook,
   MultipleSeriesError,
   NotANumberError,
   NoValuesFoundError,
@@ -19,125 +19,69 @@ export interface PrometheusProviderOptions {
   /** Base URL of Prometheus, e.g. http://prometheus.istio-system:9090 (a path prefix is kept). */
   address: string;
   credentials?: PrometheusCredentials;
+  /** Extra request headers, e.g. a tenant ID for Mimir or Cortex; credentials set Authorization. */
+  headers?: Readonly<Record<string, string>>;
   /** Per-query timeout, enforced on the client and sent to Prometheus as `timeout`. Default 10 s. */
   timeoutMs?: number;
   insecureSkipVerify?: boolean;
   logger?: Logger;
-}
-
-const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
-
-/**
- * Connections kept per provider. Queries beyond this wait for a free connection (still within
- * their timeout) instead of opening ever more sockets to one Prometheus.
- */
-const MAX_SOCKETS = 64;
-
-/**
- * Node's own global agent settings: idle sockets are unref'd (they never keep the process alive)
- * and closed after 5 s, well under the idle timeouts of Prometheus and common proxies.
- */
-const AGENT_OPTIONS = {
-  keepAlive: true,
-  scheduling: 'lifo',
-  timeout: 5_000,
-  maxSockets: MAX_SOCKETS,
-} as const;
-
-/** The error prometheus-query throws: a plain object, not an Error. */
-interface DriverFailure {
-  status?: string;
-  errorType?: string;
-  error?: string;
-  httpStatus?: number;
-  code?: string;
-  prometheus?: { errorType?: string; error?: string };
-}
-
-/** What one query hands to its own request, and what it gets back from it. */
-interface Exchange {
-  readonly signal: AbortSignal;
-  claimed: boolean;
-  body?: unknown;
-}
-
-/** The slice of axios that the driver keeps in its (untyped) `axiosInstance` field. */
-interface RequestConfig {
-  signal?: unknown;
-  maxContentLength?: number;
-  httpAgent?: unknown;
-  httpsAgent?: unknown;
-}
-interface AxiosLike {
-  interceptors: {
-    request: {
-      use(
-        onFulfilled: (config: RequestConfig) => RequestConfig,
-        onRejected: undefined,
-        options: { synchronous: boolean },
-      ): unknown;
-    };
-    response: { use(onFulfilled: (response: { config: RequestConfig; data: unknown }) => unknown): unknown };
-  };
+  /** Told about every query run to its end: how long it took and, when it failed, why. */
+  onQuery?: MetricsQueryHook;
+  /** Evaluation time of each query, in milliseconds since the epoch. Default Date.now. */
+  now?: () => number;
 }
 
 /**
- * Runs instant queries against Prometheus's HTTP API through prometheus-query, and insists on
- * exactly one finite sample. Credentials are sent, never logged, and never attached to errors.
- *
- * One driver, one axios instance and one pair of keep-alive agents serve every query of a
- * provider. Each query's abort signal reaches its own request through a synchronous request
- * interceptor: the driver calls axios, and axios runs synchronous interceptors, within the
- * `instantQuery` call itself, so the exchange set just before that call is the one the
- * interceptor takes. (AsyncLocalStorage would also work, but on Node 20 it turns on promise
- * hooks for the whole process, which costs more CPU than this change saves.)
+ * Runs instant queries against Prometheus's HTTP API and insists on exactly one finite sample.
+ * One client (one keep-alive agent) serves every query of a provider. Credentials are sent, never
+ * logged, and never attached to errors.
  */
 export class PrometheusProvider implements MetricsProvider {
   readonly address: string;
   private readonly timeoutMs: number;
-  private client: PrometheusDriver | undefined;
-  /** The exchange of the `instantQuery` call in progress; set and taken in the same tick. */
-  private pending: Exchange | undefined;
-  private readonly exchanges = new WeakMap<object, Exchange>();
+  private readonly client: PrometheusHttpClient;
+  private readonly now: () => number;
 
   constructor(private readonly opts: PrometheusProviderOptions) {
-    this.address = opts.address.replace(/\/+$/, '');
+    const credentials = opts.credentials;
+    this.client = new PrometheusHttpClient({
+      address: opts.address,
+      headers: opts.headers,
+      ...(credentials?.kind === 'bearer' ? { bearerToken: credentials.token } : {}),
+      ...(credentials?.kind === 'basic'
+        ? { basicAuth: { username: credentials.username, password: credentials.password } }
+        : {}),
+      insecureSkipVerify: opts.insecureSkipVerify,
+    });
+    this.address = this.client.address;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.now = opts.now ?? Date.now;
   }
 
   async runQuery(query: string, opts: { signal?: AbortSignal } = {}): Promise<number> {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    this.client ??= this.createDriver();
-    const exchange: Exchange = { signal, claimed: false };
-    const started = Date.now();
-    let result: QueryResult;
+    const started = performance.now();
+    const report = (errorCode?: ReturnType<typeof failureCode>) =>
+      this.opts.onQuery?.({ durationMs: performance.now() - started, ...(errorCode ? { errorCode } : {}) });
     try {
-      this.pending = exchange;
-      let answer: Promise<QueryResult>;
-      try {
-        answer = this.client.instantQuery(
-          query,
-          undefined,
-          `${Math.max(1, Math.ceil(this.timeoutMs / 1000))}s`,
-        );
-      } finally {
-        this.pending = undefined;
-      }
-      if (!exchange.claimed) {
-        // The request was not issued within the call: another query could have taken it.
-        answer.catch(() => {});
-        throw new Error('the request was not issued synchronously; per-query signals cannot be attached');
-      }
-      result = await answer;
+      const result = await this.client.instantQuery(query, {
+        timeMs: this.now(),
+        timeoutMs: this.timeoutMs,
+        signal: opts.signal,
+      });
+      const value = singleValue(query, result);
+      report();
+      return value;
     } catch (failure) {
-      if (opts.signal?.aborted) throw opts.signal.reason;
-      if (timeout.aborted) throw new QueryTimeoutError(query, this.timeoutMs);
-      throw this.toProviderError(query, failure);
+      if (opts.signal?.aborted && failure === opts.signal.reason) throw failure;
+      const error = this.toMetricsError(query, failure);
+      report(failureCode(error));
+      throw error;
     } finally {
-      this.opts.logger?.debug({ address: this.address, query, ms: Date.now() - started }, 'prometheus query');
+      this.opts.logger?.debug(
+        { address: this.address, query, ms: Math.round(performance.now() - started) },
+        'prometheus query',
+      );
     }
-    return singleValue(query, result, exchange.body);
   }
 
   async isOnline(): Promise<boolean> {
@@ -148,123 +92,61 @@ export class PrometheusProvider implements MetricsProvider {
     }
   }
 
-  private createDriver(): PrometheusDriver {
-    const credentials = this.opts.credentials;
-    const driver = new PrometheusDriver({
-      endpoint: this.address,
-      baseURL: '/api/v1',
-      auth:
-        credentials?.kind === 'basic'
-          ? { username: credentials.username, password: credentials.password }
-          : undefined,
-      headers: {
-        // Answers are small JSON documents: compressing them costs both sides more than it saves.
-        'Accept-Encoding': 'identity',
-        ...(credentials?.kind === 'bearer' ? { Authorization: `Bearer ${credentials.token}` } : {}),
-      },
-      timeout: this.timeoutMs,
-    });
-    const axios = (driver as unknown as { axiosInstance?: AxiosLike }).axiosInstance;
-    if (typeof axios?.interceptors?.request?.use !== 'function') {
-      throw new Error('prometheus-query no longer exposes its axios instance');
+  private toMetricsError(query: string, failure: unknown) {
+    if (failure instanceof NoValuesFoundError) return failure;
+    if (failure instanceof NotANumberError) return failure;
+    if (failure instanceof MultipleSeriesError) return failure;
+    if (failure instanceof MetricsProviderError) return failure;
+    if (!(failure instanceof PrometheusHttpError)) {
+      return new MetricsProviderError(
+        `prometheus at ${this.address} could not be queried: ${(failure as Error)?.message ?? String(failure)}`,
+        query,
+      );
     }
-    const httpAgent = new HttpAgent(AGENT_OPTIONS);
-    const httpsAgent = new HttpsAgent({
-      ...AGENT_OPTIONS,
-      ...(this.opts.insecureSkipVerify === true ? { rejectUnauthorized: false } : {}),
-    });
-    axios.interceptors.request.use(
-      (config) => {
-        const exchange = this.pending;
-        // Only the request issued inside runQuery's own instantQuery call may carry its signal.
-        if (!exchange) throw new Error('prometheus request issued outside a query');
-        exchange.claimed = true;
-        this.pending = undefined;
-        this.exchanges.set(config, exchange);
-        config.signal = exchange.signal;
-        // A hostile or misconfigured endpoint must not make the controller buffer without bound.
-        config.maxContentLength = MAX_RESPONSE_BYTES;
-        config.httpAgent = httpAgent;
-        config.httpsAgent = httpsAgent;
-        return config;
-      },
-      undefined,
-      { synchronous: true },
-    );
-    axios.interceptors.response.use((response) => {
-      const exchange = this.exchanges.get(response.config);
-      if (exchange) exchange.body = response.data;
-      return response;
-    });
-    return driver;
-  }
-
-  private toProviderError(query: string, failure: unknown): Error {
-    const f = (failure ?? {}) as DriverFailure;
-    if (f.prometheus?.errorType === 'timeout') return new QueryTimeoutError(query, this.timeoutMs);
-    if (f.errorType === 'timeout_error') return new QueryTimeoutError(query, this.timeoutMs);
-    const detail = f.error ?? (failure instanceof Error ? failure.message : 'unexpected error');
-    const where = `prometheus at ${this.address}`;
-    const message =
-      f.errorType === 'http_error'
-        ? `${where} answered ${f.httpStatus}${f.prometheus?.errorType ? ` (${f.prometheus.errorType})` : ''}: ${detail}`
-        : `${where} could not be queried: ${detail}${f.code ? ` (${f.code})` : ''}`;
-    // The driver's error carries the request config, credentials included: keep only safe fields.
-    return new MetricsProviderError(message, query, {
-      status: f.httpStatus,
-      cause: { errorType: f.errorType, code: f.code, httpStatus: f.httpStatus },
+    // Prometheus's own evaluation timeout is a timeout too, whatever its HTTP status.
+    if (failure.code === 'TIMEOUT' || failure.errorType === 'timeout')
+      return new QueryTimeoutError(query, this.timeoutMs, { cause: failure });
+    return new MetricsProviderError(`prometheus at ${this.address} ${failure.message}`, query, {
+      status: failure.status,
+      reason: failure.code,
+      cause: failure,
     });
   }
 }
 
 /** Extracts the one sample of an instant-query result, or throws why there is not exactly one. */
-export function singleValue(query: string, result: QueryResult, rawBody?: unknown): number {
-  const rawValues = rawSampleValues(rawBody);
+export function singleValue(query: string, result: InstantQueryResult): number {
   switch (result.resultType) {
     case 'vector': {
-      const samples = result.result as Array<{
-        metric: { name?: string; labels?: Record<string, string> } | null;
-        value: { value: number };
-      }>;
+      const { samples } = result;
       if (samples.length === 0) throw new NoValuesFoundError(query);
-      if (samples.length > 1) {
+      if (samples.length > 1)
         throw new MultipleSeriesError(
           query,
-          samples.map((s) => ({
-            ...(s.metric?.name ? { __name__: s.metric.name } : {}),
-            ...(s.metric?.labels ?? {}),
-          })),
+          samples.map((s) => s.labels),
         );
-      }
-      return finite(query, samples[0]!.value.value, rawValues[0]);
+      return finite(query, samples[0]!.value);
     }
-    case 'scalar': {
-      const [, raw] = result.result as unknown as [number, string];
-      return finite(query, Number.parseFloat(raw), raw);
-    }
+    case 'scalar':
+      return finite(query, result.value);
     case 'matrix':
       throw new MetricsProviderError(
         'the query returned a range vector: write an instant expression (e.g. wrap the range in rate())',
         query,
+        { reason: 'QUERY_ERROR' },
       );
     case 'string':
-      throw new MetricsProviderError('the query returned a string, not a number', query);
-    default:
-      throw new MetricsProviderError(`unexpected result type ${String(result.resultType)}`, query);
+      throw new MetricsProviderError('the query returned a string, not a number', query, {
+        reason: 'QUERY_ERROR',
+      });
   }
 }
 
-function finite(query: string, value: number, raw: string | undefined): number {
-  if (!Number.isFinite(value)) throw new NotANumberError(query, raw ?? String(value));
-  return value;
-}
+/** A decimal number as Prometheus writes one; "NaN", "+Inf" and anything else are not numbers. */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
-/** The sample values exactly as Prometheus wrote them ("NaN", "+Inf"), which parseFloat blurs. */
-function rawSampleValues(body: unknown): Array<string | undefined> {
-  const result = (body as { data?: { result?: unknown } } | undefined)?.data?.result;
-  if (!Array.isArray(result)) return [];
-  return result.map((entry) => {
-    const value = (entry as { value?: unknown })?.value;
-    return Array.isArray(value) && typeof value[1] === 'string' ? value[1] : undefined;
-  });
+function finite(query: string, raw: string): number {
+  const value = DECIMAL.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isFinite(value)) throw new NotANumberError(query, raw);
+  return value;
 }

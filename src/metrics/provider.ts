@@ -8,6 +8,20 @@ export interface MetricsProvider {
 
 export type MetricsErrorCode = 'NO_VALUES' | 'NAN' | 'MULTIPLE_SERIES' | 'QUERY_TIMEOUT' | 'PROVIDER_ERROR';
 
+/**
+ * Why a backend gave no answer, finer than PROVIDER_ERROR: not reachable, an HTTP error status, an
+ * answer that is not the backend's format, or the backend refused the query (or it yields no number).
+ */
+export type ProviderFailureReason = 'UNREACHABLE' | 'HTTP_STATUS' | 'BAD_RESPONSE' | 'QUERY_ERROR';
+
+/** What a provider reports of each query it ran to the end; a query its caller cancelled is not reported. */
+export interface MetricsQueryInfo {
+  durationMs: number;
+  /** Set when the query yielded no value: see `failureCode`. */
+  errorCode?: MetricsErrorCode | ProviderFailureReason;
+}
+export type MetricsQueryHook = (info: MetricsQueryInfo) => void;
+
 /** Base class of every error a provider throws; `code` is stable, the message is for people. */
 export abstract class MetricsError extends Error {
   abstract readonly code: MetricsErrorCode;
@@ -84,9 +98,20 @@ export class QueryTimeoutError extends MetricsError {
 export class MetricsProviderError extends MetricsError {
   override readonly name = 'MetricsProviderError';
   readonly code = 'PROVIDER_ERROR';
-  constructor(message: string, query?: string, options?: { cause?: unknown; status?: number }) {
+  readonly status: number | undefined;
+  readonly reason: ProviderFailureReason | undefined;
+  constructor(
+    message: string,
+    query?: string,
+    options?: { cause?: unknown; status?: number; reason?: ProviderFailureReason },
+  ) {
     super(message, query, options);
     this.status = options?.status;
+    this.reason = options?.reason;
   }
-  readonly status: number | undefined;
+}
+
+/** The most telling stable code of a failed query: a provider error's reason, else the error's code. */
+export function failureCode(error: MetricsError): MetricsErrorCode | ProviderFailureReason {
+  return error instanceof MetricsProviderError ? (error.reason ?? error.code) : error.code;
 }

@@ -4,6 +4,7 @@ import {
   type AlertProviderType,
   type AlertSeverity,
 } from '../api/constants.ts';
+import { ArgsError, type FlagDefs, takeFlags } from '../lib/args.ts';
 import type { DefaultAlertProvider } from './alerter.ts';
 import { isHttpUrl } from './providers.ts';
 
@@ -35,26 +36,28 @@ const FLAGS = {
   '--alert-severity': 'PETREL_ALERT_SEVERITY',
 } as const;
 type Flag = keyof typeof FLAGS;
+const FLAG_DEFS: FlagDefs = Object.fromEntries(
+  Object.keys(FLAGS).map((flag) => [flag.slice(2), { type: 'string' }]),
+);
 
 /** Takes the notification flags out of `args` (flags win over the environment); the rest is returned. */
 export function parseNotificationArgs(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
 ): { options: NotificationOptions; rest: string[] } {
+  let taken: ReturnType<typeof takeFlags>;
+  try {
+    taken = takeFlags(args, FLAG_DEFS);
+  } catch (err) {
+    throw err instanceof ArgsError ? new NotificationUsageError(err.message) : err;
+  }
   const given: Partial<Record<Flag, string>> = {};
-  const rest: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const flag = (eq > 0 ? arg.slice(0, eq) : arg) as Flag;
-    if (!(flag in FLAGS)) {
-      rest.push(arg);
-      continue;
-    }
-    const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
-    if (value === undefined || value === '') throw new NotificationUsageError(`${flag}: needs a value`);
+  for (const flag of Object.keys(FLAGS) as Flag[]) {
+    const value = taken.values[flag.slice(2)] as string | undefined;
+    if (value === '') throw new NotificationUsageError(`${flag}: needs a value`);
     given[flag] = value;
   }
+  const rest = taken.rest;
   const get = (flag: Flag) => given[flag] ?? (env[FLAGS[flag]] || undefined);
   const options: NotificationOptions = {};
   const cluster = get('--cluster-name');

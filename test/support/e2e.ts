@@ -13,6 +13,9 @@ import type { KubeApi, KubeObject } from '../../src/kube/types.ts';
 import { userAgent } from '../../src/kube/user-agent.ts';
 import { readWeights, type VirtualService } from '../../src/routers/istio.ts';
 import { usePrometheus } from './prometheus.ts';
+import { waitFor } from './wait.ts';
+
+export { waitFor };
 
 export const TEST_USER_AGENT = 'petrel-e2e';
 export const CONTROLLER_USER_AGENT = 'petrel-controller';
@@ -177,26 +180,6 @@ export async function getDeployment(api: KubeApi, namespace: string, name: strin
   return api.get<DeploymentView>({ resource: RESOURCES.deployment, namespace, name });
 }
 
-/** Polls until `check` returns a value (not undefined), bounded in time; the error says what was awaited. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  opts: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(opts.intervalMs ?? 100);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
-
 export async function waitForPhase(
   api: KubeApi,
   namespace: string,
@@ -213,6 +196,10 @@ export async function waitForPhase(
   );
 }
 
+/**
+ * Only for a window whose length is what is measured: nothing may happen within it, or a figure is
+ * counted over it. Everything else waits on its condition (waitFor).
+ */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
