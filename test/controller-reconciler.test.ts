@@ -1,13 +1,13 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Canary } from '../src/api/canary.ts';
-import type { Clock } from '../src/lib/clock.ts';
 import { TerminalError } from '../src/controller/queue.ts';
 import { CanaryReconciler, TargetMissingError } from '../src/controller/reconciler.ts';
 import type { KubeApi, KubeList, KubeObject, ObjectRef } from '../src/kube/client.ts';
 import type { Deployment } from '../src/kube/deployments.ts';
 import type { CacheReader } from '../src/kube/informer.ts';
 import type { ResourceKind } from '../src/kube/resources.ts';
+import type { Clock } from '../src/lib/clock.ts';
 import type { Router, RouteWeights } from '../src/routers/router.ts';
 
 type Obj = KubeObject & Record<string, unknown>;
@@ -161,7 +161,7 @@ function canaryObject(name: string, target: string, analysis: Record<string, unk
   };
 }
 
-function setup() {
+function setup(opts: { noCrossNamespaceRefs?: boolean } = {}) {
   const cluster = new FakeCluster();
   const router = new FakeRouter();
   const events: string[] = [];
@@ -188,6 +188,7 @@ function setup() {
     },
     clock,
     logger: pino({ level: 'silent' }),
+    ...opts,
   });
   return {
     cluster,
@@ -274,6 +275,40 @@ describe('CanaryReconciler', () => {
     await t.reconciler.reconcile('test/bad');
     expect(t.status('bad')?.conditions?.some((c) => c.type === 'InvalidSpec')).toBe(false);
     expect(t.status('bad')?.phase).toBe('Initializing');
+  });
+
+  it('with --no-cross-namespace-refs, refuses a templateRef or providerRef to another namespace as InvalidSpec', async () => {
+    const crossing = {
+      metrics: [
+        { name: 'own', templateRef: { name: 'errors', namespace: 'test' }, thresholdRange: { max: 1 } },
+        {
+          name: 'shared',
+          templateRef: { name: 'latency', namespace: 'platform' },
+          thresholdRange: { max: 1 },
+        },
+      ],
+      alerts: [{ name: 'ops', severity: 'error', providerRef: { name: 'slack', namespace: 'platform' } }],
+    };
+    const allowed = setup();
+    allowed.cluster.put('deployments', deployment('podinfo', 'podinfo:1'));
+    allowed.cluster.put('canaries', canaryObject('podinfo', 'podinfo', crossing));
+    await allowed.reconciler.reconcile('test/podinfo');
+    expect(allowed.status('podinfo')?.phase).toBe('Initializing');
+
+    const t = setup({ noCrossNamespaceRefs: true });
+    t.cluster.put('deployments', deployment('podinfo', 'podinfo:1'));
+    t.cluster.put('canaries', canaryObject('podinfo', 'podinfo', crossing));
+    await expect(t.reconciler.reconcile('test/podinfo')).rejects.toBeInstanceOf(TerminalError);
+    const condition = t.status('podinfo')?.conditions?.find((c) => c.type === 'InvalidSpec');
+    expect(condition).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
+    expect(condition?.message).toContain('spec.analysis.metrics[1].templateRef.namespace: "platform"');
+    expect(condition?.message).toContain('create the MetricTemplate "latency" in namespace "test"');
+    expect(condition?.message).toContain('spec.analysis.alerts[0].providerRef.namespace: "platform"');
+    expect(condition?.message).toContain('--no-cross-namespace-refs');
+    expect(condition?.message).not.toContain('metrics[0]');
+    expect(t.events).toEqual(['Warning InvalidSpec']);
+    expect(t.status('podinfo')?.phase).toBeUndefined();
+    expect(t.cluster.objects.has('deployments/test/podinfo-primary')).toBe(false);
   });
 
   it('reports a missing target and leaves the retry to the queue backoff; other canaries go on', async () => {

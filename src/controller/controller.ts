@@ -11,6 +11,7 @@ import type { ResilientInformer } from '../kube/informer.ts';
 import { OwnWrites, recordingOwnWrites } from '../kube/own-writes.ts';
 import { RESOURCES } from '../kube/resources.ts';
 import { cacheTransform } from '../kube/slim.ts';
+import { type Clock, systemClock } from '../lib/clock.ts';
 import { runChecks } from '../metrics/checks.ts';
 import { createMetricsProvider } from '../metrics/factory.ts';
 import type { MetricsProvider } from '../metrics/provider.ts';
@@ -21,7 +22,6 @@ import type { Service } from '../routers/services.ts';
 import { createHookServices } from '../webhooks/services.ts';
 import { wakeOnAutoscalerChanges } from './autoscaler.ts';
 import { NamespacedInformers } from './caches.ts';
-import { type Clock, systemClock } from '../lib/clock.ts';
 import { NO_SECRETS, wakeOnConfigChanges } from './configs.ts';
 import { canaryKey } from './keys.ts';
 import { type LeaderElectionSettings, LeaderElector, leaderOnlyWrites } from './leader.ts';
@@ -62,6 +62,8 @@ export interface ControllerOptions {
    * watched namespaces, which the chart's least-privilege RBAC does not grant; off by default.
    */
   trackSecrets?: boolean;
+  /** Refuse templateRef/providerRef to another namespace with InvalidSpec (--no-cross-namespace-refs). */
+  noCrossNamespaceRefs?: boolean;
 }
 
 export interface RunningController {
@@ -217,6 +219,7 @@ export function startController(options: ControllerOptions): RunningController {
     defaultProvider: meshProvider,
     events,
     hooks: hookServices.hooks,
+    noCrossNamespaceRefs: options.noCrossNamespaceRefs,
     runChecks: (canary, now) => runChecks({ canary, templates, providerFor, now }),
     clock,
     logger: logger.child({ component: 'reconciler' }),

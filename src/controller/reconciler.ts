@@ -11,6 +11,7 @@ import type { CacheReader } from '../kube/informer.ts';
 import { ObjectNotOwnedError } from '../kube/ownership.ts';
 import { RESOURCES } from '../kube/resources.ts';
 import { WriteThroughCache } from '../kube/write-through.ts';
+import type { Clock } from '../lib/clock.ts';
 import {
   type CheckObservation,
   decide,
@@ -21,8 +22,8 @@ import {
 import type { Router } from '../routers/router.ts';
 import type { HookObserver } from '../webhooks/gates.ts';
 import { syncPrimaryAutoscaler } from './autoscaler.ts';
-import type { Clock } from '../lib/clock.ts';
 import { targetConfigHashes, withTrackedConfigs } from './configs.ts';
+import { crossNamespaceRefProblems, withoutCrossNamespaceAlerts } from './cross-namespace.ts';
 import { type EventSink, execute } from './executor.ts';
 import { splitKey } from './keys.ts';
 import { observePrimary, observeTarget } from './observe.ts';
@@ -43,6 +44,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   /** Webhook gates and the manual-action annotation; without it, neither is consulted. */
   hooks?: HookObserver;
+  /** Refuse templateRef/providerRef to another namespace (--no-cross-namespace-refs). */
+  noCrossNamespaceRefs?: boolean;
 }
 
 /** The target Deployment does not exist (yet): retried with backoff, and at once when it appears. */
@@ -78,6 +81,12 @@ export class CanaryReconciler {
         .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
         .join('; ');
       await this.reportInvalid(raw, message, log);
+      throw new TerminalError(`invalid Canary ${key}: ${message}`);
+    }
+    const refProblems = this.deps.noCrossNamespaceRefs ? crossNamespaceRefProblems(validation.value) : [];
+    if (refProblems.length > 0) {
+      const message = refProblems.join('; ');
+      await this.reportInvalid(withoutCrossNamespaceAlerts(raw), message, log);
       throw new TerminalError(`invalid Canary ${key}: ${message}`);
     }
     const canary = this.withoutInvalidSpec(validation.value);
