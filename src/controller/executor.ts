@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Canary } from '../api/canary.ts';
+import type { KubeObject } from '../kube/client.ts';
 import {
   type Deployment,
   type DeploymentDeps,
@@ -28,6 +29,8 @@ export interface ExecutorDeps {
 /** What the executor wrote, for logs and tests. */
 export interface ExecutionReport {
   writes: string[];
+  /** The Canary as the API server returned it after a write to its metadata (the manual action cleared). */
+  canary?: KubeObject;
 }
 
 /**
@@ -42,6 +45,7 @@ export async function execute(
   actions: readonly Action[],
 ): Promise<ExecutionReport> {
   const writes: string[] = [];
+  let written: KubeObject | undefined;
   for (const action of actions) {
     switch (action.type) {
       case 'ensurePrimary': {
@@ -78,7 +82,7 @@ export async function execute(
         }
         break;
       case 'clearManualAction':
-        await deps.deployments.api.mergePatch(
+        written = await deps.deployments.api.mergePatch(
           {
             resource: RESOURCES.canary,
             namespace: canary.metadata.namespace ?? '',
@@ -92,7 +96,7 @@ export async function execute(
         assertNever(action);
     }
   }
-  return { writes };
+  return written ? { writes, canary: written } : { writes };
 }
 
 function assertNever(action: never): never {

@@ -139,6 +139,7 @@ export class CanaryReconciler {
       record: (c, type, reason, message) =>
         this.deps.events.record({ ...c, status: decision.status }, type, reason, message),
     };
+    let cleared = false;
     try {
       const report = await execute(
         { deployments: this.deps.deployments, router, events, logger: log },
@@ -150,6 +151,10 @@ export class CanaryReconciler {
         const hpa = await syncPrimaryAutoscaler(this.deps.deployments, canary);
         if (hpa.write) report.writes.push(hpa.write);
         if (hpa.warning) await this.recordEvent(canary, 'Warning', 'AutoscalerNotFound', hpa.warning, log);
+      }
+      if (report.canary) {
+        this.canaries.remember(report.canary);
+        cleared = true;
       }
       const patch = statusPatch(raw.status as Canary['status'], decision.status);
       if (patch) await this.patchStatus(namespace, name, patch);
@@ -173,7 +178,10 @@ export class CanaryReconciler {
       }
       throw err;
     }
-    return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
+    // The manual action's annotation was cleared by this process, so its watch echo wakes nobody: the
+    // tick it would have woken (the next step after a resume) is queued here.
+    const requeueAfterMs = decision.requeueAfterMs ?? (cleared ? 0 : undefined);
+    return requeueAfterMs === undefined ? {} : { requeueAfterMs };
   };
 
   /** Sets the InvalidSpec condition once per generation; the key then waits for the object to change. */
