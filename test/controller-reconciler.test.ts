@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import type { Canary } from '../src/api/canary.ts';
 import { TerminalError } from '../src/controller/queue.ts';
 import { CanaryReconciler, TargetMissingError } from '../src/controller/reconciler.ts';
-import type { KubeApi, KubeList, KubeObject, ObjectRef } from '../src/kube/client.ts';
+import {
+  type KubeApi,
+  KubeApiError,
+  type KubeList,
+  type KubeObject,
+  type ObjectRef,
+} from '../src/kube/client.ts';
 import type { Deployment } from '../src/kube/deployments.ts';
 import type { CacheReader } from '../src/kube/informer.ts';
 import type { ResourceKind } from '../src/kube/resources.ts';
@@ -192,6 +198,7 @@ function setup(opts: { noCrossNamespaceRefs?: boolean } = {}) {
   });
   return {
     cluster,
+    api,
     router,
     events,
     reconciler,
@@ -330,6 +337,25 @@ describe('CanaryReconciler', () => {
     const t = setup();
     expect(await t.reconciler.reconcile('test/gone')).toBeUndefined();
     expect(t.cluster.calls).toEqual([]);
+  });
+
+  it('leaves a Canary being deleted alone, and ends quietly when its status patch answers 404', async () => {
+    const t = setup();
+    t.cluster.put('deployments', deployment('podinfo', 'podinfo:1'));
+    const deleting = canaryObject('podinfo', 'podinfo');
+    deleting.metadata!.deletionTimestamp = '2026-01-01T00:00:00Z';
+    t.cluster.put('canaries', deleting);
+    expect(await t.reconciler.reconcile('test/podinfo')).toBeUndefined();
+    expect(t.cluster.calls).toEqual([]);
+    expect(t.events).toEqual([]);
+
+    const u = setup();
+    u.cluster.put('deployments', deployment('podinfo', 'podinfo:1'));
+    u.cluster.put('canaries', canaryObject('podinfo', 'podinfo'));
+    u.api.patchStatus = async () => {
+      throw new KubeApiError('canaries "podinfo" not found', { code: 'NOT_FOUND', status: 404 });
+    };
+    expect(await u.reconciler.reconcile('test/podinfo')).toBeUndefined();
   });
 
   it('rolls back after threshold failed checks', async () => {

@@ -274,6 +274,7 @@ export function startController(options: ControllerOptions): RunningController {
     const ns = obj.metadata?.namespace ?? '';
     const name = obj.metadata?.name ?? '';
     ownWrites.forget(RESOURCES.canary, obj);
+    reconciler.forget(obj);
     index.remove(ns, name);
     queue.forget(canaryKey(ns, name));
     hookServices.forget(canaryKey(ns, name));

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { type Canary, validateCanary } from '../api/canary.ts';
-import type { KubeApi, KubeObject } from '../kube/client.ts';
+import { isKubeApiError, type KubeApi, type KubeObject } from '../kube/client.ts';
 import {
   type Deployment,
   type DeploymentDeps,
@@ -72,7 +72,9 @@ export class CanaryReconciler {
   readonly reconcile = async (key: string): Promise<ReconcileResult | undefined> => {
     const { namespace, name } = splitKey(key);
     const raw = this.canaries.get(namespace, name) as RawCanary | undefined;
-    if (!raw) return undefined;
+    // A Canary being deleted is left alone: there is no finalizer work, and acting would re-create the
+    // objects the garbage collector is removing and alert every channel about it.
+    if (!raw || raw.metadata?.deletionTimestamp) return undefined;
     const log = this.deps.logger.child({ canary: key });
 
     const validation = validateCanary(this.withDefaultProvider(raw));
@@ -132,6 +134,8 @@ export class CanaryReconciler {
       obs.checks = [...(await this.deps.runChecks(canary, now)), ...(hooks?.rolloutChecks ?? [])];
     }
 
+    // Checks and webhooks take time: a Canary deleted meanwhile gets none of this decision's effects.
+    if (this.isGone(namespace, name, raw)) return undefined;
     const decision = decide(canary, obs, now);
     decision.status = withTrackedConfigs(decision.status, obs.target.revision, configHashes);
     // Events carry the status they report on, so notifications show the new phase and weight.
@@ -157,7 +161,7 @@ export class CanaryReconciler {
         cleared = true;
       }
       const patch = statusPatch(raw.status as Canary['status'], decision.status);
-      if (patch) await this.patchStatus(namespace, name, patch);
+      if (patch && !(await this.patchStatus(namespace, name, patch))) return undefined;
       this.deps.hooks?.afterDecision(key, canary, decision.status);
       const changed = patch !== undefined || report.writes.length > 0;
       const fields = {
@@ -184,6 +188,16 @@ export class CanaryReconciler {
     return requeueAfterMs === undefined ? {} : { requeueAfterMs };
   };
 
+  /** The delete event of a Canary: its last written copy must not stand in for it any longer. */
+  forget(obj: KubeObject): void {
+    this.canaries.deleted(obj);
+  }
+
+  private isGone(namespace: string, name: string, read: KubeObject): boolean {
+    const now = this.canaries.get(namespace, name);
+    return !now || now.metadata?.uid !== read.metadata?.uid || now.metadata?.deletionTimestamp !== undefined;
+  }
+
   /** Sets the InvalidSpec condition once per generation; the key then waits for the object to change. */
   private async reportInvalid(raw: RawCanary, message: string, log: Logger): Promise<void> {
     const conditions = Array.isArray(raw.status?.conditions)
@@ -202,10 +216,11 @@ export class CanaryReconciler {
     log.warn({ reason: INVALID_SPEC }, message);
     const ns = raw.metadata?.namespace ?? '';
     const name = raw.metadata?.name ?? '';
-    await this.patchStatus(ns, name, {
+    const written = await this.patchStatus(ns, name, {
       conditions: next,
       ...(generation === undefined ? {} : { observedGeneration: generation }),
     });
+    if (!written) return;
     const eventTarget = {
       apiVersion: 'petrel.dev/v1alpha1',
       kind: 'Canary',
@@ -232,13 +247,29 @@ export class CanaryReconciler {
     };
   }
 
-  /** A merge patch of the object through /status: only the changed status fields are sent. */
-  private async patchStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
-    const updated = await this.deps.api.patchStatus<KubeObject>(
-      { resource: RESOURCES.canary, namespace, name },
-      { status },
-    );
+  /**
+   * A merge patch of the object through /status: only the changed status fields are sent. False when the
+   * Canary is gone (404): there is nothing left to write to, so the reconcile ends without a retry.
+   */
+  private async patchStatus(
+    namespace: string,
+    name: string,
+    status: Record<string, unknown>,
+  ): Promise<boolean> {
+    let updated: KubeObject;
+    try {
+      updated = await this.deps.api.patchStatus<KubeObject>(
+        { resource: RESOURCES.canary, namespace, name },
+        { status },
+      );
+    } catch (err) {
+      if (!isKubeApiError(err, 'NOT_FOUND')) throw err;
+      this.canaries.forget(namespace, name);
+      this.deps.logger.debug({ canary: `${namespace}/${name}` }, 'Canary deleted; status not written');
+      return false;
+    }
     this.canaries.remember(updated);
+    return true;
   }
 
   private async recordEvent(
