@@ -2,7 +2,6 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Canary } from '../api/canary.ts';
 import { type MetricTemplate, validateMetricTemplate } from '../api/metric-template.ts';
-import { canonicalJson } from '../kube/canonical.ts';
 import { createKubeApi, type KubeObject, type KubeRequestHook } from '../kube/client.ts';
 import type { ConfigMap, Secret } from '../kube/configs.ts';
 import type { Deployment, HorizontalPodAutoscaler } from '../kube/deployments.ts';
@@ -14,7 +13,6 @@ import { cacheTransform } from '../kube/slim.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import { runChecks } from '../metrics/checks.ts';
 import { createMetricsProvider } from '../metrics/factory.ts';
-import type { MetricsProvider } from '../metrics/provider.ts';
 import type { DefaultAlertProvider } from '../notifiers/alerter.ts';
 import { RouterFactory } from '../routers/factory.ts';
 import type { DestinationRule, VirtualService } from '../routers/istio.ts';
@@ -26,6 +24,7 @@ import { NO_SECRETS, wakeOnConfigChanges } from './configs.ts';
 import { canaryKey } from './keys.ts';
 import { type LeaderElectionSettings, LeaderElector, leaderOnlyWrites } from './leader.ts';
 import type { MeshProvider } from './mesh.ts';
+import { MetricProviders } from './metric-providers.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './queue.ts';
 import { CanaryReconciler } from './reconciler.ts';
@@ -190,20 +189,17 @@ export function startController(options: ControllerOptions): RunningController {
   const events = hookServices.events(
     new EventRecorder({ api, logger: logger.child({ component: 'events' }) }),
   );
-  const providers = new Map<string, MetricsProvider>();
-  const providerFor = (spec: MetricTemplate['spec']['provider'] | undefined): MetricsProvider => {
-    const cacheKey = canonicalJson(spec ?? null);
-    let provider = providers.get(cacheKey);
-    if (!provider) {
-      provider = createMetricsProvider(spec, {
+  const { providerFor } = new MetricProviders({
+    api,
+    ...(secrets ? { secrets } : {}),
+    create: (spec, secretValues) =>
+      createMetricsProvider(spec, {
         defaultAddress: options.prometheusAddress,
         timeoutMs: options.queryTimeoutMs,
         logger: logger.child({ component: 'metrics' }),
-      });
-      providers.set(cacheKey, provider);
-    }
-    return provider;
-  };
+        ...(secretValues ? { secretValues } : {}),
+      }),
+  });
   const templates = (ref: { name: string; namespace: string }): MetricTemplate | undefined => {
     const raw = metricTemplates.get(ref.namespace, ref.name);
     if (!raw) return undefined;
