@@ -50,6 +50,19 @@ describe('petrel controller options', () => {
     });
   });
 
+  it('refuses cross-namespace references with --no-cross-namespace-refs or PETREL_NO_CROSS_NAMESPACE_REFS=true', () => {
+    expect(parseControllerArgs([], {}).noCrossNamespaceRefs).toBeUndefined();
+    expect(parseControllerArgs(['--no-cross-namespace-refs'], {}).noCrossNamespaceRefs).toBe(true);
+    const env = { PETREL_NO_CROSS_NAMESPACE_REFS: 'true' };
+    expect(parseControllerArgs([], env).noCrossNamespaceRefs).toBe(true);
+    expect(parseControllerArgs([], { PETREL_NO_CROSS_NAMESPACE_REFS: 'false' }).noCrossNamespaceRefs).toBe(
+      false,
+    );
+    expect(() => parseControllerArgs([], { PETREL_NO_CROSS_NAMESPACE_REFS: 'yes' })).toThrow(
+      '--no-cross-namespace-refs: must be true or false',
+    );
+  });
+
   it.each([
     [['--mesh-provider', 'linkerd'], '--mesh-provider: must be one of istio'],
     [['--workers', 'many'], '--workers'],

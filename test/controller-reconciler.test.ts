@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import type { Canary } from '../src/api/canary.ts';
 import { TerminalError } from '../src/controller/queue.ts';
 import { CanaryReconciler, TargetMissingError } from '../src/controller/reconciler.ts';
+import { KubeApiError } from '../src/kube/errors.ts';
 import type { CacheReader } from '../src/kube/informer.ts';
 import { RESOURCES, type ResourceKind } from '../src/kube/resources.ts';
-import type { KubeObject } from '../src/kube/types.ts';
+import type { KubeApi, KubeList, KubeObject, ObjectRef } from '../src/kube/types.ts';
 import type { Deployment } from '../src/kube/workloads.ts';
 import type { Clock } from '../src/lib/clock.ts';
 import type { Router, RouteWeights } from '../src/routers/router.ts';
@@ -105,7 +106,7 @@ function canaryObject(name: string, target: string, analysis: Record<string, unk
   };
 }
 
-function setup() {
+function setup(opts: { noCrossNamespaceRefs?: boolean } = {}) {
   const cluster = new FakeCluster();
   const router = new FakeRouter();
   const events: string[] = [];
@@ -132,9 +133,11 @@ function setup() {
     },
     clock,
     logger: pino({ level: 'silent' }),
+    ...opts,
   });
   return {
     cluster,
+    api,
     router,
     events,
     reconciler,
@@ -220,6 +223,40 @@ describe('CanaryReconciler', () => {
     expect(t.status('bad')?.phase).toBe('Initializing');
   });
 
+  it('with --no-cross-namespace-refs, refuses a templateRef or providerRef to another namespace as InvalidSpec', async () => {
+    const crossing = {
+      metrics: [
+        { name: 'own', templateRef: { name: 'errors', namespace: 'test' }, thresholdRange: { max: 1 } },
+        {
+          name: 'shared',
+          templateRef: { name: 'latency', namespace: 'platform' },
+          thresholdRange: { max: 1 },
+        },
+      ],
+      alerts: [{ name: 'ops', severity: 'error', providerRef: { name: 'slack', namespace: 'platform' } }],
+    };
+    const allowed = setup();
+    allowed.cluster.put('deployments', deployment('podinfo', 'podinfo:1'));
+    allowed.cluster.put('canaries', canaryObject('podinfo', 'podinfo', crossing));
+    await allowed.reconciler.reconcile('test/podinfo');
+    expect(allowed.status('podinfo')?.phase).toBe('Initializing');
+
+    const t = setup({ noCrossNamespaceRefs: true });
+    t.cluster.put('deployments', deployment('podinfo', 'podinfo:1'));
+    t.cluster.put('canaries', canaryObject('podinfo', 'podinfo', crossing));
+    await expect(t.reconciler.reconcile('test/podinfo')).rejects.toBeInstanceOf(TerminalError);
+    const condition = t.status('podinfo')?.conditions?.find((c) => c.type === 'InvalidSpec');
+    expect(condition).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
+    expect(condition?.message).toContain('spec.analysis.metrics[1].templateRef.namespace: "platform"');
+    expect(condition?.message).toContain('create the MetricTemplate "latency" in namespace "test"');
+    expect(condition?.message).toContain('spec.analysis.alerts[0].providerRef.namespace: "platform"');
+    expect(condition?.message).toContain('--no-cross-namespace-refs');
+    expect(condition?.message).not.toContain('metrics[0]');
+    expect(t.events).toEqual(['Warning InvalidSpec']);
+    expect(t.status('podinfo')?.phase).toBeUndefined();
+    expect(t.cluster.get('deployments', 'podinfo-primary') !== undefined).toBe(false);
+  });
+
   it('reports a missing target and leaves the retry to the queue backoff; other canaries go on', async () => {
     const t = setup();
     t.cluster.put('deployments', deployment('podinfo', 'podinfo:1'));
@@ -239,6 +276,25 @@ describe('CanaryReconciler', () => {
     const t = setup();
     expect(await t.reconciler.reconcile('test/gone')).toBeUndefined();
     expect(t.cluster.calls).toEqual([]);
+  });
+
+  it('leaves a Canary being deleted alone, and ends quietly when its status patch answers 404', async () => {
+    const t = setup();
+    t.cluster.put('deployments', deployment('podinfo', 'podinfo:1'));
+    const deleting = canaryObject('podinfo', 'podinfo');
+    deleting.metadata!.deletionTimestamp = '2026-01-01T00:00:00Z';
+    t.cluster.put('canaries', deleting);
+    expect(await t.reconciler.reconcile('test/podinfo')).toBeUndefined();
+    expect(t.cluster.calls).toEqual([]);
+    expect(t.events).toEqual([]);
+
+    const u = setup();
+    u.cluster.put('deployments', deployment('podinfo', 'podinfo:1'));
+    u.cluster.put('canaries', canaryObject('podinfo', 'podinfo'));
+    u.api.patchStatus = async () => {
+      throw new KubeApiError('canaries "podinfo" not found', { code: 'NOT_FOUND', status: 404 });
+    };
+    expect(await u.reconciler.reconcile('test/podinfo')).toBeUndefined();
   });
 
   it('rolls back after threshold failed checks', async () => {

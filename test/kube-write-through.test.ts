@@ -41,4 +41,22 @@ describe('WriteThroughCache', () => {
     view.remember(obj('a', 'abc'));
     expect(view.get('ns', 'a')?.metadata?.resourceVersion).toBe('xyz');
   });
+
+  it('drops a deleted object at its delete event, and does not revive it from a write answered later', () => {
+    const now = 0;
+    const view = new WriteThroughCache<KubeObject>(
+      { get: () => undefined, list: () => [] },
+      { ttlMs: 1000, now: () => now },
+    );
+    const written = { metadata: { ...obj('a', '10').metadata, uid: 'u1' } };
+    view.remember(written);
+    view.deleted(written);
+    expect(view.get('ns', 'a')).toBeUndefined();
+    // A status patch sent before the delete returns after its event: still gone.
+    view.remember({ metadata: { ...written.metadata, resourceVersion: '11' } });
+    expect(view.get('ns', 'a')).toBeUndefined();
+    // An object of the same name created again has another uid.
+    view.remember({ metadata: { ...obj('a', '20').metadata, uid: 'u2' } });
+    expect(view.get('ns', 'a')?.metadata?.uid).toBe('u2');
+  });
 });

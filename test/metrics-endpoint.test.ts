@@ -5,6 +5,9 @@ import { ControllerMetrics } from '../src/controller/metrics.ts';
 import { type ControllerServer, type ProbeResult, startControllerServer } from '../src/server/http.ts';
 
 const silent = pino({ level: 'silent' });
+const packageVersion = (
+  JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 function canary(status: Record<string, unknown>, name = 'podinfo') {
   return { metadata: { namespace: 'test', name }, status };
@@ -207,7 +210,9 @@ describe('controller HTTP server', () => {
     const m = await fetch(`${server.url}/metrics`);
     expect(m.status).toBe(200);
     expect(m.headers.get('content-type')).toContain('text/plain');
-    expect(await m.text()).toContain('petrel_canary_weight{namespace="test",name="podinfo"} 20');
+    const text = await m.text();
+    expect(text).toContain('petrel_canary_weight{namespace="test",name="podinfo"} 20');
+    expect(text).toContain(`petrel_info{version="${packageVersion}"} 1`);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     const notReady = await fetch(`${server.url}/readyz`);
     expect(notReady.status).toBe(503);

@@ -27,6 +27,7 @@ options (environment variable in brackets):
   --namespace NS               namespace to watch; repeat or comma-separate; default all [PETREL_NAMESPACES]
   --workers N                  canaries reconciled at once, 1-64 (default 16) [PETREL_WORKERS]
   --log-level LEVEL            trace, debug, info, warn, error, fatal (default info) [PETREL_LOG_LEVEL]
+  --no-cross-namespace-refs    refuse templateRef/providerRef to another namespace [PETREL_NO_CROSS_NAMESPACE_REFS=true]
 ${OPERATIONS_USAGE}${NOTIFICATION_FLAGS_USAGE}`;
 
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -59,6 +60,10 @@ export const controllerOptionsSchema = z.strictObject({
       error: 'must be one of trace, debug, info, warn, error, fatal',
     })
     .default('info'),
+  noCrossNamespaceRefs: z
+    .union([z.boolean(), z.enum(['true', 'false'])], { error: 'must be true or false' })
+    .transform((v) => v === true || v === 'true')
+    .optional(),
 });
 
 export type ControllerCliOptions = z.output<typeof controllerOptionsSchema>;
@@ -71,6 +76,7 @@ const FLAG_NAMES: Record<string, string> = {
   namespaces: '--namespace',
   workers: '--workers',
   logLevel: '--log-level',
+  noCrossNamespaceRefs: '--no-cross-namespace-refs',
 };
 
 export class UsageError extends Error {
@@ -86,6 +92,7 @@ const FLAGS = {
   namespace: { type: 'string', multiple: true },
   workers: { type: 'string' },
   'log-level': { type: 'string' },
+  'no-cross-namespace-refs': { type: 'boolean' },
 } as const;
 
 /** Flags win over environment variables; every value is validated, and errors name the flag and the fix. */
@@ -109,6 +116,8 @@ export function parseControllerArgs(args: string[], env: NodeJS.ProcessEnv): Con
       .filter((v) => v.length > 0),
     workers: values.workers ?? (env.PETREL_WORKERS || undefined),
     logLevel: values['log-level'] ?? (env.PETREL_LOG_LEVEL || undefined),
+    noCrossNamespaceRefs:
+      values['no-cross-namespace-refs'] ?? (env.PETREL_NO_CROSS_NAMESPACE_REFS || undefined),
   };
   const result = controllerOptionsSchema.safeParse(raw);
   if (!result.success) {
@@ -166,6 +175,7 @@ export const controllerCommand: Command = async (args: string[], io: CliIo): Pro
       meshProvider: options.meshProvider,
       namespaces: options.namespaces,
       workers: options.workers,
+      noCrossNamespaceRefs: options.noCrossNamespaceRefs,
       ...notifications,
       ...extra,
     }),

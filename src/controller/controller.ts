@@ -16,6 +16,7 @@ import { canaryKey } from './keys.ts';
 import type { LeaderElectionSettings } from './leader.ts';
 import type { MeshProvider } from './mesh.ts';
 import { metricChecks } from './metric-checks.ts';
+import { MetricProviders } from './metric-providers.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { WorkQueue } from './queue.ts';
 import { createReconcileQueue } from './reconcile-queue.ts';
@@ -55,6 +56,8 @@ export interface ControllerOptions {
   trackSecrets?: boolean;
   /** Proxy of webhook and alert posts; default: from HTTPS_PROXY, HTTP_PROXY and NO_PROXY. */
   outboundProxy?: OutboundProxy;
+  /** Refuse templateRef/providerRef to another namespace with InvalidSpec (--no-cross-namespace-refs). */
+  noCrossNamespaceRefs?: boolean;
 }
 
 export interface RunningController {
@@ -128,7 +131,8 @@ export function startController(options: ControllerOptions): RunningController {
     caches,
     ownWrites: access.ownWrites,
     enqueue,
-    forget: (key) => {
+    forget: (key, canary) => {
+      reconciler.forget(canary);
       queue.forget(key);
       hooks.forget(key);
     },
@@ -197,8 +201,11 @@ function createReconciler(
     defaultProvider: options.meshProvider ?? 'istio',
     events: hooks.events(new EventRecorder({ api, logger: logger.child({ component: 'events' }) })),
     hooks: hooks.hooks,
+    noCrossNamespaceRefs: options.noCrossNamespaceRefs,
     runChecks: metricChecks({
+      api,
       metricTemplates: caches.metricTemplates,
+      ...(caches.secrets ? { secrets: caches.secrets } : {}),
       prometheusAddress: options.prometheusAddress,
       queryTimeoutMs: options.queryTimeoutMs,
       logger: logger.child({ component: 'metrics' }),

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Canary } from '../api/canary.ts';
 import { type DeploymentDeps, ensurePrimary, promotePrimary, scaleTarget } from '../kube/deployments.ts';
 import { RESOURCES } from '../kube/resources.ts';
+import type { KubeObject } from '../kube/types.ts';
 import type { Deployment } from '../kube/workloads.ts';
 import type { Action, EventSeverity } from '../rollout/index.ts';
 import { clearManualActionPatch } from '../rollout/index.ts';
@@ -24,6 +25,8 @@ export interface ExecutorDeps {
 /** What the executor wrote, for logs and tests. */
 export interface ExecutionReport {
   writes: string[];
+  /** The Canary as the API server returned it after a write to its metadata (the manual action cleared). */
+  canary?: KubeObject;
 }
 
 /**
@@ -38,6 +41,7 @@ export async function execute(
   actions: readonly Action[],
 ): Promise<ExecutionReport> {
   const writes: string[] = [];
+  let written: KubeObject | undefined;
   for (const action of actions) {
     switch (action.type) {
       case 'ensurePrimary': {
@@ -76,7 +80,7 @@ export async function execute(
         await recordEvent(deps, canary, action.severity, action.reason, action.message);
         break;
       case 'clearManualAction':
-        await deps.deployments.api.mergePatch(
+        written = await deps.deployments.api.mergePatch(
           {
             resource: RESOURCES.canary,
             namespace: canary.metadata.namespace ?? '',
@@ -90,7 +94,7 @@ export async function execute(
         assertNever(action);
     }
   }
-  return { writes };
+  return written ? { writes, canary: written } : { writes };
 }
 
 async function recordEvent(

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { CANARY_PHASES } from '../api/constants.ts';
 import type { KubeRequestInfo } from '../kube/types.ts';
@@ -28,6 +29,8 @@ export interface ControllerMetricsOptions {
    */
   countsOutcomes?: () => boolean;
   now?: () => number;
+  /** Shown by `petrel_info`; default the version in package.json. */
+  version?: string;
 }
 
 /** Phases in which a rollout is under way (it started when the Canary first entered Progressing). */
@@ -159,6 +162,12 @@ export class ControllerMetrics {
       help: '1 when this replica holds the leader lease (or runs without leader election)',
       registers,
     });
+    new Gauge({
+      name: 'petrel_info',
+      help: 'Always 1, labelled with the version of the running controller',
+      labelNames: ['version'],
+      registers,
+    }).set({ version: options.version ?? packageVersion() }, 1);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -264,6 +273,18 @@ export class ControllerMetrics {
   /** The exposition text (what /metrics serves). */
   async text(): Promise<string> {
     return this.registry.metrics();
+  }
+}
+
+/** The package's version: package.json sits two levels up from both src/controller and dist/controller. */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
   }
 }
 

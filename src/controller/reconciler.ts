@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { type Canary, validateCanary } from '../api/canary.ts';
 import type { DeploymentDeps } from '../kube/deployments.ts';
+import { isKubeApiError } from '../kube/errors.ts';
 import type { CacheReader } from '../kube/informer.ts';
 import { primaryName, SelectorLabelError } from '../kube/names.ts';
 import { ObjectNotOwnedError } from '../kube/ownership.ts';
@@ -19,6 +20,7 @@ import {
 import type { Router } from '../routers/router.ts';
 import type { HookObserver } from '../webhooks/gates.ts';
 import { targetConfigHashes, withTrackedConfigs } from './configs.ts';
+import { crossNamespaceRefProblems, withoutCrossNamespaceAlerts } from './cross-namespace.ts';
 import { type EventSink, execute } from './executor.ts';
 import { splitKey } from './keys.ts';
 import { observePrimary, observeTarget } from './observe.ts';
@@ -39,6 +41,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   /** Webhook gates and the manual-action annotation; without it, neither is consulted. */
   hooks?: HookObserver;
+  /** Refuse templateRef/providerRef to another namespace (--no-cross-namespace-refs). */
+  noCrossNamespaceRefs?: boolean;
 }
 
 /** The target Deployment does not exist (yet): retried with backoff, and at once when it appears. */
@@ -65,7 +69,9 @@ export class CanaryReconciler {
   readonly reconcile = async (key: string): Promise<ReconcileResult | undefined> => {
     const { namespace, name } = splitKey(key);
     const raw = this.canaries.get(namespace, name) as RawCanary | undefined;
-    if (!raw) return undefined;
+    // A Canary being deleted is left alone: there is no finalizer work, and acting would re-create the
+    // objects the garbage collector is removing and alert every channel about it.
+    if (!raw || raw.metadata?.deletionTimestamp) return undefined;
     const log = this.deps.logger.child({ canary: key });
 
     const validation = validateCanary(this.withDefaultProvider(raw));
@@ -74,6 +80,12 @@ export class CanaryReconciler {
         .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
         .join('; ');
       await this.reportInvalid(raw, message, log);
+      throw new TerminalError(`invalid Canary ${key}: ${message}`);
+    }
+    const refProblems = this.deps.noCrossNamespaceRefs ? crossNamespaceRefProblems(validation.value) : [];
+    if (refProblems.length > 0) {
+      const message = refProblems.join('; ');
+      await this.reportInvalid(withoutCrossNamespaceAlerts(raw), message, log);
       throw new TerminalError(`invalid Canary ${key}: ${message}`);
     }
     const canary = this.withoutInvalidSpec(validation.value);
@@ -119,6 +131,8 @@ export class CanaryReconciler {
       obs.checks = [...(await this.deps.runChecks(canary, now)), ...(hooks?.rolloutChecks ?? [])];
     }
 
+    // Checks and webhooks take time: a Canary deleted meanwhile gets none of this decision's effects.
+    if (this.isGone(namespace, name, raw)) return undefined;
     const decision = decide(canary, obs, now);
     decision.status = withTrackedConfigs(decision.status, obs.target.revision, configHashes);
     // Events carry the status they report on, so notifications show the new phase and weight.
@@ -126,6 +140,7 @@ export class CanaryReconciler {
       record: (c, type, reason, message) =>
         this.deps.events.record({ ...c, status: decision.status }, type, reason, message),
     };
+    let cleared = false;
     try {
       const report = await execute(
         { deployments: this.deps.deployments, router, events, logger: log },
@@ -133,8 +148,12 @@ export class CanaryReconciler {
         target,
         decision.actions,
       );
+      if (report.canary) {
+        this.canaries.remember(report.canary);
+        cleared = true;
+      }
       const patch = statusPatch(raw.status as Canary['status'], decision.status);
-      if (patch) await this.patchStatus(namespace, name, patch);
+      if (patch && !(await this.patchStatus(namespace, name, patch))) return undefined;
       this.deps.hooks?.afterDecision(key, canary, decision.status);
       const changed = patch !== undefined || report.writes.length > 0;
       const fields = {
@@ -155,8 +174,21 @@ export class CanaryReconciler {
       }
       throw err;
     }
-    return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
+    // The manual action's annotation was cleared by this process, so its watch echo wakes nobody: the
+    // tick it would have woken (the next step after a resume) is queued here.
+    const requeueAfterMs = decision.requeueAfterMs ?? (cleared ? 0 : undefined);
+    return requeueAfterMs === undefined ? {} : { requeueAfterMs };
   };
+
+  /** The delete event of a Canary: its last written copy must not stand in for it any longer. */
+  forget(obj: KubeObject): void {
+    this.canaries.deleted(obj);
+  }
+
+  private isGone(namespace: string, name: string, read: KubeObject): boolean {
+    const now = this.canaries.get(namespace, name);
+    return !now || now.metadata?.uid !== read.metadata?.uid || now.metadata?.deletionTimestamp !== undefined;
+  }
 
   /** Sets the InvalidSpec condition once per generation; the key then waits for the object to change. */
   private async reportInvalid(raw: RawCanary, message: string, log: Logger): Promise<void> {
@@ -176,10 +208,11 @@ export class CanaryReconciler {
     log.warn({ reason: INVALID_SPEC }, message);
     const ns = raw.metadata?.namespace ?? '';
     const name = raw.metadata?.name ?? '';
-    await this.patchStatus(ns, name, {
+    const written = await this.patchStatus(ns, name, {
       conditions: next,
       ...(generation === undefined ? {} : { observedGeneration: generation }),
     });
+    if (!written) return;
     const eventTarget = {
       apiVersion: 'petrel.dev/v1alpha1',
       kind: 'Canary',
@@ -206,13 +239,29 @@ export class CanaryReconciler {
     };
   }
 
-  /** A merge patch of the object through /status: only the changed status fields are sent. */
-  private async patchStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
-    const updated = await this.deps.api.patchStatus<KubeObject>(
-      { resource: RESOURCES.canary, namespace, name },
-      { status },
-    );
+  /**
+   * A merge patch of the object through /status: only the changed status fields are sent. False when the
+   * Canary is gone (404): there is nothing left to write to, so the reconcile ends without a retry.
+   */
+  private async patchStatus(
+    namespace: string,
+    name: string,
+    status: Record<string, unknown>,
+  ): Promise<boolean> {
+    let updated: KubeObject;
+    try {
+      updated = await this.deps.api.patchStatus<KubeObject>(
+        { resource: RESOURCES.canary, namespace, name },
+        { status },
+      );
+    } catch (err) {
+      if (!isKubeApiError(err, 'NOT_FOUND')) throw err;
+      this.canaries.forget(namespace, name);
+      this.deps.logger.debug({ canary: `${namespace}/${name}` }, 'Canary deleted; status not written');
+      return false;
+    }
     this.canaries.remember(updated);
+    return true;
   }
 
   private async recordEvent(

@@ -12,8 +12,8 @@ export interface WakeUpOptions {
   caches: ControllerCaches;
   ownWrites: OwnWrites;
   enqueue: (key: string) => void;
-  /** A canary was deleted: drop its queued work and cached answers. */
-  forget: (key: string) => void;
+  /** A canary was deleted: drop its queued work and cached answers, and its cached object. */
+  forget: (key: string, canary: CanaryLike) => void;
 }
 
 /**
@@ -38,7 +38,7 @@ export function wakeOnChanges(options: WakeUpOptions): void {
     const name = obj.metadata?.name ?? '';
     ownWrites.forget(RESOURCES.canary, obj);
     index.remove(ns, name);
-    options.forget(canaryKey(ns, name));
+    options.forget(canaryKey(ns, name), obj);
   });
   wakeOnConfigChanges({
     canaries: caches.canaries,

@@ -19,6 +19,8 @@ export interface WriteThroughOptions {
  */
 export class WriteThroughCache<T extends KubeObject> {
   private readonly written = new Map<string, { obj: T; at: number }>();
+  /** uids of objects whose delete event came, each with when: a write answered later must not revive them. */
+  private readonly deletedUids = new Map<string, number>();
   private readonly ttlMs: number;
   private readonly now: () => number;
 
@@ -45,11 +47,26 @@ export class WriteThroughCache<T extends KubeObject> {
   remember(obj: T): void {
     const ns = obj.metadata?.namespace ?? '';
     const name = obj.metadata?.name;
+    const uid = obj.metadata?.uid;
+    if (uid && this.deletedUids.has(uid)) return;
     if (name) this.written.set(`${ns}/${name}`, { obj, at: this.now() });
   }
 
   forget(namespace: string, name: string): void {
     this.written.delete(`${namespace}/${name}`);
+  }
+
+  /**
+   * The informer's delete event: the object is gone, whatever this process wrote last. A write that was
+   * in flight when the delete came is not remembered when it returns (kept for `ttlMs`, by uid).
+   */
+  deleted(obj: KubeObject): void {
+    this.forget(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
+    const uid = obj.metadata?.uid;
+    if (!uid) return;
+    const now = this.now();
+    for (const [old, at] of this.deletedUids) if (now - at > this.ttlMs) this.deletedUids.delete(old);
+    this.deletedUids.set(uid, now);
   }
 }
 

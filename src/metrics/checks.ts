@@ -24,8 +24,11 @@ export interface RunChecksInput {
   canary: Canary;
   /** Looks up a MetricTemplate (namespace already defaulted to the canary's). */
   templates: (ref: TemplateRef) => MetricTemplate | undefined;
-  /** The provider for a template's `spec.provider`; `undefined` asks for the default (builtins). */
-  providerFor: (spec: MetricTemplateProvider | undefined) => MetricsProvider;
+  /**
+   * The provider for a template's `spec.provider` in the template's namespace (where its secretRef is
+   * read); `undefined` asks for the default (builtins).
+   */
+  providerFor: (spec: MetricTemplateProvider | undefined, namespace?: string) => MetricsProvider;
   /** When the checks run. Queries evaluate at the Prometheus server's current time. */
   now: Date;
   signal?: AbortSignal;
@@ -105,7 +108,7 @@ function resolve(input: RunChecksInput, metric: CanaryMetric): { query: string; 
   }
   return {
     query: renderQuery(template.spec.query, model),
-    provider: input.providerFor(template.spec.provider),
+    provider: input.providerFor(template.spec.provider, ref.namespace),
   };
 }
 

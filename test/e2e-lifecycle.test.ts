@@ -1,0 +1,202 @@
+import { PassThrough } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli/run.ts';
+import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
+import type { Notification } from '../src/notifiers/notification.ts';
+import {
+  controllerRequests,
+  createNamespace,
+  getCanary,
+  podinfoCanary,
+  podinfoDeployment,
+  runController,
+  setImage,
+  sleep,
+  testLogger,
+  useE2e,
+  WeightRecorder,
+  waitFor,
+  waitForPhase,
+} from './support/e2e.ts';
+import { HookReceiver } from './webhooks-receiver.ts';
+
+const env = useE2e({ deploymentReadyDelayMs: 300 });
+const receiver = new HookReceiver();
+beforeAll(() => receiver.start());
+afterAll(() => receiver.stop());
+
+const OWNED = new Set(['deployments', 'services', 'virtualservices', 'destinationrules']);
+/** How long a deleted Canary is watched for writes: longer than the write-through cache keeps an object (5 s). */
+const QUIET_AFTER_DELETE_MS = 6000;
+
+describe('end to end: pause and resume, deletion during a rollout', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  }, 60_000);
+
+  async function prepare(
+    ns: string,
+    analysis: Record<string, unknown>,
+    metadata: Record<string, unknown> = {},
+  ) {
+    await createNamespace(env.api, ns);
+    await env.api.create(RESOURCES.secret, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'receiver-url', namespace: ns },
+      data: { address: Buffer.from(`${receiver.url}/alerts/${ns}`).toString('base64') },
+    } as KubeObject);
+    await env.api.create(RESOURCES.alertProvider, {
+      apiVersion: 'petrel.dev/v1alpha1',
+      kind: 'AlertProvider',
+      metadata: { name: 'receiver', namespace: ns },
+      spec: { type: 'webhook', secretRef: { name: 'receiver-url' } },
+    } as KubeObject);
+    await env.api.create(RESOURCES.deployment, podinfoDeployment(ns, 'podinfo:1.0'));
+    const log = testLogger();
+    const controller = runController(env, ns, log.logger);
+    cleanups.push(() => controller.stop());
+    await controller.ready;
+    const weights = new WeightRecorder(env, ns);
+    await weights.start();
+    cleanups.push(() => weights.stop());
+    const canary = podinfoCanary(ns, {
+      metrics: [],
+      alerts: [{ name: 'all', severity: 'info', providerRef: { name: 'receiver' } }],
+      ...analysis,
+    });
+    Object.assign(canary.metadata, metadata);
+    await env.api.create(RESOURCES.canary, canary as unknown as KubeObject);
+    await waitForPhase(env.api, ns, ['Initialized']);
+    return { weights, log };
+  }
+
+  async function cli(args: string[]): Promise<number> {
+    const out = new PassThrough();
+    return runCli([...args, '--kubeconfig', env.sandbox.kubeconfigPath], {
+      stdout: out,
+      stderr: out,
+      stdin: new PassThrough(),
+      env: {},
+    });
+  }
+
+  const weightIs = (ns: string, weight: number) => async () =>
+    (await getCanary(env.api, ns)).status?.canaryWeight === weight ? true : undefined;
+
+  it('after petrel pause then resume, the next step comes within one interval of the resume', async () => {
+    const ns = 'e2e-resume';
+    const intervalMs = 2000;
+    const { weights } = await prepare(ns, { interval: '2s', maxWeight: 50, stepWeight: 10 });
+    await setImage(env.api, ns, 'podinfo:2.0');
+    await waitFor('weight 10', weightIs(ns, 10), { timeoutMs: 20_000, intervalMs: 20 });
+    expect(await cli(['pause', 'podinfo', '-n', ns, '--by', 'e2e'])).toBe(0);
+    await waitFor('the Paused condition', async () =>
+      (await getCanary(env.api, ns)).status?.conditions?.some((c) => c.type === 'Paused') ? true : undefined,
+    );
+    const heldAt = weights.weights.at(-1);
+    // Paused for longer than two intervals: no step is taken.
+    await sleep(2 * intervalMs + 500);
+    expect(weights.weights.at(-1)).toBe(heldAt);
+
+    const resumedAt = Date.now();
+    expect(await cli(['resume', 'podinfo', '-n', ns, '--by', 'e2e'])).toBe(0);
+    await waitFor(
+      `a step past weight ${heldAt} after the resume`,
+      async () => ((weights.weights.at(-1) ?? 0) > (heldAt ?? 0) ? true : undefined),
+      { timeoutMs: 3 * intervalMs, intervalMs: 20 },
+    );
+    const stepMs = weights.times.at(-1)! - resumedAt;
+    console.log(`e2e figures: petrel resume -> next step in ${stepMs} ms (interval ${intervalMs} ms)`);
+    expect(stepMs).toBeLessThan(intervalMs);
+    const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed'], 30_000);
+    expect(done.status?.phase).toBe('Succeeded');
+    expect(done.status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
+  }, 60_000);
+
+  const alertsFor = (ns: string, since: number) =>
+    receiver.received
+      .filter((r) => r.path === `/alerts/${ns}` && r.time >= since)
+      .map((r) => (r.body as Notification).reason);
+
+  /** After the delete: no owned object created, no alert, no Canary write after a 404, nothing left behind. */
+  async function expectLeftAlone(ns: string, deletedAt: number): Promise<void> {
+    await sleep(QUIET_AFTER_DELETE_MS);
+    const after = controllerRequests(env.sandbox, deletedAt).filter((e) => e.namespace === ns);
+    const created = after.filter((e) => e.verb === 'create' && OWNED.has(e.resource ?? ''));
+    expect(created.map((e) => e.resource)).toEqual([]);
+    const canaryWrites = after.filter(
+      (e) =>
+        e.verb !== 'get' && e.verb !== 'list' && e.verb !== 'watch' && e.resource?.startsWith('canaries'),
+    );
+    const first404 = canaryWrites.findIndex((e) => e.code === 404);
+    if (first404 >= 0)
+      expect(canaryWrites.slice(first404 + 1).map((e) => `${e.verb} ${e.resource}`)).toEqual([]);
+    expect(canaryWrites.filter((e) => e.code === 404).length).toBeLessThanOrEqual(1);
+    expect(alertsFor(ns, deletedAt).filter((r) => r === 'Initializing' || r === 'Initialized')).toEqual([]);
+    // An alert of a step taken just before the delete may still be on its way; nothing comes later.
+    expect(alertsFor(ns, deletedAt + 2000)).toEqual([]);
+    const left = await env.api.list<KubeObject>(RESOURCES.deployment, { namespace: ns });
+    expect(left.items.map((d) => d.metadata?.name)).toEqual(['podinfo']);
+    for (const resource of [RESOURCES.service, RESOURCES.virtualService, RESOURCES.destinationRule]) {
+      expect((await env.api.list<KubeObject>(resource, { namespace: ns })).items).toEqual([]);
+    }
+  }
+
+  async function deleteCanary(ns: string): Promise<number> {
+    const at = Date.now();
+    await env.api.delete({ resource: RESOURCES.canary, namespace: ns, name: 'podinfo' });
+    return at;
+  }
+
+  it('deleted right after the Deployment change: nothing re-created, no alert, no retried status patch', async () => {
+    const ns = 'e2e-delete-early';
+    await prepare(ns, { interval: '1s' });
+    await setImage(env.api, ns, 'podinfo:2.0');
+    const deletedAt = await deleteCanary(ns);
+    await expectLeftAlone(ns, deletedAt);
+  }, 60_000);
+
+  it('deleted as the rollout starts: nothing re-created, no alert, no retried status patch', async () => {
+    const ns = 'e2e-delete-start';
+    await prepare(ns, { interval: '1s' });
+    await setImage(env.api, ns, 'podinfo:2.0');
+    await waitFor(
+      'Progressing',
+      async () => ((await getCanary(env.api, ns)).status?.phase === 'Progressing' ? true : undefined),
+      { timeoutMs: 20_000, intervalMs: 10 },
+    );
+    const deletedAt = await deleteCanary(ns);
+    await expectLeftAlone(ns, deletedAt);
+  }, 60_000);
+
+  it('deleted mid-step: nothing re-created, no alert, no retried status patch', async () => {
+    const ns = 'e2e-delete-mid';
+    await prepare(ns, { interval: '1s' });
+    await setImage(env.api, ns, 'podinfo:2.0');
+    await waitFor('weight 20', weightIs(ns, 20), { timeoutMs: 20_000, intervalMs: 10 });
+    const deletedAt = await deleteCanary(ns);
+    await expectLeftAlone(ns, deletedAt);
+  }, 60_000);
+
+  it('being deleted (held by another finalizer): no reconcile acts on it', async () => {
+    const ns = 'e2e-delete-held';
+    await prepare(ns, { interval: '1s' }, { finalizers: ['example.com/hold'] });
+    await setImage(env.api, ns, 'podinfo:2.0');
+    await waitFor('weight 10', weightIs(ns, 10), { timeoutMs: 20_000, intervalMs: 10 });
+    const deletedAt = await deleteCanary(ns);
+    expect((await getCanary(env.api, ns)).metadata?.deletionTimestamp).toBeDefined();
+    await sleep(3000);
+    const writes = controllerRequests(env.sandbox, deletedAt).filter(
+      (e) => e.namespace === ns && e.verb !== 'get' && e.verb !== 'list' && e.verb !== 'watch',
+    );
+    expect(writes.filter((e) => e.resource !== 'events').map((e) => `${e.verb} ${e.resource}`)).toEqual([]);
+    expect(alertsFor(ns, deletedAt + 500)).toEqual([]);
+    await env.api.mergePatch(
+      { resource: RESOURCES.canary, namespace: ns, name: 'podinfo' },
+      { metadata: { finalizers: null } },
+    );
+  }, 60_000);
+});
