@@ -309,6 +309,17 @@ describe('sandbox API server driven by a real kubectl v1.33', () => {
       expect(lines[0]).toBe('namespace/test created');
       for (const m of await manifests(podinfo))
         expect(applied.stdout, relative(ROOT, m.file)).toMatch(new RegExp(`/${m.name} created`));
+
+      // `petrel pause` sets this annotation; the phase stays Progressing, the Action column shows it.
+      const paused = await run(
+        ['annotate', 'canary', 'podinfo', '-n', 'test', 'petrel.dev/action=pause'],
+        fresh,
+      );
+      expect(paused.code, paused.stderr).toBe(0);
+      const listed = await run(['get', 'canaries', '-n', 'test'], fresh);
+      const [header = '', row = ''] = listed.stdout.trim().split('\n');
+      expect(header.split(/\s+/).at(-1)).toBe('ACTION');
+      expect(row.split(/\s+/).at(-1)).toBe('pause');
     } finally {
       await fresh.stop();
     }

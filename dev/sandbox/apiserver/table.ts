@@ -39,10 +39,11 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(days / 365)}y`;
 }
 
-/** Evaluates the simple JSONPath subset used in printer columns: `.status.phase`, `.spec.ports[0].port`. */
+/** Evaluates the simple JSONPath subset used in printer columns: `.status.phase`, `.spec.ports[0].port`, `.a.b\\.c`. */
 export function simpleJsonPath(object: unknown, path: string): unknown {
   const cleaned = path.replace(/^\{|\}$/g, '').replace(/^\$/, '');
-  const tokens = cleaned.match(/[^.[\]]+|\[\d+\]/g) ?? [];
+  // A key may hold escaped dots, as annotation names do: `.metadata.annotations.petrel\.dev/action`.
+  const tokens = (cleaned.match(/(?:\\.|[^.[\]\\])+|\[\d+\]/g) ?? []).map((t) => t.replace(/\\\./g, '.'));
   let current: unknown = object;
   for (const token of tokens) {
     if (current === null || typeof current !== 'object') return undefined;
