@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -433,5 +434,38 @@ describe('the rules are not vacuous', () => {
       SERVICE_ACCOUNT,
     );
     expect(none.allows(get('team-a'))).toBe(false);
+  });
+});
+
+describe('docs/operations.md', () => {
+  it('names every granted verb, resource and group in its RBAC table, with the code that needs it', async () => {
+    const docs = await readFile(new URL('../docs/operations.md', import.meta.url), 'utf8');
+    const section = docs.slice(docs.indexOf('### RBAC'), docs.indexOf('### What is read from Secrets'));
+    const rows = section
+      .split('\n')
+      .filter((l) => l.startsWith('| ') && !l.startsWith('| ---') && !l.startsWith('| API group'))
+      .map((l) => l.split('|').map((c) => c.trim()));
+    const granted = new Authorizer(
+      [
+        ...(await renderRbac([])),
+        ...(await renderRbac(['rbac.secrets=cluster'])).filter((o) => o.metadata.name.endsWith('-secrets')),
+      ],
+      SERVICE_ACCOUNT,
+    ).granted;
+    expect(granted.size).toBeGreaterThan(10);
+    for (const grant of granted) {
+      const [verb, groupResource] = grant.split(' ') as [string, string];
+      const slash = groupResource.indexOf('/');
+      const group = groupResource.slice(0, slash) || '""';
+      const resource = groupResource.slice(slash + 1);
+      const row = rows.find(
+        ([, what = '', verbs = ''], i) =>
+          what.startsWith(`\`${group}\` `) &&
+          what.split(/[\s,]+/).includes(resource) &&
+          verbs.split(/,\s*/).includes(verb) &&
+          (rows[i]![3] ?? '').length > 20,
+      );
+      expect(row, `${grant}: no row in docs/operations.md's RBAC table`).toBeDefined();
+    }
   });
 });
