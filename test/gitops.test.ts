@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { CANARY_PHASES } from '../src/api/constants.ts';
 
@@ -24,7 +24,41 @@ function toLua(value: unknown): string {
   return `{${fields.join(', ')}}`;
 }
 
-/** Runs the health script in Debian's lua5.4 with `obj` set, the way Argo CD calls it. */
+// Argo CD runs health checks in gopher-lua (Lua 5.1), embedded in its binary: the test runs the same
+// interpreter, built once from its pinned Go module into .tools/. Without Go, Debian's lua5.4 stands in.
+const GOPHER_LUA = 'github.com/yuin/gopher-lua/cmd/glua@v1.1.1';
+const GLUA_DIR = join(ROOT, '.tools', 'glua-v1.1.1');
+
+async function luaInterpreter(): Promise<string> {
+  const glua = join(GLUA_DIR, 'glua');
+  try {
+    await execFileAsync(glua, ['-v'], { timeout: 10_000 });
+    return glua;
+  } catch {}
+  try {
+    await execFileAsync('go', ['install', GOPHER_LUA], {
+      timeout: 170_000,
+      env: { ...process.env, GOBIN: GLUA_DIR, GOFLAGS: '-mod=mod' },
+    });
+    return glua;
+  } catch (goError) {
+    try {
+      await execFileAsync('lua5.4', ['-v'], { timeout: 10_000 });
+      return 'lua5.4';
+    } catch {
+      throw new Error(
+        `need Go (to build ${GOPHER_LUA}, the Lua Argo CD embeds) or lua5.4: ${(goError as Error).message}`,
+      );
+    }
+  }
+}
+
+let lua = '';
+beforeAll(async () => {
+  lua = await luaInterpreter();
+}, 180_000);
+
+/** Runs the health script with `obj` set, the way Argo CD calls it. */
 async function health(obj: unknown): Promise<{ status: string; message: string }> {
   const harness = [
     `obj = ${toLua(obj)}`,
@@ -32,7 +66,7 @@ async function health(obj: unknown): Promise<{ status: string; message: string }
     'local hs = check()',
     'io.write(hs.status, "\\n", hs.message, "\\n")',
   ].join('\n');
-  const { stdout } = await execFileAsync('lua5.4', ['-e', harness], { timeout: 10_000 });
+  const { stdout } = await execFileAsync(lua, ['-e', harness], { timeout: 10_000 });
   const [status = '', message = ''] = stdout.split('\n');
   return { status, message };
 }
@@ -61,7 +95,7 @@ const EXPECTED: Record<(typeof CANARY_PHASES)[number], string> = {
   Terminated: 'Healthy',
 };
 
-describe('Argo CD health check for Canary (lua5.4)', () => {
+describe('Argo CD health check for Canary (gopher-lua, as Argo CD runs it)', () => {
   it.each(CANARY_PHASES.map((p) => [p, EXPECTED[p]]))('phase %s is %s', async (phase, expected) => {
     const result = await health(canary({ phase, canaryWeight: 30, failedChecks: 0 }));
     expect(result.status).toBe(expected);
@@ -164,12 +198,27 @@ describe('GitOps recipes', () => {
     const current = listed(exprs!.current!);
     const failed = [...exprs!.failed!.matchAll(/status\.phase == '(\w+)'/g)].map((m) => m[1]);
     expect([...inProgress, ...current, ...failed].sort()).toEqual([...CANARY_PHASES].sort());
-    // The same verdicts as the Argo CD check (Suspended gates count as in progress for Flux).
+    // The same verdicts as the Argo CD check. Flux has no Suspended: a gate or spec.suspend fails the
+    // health check at once (with the phase in the message) instead of holding it until the timeout.
     for (const phase of CANARY_PHASES) {
       const argo = EXPECTED[phase];
       const flux = current.includes(phase) ? 'Healthy' : failed.includes(phase) ? 'Degraded' : 'Progressing';
-      expect(flux, phase).toBe(argo === 'Suspended' ? 'Progressing' : argo);
+      expect(flux, phase).toBe(argo === 'Suspended' ? 'Degraded' : argo);
     }
+    // spec.suspend fails whatever the phase, and no other verdict can hold at the same time.
+    const suspended = '(has(spec.suspend) && spec.suspend)';
+    expect(exprs!.failed).toContain(suspended);
+    expect(exprs!.inProgress!.startsWith(`!${suspended} && `)).toBe(true);
+    expect(exprs!.current!.startsWith(`!${suspended} && `)).toBe(true);
+  });
+
+  it('the example target Deployment leaves spec.replicas to Petrel and the HPA, as docs/gitops.md says', async () => {
+    const deployment = parse(await readFile(join(ROOT, 'examples/podinfo/deployment.yaml'), 'utf8')) as {
+      spec: Record<string, unknown>;
+    };
+    expect(deployment.spec).not.toHaveProperty('replicas');
+    const docs = await readFile(join(ROOT, 'docs/gitops.md'), 'utf8');
+    expect(docs).toContain('Leave `spec.replicas` out of the target Deployment in git');
   });
 });
 

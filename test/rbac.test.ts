@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,8 @@ import { parseAllDocuments } from 'yaml';
 import type { RequestLogEntry } from '../dev/sandbox/apiserver/index.ts';
 import { type RunningController, startController } from '../src/controller/controller.ts';
 import { ControllerMetrics } from '../src/controller/metrics.ts';
+import type { KubeObject } from '../src/kube/client.ts';
+import type { Deployment } from '../src/kube/deployments.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import {
   CONTROLLER_USER_AGENT,
@@ -13,18 +16,18 @@ import {
   createNamespace,
   podinfoCanary,
   podinfoDeployment,
-  setImage,
   TrafficLoop,
   testLogger,
   useE2e,
+  waitFor,
   waitForPhase,
 } from './support/e2e.ts';
 import { helmPath } from './support/tools.ts';
+import { HookReceiver } from './webhooks-receiver.ts';
 
 const execFileAsync = promisify(execFile);
 const CHART = fileURLToPath(new URL('../charts/petrel', import.meta.url));
 const RELEASE_NAMESPACE = 'petrel-system';
-const WATCHED = 'rbac-rollout';
 const SERVICE_ACCOUNT = { kind: 'ServiceAccount', name: 'petrel', namespace: RELEASE_NAMESPACE };
 
 interface Rule {
@@ -55,6 +58,17 @@ interface Attributes {
  */
 class Authorizer {
   private readonly grants: { namespace?: string; rules: Rule[] }[] = [];
+
+  /** Every (group, resource, verb) some bound rule grants, as `verb group/resource`. */
+  get granted(): Set<string> {
+    const all = new Set<string>();
+    for (const g of this.grants)
+      for (const r of g.rules)
+        for (const group of r.apiGroups)
+          for (const resource of r.resources)
+            for (const verb of r.verbs) all.add(`${verb} ${group}/${resource}`);
+    return all;
+  }
 
   constructor(objects: RbacObject[], subject: typeof SERVICE_ACCOUNT) {
     const role = (kind: string, name: string, namespace?: string) =>
@@ -125,101 +139,247 @@ function attributesOf(entry: RequestLogEntry): Attributes {
   };
 }
 
+/**
+ * Grants a rollout in this test does not exercise, each with the code that needs it. Anything else the
+ * chart grants must show up in the controller's requests, so an unused grant fails the test.
+ */
+const NOT_EXERCISED: Record<string, string> = {
+  'update petrel.dev/canaries/finalizers':
+    'owned objects carry blockOwnerDeletion (src/kube/ownership.ts canaryOwnerReference); the ' +
+    "OwnerReferencesPermissionEnforcement admission plugin wants update on the owner's finalizers",
+  'create autoscaling/horizontalpodautoscalers':
+    'the primary HPA of a Canary with spec.autoscalerRef (src/kube/deployments.ts)',
+  'patch autoscaling/horizontalpodautoscalers':
+    "the primary HPA follows the target's HPA spec (src/kube/deployments.ts)",
+  'patch /services':
+    'a Service changed by someone else is put back (src/routers/services.ts reconcileServices)',
+  'patch networking.istio.io/destinationrules':
+    'a DestinationRule whose trafficPolicy changed or drifted (src/routers/istio.ts apply)',
+  'patch /events': 'a repeated Event bumps its count (src/kube/events.ts)',
+  'patch petrel.dev/canaries':
+    'clearing the manual-action annotation after promote/abort/pause/resume (src/controller/executor.ts)',
+};
+
+const CONFIG = 'podinfo-config';
+const SECRET = 'podinfo-secret';
+
+/** podinfo reading a ConfigMap and a Secret, each as a volume and through envFrom. */
+function deploymentUsingConfigs(namespace: string): KubeObject & Record<string, unknown> {
+  const deployment = podinfoDeployment(namespace, 'podinfo:1.0') as Deployment & Record<string, unknown>;
+  const spec = deployment.spec?.template?.spec;
+  const container = spec?.containers[0];
+  if (!spec || !container) throw new Error('podinfoDeployment has no pod spec');
+  spec.volumes = [
+    { name: 'config', configMap: { name: CONFIG } },
+    { name: 'secret', secret: { secretName: SECRET } },
+  ];
+  container.envFrom = [{ configMapRef: { name: CONFIG } }, { secretRef: { name: SECRET } }];
+  container.volumeMounts = [
+    { name: 'config', mountPath: '/etc/podinfo/config' },
+    { name: 'secret', mountPath: '/etc/podinfo/secret' },
+  ];
+  return deployment;
+}
+
 const env = useE2e({ deploymentReadyDelayMs: 300 });
+const receiver = new HookReceiver();
+beforeAll(async () => {
+  await receiver.start();
+});
+afterAll(() => receiver.stop());
 
-describe('the chart grants the controller exactly enough for a full rollout', () => {
-  let clusterWide: Authorizer;
-  let namespaced: Authorizer;
-  let requests: RequestLogEntry[] = [];
-
-  beforeAll(async () => {
-    clusterWide = new Authorizer(await renderRbac([]), SERVICE_ACCOUNT);
-    namespaced = new Authorizer(await renderRbac([`watchNamespaces={${WATCHED}}`]), SERVICE_ACCOUNT);
-
-    // The controller, with its leader election, through a rollout.
-    await createNamespace(env.api, RELEASE_NAMESPACE);
-    await createNamespace(env.api, WATCHED);
-    const traffic = new TrafficLoop(env.prometheusUrl, WATCHED);
-    traffic.start();
-    let controller: RunningController | undefined;
-    const since = Date.now();
-    try {
-      await env.api.create(RESOURCES.deployment, podinfoDeployment(WATCHED, 'podinfo:1.0'));
-      // As the chart runs it: leader election on the chart's Lease, metrics on.
-      controller = startController({
-        kubeConfig: env.sandbox.kubeConfig(),
-        logger: testLogger().logger,
-        prometheusAddress: env.prometheusUrl,
-        namespaces: [WATCHED],
-        userAgent: CONTROLLER_USER_AGENT,
-        metrics: new ControllerMetrics({ defaultMetrics: false }),
-        leaderElection: {
-          namespace: RELEASE_NAMESPACE,
-          name: 'petrel-leader',
-          identity: 'petrel-0',
-          leaseDurationMs: 2000,
-          renewDeadlineMs: 1200,
-          retryPeriodMs: 300,
-        },
-      });
-      await controller.ready;
-      await env.api.create(RESOURCES.canary, podinfoCanary(WATCHED));
-      await waitForPhase(env.api, WATCHED, ['Initialized']);
-      await setImage(env.api, WATCHED, 'podinfo:2.0');
-      const done = await waitForPhase(env.api, WATCHED, ['Succeeded', 'Failed'], 60_000);
-      expect(done.status?.phase).toBe('Succeeded');
-    } finally {
-      await controller?.stop();
-      await traffic.stop();
-    }
-    // Everything but the test's own client: the controller's informers, KubeApi and leader election.
-    requests = controllerRequests(env.sandbox, since);
-  }, 120_000);
-
-  afterAll(() => {
-    requests = [];
+/**
+ * A full rollout as the chart runs the controller (leader election on the chart's Lease, metrics on),
+ * started by a change to a ConfigMap the target uses, with a Secret-held alert address; returns every
+ * request the controller sent (informers, KubeApi, leader election, notifications).
+ */
+async function rolloutRequests(namespace: string, watch: string[]): Promise<RequestLogEntry[]> {
+  await createNamespace(env.api, RELEASE_NAMESPACE).catch(() => undefined);
+  await createNamespace(env.api, namespace);
+  // Each mode starts as a fresh install: no Lease yet, so the controller creates it.
+  await env.api
+    .delete({ resource: RESOURCES.lease, namespace: RELEASE_NAMESPACE, name: 'petrel-leader' })
+    .catch(() => undefined);
+  const create = (resource: (typeof RESOURCES)[keyof typeof RESOURCES], obj: Record<string, unknown>) =>
+    env.api.create(resource, obj as KubeObject);
+  const base64 = (text: string) => Buffer.from(text).toString('base64');
+  await create(RESOURCES.configMap, {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: CONFIG, namespace },
+    data: { message: 'v1' },
   });
-
-  it('made requests of every kind a rollout needs', () => {
-    const kinds = new Set(requests.map((e) => `${e.verb} ${e.resource}`));
-    for (const needed of [
-      'watch canaries',
-      'patch canaries/status',
-      'create deployments',
-      'patch deployments',
-      'create services',
-      'create virtualservices',
-      'patch virtualservices',
-      'create destinationrules',
-      'create leases',
-      'patch leases',
-    ]) {
-      expect(kinds, needed).toContain(needed);
-    }
+  await create(RESOURCES.secret, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: SECRET, namespace },
+    data: { token: base64('not-a-real-token') },
   });
-
-  it('every request is allowed by the namespaced Roles (watchNamespaces set)', () => {
-    const denied = requests.filter((e) => !namespaced.allows(attributesOf(e)));
-    expect(
-      denied.map((e) => `${e.verb} ${e.group}/${e.resource} ${e.namespace ?? '-'}/${e.name ?? '-'}`),
-    ).toEqual([]);
+  await create(RESOURCES.secret, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'alerts-url', namespace },
+    data: { address: base64(`${receiver.url}/alerts/${namespace}`) },
   });
-
-  it('every request is allowed by the ClusterRole (default values)', () => {
-    const denied = requests.filter((e) => !clusterWide.allows(attributesOf(e)));
-    expect(
-      denied.map((e) => `${e.verb} ${e.group}/${e.resource} ${e.namespace ?? '-'}/${e.name ?? '-'}`),
-    ).toEqual([]);
+  await create(RESOURCES.alertProvider, {
+    apiVersion: 'petrel.dev/v1alpha1',
+    kind: 'AlertProvider',
+    metadata: { name: 'receiver', namespace },
+    spec: { type: 'webhook', secretRef: { name: 'alerts-url' } },
   });
+  await env.api.create(RESOURCES.deployment, deploymentUsingConfigs(namespace));
+  const traffic = new TrafficLoop(env.prometheusUrl, namespace);
+  traffic.start();
+  let controller: RunningController | undefined;
+  const since = Date.now();
+  try {
+    controller = startController({
+      kubeConfig: env.sandbox.kubeConfig(),
+      logger: testLogger().logger,
+      prometheusAddress: env.prometheusUrl,
+      namespaces: watch,
+      userAgent: CONTROLLER_USER_AGENT,
+      metrics: new ControllerMetrics({ defaultMetrics: false }),
+      leaderElection: {
+        namespace: RELEASE_NAMESPACE,
+        name: 'petrel-leader',
+        identity: 'petrel-0',
+        leaseDurationMs: 2000,
+        renewDeadlineMs: 1200,
+        retryPeriodMs: 300,
+      },
+    });
+    await controller.ready;
+    await env.api.create(
+      RESOURCES.canary,
+      podinfoCanary(namespace, {
+        alerts: [{ name: 'all', severity: 'info', providerRef: { name: 'receiver' } }],
+      }),
+    );
+    await waitForPhase(env.api, namespace, ['Initialized']);
+    // The alert address was read from its Secret.
+    await waitFor('an alert through the Secret-held address', async () =>
+      receiver.received.find((r) => r.path === `/alerts/${namespace}`),
+    );
+    await env.api.mergePatch(
+      { resource: RESOURCES.configMap, namespace, name: CONFIG },
+      { data: { message: 'v2' } },
+    );
+    const done = await waitForPhase(env.api, namespace, ['Succeeded', 'Failed'], 60_000);
+    expect(done.status?.phase).toBe('Succeeded');
+    const primaryConfig = await env.api.get<KubeObject & { data?: Record<string, string> }>({
+      resource: RESOURCES.configMap,
+      namespace,
+      name: `${CONFIG}-primary`,
+    });
+    expect(primaryConfig.data).toEqual({ message: 'v2' });
+  } finally {
+    await controller?.stop();
+    await traffic.stop();
+  }
+  return controllerRequests(env.sandbox, since);
+}
 
-  it('the rules are not vacuous: what the controller must not do is denied', () => {
+const describeRequest = (e: RequestLogEntry) =>
+  `${e.verb} ${e.group ?? ''}/${e.resource} ${e.namespace ?? '-'}/${e.name ?? '-'}`;
+
+describe.each([
+  {
+    mode: 'cluster-wide (default values)',
+    namespace: 'rbac-cluster',
+    watch: [] as string[],
+    // rbac.secrets=namespaced (the default) grants get on Secrets only where secretRef is used.
+    values: ['rbac.secretNamespaces={rbac-cluster}'],
+  },
+  {
+    mode: 'namespaced (watchNamespaces set)',
+    namespace: 'rbac-namespaced',
+    watch: ['rbac-namespaced'],
+    values: ['watchNamespaces={rbac-namespaced}'],
+  },
+])(
+  'the chart grants the controller exactly what a full rollout uses: $mode',
+  ({ namespace, watch, values }) => {
+    let authorizer: Authorizer;
+    let requests: RequestLogEntry[] = [];
+
+    beforeAll(async () => {
+      authorizer = new Authorizer(await renderRbac(values), SERVICE_ACCOUNT);
+      requests = await rolloutRequests(namespace, watch);
+    }, 120_000);
+
+    afterAll(() => {
+      requests = [];
+    });
+
+    it('made requests of every kind a rollout with a tracked ConfigMap and a Secret-held alert address needs', () => {
+      const kinds = new Set(requests.map((e) => `${e.verb} ${e.resource}`));
+      for (const needed of [
+        'watch canaries',
+        'patch canaries/status',
+        'create deployments',
+        'patch deployments',
+        'create services',
+        'create virtualservices',
+        'patch virtualservices',
+        'create destinationrules',
+        'create configmaps',
+        'patch configmaps',
+        'get secrets',
+        'create events',
+        'create leases',
+        'patch leases',
+      ]) {
+        expect(kinds, needed).toContain(needed);
+      }
+    });
+
+    it('every request is allowed by the rendered rules', () => {
+      const denied = requests.filter((e) => !authorizer.allows(attributesOf(e)));
+      expect(denied.map(describeRequest)).toEqual([]);
+    });
+
+    it('Secrets are only read by name: never listed, watched, copied or written', () => {
+      const onSecrets = requests.filter((e) => e.resource === 'secrets');
+      expect(onSecrets.length).toBeGreaterThan(0);
+      expect(onSecrets.filter((e) => e.verb !== 'get' || !e.name).map(describeRequest)).toEqual([]);
+      expect([...new Set(onSecrets.map((e) => e.name))]).toEqual(['alerts-url']);
+    });
+
+    it('grants nothing the controller did not use, but for the listed code paths', () => {
+      const used = new Set(requests.map((e) => `${e.verb} ${e.group ?? ''}/${e.resource}`));
+      const unused = [...authorizer.granted].filter((g) => !used.has(g) && !(g in NOT_EXERCISED));
+      expect(unused, 'granted but never requested: remove them or list the code path').toEqual([]);
+      // The list of exceptions holds only what is granted and really not exercised.
+      for (const g of Object.keys(NOT_EXERCISED)) {
+        expect(authorizer.granted, g).toContain(g);
+        expect(used, `${g} is exercised now: drop it from NOT_EXERCISED`).not.toContain(g);
+      }
+    });
+  },
+);
+
+describe('the rules are not vacuous', () => {
+  it('what the controller must not do is denied, in both modes', async () => {
+    const clusterWide = new Authorizer(await renderRbac([]), SERVICE_ACCOUNT);
+    const namespaced = new Authorizer(await renderRbac(['watchNamespaces={team-a}']), SERVICE_ACCOUNT);
     const forbidden: Attributes[] = [
-      { verb: 'delete', group: 'apps', resource: 'deployments', namespace: WATCHED, name: 'podinfo' },
-      { verb: 'list', group: '', resource: 'secrets', namespace: WATCHED },
-      { verb: 'get', group: '', resource: 'pods', namespace: WATCHED, name: 'x' },
+      { verb: 'delete', group: 'apps', resource: 'deployments', namespace: 'team-a', name: 'podinfo' },
+      { verb: 'update', group: 'apps', resource: 'deployments', namespace: 'team-a', name: 'podinfo' },
+      { verb: 'list', group: '', resource: 'secrets', namespace: 'team-a' },
+      { verb: 'watch', group: '', resource: 'secrets', namespace: 'team-a' },
+      { verb: 'create', group: '', resource: 'secrets', namespace: 'team-a' },
+      { verb: 'get', group: '', resource: 'pods', namespace: 'team-a', name: 'x' },
       { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
       {
         verb: 'update',
+        group: 'coordination.k8s.io',
+        resource: 'leases',
+        namespace: RELEASE_NAMESPACE,
+        name: 'petrel-leader',
+      },
+      {
+        verb: 'patch',
         group: 'coordination.k8s.io',
         resource: 'leases',
         namespace: RELEASE_NAMESPACE,
@@ -229,7 +389,7 @@ describe('the chart grants the controller exactly enough for a full rollout', ()
         verb: 'patch',
         group: 'coordination.k8s.io',
         resource: 'leases',
-        namespace: WATCHED,
+        namespace: 'team-a',
         name: 'petrel-leader',
       },
     ];
@@ -249,5 +409,63 @@ describe('the chart grants the controller exactly enough for a full rollout', ()
       }),
     ).toBe(false);
     expect(clusterWide.allows({ verb: 'list', group: 'petrel.dev', resource: 'canaries' })).toBe(true);
+  });
+
+  it('Secrets: by default no Secret anywhere cluster-wide, only the watched namespaces when namespaced', async () => {
+    const get = (namespace: string): Attributes => ({
+      verb: 'get',
+      group: '',
+      resource: 'secrets',
+      namespace,
+      name: 'alerts-url',
+    });
+    const clusterWide = new Authorizer(await renderRbac([]), SERVICE_ACCOUNT);
+    expect(clusterWide.allows(get('team-a'))).toBe(false);
+    const listed = new Authorizer(await renderRbac(['rbac.secretNamespaces={team-a}']), SERVICE_ACCOUNT);
+    expect(listed.allows(get('team-a'))).toBe(true);
+    expect(listed.allows(get('team-b'))).toBe(false);
+    const namespaced = new Authorizer(await renderRbac(['watchNamespaces={team-a}']), SERVICE_ACCOUNT);
+    expect(namespaced.allows(get('team-a'))).toBe(true);
+    expect(namespaced.allows(get(RELEASE_NAMESPACE))).toBe(false);
+    const cluster = new Authorizer(await renderRbac(['rbac.secrets=cluster']), SERVICE_ACCOUNT);
+    expect(cluster.allows(get('team-b'))).toBe(true);
+    const none = new Authorizer(
+      await renderRbac(['watchNamespaces={team-a}', 'rbac.secrets=none']),
+      SERVICE_ACCOUNT,
+    );
+    expect(none.allows(get('team-a'))).toBe(false);
+  });
+});
+
+describe('docs/operations.md', () => {
+  it('names every granted verb, resource and group in its RBAC table, with the code that needs it', async () => {
+    const docs = await readFile(new URL('../docs/operations.md', import.meta.url), 'utf8');
+    const section = docs.slice(docs.indexOf('### RBAC'), docs.indexOf('### What is read from Secrets'));
+    const rows = section
+      .split('\n')
+      .filter((l) => l.startsWith('| ') && !l.startsWith('| ---') && !l.startsWith('| API group'))
+      .map((l) => l.split('|').map((c) => c.trim()));
+    const granted = new Authorizer(
+      [
+        ...(await renderRbac([])),
+        ...(await renderRbac(['rbac.secrets=cluster'])).filter((o) => o.metadata.name.endsWith('-secrets')),
+      ],
+      SERVICE_ACCOUNT,
+    ).granted;
+    expect(granted.size).toBeGreaterThan(10);
+    for (const grant of granted) {
+      const [verb, groupResource] = grant.split(' ') as [string, string];
+      const slash = groupResource.indexOf('/');
+      const group = groupResource.slice(0, slash) || '""';
+      const resource = groupResource.slice(slash + 1);
+      const row = rows.find(
+        ([, what = '', verbs = ''], i) =>
+          what.startsWith(`\`${group}\` `) &&
+          what.split(/[\s,]+/).includes(resource) &&
+          verbs.split(/,\s*/).includes(verb) &&
+          (rows[i]![3] ?? '').length > 20,
+      );
+      expect(row, `${grant}: no row in docs/operations.md's RBAC table`).toBeDefined();
+    }
   });
 });

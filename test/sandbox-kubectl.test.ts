@@ -45,12 +45,15 @@ let server: SandboxApiServer;
 let kubectl: string;
 let home: string;
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  target: SandboxApiServer = server,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       kubectl,
       ['--cache-dir', join(home, 'cache'), ...args],
-      { env: { PATH: process.env.PATH, HOME: home, KUBECONFIG: server.kubeconfigPath }, timeout: 30_000 },
+      { env: { PATH: process.env.PATH, HOME: home, KUBECONFIG: target.kubeconfigPath }, timeout: 30_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -290,5 +293,70 @@ describe('sandbox API server driven by a real kubectl v1.33', () => {
     const unsupported = await run(['create', 'deployment', 'web', '-n', 'imperative', '--image=nginx']);
     expect(unsupported.code).toBe(1);
     expect(unsupported.stderr).toContain('the body of the request was in an unknown format');
+  });
+  it("runs the README's first command on an empty cluster: crds/, then examples/podinfo/ in kubectl's file order", async () => {
+    // A cluster of its own: nothing applied before, as on first contact.
+    const fresh = await startApiServer({ deploymentReadyDelayMs: 50 });
+    try {
+      const first = await run(['apply', '-f', CRDS], fresh);
+      expect(first.code, first.stderr).toBe(0);
+      const podinfo = join(EXAMPLES, 'podinfo');
+      const applied = await run(['apply', '-f', `${podinfo}/`], fresh);
+      expect(applied.stderr).toBe('');
+      expect(applied.code).toBe(0);
+      // kubectl applies the files of a folder in name order: the namespace file comes first.
+      const lines = applied.stdout.trim().split('\n');
+      expect(lines[0]).toBe('namespace/test created');
+      for (const m of await manifests(podinfo))
+        expect(applied.stdout, relative(ROOT, m.file)).toMatch(new RegExp(`/${m.name} created`));
+
+      // `petrel pause` sets this annotation; the phase stays Progressing, the Action column shows it.
+      const paused = await run(
+        ['annotate', 'canary', 'podinfo', '-n', 'test', 'petrel.dev/action=pause'],
+        fresh,
+      );
+      expect(paused.code, paused.stderr).toBe(0);
+      const listed = await run(['get', 'canaries', '-n', 'test'], fresh);
+      const [header = '', row = ''] = listed.stdout.trim().split('\n');
+      expect(header.split(/\s+/).at(-1)).toBe('ACTION');
+      expect(row.split(/\s+/).at(-1)).toBe('pause');
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it('prints Events as kubectl shows them: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE', async () => {
+    const manifest = join(home, 'event.yaml');
+    const now = Date.now();
+    const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kubectl-events' } };
+    const event = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: 'podinfo.1', namespace: 'kubectl-events' },
+      involvedObject: {
+        apiVersion: 'petrel.dev/v1alpha1',
+        kind: 'Canary',
+        name: 'podinfo',
+        namespace: 'kubectl-events',
+      },
+      type: 'Warning',
+      reason: 'CheckFailed',
+      message: 'request-success-rate 87% < min 99%',
+      count: 3,
+      firstTimestamp: new Date(now - 300_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+      lastTimestamp: new Date(now - 10_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+      source: { component: 'petrel' },
+    };
+    await writeFile(manifest, `${stringify(namespace)}---\n${stringify(event)}`);
+    await ok(['apply', '-f', manifest]);
+    const table = await ok(['get', 'events', '-n', 'kubectl-events']);
+    const [header = '', row = ''] = table.trim().split('\n');
+    expect(header.split(/\s{2,}/)).toEqual(['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE']);
+    expect(row).toMatch(
+      /^1\ds \(x3 over 5m\d*s?\)\s+Warning\s+CheckFailed\s+canary\/podinfo\s+request-success-rate 87% < min 99%$/,
+    );
+    const wide = await ok(['get', 'events', '-n', 'kubectl-events', '-o', 'wide']);
+    expect(wide.split('\n')[0]).toMatch(/SUBOBJECT\s+SOURCE\s+MESSAGE\s+FIRST SEEN\s+COUNT\s+NAME/);
+    expect(wide).toContain('podinfo.1');
   });
 });

@@ -46,6 +46,14 @@ export const CRD_DEFINITIONS: readonly CrdDefinition[] = [
       { name: 'Weight', type: 'integer', jsonPath: '.status.canaryWeight' },
       { name: 'FailedChecks', type: 'integer', jsonPath: '.status.failedChecks' },
       { name: 'LastTransitionTime', type: 'date', jsonPath: '.status.lastTransitionTime' },
+      // A paused rollout keeps its phase (Progressing); the pending manual action shows it.
+      {
+        name: 'Action',
+        type: 'string',
+        jsonPath: '.metadata.annotations.petrel\\.dev/action',
+        description:
+          'Manual action pending (petrel pause|resume|promote|abort): pause while the rollout is paused',
+      },
     ],
   },
   {

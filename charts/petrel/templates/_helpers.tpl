@@ -38,45 +38,64 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
 {{/*
-What the controller does with each kind, and nothing more: it reads its own resources and the targets,
-writes Canary status, creates and patches the objects it owns (primary Deployment, Services,
-DestinationRules, VirtualService, primary HPA), scales the target, and records Events. Owned objects
-are removed by the garbage collector through their ownerReferences, so there is no delete verb.
+What the controller does with each kind, and nothing more (src/kube/client.ts sends only get, list,
+watch, create, merge or JSON patch, and delete; the controller never PUTs, so there is no update
+except the finalizers one below). Every rule is listed with the code that needs it in
+docs/operations.md ("Security"), and test/rbac.test.ts fails when one is missing or unused:
+- informers list and watch every kind they cache (src/controller/controller.ts);
+- Canary: status patched by the reconciler, the manual-action annotation cleared by the executor;
+- canaries/finalizers update: owned objects carry blockOwnerDeletion, which the
+  OwnerReferencesPermissionEnforcement admission plugin allows only with this verb on the owner;
+- primary Deployment, primary HPA, Services, DestinationRules, VirtualService and `<name>-primary`
+  ConfigMaps are created and patched; the target's spec.replicas is patched;
+- Events are created, and patched when one repeats.
+Owned objects are removed by the garbage collector through their ownerReferences: no delete verb.
+Secrets are not here: see petrel.secretRules.
 */}}
 {{- define "petrel.rules" -}}
 - apiGroups: ["petrel.dev"]
   resources: ["canaries"]
-  verbs: ["get", "list", "watch", "patch", "update"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["petrel.dev"]
   resources: ["canaries/status"]
-  verbs: ["get", "patch", "update"]
+  verbs: ["patch"]
 - apiGroups: ["petrel.dev"]
   resources: ["canaries/finalizers"]
   verbs: ["update"]
 - apiGroups: ["petrel.dev"]
   resources: ["metrictemplates", "alertproviders"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "watch", "create", "patch", "update"]
+  verbs: ["list", "watch", "create", "patch"]
 - apiGroups: ["autoscaling"]
   resources: ["horizontalpodautoscalers"]
-  verbs: ["get", "list", "watch", "create", "patch", "update"]
+  verbs: ["list", "watch", "create", "patch"]
 - apiGroups: [""]
-  resources: ["services"]
-  verbs: ["get", "list", "watch", "create", "patch", "update"]
-- apiGroups: [""]
-  resources: ["configmaps"]
-  verbs: ["get", "list", "watch"]
-- apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["get"]
+  resources: ["services", "configmaps"]
+  verbs: ["list", "watch", "create", "patch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
 - apiGroups: ["networking.istio.io"]
   resources: ["virtualservices", "destinationrules"]
-  verbs: ["get", "list", "watch", "create", "patch", "update"]
+  verbs: ["list", "watch", "create", "patch"]
+{{- end -}}
+
+{{/*
+`get` on Secrets, for the Secrets named by AlertProvider and MetricTemplate secretRef (read when an
+alert is sent or a query runs, never cached, listed or watched).
+*/}}
+{{- define "petrel.secretRules" -}}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+{{- end -}}
+
+{{/* Namespaces where rbac.secrets=namespaced grants get on Secrets: secretNamespaces, else watchNamespaces. */}}
+{{- define "petrel.secretNamespaces" -}}
+{{- $list := .Values.rbac.secretNamespaces | default .Values.watchNamespaces | default list -}}
+{{- toJson $list -}}
 {{- end -}}
 
 {{/* The Lease the replicas elect a leader with lives in the release namespace. */}}

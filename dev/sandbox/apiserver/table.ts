@@ -39,10 +39,11 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(days / 365)}y`;
 }
 
-/** Evaluates the simple JSONPath subset used in printer columns: `.status.phase`, `.spec.ports[0].port`. */
+/** Evaluates the simple JSONPath subset used in printer columns: `.status.phase`, `.spec.ports[0].port`, `.a.b\\.c`. */
 export function simpleJsonPath(object: unknown, path: string): unknown {
   const cleaned = path.replace(/^\{|\}$/g, '').replace(/^\$/, '');
-  const tokens = cleaned.match(/[^.[\]]+|\[\d+\]/g) ?? [];
+  // A key may hold escaped dots, as annotation names do: `.metadata.annotations.petrel\.dev/action`.
+  const tokens = (cleaned.match(/(?:\\.|[^.[\]\\])+|\[\d+\]/g) ?? []).map((t) => t.replace(/\\\./g, '.'));
   let current: unknown = object;
   for (const token of tokens) {
     if (current === null || typeof current !== 'object') return undefined;
@@ -74,7 +75,66 @@ function num(value: unknown): number {
   return typeof value === 'number' ? value : 0;
 }
 
+interface CoreEvent {
+  type?: string;
+  reason?: string;
+  message?: string;
+  count?: number;
+  firstTimestamp?: string;
+  lastTimestamp?: string;
+  eventTime?: string;
+  involvedObject?: { kind?: string; name?: string; fieldPath?: string };
+  source?: { component?: string; host?: string };
+  // events.k8s.io/v1 names (the same table serves both APIs).
+  note?: string;
+  regarding?: { kind?: string; name?: string; fieldPath?: string };
+  deprecatedCount?: number;
+  reportingController?: string;
+}
+
+const since = (timestamp: string | undefined, now: Date) =>
+  timestamp ? humanDuration(now.getTime() - Date.parse(timestamp)) : '<unknown>';
+
+/** Core v1 Events as kube-apiserver prints them (pkg/printers/internalversion printEvent). */
+const EVENTS_TABLE: BuiltinTable = {
+  columns: [
+    col('Last Seen'),
+    col('Type'),
+    col('Reason'),
+    col('Object'),
+    col('Subobject', 'string', 1),
+    col('Source', 'string', 1),
+    col('Message'),
+    col('First Seen', 'string', 1),
+    col('Count', 'string', 1),
+    { ...NAME, priority: 1 },
+  ],
+  cells: (o, now) => {
+    const e = o as KubeObject & CoreEvent;
+    const first = e.firstTimestamp ?? e.eventTime ?? o.metadata.creationTimestamp;
+    const last = e.lastTimestamp ?? e.eventTime ?? first;
+    const count = e.count ?? e.deprecatedCount ?? 1;
+    const involved = e.involvedObject ?? e.regarding;
+    const lastSeen =
+      count > 1 ? `${since(last, now)} (x${count} over ${since(first, now)})` : since(last, now);
+    const source = [e.source?.component ?? e.reportingController, e.source?.host].filter(Boolean).join(', ');
+    return [
+      lastSeen,
+      e.type ?? '',
+      e.reason ?? '',
+      `${(involved?.kind ?? '').toLowerCase()}/${involved?.name ?? ''}`,
+      involved?.fieldPath ?? '',
+      source,
+      (e.message ?? e.note ?? '').trim(),
+      since(first, now),
+      String(count),
+      o.metadata.name,
+    ];
+  },
+};
+
 const BUILTIN_TABLES: Record<string, BuiltinTable> = {
+  events: EVENTS_TABLE,
   deployments: {
     columns: [NAME, col('Ready'), col('Up-to-date', 'integer'), col('Available', 'integer'), AGE],
     cells: (o, now) => {
