@@ -5,6 +5,7 @@
 # No source of those projects enters this repository: each is built from a small go.mod generated
 # in a temporary directory. A component already built is reused. Prints the cache paths.
 #
+# Usage: build.sh [etcd|kwok|kubernetes]... (default: all three)
 # Environment: PETREL_CACHE (cache root), PETREL_GO_PARALLEL (go build -p, default 2; the build
 # runs under `nice -n 19` so it yields to other work on the machine).
 set -euo pipefail
@@ -112,8 +113,17 @@ build_kwok() {
 }
 
 total_start=$SECONDS
-build_component etcd "$ETCD_VERSION" setup_etcd build_etcd etcd
-build_component kwok "$KWOK_VERSION" setup_kwok build_kwok kwok
-build_component kubernetes "$KUBERNETES_VERSION" setup_kubernetes build_kubernetes \
-  kube-apiserver kube-controller-manager kube-scheduler
+components=("$@")
+[ ${#components[@]} -gt 0 ] || components=(etcd kwok kubernetes)
+for component in "${components[@]}"; do
+  case "$component" in
+  etcd) build_component etcd "$ETCD_VERSION" setup_etcd build_etcd etcd ;;
+  kwok) build_component kwok "$KWOK_VERSION" setup_kwok build_kwok kwok ;;
+  kubernetes)
+    build_component kubernetes "$KUBERNETES_VERSION" setup_kubernetes build_kubernetes \
+      kube-apiserver kube-controller-manager kube-scheduler
+    ;;
+  *) fail "unknown component '$component' (choose from: etcd kwok kubernetes)" ;;
+  esac
+done
 echo "cluster:build: control plane ready in $((SECONDS - total_start)) s under $cache_root"

@@ -26,6 +26,8 @@ export interface ControlPlaneOptions {
   readonly podReadyDelayMs?: number;
   /** Directories whose *.yaml CRDs are installed (default: Istio's, then Petrel's). */
   readonly crdDirs?: readonly string[];
+  /** Record every request's metadata (user, verb, resource, response code) in `auditLogPath`. */
+  readonly audit?: boolean;
   /** How long each component may take to become ready. */
   readonly readyTimeoutMs?: number;
   readonly binaries?: ControlPlaneBinaries;
@@ -40,6 +42,8 @@ export interface RunningControlPlane {
   /** An admin kubeconfig (a static token in group system:masters). */
   readonly kubeconfigPath: string;
   readonly caPem: string;
+  /** The API server's audit log (JSON lines, audit.k8s.io/v1 Events), when `audit` was asked for. */
+  readonly auditLogPath?: string;
   /** Resolves when a component exits while the control plane should be running. */
   readonly failed: Promise<ComponentFailedError>;
   /** A fresh client-node KubeConfig for the admin. */
@@ -63,8 +67,29 @@ function tokenKubeConfig(server: string, caPem: string, user: string, token: str
   return kc;
 }
 
-function apiserverArgs(pki: Pki, port: number, etcdUrl: string, dir: string): string[] {
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+`;
+
+function apiserverArgs(
+  pki: Pki,
+  port: number,
+  etcdUrl: string,
+  dir: string,
+  auditLogPath?: string,
+): string[] {
+  const audit = auditLogPath
+    ? [
+        `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`,
+        `--audit-log-path=${auditLogPath}`,
+        '--audit-log-mode=blocking',
+      ]
+    : [];
   return [
+    ...audit,
     `--bind-address=${HOST}`,
     `--advertise-address=${HOST}`,
     `--secure-port=${port}`,
@@ -155,10 +180,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     );
 
     progress(`starting kube-apiserver on ${server}`);
+    const auditLogPath = opts.audit ? join(dir, 'logs', 'audit.log') : undefined;
+    if (auditLogPath) await writeFile(join(dir, 'audit-policy.yaml'), AUDIT_POLICY);
     const apiserver = start(
       'kube-apiserver',
       binaries.kubeApiserver,
-      apiserverArgs(pki, apiserverPort, etcdUrl, dir),
+      apiserverArgs(pki, apiserverPort, etcdUrl, dir, auditLogPath),
     );
     await apiserver.waitUntil(
       'ready',
@@ -230,6 +257,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       server,
       kubeconfigPath,
       caPem: pki.caPem,
+      auditLogPath,
       failed,
       kubeConfig: () => tokenKubeConfig(server, pki.caPem, pki.users.admin.name, pki.users.admin.token),
       kubeConfigForToken: (token, user = 'token-user') => tokenKubeConfig(server, pki.caPem, user, token),

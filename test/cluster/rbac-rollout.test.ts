@@ -1,0 +1,304 @@
+// The controller as the chart's ServiceAccount, with the chart's rendered RBAC, through whole
+// rollouts on a real kube-apiserver; the API server's audit log shows every refused request.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { writeKubeconfig } from '../../dev/cluster/kubeconfig.ts';
+import type { KubeObject } from '../../src/kube/client.ts';
+import { RESOURCES } from '../../src/kube/resources.ts';
+import {
+  podinfoCanary,
+  podinfoDeployment,
+  setImage,
+  TrafficLoop,
+  waitFor,
+  waitForPhase,
+} from '../support/e2e.ts';
+import { usePrometheus } from '../support/prometheus.ts';
+import { helmPath } from '../support/tools.ts';
+import { Paths } from './manifests.ts';
+import { kubeRequest, setupOnce, useControlPlane } from './support.ts';
+
+const execFileAsync = promisify(execFile);
+const CHART = fileURLToPath(new URL('../../charts/petrel', import.meta.url));
+const PETREL_BIN = fileURLToPath(new URL('../../bin/petrel.js', import.meta.url));
+const RELEASE_NAMESPACE = 'petrel-system';
+const NAMESPACE = 'rollout';
+const SERVICE_ACCOUNT_USER = `system:serviceaccount:${RELEASE_NAMESPACE}:petrel`;
+
+const cluster = useControlPlane({ audit: true });
+const prometheus = usePrometheus();
+
+interface AuditEvent {
+  user: { username: string };
+  verb: string;
+  objectRef?: {
+    resource?: string;
+    subresource?: string;
+    namespace?: string;
+    name?: string;
+    apiGroup?: string;
+  };
+  responseStatus?: { code?: number; reason?: string; message?: string };
+  requestURI: string;
+}
+
+async function auditEvents(): Promise<AuditEvent[]> {
+  const text = await readFile(cluster.plane.auditLogPath as string, 'utf8');
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as AuditEvent);
+}
+
+type Rendered = KubeObject & {
+  metadata: { name: string; namespace?: string };
+  spec?: Record<string, unknown>;
+};
+
+async function renderChart(): Promise<Rendered[]> {
+  const { stdout } = await execFileAsync(await helmPath(), [
+    'template',
+    'petrel',
+    CHART,
+    '--namespace',
+    RELEASE_NAMESPACE,
+  ]);
+  return parseAllDocuments(stdout)
+    .map((d) => d.toJS() as Rendered | null)
+    .filter((d): d is Rendered => d !== null);
+}
+
+async function apply(objects: Rendered[]): Promise<void> {
+  const kc = cluster.plane.kubeConfig();
+  const paths = new Paths(kc);
+  for (const object of objects) {
+    const res = await kubeRequest(kc, 'POST', await paths.collection(object), { body: object });
+    if (res.status !== 201)
+      throw new Error(`create ${object.kind} ${object.metadata.name}: ${res.status} ${res.text}`);
+  }
+}
+
+/** A short-lived token of the chart's ServiceAccount, from the TokenRequest API. */
+async function serviceAccountToken(): Promise<string> {
+  const res = await kubeRequest(
+    cluster.plane.kubeConfig(),
+    'POST',
+    `/api/v1/namespaces/${RELEASE_NAMESPACE}/serviceaccounts/petrel/token`,
+    {
+      body: {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: { expirationSeconds: 3600 },
+      },
+    },
+  );
+  if (res.status !== 201) throw new Error(`TokenRequest: ${res.status} ${res.text}`);
+  return (res.body as { status: { token: string } }).status.token;
+}
+
+/** The controller container's environment as the chart sets it (plain values and the downward API). */
+function chartEnvironment(deployment: Rendered): Record<string, string> {
+  const containers = (
+    deployment.spec as {
+      template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } };
+    }
+  ).template.spec.containers;
+  const env: Record<string, string> = {};
+  for (const variable of containers[0]?.env ?? [])
+    if (variable.value !== undefined) env[variable.name] = variable.value;
+  return { ...env, POD_NAME: 'petrel-0', POD_NAMESPACE: RELEASE_NAMESPACE };
+}
+
+async function createObject(resource: (typeof RESOURCES)[keyof typeof RESOURCES], object: KubeObject) {
+  await cluster.api.create(resource, object);
+}
+
+describe('the controller as the chart ServiceAccount with the chart RBAC, on kube-apiserver', () => {
+  let output = '';
+  let phase: string | undefined;
+  let events: AuditEvent[] = [];
+
+  const ready = setupOnce(async () => {
+    const rendered = await renderChart();
+    const kinds = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
+    const deployment = rendered.find((o) => o.kind === 'Deployment');
+    if (!deployment) throw new Error('the chart rendered no Deployment');
+    await cluster.api.create(
+      { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false },
+      {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: RELEASE_NAMESPACE },
+      },
+    );
+    await cluster.api.create(
+      { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false },
+      {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: NAMESPACE },
+      },
+    );
+    await apply(rendered.filter((o) => kinds.has(o.kind ?? '')));
+
+    const dir = await mkdtemp(join(tmpdir(), 'petrel-rbac-'));
+    const kubeconfig = await writeKubeconfig(join(dir, 'petrel.kubeconfig'), {
+      server: cluster.plane.server,
+      caPem: cluster.plane.caPem,
+      user: SERVICE_ACCOUNT_USER,
+      token: await serviceAccountToken(),
+    });
+
+    // The workload: a Deployment that reads a ConfigMap and a Secret, scaled by an HPA.
+    await createObject(RESOURCES.configMap, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'podinfo-config', namespace: NAMESPACE },
+      data: { color: 'blue' },
+    } as KubeObject);
+    await createObject(RESOURCES.secret, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'podinfo-secret', namespace: NAMESPACE },
+      stringData: { password: 'hunter2' },
+    } as KubeObject);
+    const workload = podinfoDeployment(NAMESPACE, 'podinfo:1.0') as Rendered;
+    const podSpec = (workload.spec as { template: { spec: Record<string, unknown> } }).template.spec;
+    (podSpec.containers as Record<string, unknown>[])[0]!.envFrom = [
+      { configMapRef: { name: 'podinfo-config' } },
+    ];
+    podSpec.volumes = [{ name: 'secret', secret: { secretName: 'podinfo-secret' } }];
+    await createObject(RESOURCES.deployment, workload);
+    await createObject(RESOURCES.horizontalPodAutoscaler, {
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'podinfo', namespace: NAMESPACE },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'podinfo' },
+        minReplicas: 2,
+        maxReplicas: 4,
+        metrics: [
+          {
+            type: 'Resource',
+            resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } },
+          },
+        ],
+      },
+    } as KubeObject);
+
+    const traffic = new TrafficLoop(prometheus.url, NAMESPACE);
+    traffic.start();
+    const controller = spawn(
+      process.execPath,
+      [
+        PETREL_BIN,
+        'controller',
+        '--kubeconfig',
+        kubeconfig,
+        '--metrics-host',
+        '127.0.0.1',
+        '--metrics-port',
+        '0',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          PATH: process.env.PATH ?? '',
+          ...chartEnvironment(deployment),
+          PETREL_PROMETHEUS_ADDRESS: prometheus.url,
+        },
+      },
+    );
+    const append = (chunk: Buffer) => {
+      output += chunk.toString();
+    };
+    controller.stdout.on('data', append);
+    controller.stderr.on('data', append);
+    const exited = new Promise<void>((resolve) => controller.once('exit', () => resolve()));
+    try {
+      await createObject(RESOURCES.canary, {
+        ...podinfoCanary(
+          NAMESPACE,
+          {},
+          {
+            autoscalerRef: { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: 'podinfo' },
+          },
+        ),
+      } as KubeObject);
+      await waitForPhase(cluster.api, NAMESPACE, ['Initialized'], 90_000);
+      await setImage(cluster.api, NAMESPACE, 'podinfo:2.0');
+      await waitFor(
+        'the rollout to start',
+        async () => {
+          const c = await cluster.api.get<{ status?: { phase?: string } } & KubeObject>({
+            resource: RESOURCES.canary,
+            namespace: NAMESPACE,
+            name: 'podinfo',
+          });
+          return c.status?.phase !== 'Initialized' ? true : undefined;
+        },
+        { timeoutMs: 30_000 },
+      );
+      const done = await waitForPhase(cluster.api, NAMESPACE, ['Succeeded', 'Failed'], 120_000);
+      phase = done.status?.phase;
+    } finally {
+      controller.kill('SIGTERM');
+      await exited;
+      await traffic.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+    events = (await auditEvents()).filter((e) => e.user.username === SERVICE_ACCOUNT_USER);
+  }, 300_000);
+
+  afterAll(() => {
+    events = [];
+  });
+
+  it('promotes the new version', () => {
+    ready();
+    expect(phase, output.slice(-4000)).toBe('Succeeded');
+  });
+
+  it('no request of the chart ServiceAccount was refused', () => {
+    ready();
+    const refused = events
+      .filter((e) => e.responseStatus?.code === 403)
+      .map(
+        (e) =>
+          `${e.verb} ${e.objectRef?.apiGroup ?? ''}/${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${e.objectRef?.namespace ?? '-'}/${e.objectRef?.name ?? '-'}`,
+      );
+    expect([...new Set(refused)]).toEqual([]);
+  });
+
+  it('the rollout made requests of every kind it needs, all as the ServiceAccount', () => {
+    ready();
+    const kinds = new Set(
+      events.map(
+        (e) =>
+          `${e.verb} ${e.objectRef?.resource ?? ''}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`,
+      ),
+    );
+    for (const needed of [
+      'watch canaries',
+      'patch canaries/status',
+      'create deployments',
+      'patch deployments',
+      'create services',
+      'create virtualservices',
+      'patch virtualservices',
+      'create destinationrules',
+      'create horizontalpodautoscalers',
+      'create configmaps',
+      'create secrets',
+      'create leases',
+    ]) {
+      expect([...kinds].sort(), needed).toContain(needed);
+    }
+  });
+});
