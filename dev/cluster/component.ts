@@ -37,16 +37,22 @@ export class Component {
     readonly logFile: string,
   ) {
     const log = createWriteStream(logFile, { flags: 'a' });
-    this.child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // In its own process group, so a Ctrl-C in the terminal reaches only us and we stop the
+    // components in order; if this process ends anyway, the exit hook kills what is left.
+    this.child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const killOnExit = () => this.child.kill('SIGKILL');
+    process.once('exit', killOnExit);
     this.child.stdout?.pipe(log, { end: false });
     this.child.stderr?.pipe(log, { end: false });
     this.exited = new Promise((resolve) => {
       this.child.once('error', (error) => {
+        process.off('exit', killOnExit);
         this.exitReason = `could not be started (${error.message})`;
         log.end();
         resolve();
       });
       this.child.once('exit', (code, signal) => {
+        process.off('exit', killOnExit);
         this.exitReason ??= `exited (${signal ?? `code ${code}`})`;
         // Let the pipes drain into the log before the exit is reported.
         setImmediate(() => log.end(resolve));
