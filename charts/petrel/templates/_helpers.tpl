@@ -67,7 +67,8 @@ are removed by the garbage collector through their ownerReferences, so there is 
   verbs: ["get", "list", "watch", "create", "patch", "update"]
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["get", "list", "watch"]
+  # create and patch: the <name>-primary copies of the ConfigMaps a target uses
+  verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
