@@ -112,18 +112,23 @@ build_kwok() {
   gobuild build -trimpath -ldflags "-s -w" -o "$2/kwok" sigs.k8s.io/kwok/cmd/kwok
 }
 
-total_start=$SECONDS
-components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(etcd kwok kubernetes)
-for component in "${components[@]}"; do
-  case "$component" in
-  etcd) build_component etcd "$ETCD_VERSION" setup_etcd build_etcd etcd ;;
-  kwok) build_component kwok "$KWOK_VERSION" setup_kwok build_kwok kwok ;;
-  kubernetes)
-    build_component kubernetes "$KUBERNETES_VERSION" setup_kubernetes build_kubernetes \
-      kube-apiserver kube-controller-manager kube-scheduler
-    ;;
-  *) fail "unknown component '$component' (choose from: etcd kwok kubernetes)" ;;
-  esac
-done
-echo "cluster:build: control plane ready in $((SECONDS - total_start)) s under $cache_root"
+main() {
+  local total_start=$SECONDS component components=("$@")
+  [ ${#components[@]} -gt 0 ] || components=(etcd kwok kubernetes)
+  for component in "${components[@]}"; do
+    case "$component" in
+    etcd) build_component etcd "$ETCD_VERSION" setup_etcd build_etcd etcd ;;
+    kwok) build_component kwok "$KWOK_VERSION" setup_kwok build_kwok kwok ;;
+    kubernetes)
+      build_component kubernetes "$KUBERNETES_VERSION" setup_kubernetes build_kubernetes \
+        kube-apiserver kube-controller-manager kube-scheduler
+      ;;
+    *) fail "unknown component '$component' (choose from: etcd kwok kubernetes)" ;;
+    esac
+  done
+  echo "cluster:build: control plane ready in $((SECONDS - total_start)) s under $cache_root"
+}
+
+# The whole script is read before anything runs, so editing it during a long build is safe.
+main "$@"
+exit
