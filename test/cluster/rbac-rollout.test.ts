@@ -62,6 +62,33 @@ async function auditEvents(): Promise<AuditEvent[]> {
     .map((line) => JSON.parse(line) as AuditEvent);
 }
 
+interface CanaryPhase extends KubeObject {
+  status?: { phase?: string };
+}
+
+const FINAL_PHASES = ['Initialized', 'Succeeded', 'Failed'];
+
+/** Makes a change that starts a rollout, waits for it to start and answers the phase it ends in. */
+async function rollout(change: () => Promise<unknown>): Promise<string | undefined> {
+  const phase = async () =>
+    (
+      await cluster.api.get<CanaryPhase>({
+        resource: RESOURCES.canary,
+        namespace: NAMESPACE,
+        name: 'podinfo',
+      })
+    ).status?.phase;
+  await change();
+  await waitFor(
+    'the rollout to start',
+    async () => (FINAL_PHASES.includes((await phase()) ?? '') ? undefined : true),
+    {
+      timeoutMs: 30_000,
+    },
+  );
+  return (await waitForPhase(cluster.api, NAMESPACE, ['Succeeded', 'Failed'], 120_000)).status?.phase;
+}
+
 type Rendered = KubeObject & {
   metadata: { name: string; namespace?: string };
   spec?: Record<string, unknown>;
@@ -127,7 +154,8 @@ async function createObject(resource: (typeof RESOURCES)[keyof typeof RESOURCES]
 
 describe('the controller as the chart ServiceAccount with the chart RBAC, on kube-apiserver', () => {
   let output = '';
-  let phase: string | undefined;
+  const phases: (string | undefined)[] = [];
+  let primaryColor: string | undefined;
   let events: AuditEvent[] = [];
 
   const ready = setupOnce(async () => {
@@ -239,21 +267,27 @@ describe('the controller as the chart ServiceAccount with the chart RBAC, on kub
         ),
       } as KubeObject);
       await waitForPhase(cluster.api, NAMESPACE, ['Initialized'], 90_000);
-      await setImage(cluster.api, NAMESPACE, 'podinfo:2.0');
-      await waitFor(
-        'the rollout to start',
-        async () => {
-          const c = await cluster.api.get<{ status?: { phase?: string } } & KubeObject>({
-            resource: RESOURCES.canary,
-            namespace: NAMESPACE,
-            name: 'podinfo',
-          });
-          return c.status?.phase !== 'Initialized' ? true : undefined;
-        },
-        { timeoutMs: 30_000 },
+      // A change of the tracked ConfigMap alone: a rollout of its own, promoted into the primary copy.
+      phases.push(
+        await rollout(() =>
+          cluster.api.mergePatch(
+            { resource: RESOURCES.configMap, namespace: NAMESPACE, name: 'podinfo-config' },
+            { data: { color: 'green' } },
+          ),
+        ),
       );
-      const done = await waitForPhase(cluster.api, NAMESPACE, ['Succeeded', 'Failed'], 120_000);
-      phase = done.status?.phase;
+      primaryColor = (
+        await cluster.api.get<KubeObject & { data?: Record<string, string> }>({
+          resource: RESOURCES.configMap,
+          namespace: NAMESPACE,
+          name: 'podinfo-config-primary',
+        })
+      ).data?.color;
+      // A new image: promoted.
+      phases.push(await rollout(() => setImage(cluster.api, NAMESPACE, 'podinfo:2.0')));
+      // A new image that fails half its requests: rolled back.
+      traffic.setErrorRatio('podinfo', 0.5);
+      phases.push(await rollout(() => setImage(cluster.api, NAMESPACE, 'podinfo:3.0')));
     } catch (error) {
       // What the controller said, and what the API server refused it, explain most failures here.
       const refused = (await auditEvents())
@@ -276,9 +310,10 @@ describe('the controller as the chart ServiceAccount with the chart RBAC, on kub
     events = [];
   });
 
-  it('promotes the new version', () => {
+  it('promotes a ConfigMap change and a new image, and rolls back a failing image', () => {
     ready();
-    expect(phase, output.slice(-4000)).toBe('Succeeded');
+    expect(phases, output.slice(-4000)).toEqual(['Succeeded', 'Succeeded', 'Failed']);
+    expect(primaryColor).toBe('green');
   });
 
   it('no request of the chart ServiceAccount was refused', () => {
