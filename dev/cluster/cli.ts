@@ -43,10 +43,19 @@ function parse(args: string[]) {
   };
 }
 
+/**
+ * Resolves on the first SIGINT or SIGTERM. Later ones are absorbed: a Ctrl-C reaches npm, tsx and
+ * this process at once (tsx forwards its own too), and a second signal must not cut the clean-up short.
+ */
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    let received = false;
+    const handler = (signal: NodeJS.Signals) => {
+      if (!received) resolve(signal);
+      received = true;
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
   });
 }
 
@@ -105,4 +114,8 @@ async function main(args: string[]): Promise<number> {
   return outcome ? 1 : 0;
 }
 
+// A reader that went away (a pipe into `tee` or `head` closed by the same Ctrl-C) must not crash the clean-up.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
 process.exitCode = await main(process.argv.slice(2));
+process.exit();

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,10 +141,15 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     });
     return component;
   };
+  // Should this process end without stop() (an uncaught error), the components are killed by their
+  // own exit hooks and the directory goes with this one.
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', removeDir);
   const stop = async () => {
     stopping = true;
     for (const component of [...components].reverse()) await component.stop();
     await rm(dir, { recursive: true, force: true });
+    process.off('exit', removeDir);
   };
 
   try {
