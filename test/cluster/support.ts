@@ -78,6 +78,7 @@ export function useControlPlane(opts: ControlPlaneOptions = {}): ControlPlaneFix
 
 export interface RawResponse {
   readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
   readonly body: unknown;
   readonly text: string;
 }
@@ -116,7 +117,7 @@ export async function kubeRequest(
         try {
           body = JSON.parse(text);
         } catch {}
-        resolve({ status: res.statusCode ?? 0, body, text });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text });
       });
       res.on('error', reject);
     });
@@ -124,6 +125,56 @@ export async function kubeRequest(
     req.on('error', reject);
     if (opts.body !== undefined)
       req.write(typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body));
+    req.end();
+  });
+}
+
+/**
+ * Opens a watch at `path` (with its query), calls `act` once the stream is open, and answers the
+ * first `count` events (or those seen within `timeoutMs`).
+ */
+export async function watchEvents(
+  kubeConfig: KubeConfig,
+  path: string,
+  count: number,
+  act: () => Promise<void>,
+  timeoutMs = 15_000,
+): Promise<{ type: string; object: Record<string, unknown> }[]> {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  const url = new URL(path, cluster.server);
+  const options: https.RequestOptions = { method: 'GET', headers: { accept: 'application/json' } };
+  await kubeConfig.applyToHTTPSOptions(options);
+  const send = url.protocol === 'https:' ? https.request : http.request;
+  const events: { type: string; object: Record<string, unknown> }[] = [];
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const req = send(url, options, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffered += chunk;
+        let newline = buffered.indexOf('\n');
+        while (newline >= 0) {
+          const line = buffered.slice(0, newline).trim();
+          buffered = buffered.slice(newline + 1);
+          if (line) events.push(JSON.parse(line));
+          newline = buffered.indexOf('\n');
+        }
+        if (events.length >= count) finish();
+      });
+      res.on('end', finish);
+      act().catch((error) => {
+        req.destroy();
+        reject(error);
+      });
+    });
+    const timer = setTimeout(finish, timeoutMs);
+    function finish() {
+      clearTimeout(timer);
+      req.destroy();
+      resolve(events.slice(0, count));
+    }
+    req.on('error', () => finish());
     req.end();
   });
 }
