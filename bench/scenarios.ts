@@ -1,6 +1,5 @@
 import { loadavg } from 'node:os';
 import type { Logger } from 'pino';
-import type { SandboxApiServer } from '../dev/sandbox/apiserver/index.ts';
 import type { KubeApi } from '../src/kube/client.ts';
 import { type ControllerProcess, ProcessSampler } from './controller-process.ts';
 import { classOf, countByClass, countByVerb, type RequestTap, type TappedRequest } from './request-tap.ts';
@@ -18,9 +17,10 @@ import {
   waitForPhases,
 } from './workload.ts';
 
-/** One sandbox + controller process pair, with the bench's own client and the request tap. */
+/** One API server (the sandbox or a real control plane) + controller process, with the bench's own client and the request tap. */
 export interface BenchEnv {
-  sandbox: SandboxApiServer;
+  /** An admin kubeconfig of the API server, for the controller and the simulator. */
+  kubeconfigPath: string;
   api: KubeApi;
   tap: RequestTap;
   controller: ControllerProcess;
@@ -70,7 +70,7 @@ export async function whileAlive<T>(controller: ControllerProcess, work: Promise
 
 function startSimulator(env: BenchEnv, namespace: string, tickMs: number): Promise<SimulatorProcess> {
   return startSimulatorProcess({
-    kubeconfigPath: env.sandbox.kubeconfigPath,
+    kubeconfigPath: env.kubeconfigPath,
     prometheusUrl: env.prometheusUrl,
     namespace,
     rps: 50,
