@@ -210,7 +210,12 @@ async function script(kc: KubeConfig): Promise<[string, Observation][]> {
   const unserved = await req('GET', '/apis/nothing.example.com/v1/namespaces/x/things');
   step('a group that is not served', basic(unserved));
   const applied = await kubeRequest(kc, 'PATCH', `${CM}/applied?fieldManager=conformance`, {
-    body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied' }, data: { a: '1' } }),
+    body: JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'applied' },
+      data: { a: '1' },
+    }),
     contentType: 'application/apply-patch+yaml',
   });
   step('server-side apply creates', { code: applied.status, data: body(applied).data });

@@ -27,9 +27,33 @@ import { kubeRequest, setupOnce, useControlPlane } from './support.ts';
 const execFileAsync = promisify(execFile);
 const CHART = fileURLToPath(new URL('../../charts/petrel', import.meta.url));
 const PETREL_BIN = fileURLToPath(new URL('../../bin/petrel.js', import.meta.url));
-const RELEASE_NAMESPACE = 'petrel-system';
-const NAMESPACE = 'rollout';
-const SERVICE_ACCOUNT_USER = `system:serviceaccount:${RELEASE_NAMESPACE}:petrel`;
+
+/** One way to install the chart: its release, and the namespace the rollouts run in. */
+interface Mode {
+  readonly title: string;
+  readonly release: string;
+  readonly releaseNamespace: string;
+  readonly namespace: string;
+  /** `helm template --set` values. */
+  readonly set: readonly string[];
+}
+
+const MODES: Mode[] = [
+  {
+    title: 'cluster-wide (ClusterRole, default values)',
+    release: 'petrel',
+    releaseNamespace: 'petrel-system',
+    namespace: 'rollout',
+    set: [],
+  },
+  {
+    title: 'namespaced (a Role per watched namespace)',
+    release: 'petrel-ns',
+    releaseNamespace: 'petrel-ns-system',
+    namespace: 'rollout-ns',
+    set: ['watchNamespaces={rollout-ns}'],
+  },
+];
 
 const cluster = useControlPlane({ audit: true });
 const prometheus = usePrometheus();
@@ -69,12 +93,12 @@ interface CanaryPhase extends KubeObject {
 const FINAL_PHASES = ['Initialized', 'Succeeded', 'Failed'];
 
 /** Makes a change that starts a rollout, waits for it to start and answers the phase it ends in. */
-async function rollout(change: () => Promise<unknown>): Promise<string | undefined> {
+async function rollout(m: Mode, change: () => Promise<unknown>): Promise<string | undefined> {
   const phase = async () =>
     (
       await cluster.api.get<CanaryPhase>({
         resource: RESOURCES.canary,
-        namespace: NAMESPACE,
+        namespace: m.namespace,
         name: 'podinfo',
       })
     ).status?.phase;
@@ -86,7 +110,7 @@ async function rollout(change: () => Promise<unknown>): Promise<string | undefin
       timeoutMs: 30_000,
     },
   );
-  return (await waitForPhase(cluster.api, NAMESPACE, ['Succeeded', 'Failed'], 120_000)).status?.phase;
+  return (await waitForPhase(cluster.api, m.namespace, ['Succeeded', 'Failed'], 120_000)).status?.phase;
 }
 
 type Rendered = KubeObject & {
@@ -94,14 +118,10 @@ type Rendered = KubeObject & {
   spec?: Record<string, unknown>;
 };
 
-async function renderChart(): Promise<Rendered[]> {
-  const { stdout } = await execFileAsync(await helmPath(), [
-    'template',
-    'petrel',
-    CHART,
-    '--namespace',
-    RELEASE_NAMESPACE,
-  ]);
+async function renderChart(m: Mode): Promise<Rendered[]> {
+  const args = ['template', m.release, CHART, '--namespace', m.releaseNamespace];
+  for (const value of m.set) args.push('--set', value);
+  const { stdout } = await execFileAsync(await helmPath(), args);
   return parseAllDocuments(stdout)
     .map((d) => d.toJS() as Rendered | null)
     .filter((d): d is Rendered => d !== null);
@@ -118,11 +138,11 @@ async function apply(objects: Rendered[]): Promise<void> {
 }
 
 /** A short-lived token of the chart's ServiceAccount, from the TokenRequest API. */
-async function serviceAccountToken(): Promise<string> {
+async function serviceAccountToken(namespace: string, name: string): Promise<string> {
   const res = await kubeRequest(
     cluster.plane.kubeConfig(),
     'POST',
-    `/api/v1/namespaces/${RELEASE_NAMESPACE}/serviceaccounts/petrel/token`,
+    `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
     {
       body: {
         apiVersion: 'authentication.k8s.io/v1',
@@ -136,7 +156,7 @@ async function serviceAccountToken(): Promise<string> {
 }
 
 /** The controller container's environment as the chart sets it (plain values and the downward API). */
-function chartEnvironment(deployment: Rendered): Record<string, string> {
+function chartEnvironment(m: Mode, deployment: Rendered): Record<string, string> {
   const containers = (
     deployment.spec as {
       template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } };
@@ -145,21 +165,27 @@ function chartEnvironment(deployment: Rendered): Record<string, string> {
   const env: Record<string, string> = {};
   for (const variable of containers[0]?.env ?? [])
     if (variable.value !== undefined) env[variable.name] = variable.value;
-  return { ...env, POD_NAME: 'petrel-0', POD_NAMESPACE: RELEASE_NAMESPACE };
+  return { ...env, POD_NAME: `${m.release}-0`, POD_NAMESPACE: m.releaseNamespace };
 }
 
 async function createObject(resource: (typeof RESOURCES)[keyof typeof RESOURCES], object: KubeObject) {
   await cluster.api.create(resource, object);
 }
 
-describe('the controller as the chart ServiceAccount with the chart RBAC, on kube-apiserver', () => {
+describe.each(MODES)('the controller as the chart ServiceAccount with the chart RBAC, $title', (m) => {
+  const NAMESPACE = m.namespace;
+  const RELEASE_NAMESPACE = m.releaseNamespace;
+  let SERVICE_ACCOUNT_USER = '';
   let output = '';
   const phases: (string | undefined)[] = [];
   let primaryColor: string | undefined;
   let events: AuditEvent[] = [];
 
   const ready = setupOnce(async () => {
-    const rendered = await renderChart();
+    const rendered = await renderChart(m);
+    const serviceAccount = rendered.find((o) => o.kind === 'ServiceAccount');
+    if (!serviceAccount) throw new Error('the chart rendered no ServiceAccount');
+    SERVICE_ACCOUNT_USER = `system:serviceaccount:${RELEASE_NAMESPACE}:${serviceAccount.metadata.name}`;
     const kinds = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
     const deployment = rendered.find((o) => o.kind === 'Deployment');
     if (!deployment) throw new Error('the chart rendered no Deployment');
@@ -186,7 +212,7 @@ describe('the controller as the chart ServiceAccount with the chart RBAC, on kub
       server: cluster.plane.server,
       caPem: cluster.plane.caPem,
       user: SERVICE_ACCOUNT_USER,
-      token: await serviceAccountToken(),
+      token: await serviceAccountToken(RELEASE_NAMESPACE, serviceAccount.metadata.name),
     });
 
     // The workload: a Deployment that reads a ConfigMap (copied for the primary) and a Secret (not
@@ -245,7 +271,7 @@ describe('the controller as the chart ServiceAccount with the chart RBAC, on kub
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
           PATH: process.env.PATH ?? '',
-          ...chartEnvironment(deployment),
+          ...chartEnvironment(m, deployment),
           PETREL_PROMETHEUS_ADDRESS: prometheus.url,
         },
       },
@@ -269,7 +295,7 @@ describe('the controller as the chart ServiceAccount with the chart RBAC, on kub
       await waitForPhase(cluster.api, NAMESPACE, ['Initialized'], 90_000);
       // A change of the tracked ConfigMap alone: a rollout of its own, promoted into the primary copy.
       phases.push(
-        await rollout(() =>
+        await rollout(m, () =>
           cluster.api.mergePatch(
             { resource: RESOURCES.configMap, namespace: NAMESPACE, name: 'podinfo-config' },
             { data: { color: 'green' } },
@@ -284,10 +310,10 @@ describe('the controller as the chart ServiceAccount with the chart RBAC, on kub
         })
       ).data?.color;
       // A new image: promoted.
-      phases.push(await rollout(() => setImage(cluster.api, NAMESPACE, 'podinfo:2.0')));
+      phases.push(await rollout(m, () => setImage(cluster.api, NAMESPACE, 'podinfo:2.0')));
       // A new image that fails half its requests: rolled back.
       traffic.setErrorRatio('podinfo', 0.5);
-      phases.push(await rollout(() => setImage(cluster.api, NAMESPACE, 'podinfo:3.0')));
+      phases.push(await rollout(m, () => setImage(cluster.api, NAMESPACE, 'podinfo:3.0')));
     } catch (error) {
       // What the controller said, and what the API server refused it, explain most failures here.
       const refused = (await auditEvents())
