@@ -3,6 +3,7 @@ import type { ObservedRequest } from './request-tap.ts';
 
 interface AuditEvent {
   stage: string;
+  user: { username: string };
   verb: string;
   userAgent?: string;
   requestReceivedTimestamp: string;
@@ -10,7 +11,7 @@ interface AuditEvent {
 }
 
 /**
- * Follows kube-apiserver's audit log (JSON lines, level Metadata) and hands each request to `observe`
+ * Follows kube-apiserver's audit log (JSON lines, level Metadata) and hands each request of `user` to `observe`
  * once, as the sandbox's request log would: a watch when its response starts, anything else when it
  * completes, stamped with the time the server received it. `catchUp()` reads what was written so far.
  */
@@ -20,6 +21,8 @@ export class AuditLogFollower {
 
   constructor(
     private readonly path: string,
+    /** Only this user's requests count: the controller's (kube-controller-manager, the scheduler and KWOK are not). */
+    private readonly user: string,
     private readonly observe: (request: ObservedRequest) => void,
   ) {}
 
@@ -51,7 +54,7 @@ export class AuditLogFollower {
       const event = JSON.parse(line) as AuditEvent;
       const counted =
         event.verb === 'watch' ? event.stage === 'ResponseStarted' : event.stage === 'ResponseComplete';
-      if (!counted) continue;
+      if (!counted || event.user.username !== this.user) continue;
       const ref = event.objectRef;
       this.observe({
         time: new Date(event.requestReceivedTimestamp),

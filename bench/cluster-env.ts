@@ -51,7 +51,10 @@ export async function startClusterApi(label: string, nodes: number): Promise<Clu
   samplers.etcd.start();
   let follower: AuditLogFollower | undefined;
   const tap = new RequestTap(undefined, () => follower?.catchUp());
-  follower = new AuditLogFollower(plane.auditLogPath as string, (request) => tap.observe(request));
+  // The controller runs with the admin kubeconfig; the bench's own requests are told apart by user agent.
+  follower = new AuditLogFollower(plane.auditLogPath as string, plane.adminUser, (request) =>
+    tap.observe(request),
+  );
   const api = createKubeApi({
     kubeConfig: plane.kubeConfig(),
     userAgent: BENCH_USER_AGENT,

@@ -234,7 +234,14 @@ export async function runBench(plan: BenchPlan, log: (line: string) => void): Pr
               nodes: Math.max(3, Math.ceil((canaries * 2) / 1000) + 1),
               into: controlPlane,
             }),
-          { canaries, interval: plan.scale.interval, workers: plan.workers, timeoutMs: plan.scale.timeoutMs },
+          {
+            canaries,
+            interval: plan.scale.interval,
+            workers: plan.workers,
+            timeoutMs: plan.scale.timeoutMs,
+            // A real control plane also schedules and starts two pods per canary on the same two cores.
+            initMsPerCanary: plan.cluster ? 600 : 60,
+          },
         ),
       );
       log(`  ${JSON.stringify(scaleResults.at(-1))}`);

@@ -304,7 +304,14 @@ export async function scale(
   start: (
     setup: (env: Omit<BenchEnv, 'controller'>) => Promise<void>,
   ) => Promise<BenchEnv & { close(): Promise<void> }>,
-  opts: { canaries: number; interval: string; workers: number; timeoutMs: number },
+  opts: {
+    canaries: number;
+    interval: string;
+    workers: number;
+    timeoutMs: number;
+    /** How long the cold start may take per canary (default 60 ms; at least 120 s in all). */
+    initMsPerCanary?: number;
+  },
 ): Promise<ScaleResult> {
   const active = Math.max(1, Math.round(opts.canaries / 10));
   const idle = opts.canaries - active;
@@ -347,7 +354,7 @@ export async function scale(
   whole.start();
   const measuring = (async () => {
     const initStarted = Date.now();
-    const initTimeout = Math.max(120_000, opts.canaries * 60);
+    const initTimeout = Math.max(120_000, opts.canaries * (opts.initMsPerCanary ?? 60));
     await env.controller.ready;
     // Listing 9,000 canaries is itself work for the shared CPUs: poll less often the more there are.
     const pollMs = Math.max(1000, opts.canaries / 2);

@@ -42,6 +42,8 @@ export interface RunningControlPlane {
   readonly server: string;
   /** An admin kubeconfig (a static token in group system:masters). */
   readonly kubeconfigPath: string;
+  /** The admin's user name, as the API server's audit log names it. */
+  readonly adminUser: string;
   readonly caPem: string;
   /** The API server's audit log (JSON lines, audit.k8s.io/v1 Events), when `audit` was asked for. */
   readonly auditLogPath?: string;
@@ -262,6 +264,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       dir,
       server,
       kubeconfigPath,
+      adminUser: pki.users.admin.name,
       caPem: pki.caPem,
       auditLogPath,
       failed,
