@@ -29,7 +29,7 @@ export class ControlPlaneBinariesMissingError extends Error {
   constructor(readonly missing: string[]) {
     super(
       `the real control plane is not built: missing ${missing.join(', ')}.\n` +
-        `Build it once (about 15 minutes cold on 2 cores, cached afterwards) with: ${BUILD_COMMAND}`,
+        `Build it once (about 5 minutes cold on 2 quiet cores, cached afterwards) with: ${BUILD_COMMAND}`,
     );
   }
 }

@@ -10,7 +10,7 @@ const USAGE = `usage: npm run cluster -- [--port N] [--nodes N] [--ready-delay M
 Starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and KWOK on 127.0.0.1 in a
 temporary directory, installs the Istio and Petrel CRDs, prints an admin kubeconfig, and runs until
 Ctrl-C, then stops everything and removes the directory. Binaries not built yet are built first
-(${BUILD_COMMAND}; about 15 minutes cold, cached afterwards).
+(${BUILD_COMMAND}; about 5 minutes cold on 2 quiet cores, cached afterwards).
 
   --port N          kube-apiserver's port (0, the default, picks a free one)
   --nodes N         fake nodes (default 3)
