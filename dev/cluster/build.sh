@@ -42,8 +42,9 @@ build_component() {
   fi
   local work
   work="$(mktemp -d "${TMPDIR:-/tmp}/petrel-build-$name.XXXXXX")"
+  # Removed on return, and on exit too (a failed step or a Ctrl-C ends the script at once).
   # shellcheck disable=SC2064
-  trap "rm -rf '$work'" RETURN
+  trap "rm -rf '$work'" RETURN EXIT
   echo "cluster:build: building $name $version (this takes minutes on a cold machine)..."
   local start=$SECONDS
   mkdir -p "$work/bin"
