@@ -6,6 +6,11 @@ const reportFile = process.env.PETREL_TEST_REPORT;
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // test/cluster/ runs against a real control plane (npm run cluster:build); =0 leaves it out.
+    exclude:
+      process.env.PETREL_CLUSTER_TESTS === '0'
+        ? ['**/node_modules/**', 'test/cluster/**']
+        : ['**/node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

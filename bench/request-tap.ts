@@ -24,43 +24,68 @@ export function classOf(verb: string): RequestClass | undefined {
   return undefined;
 }
 
+/** One request as the API server saw it: from the sandbox's request log or kube-apiserver's audit log. */
+export interface ObservedRequest {
+  time: Date;
+  verb: string;
+  resource?: string;
+  namespace?: string;
+  name?: string;
+  userAgent?: string;
+}
+
 /**
- * Sees every request the sandbox logs, keeping the controller's own (everything not sent by the bench
- * or the traffic simulator) without the request log's 10,000-entry cap. Recording can be paused so a
- * 10,000-canary setup does not fill memory with requests nobody will look at.
+ * Sees every request the API server reports, keeping the controller's own (everything not sent by the
+ * bench or the traffic simulator) without the request log's 10,000-entry cap. Recording can be paused
+ * so a 10,000-canary setup does not fill memory with requests nobody will look at.
  */
 export class RequestTap {
   private kept: TappedRequest[] = [];
   recording = false;
 
-  constructor(log: RequestLog) {
+  /**
+   * `log`: the sandbox's request log, tapped as it records. Without it, requests come through
+   * `observe`, and `catchUp` (called before every read) pulls in what the source has so far.
+   */
+  constructor(
+    log?: RequestLog,
+    private readonly catchUp: () => void = () => {},
+  ) {
+    if (!log) return;
     const record = log.record.bind(log);
     log.record = (entry: RequestLogEntry) => {
-      if (this.recording && entry.resource !== undefined && !isOthers(entry.userAgent)) {
-        this.kept.push({
-          time: entry.time.getTime(),
-          verb: entry.verb,
-          resource: entry.resource,
-          namespace: entry.namespace,
-          name: entry.name,
-        });
-      }
+      this.observe(entry);
       return record(entry);
     };
   }
 
+  observe(entry: ObservedRequest): void {
+    if (this.recording && entry.resource !== undefined && !isOthers(entry.userAgent)) {
+      this.kept.push({
+        time: entry.time.getTime(),
+        verb: entry.verb,
+        resource: entry.resource,
+        namespace: entry.namespace,
+        name: entry.name,
+      });
+    }
+  }
+
   start(): void {
+    this.catchUp();
     this.kept = [];
     this.recording = true;
   }
 
   stop(): TappedRequest[] {
+    this.catchUp();
     this.recording = false;
     return this.kept;
   }
 
   /** Requests seen so far in the current recording. */
   get seen(): readonly TappedRequest[] {
+    this.catchUp();
     return this.kept;
   }
 }

@@ -1,6 +1,6 @@
 // Petrel's benchmarks: the API and Prometheus cost of a rollout step, the cost of idle canaries, how fast
 // a change is noticed, and how one controller process holds up with 100 to 10,000 canaries.
-// Run: npm run bench -- [--quick] [--sizes 100,1000] [--scale-only] [--workers N] [--out FILE]
+// Run: npm run bench -- [--quick] [--cluster] [--sizes 100,1000] [--scale-only] [--workers N] [--out FILE]
 //   [--controller-build dist|sources] [--controller-node-options='--max-old-space-size=400']
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -9,10 +9,13 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { parse } from 'yaml';
+import { requireBinaries } from '../dev/cluster/binaries.ts';
 import { startApiServer } from '../dev/sandbox/apiserver/index.ts';
 import { startPrometheus } from '../dev/sandbox/prometheus.ts';
 import { parseCommandLine, usageError } from '../src/cli/command-line.ts';
 import { createKubeApi } from '../src/kube/client.ts';
+import type { KubeApi } from '../src/kube/types.ts';
+import { type ControlPlaneUsage, controlPlaneDescription, startClusterApi } from './cluster-env.ts';
 import { startControllerProcess } from './controller-process.ts';
 import { BENCH_USER_AGENT, RequestTap } from './request-tap.ts';
 import {
@@ -31,6 +34,7 @@ const CRD_DIR = fileURLToPath(new URL('../crds/', import.meta.url));
 const CHART_VALUES = fileURLToPath(new URL('../charts/petrel/values.yaml', import.meta.url));
 const TSC = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
 const DEFAULT_OUT = fileURLToPath(new URL('./report.json', import.meta.url));
+const DEFAULT_CLUSTER_OUT = fileURLToPath(new URL('./report-cluster.json', import.meta.url));
 
 export interface BenchPlan {
   mode: 'quick' | 'full';
@@ -45,6 +49,8 @@ export interface BenchPlan {
   controllerBuild: 'dist' | 'sources';
   /** Skip cost, idle and detection (they do not depend on the number of canaries). */
   scaleOnly: boolean;
+  /** Against a real control plane (dev/cluster: kube-apiserver, etcd, KWOK) instead of the sandbox. */
+  cluster?: boolean;
 }
 
 export function planFor(opts: {
@@ -112,18 +118,43 @@ function crdFiles(): string[] {
 
 async function startEnv(
   prometheusUrl: string,
-  plan: Pick<BenchPlan, 'workers' | 'controllerNodeOptions' | 'controllerBuild'>,
+  plan: Pick<BenchPlan, 'workers' | 'controllerNodeOptions' | 'controllerBuild' | 'cluster'>,
   logger: pino.Logger,
   readyTimeoutMs: number,
   setup?: (env: Omit<BenchEnv, 'controller'>) => Promise<void>,
+  usage?: { label: string; nodes: number; into: ControlPlaneUsage[] },
 ): Promise<BenchEnv & { close(): Promise<void> }> {
-  const sandbox = await startApiServer({ deploymentReadyDelayMs: 100, crdFiles: crdFiles() });
-  const tap = new RequestTap(sandbox.requestLog);
-  const api = createKubeApi({ kubeConfig: sandbox.kubeConfig(), userAgent: BENCH_USER_AGENT });
+  const server = plan.cluster
+    ? await (async () => {
+        const cluster = await startClusterApi(usage?.label ?? 'bench', usage?.nodes ?? 3);
+        return {
+          kubeconfigPath: cluster.kubeconfigPath,
+          api: cluster.api,
+          tap: cluster.tap,
+          close: async () => {
+            const used = await cluster.close();
+            usage?.into.push(used);
+          },
+        };
+      })()
+    : await (async () => {
+        const sandbox = await startApiServer({ deploymentReadyDelayMs: 100, crdFiles: crdFiles() });
+        const api = createKubeApi({ kubeConfig: sandbox.kubeConfig(), userAgent: BENCH_USER_AGENT });
+        return {
+          kubeconfigPath: sandbox.kubeconfigPath,
+          api: api as KubeApi,
+          tap: new RequestTap(sandbox.requestLog),
+          close: async () => {
+            api.close();
+            await sandbox.stop();
+          },
+        };
+      })();
+  const { kubeconfigPath, api, tap } = server;
   try {
-    await setup?.({ sandbox, api, tap, prometheusUrl, logger });
+    await setup?.({ kubeconfigPath, api, tap, prometheusUrl, logger });
     const controller = startControllerProcess({
-      kubeconfigPath: sandbox.kubeconfigPath,
+      kubeconfigPath,
       prometheusUrl,
       workers: plan.workers,
       nodeOptions: plan.controllerNodeOptions,
@@ -131,7 +162,7 @@ async function startEnv(
       readyTimeoutMs,
     });
     return {
-      sandbox,
+      kubeconfigPath,
       api,
       tap,
       controller,
@@ -139,13 +170,11 @@ async function startEnv(
       logger,
       close: async () => {
         await controller.stop();
-        api.close();
-        await sandbox.stop();
+        await server.close();
       },
     };
   } catch (err) {
-    api.close();
-    await sandbox.stop();
+    await server.close();
     throw err;
   }
 }
@@ -168,7 +197,14 @@ export async function runBench(plan: BenchPlan, log: (line: string) => void): Pr
     let cost: BenchReport['costPerStep'] = null;
     let idle: BenchReport['idleCost'] = null;
     let detection: BenchReport['detectionLatency'] = null;
-    const env = plan.scaleOnly ? undefined : await startEnv(prometheus.url, plan, logger, 60_000);
+    const controlPlane: ControlPlaneUsage[] = [];
+    const env = plan.scaleOnly
+      ? undefined
+      : await startEnv(prometheus.url, plan, logger, 60_000, undefined, {
+          label: 'cost, idle, detection',
+          nodes: 3,
+          into: controlPlane,
+        });
     if (env)
       try {
         await env.controller.ready;
@@ -192,8 +228,21 @@ export async function runBench(plan: BenchPlan, log: (line: string) => void): Pr
       log(`scale: ${canaries} canaries, ${Math.max(1, Math.round(canaries / 10))} progressing`);
       scaleResults.push(
         await scale(
-          (setup) => startEnv(prometheus.url, plan, logger, Math.max(60_000, canaries * 30), setup),
-          { canaries, interval: plan.scale.interval, workers: plan.workers, timeoutMs: plan.scale.timeoutMs },
+          (setup) =>
+            startEnv(prometheus.url, plan, logger, Math.max(60_000, canaries * 30), setup, {
+              label: `scale ${canaries}`,
+              // Two pods per canary (its target and its primary), at most 1,000 a fake node.
+              nodes: Math.max(3, Math.ceil((canaries * 2) / 1000) + 1),
+              into: controlPlane,
+            }),
+          {
+            canaries,
+            interval: plan.scale.interval,
+            workers: plan.workers,
+            timeoutMs: plan.scale.timeoutMs,
+            // A real control plane also schedules and starts two pods per canary on the same two cores.
+            initMsPerCanary: plan.cluster ? 600 : 60,
+          },
         ),
       );
       log(`  ${JSON.stringify(scaleResults.at(-1))}`);
@@ -213,6 +262,8 @@ export async function runBench(plan: BenchPlan, log: (line: string) => void): Pr
       idleCost: idle,
       detectionLatency: detection,
       scale: scaleResults,
+      apiServer: plan.cluster ? controlPlaneDescription() : 'sandbox (dev/sandbox/apiserver)',
+      ...(plan.cluster ? { controlPlane } : {}),
       targets: [],
     };
     report.targets = evaluateTargets(report);
@@ -233,6 +284,7 @@ const BENCH_COMMAND_LINE = {
   --out FILE                       the JSON report (default bench/report.json)
   --controller-build dist|sources  run the compiled dist/ as the image does (default), or the sources
   --controller-node-options OPTS   Node flags of the controller (default: the chart's heap limit; empty for none)
+  --cluster                        against the real control plane (npm run cluster:build first) instead of the sandbox
 `,
   flags: {
     quick: { type: 'boolean' },
@@ -242,6 +294,7 @@ const BENCH_COMMAND_LINE = {
     'scale-only': { type: 'boolean' },
     'controller-node-options': { type: 'string' },
     'controller-build': { type: 'string' },
+    cluster: { type: 'boolean' },
   },
 } as const;
 
@@ -260,7 +313,6 @@ async function main(): Promise<void> {
   const build = values['controller-build'] ?? 'dist';
   if (build !== 'dist' && build !== 'sources')
     return fail('--controller-build: dist (compile first, as the image runs it) or sources (through tsx)');
-  const out = values.out ?? DEFAULT_OUT;
   const nodeOptions = values['controller-node-options'];
   const plan = {
     ...planFor({
@@ -270,9 +322,12 @@ async function main(): Promise<void> {
       scaleOnly: values['scale-only'] ?? false,
       controllerBuild: build,
     }),
+    cluster: values.cluster ?? false,
     // Given empty (--controller-node-options=), the controller runs with Node's defaults.
     controllerNodeOptions: nodeOptions === undefined ? chartNodeOptions() : nodeOptions || undefined,
   };
+  if (plan.cluster) requireBinaries();
+  const out = values.out ?? (plan.cluster ? DEFAULT_CLUSTER_OUT : DEFAULT_OUT);
   const report = await runBench(plan, (line) => console.log(line));
   await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(renderSummary(report));

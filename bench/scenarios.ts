@@ -1,6 +1,5 @@
 import { loadavg } from 'node:os';
 import type { Logger } from 'pino';
-import type { SandboxApiServer } from '../dev/sandbox/apiserver/index.ts';
 import type { KubeApi } from '../src/kube/types.ts';
 import { type ControllerProcess, ProcessSampler } from './controller-process.ts';
 import { classOf, countByClass, countByVerb, type RequestTap, type TappedRequest } from './request-tap.ts';
@@ -18,9 +17,10 @@ import {
   waitForPhases,
 } from './workload.ts';
 
-/** One sandbox + controller process pair, with the bench's own client and the request tap. */
+/** One API server (the sandbox or a real control plane) + controller process, with the bench's own client and the request tap. */
 export interface BenchEnv {
-  sandbox: SandboxApiServer;
+  /** An admin kubeconfig of the API server, for the controller and the simulator. */
+  kubeconfigPath: string;
   api: KubeApi;
   tap: RequestTap;
   controller: ControllerProcess;
@@ -70,7 +70,7 @@ export async function whileAlive<T>(controller: ControllerProcess, work: Promise
 
 function startSimulator(env: BenchEnv, namespace: string, tickMs: number): Promise<SimulatorProcess> {
   return startSimulatorProcess({
-    kubeconfigPath: env.sandbox.kubeconfigPath,
+    kubeconfigPath: env.kubeconfigPath,
     prometheusUrl: env.prometheusUrl,
     namespace,
     rps: 50,
@@ -304,7 +304,14 @@ export async function scale(
   start: (
     setup: (env: Omit<BenchEnv, 'controller'>) => Promise<void>,
   ) => Promise<BenchEnv & { close(): Promise<void> }>,
-  opts: { canaries: number; interval: string; workers: number; timeoutMs: number },
+  opts: {
+    canaries: number;
+    interval: string;
+    workers: number;
+    timeoutMs: number;
+    /** How long the cold start may take per canary (default 60 ms; at least 120 s in all). */
+    initMsPerCanary?: number;
+  },
 ): Promise<ScaleResult> {
   const active = Math.max(1, Math.round(opts.canaries / 10));
   const idle = opts.canaries - active;
@@ -347,7 +354,7 @@ export async function scale(
   whole.start();
   const measuring = (async () => {
     const initStarted = Date.now();
-    const initTimeout = Math.max(120_000, opts.canaries * 60);
+    const initTimeout = Math.max(120_000, opts.canaries * (opts.initMsPerCanary ?? 60));
     await env.controller.ready;
     // Listing 9,000 canaries is itself work for the shared CPUs: poll less often the more there are.
     const pollMs = Math.max(1000, opts.canaries / 2);

@@ -1,3 +1,4 @@
+import type { ControlPlaneUsage } from './cluster-env.ts';
 import type { CostPerStep, DetectionLatency, IdleCost, ScaleResult } from './scenarios.ts';
 
 export interface BenchReport {
@@ -20,6 +21,10 @@ export interface BenchReport {
   idleCost: IdleCost | null;
   detectionLatency: DetectionLatency | null;
   scale: ScaleResult[];
+  /** What served the API: the sandbox, or the real control plane with its versions (--cluster). */
+  apiServer?: string;
+  /** kube-apiserver's and etcd's CPU and memory over each environment's life (--cluster only). */
+  controlPlane?: ControlPlaneUsage[];
   targets: TargetResult[];
 }
 
@@ -103,6 +108,7 @@ export function renderSummary(report: BenchReport): string {
   const { costPerStep: cost, idleCost: idle, detectionLatency: d } = report;
   const lines = [
     `Petrel benchmarks (${report.mode}), ${report.machine.cpus} CPUs ${report.machine.cpuModel}, node ${report.machine.node}, controller --workers ${report.controller.workers}, ${report.controller.build === 'dist' ? 'compiled dist/' : 'sources through tsx'}${report.controller.nodeOptions ? `, node ${report.controller.nodeOptions}` : ''}`,
+    ...(report.apiServer ? [`API server: ${report.apiServer}`] : []),
     '',
   ];
   if (cost)
@@ -136,6 +142,13 @@ export function renderSummary(report: BenchReport): string {
     );
     for (const [reason, count] of Object.entries(s.failedCheckReasons))
       lines.push(`    ${count} × ${reason}`);
+  }
+  if (report.controlPlane?.length) {
+    lines.push("control plane (over each environment's life):");
+    for (const u of report.controlPlane)
+      lines.push(
+        `  ${u.label}: ${fmt(u.seconds)} s; kube-apiserver ${fmt(u.kubeApiserver.cpuSecondsPerMinute)} CPU s/min, peak ${fmt(u.kubeApiserver.peakRssMiB)} MiB; etcd ${fmt(u.etcd.cpuSecondsPerMinute)} CPU s/min, peak ${fmt(u.etcd.peakRssMiB)} MiB`,
+      );
   }
   lines.push('', 'targets:');
   for (const t of report.targets)

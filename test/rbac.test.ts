@@ -7,9 +7,9 @@ import { parseAllDocuments } from 'yaml';
 import type { RequestLogEntry } from '../dev/sandbox/apiserver/index.ts';
 import { type RunningController, startController } from '../src/controller/controller.ts';
 import { ControllerMetrics } from '../src/controller/metrics.ts';
-import type { KubeObject } from '../src/kube/client.ts';
-import type { Deployment } from '../src/kube/deployments.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
+import type { Deployment } from '../src/kube/workloads.ts';
 import {
   CONTROLLER_USER_AGENT,
   controllerRequests,

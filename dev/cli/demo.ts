@@ -9,7 +9,7 @@ import { isScenarioName, SCENARIOS, type ScenarioName } from '../demo/scenarios.
 import { DemoAbortedError } from '../demo/wait.ts';
 import { PrometheusNotInstalledError } from '../sandbox/prometheus.ts';
 
-const USAGE = `usage: petrel demo [--scenario NAME] [--json] [--keep] [--rps N] [--prometheus PATH]
+const USAGE = `usage: petrel demo [--scenario NAME] [--json] [--keep] [--cluster] [--rps N] [--prometheus PATH]
 
 Runs a local sandbox (Kubernetes API server, Prometheus, simulated Istio traffic, the controller)
 and releases new versions of an example app, showing each step of each canary analysis.
@@ -18,6 +18,7 @@ and releases new versions of an example app, showing each step of each canary an
                      all adds a slow v4; healthy, errors and latency release just that one)
   --json             one JSON object per line instead of text, ending with one "outcome" per release
   --keep             keep the sandbox running after the releases (prints a kubeconfig) until Ctrl-C
+  --cluster          a real kube-apiserver, etcd and KWOK instead of the sandbox (npm run cluster:build first)
   --rps N            simulated requests per second, 1-10000 (default 100)
   --prometheus PATH  the prometheus binary (default: found on PATH, then /usr/bin/prometheus)
   --log-level LEVEL  components' logs on stderr: trace, debug, info, warn, error, silent (default error)
@@ -39,6 +40,7 @@ export interface DemoCliOptions {
   scenario: ScenarioName;
   json: boolean;
   keep: boolean;
+  cluster: boolean;
   rps: number;
   prometheusBinary?: string;
   logLevel: LogLevel;
@@ -48,6 +50,7 @@ const FLAGS = {
   scenario: { type: 'string' },
   json: { type: 'boolean' },
   keep: { type: 'boolean' },
+  cluster: { type: 'boolean' },
   rps: { type: 'string' },
   prometheus: { type: 'string' },
   'log-level': { type: 'string' },
@@ -79,6 +82,7 @@ export function parseDemoArgs(args: string[]): DemoCliOptions {
     scenario,
     json: values.json === true,
     keep: values.keep === true,
+    cluster: values.cluster === true,
     rps,
     prometheusBinary: values.prometheus,
     logLevel: logLevel as LogLevel,
@@ -127,6 +131,7 @@ export const demoCommand: Command = async (args: string[], io: CliIo): Promise<n
       scenario: options.scenario,
       rps: options.rps,
       keep: options.keep,
+      cluster: options.cluster,
       reporter,
       logger,
       signal: abort.signal,

@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { CanaryStatus } from '../../src/api/canary.ts';
 import { parseDuration } from '../../src/api/duration.ts';
@@ -46,6 +47,49 @@ export interface DemoOptions {
   setupTimeoutMs?: number;
   /** How long new pods of the sandbox take to become ready. Default 500 ms. */
   deploymentReadyDelayMs?: number;
+  /** Against a real control plane (dev/cluster: kube-apiserver, etcd, KWOK) instead of the sandbox. */
+  cluster?: boolean;
+}
+
+/** The API server the demo runs against: the sandbox, or a real control plane. */
+interface DemoApiServer {
+  readonly name: string;
+  readonly url: string;
+  readonly kubeconfigPath: string;
+  kubeConfig(): KubeConfig;
+  stop(): Promise<void>;
+}
+
+async function startDemoApiServer(opts: DemoOptions, logger: Logger): Promise<DemoApiServer> {
+  const readyDelayMs = opts.deploymentReadyDelayMs ?? 500;
+  if (opts.cluster) {
+    // Loaded only here: the default demo needs nothing of dev/cluster.
+    const { startControlPlane } = await import('../cluster/control-plane.ts');
+    const plane = await startControlPlane({
+      podReadyDelayMs: readyDelayMs,
+      progress: (line) => logger.info(line),
+    });
+    return {
+      name: 'kube-apiserver',
+      url: plane.server,
+      kubeconfigPath: plane.kubeconfigPath,
+      kubeConfig: () => plane.kubeConfig(),
+      stop: () => plane.stop(),
+    };
+  }
+  const crdFiles = (await readdir(CRD_DIR)).filter((f) => f.endsWith('.yaml')).map((f) => join(CRD_DIR, f));
+  const sandbox: SandboxApiServer = await startApiServer({
+    crdFiles,
+    deploymentReadyDelayMs: readyDelayMs,
+    logger,
+  });
+  return {
+    name: 'sandbox API server',
+    url: sandbox.url,
+    kubeconfigPath: sandbox.kubeconfigPath,
+    kubeConfig: () => sandbox.kubeConfig(),
+    stop: () => sandbox.stop(),
+  };
 }
 
 export type DemoOutcome = Extract<DemoEvent, { type: 'outcome' }>;
@@ -96,16 +140,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     stack.push('prometheus', () => prometheus.stop());
     reporter.emit({ type: 'setup', step: 'prometheus', detail: `${prometheus.url} (pid ${prometheus.pid})` });
 
-    const crdFiles = (await readdir(CRD_DIR)).filter((f) => f.endsWith('.yaml')).map((f) => join(CRD_DIR, f));
-    const sandbox: SandboxApiServer = await startApiServer({
-      crdFiles,
-      deploymentReadyDelayMs: opts.deploymentReadyDelayMs ?? 500,
-      logger: logger.child({ component: 'sandbox' }),
-    });
-    stack.push('sandbox API server', () => sandbox.stop());
+    const sandbox = await startDemoApiServer(
+      opts,
+      logger.child({ component: opts.cluster ? 'cluster' : 'sandbox' }),
+    );
+    stack.push(sandbox.name, () => sandbox.stop());
     reporter.emit({
       type: 'setup',
-      step: 'sandbox API server',
+      step: sandbox.name,
       detail: `${sandbox.url} with the Istio and Petrel CRDs`,
     });
     const kubeConfig = sandbox.kubeConfig();

@@ -65,7 +65,7 @@ export function statusBody(
     message,
     reason,
   };
-  if (details) body.details = details;
+  if (details) body.details = withoutEmptyGroup(details);
   body.code = code;
   return body;
 }
@@ -76,8 +76,15 @@ export function successStatus(type: ResourceType, name: string, uid?: string): R
     apiVersion: 'v1',
     metadata: {},
     status: 'Success',
-    details: { name, group: type.group, kind: type.plural, ...(uid ? { uid } : {}) },
+    details: withoutEmptyGroup({ name, group: type.group, kind: type.plural, ...(uid ? { uid } : {}) }),
   };
+}
+
+/** The core group is omitted from Status details, as kube-apiserver's `omitempty` does. */
+function withoutEmptyGroup(details: StatusDetails): StatusDetails {
+  if (details.group !== '') return details;
+  const { group: _core, ...rest } = details;
+  return rest;
 }
 
 /** "canaries.petrel.dev" or "configmaps": how a real server names a group-resource in messages. */
