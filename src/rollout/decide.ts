@@ -3,6 +3,7 @@ import { parseDuration } from '../api/duration.ts';
 import type { GateType } from '../webhooks/gates.ts';
 import type { ManualAction } from '../webhooks/manual.ts';
 import { reasons } from './reasons.ts';
+import { releaseGate, wakeAtWindowChange } from './release-gate.ts';
 import { withCondition, withHistory } from './status.ts';
 import type { Action, Decision, ObservationPlan, Observations, Reason } from './types.ts';
 import { judge } from './verdicts.ts';
@@ -115,7 +116,7 @@ export function decide(canary: Canary, obs: Observations, now: Date): Decision {
     case 'Waiting':
     case 'Progressing':
     case 'WaitingPromotion':
-      return progress(ctx);
+      return wakeAtWindowChange(ctx, progress(ctx));
     case 'Promoting':
       return awaitPrimary(ctx);
     case 'Finalising':
@@ -191,6 +192,8 @@ function canaryReplicas(ctx: Context): number {
 }
 
 function startRollout(ctx: Context, fromSteadyState: boolean): Decision {
+  const gated = releaseGate(ctx, 'start', () => allOnPrimary(ctx));
+  if (gated) return gated;
   const confirm = fromSteadyState ? ctx.obs.webhooks?.['confirm-rollout'] : undefined;
   if (confirm?.pending)
     return { status: ctx.status, actions: [], reason: reasons.webhookPending(), requeueAfterMs: 1000 };
@@ -224,6 +227,8 @@ function startRollout(ctx: Context, fromSteadyState: boolean): Decision {
 }
 
 function progress(ctx: Context): Decision {
+  const gated = releaseGate(ctx, 'advance', () => allOnPrimary(ctx));
+  if (gated) return gated;
   const { obs, status, canary } = ctx;
   const weight = status.canaryWeight ?? 0;
   const analysis = canary.spec.analysis ?? {};
