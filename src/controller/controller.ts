@@ -23,6 +23,7 @@ import { wakeOnAutoscalerChanges } from './autoscaler.ts';
 import { NamespacedInformers } from './caches.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import { NO_SECRETS, wakeOnConfigChanges } from './configs.ts';
+import { freezesSelecting, wakeOnFreezeChanges } from './freezes.ts';
 import { canaryKey } from './keys.ts';
 import { type LeaderElectionSettings, LeaderElector, leaderOnlyWrites } from './leader.ts';
 import type { MeshProvider } from './mesh.ts';
@@ -133,6 +134,11 @@ export function startController(options: ControllerOptions): RunningController {
     namespaces,
     informerOpts,
   );
+  const releaseFreezes = new NamespacedInformers<KubeObject>(
+    RESOURCES.releaseFreeze,
+    namespaces,
+    informerOpts,
+  );
   const deployments = new NamespacedInformers<Deployment>(RESOURCES.deployment, namespaces, informerOpts);
   const services = new NamespacedInformers<Service>(RESOURCES.service, namespaces, informerOpts);
   const virtualServices = new NamespacedInformers<VirtualService>(
@@ -158,6 +164,7 @@ export function startController(options: ControllerOptions): RunningController {
     canaries,
     metricTemplates,
     alertProviders,
+    releaseFreezes,
     deployments,
     services,
     virtualServices,
@@ -220,6 +227,7 @@ export function startController(options: ControllerOptions): RunningController {
     runChecks: (canary, now) => runChecks({ canary, templates, providerFor, now }),
     clock,
     logger: logger.child({ component: 'reconciler' }),
+    freezes: (canary) => freezesSelecting(canary, releaseFreezes),
   });
   // Keys queued before the Lease was lost are dropped here, not reconciled.
   const reconcile = async (key: string) => (isLeader() ? reconciler.reconcile(key) : undefined);
@@ -277,6 +285,7 @@ export function startController(options: ControllerOptions): RunningController {
   });
   wakeOnConfigChanges({ canaries, deployments, configMaps, secrets, targets: index, enqueue });
   wakeOnAutoscalerChanges({ hpas, canaries, enqueue });
+  wakeOnFreezeChanges({ freezes: releaseFreezes, canaries, enqueue });
   const onDeployment = (obj: Deployment) => {
     for (const key of index.canariesFor(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''))
       enqueue(key);

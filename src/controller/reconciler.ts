@@ -18,6 +18,7 @@ import {
   planObservations,
   withCondition,
 } from '../rollout/index.ts';
+import type { FreezeObservation } from '../rollout/windows.ts';
 import type { Router } from '../routers/router.ts';
 import type { HookObserver } from '../webhooks/gates.ts';
 import { syncPrimaryAutoscaler } from './autoscaler.ts';
@@ -43,6 +44,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   /** Webhook gates and the manual-action annotation; without it, neither is consulted. */
   hooks?: HookObserver;
+  /** The ReleaseFreezes that select a canary; without it, no freeze holds any canary. */
+  freezes?: (canary: Canary) => FreezeObservation[];
 }
 
 /** The target Deployment does not exist (yet): retried with backoff, and at once when it appears. */
@@ -100,6 +103,7 @@ export class CanaryReconciler {
         target: observeTarget(target, configHashes),
         ...(primary ? { primary: observePrimary(primary, target, configHashes) } : {}),
         ...(routesOf(router, canary) ?? {}),
+        ...(this.deps.freezes ? { freezes: this.deps.freezes(canary) } : {}),
       };
     } catch (err) {
       if (err instanceof SelectorLabelError) {

@@ -54,7 +54,7 @@ are removed by the garbage collector through their ownerReferences, so there is 
   resources: ["canaries/finalizers"]
   verbs: ["update"]
 - apiGroups: ["petrel.dev"]
-  resources: ["metrictemplates", "alertproviders"]
+  resources: ["metrictemplates", "alertproviders", "releasefreezes"]
   verbs: ["get", "list", "watch"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
