@@ -80,6 +80,7 @@ interface Tick {
   phase: string | undefined;
   weight: number | undefined;
   reason: string;
+  message: string;
   events: string[];
   requeueAfterMs: number | undefined;
   routes: Weights;
@@ -120,6 +121,7 @@ function run(
       phase: decision.status.phase,
       weight: decision.status.canaryWeight,
       reason: decision.reason.code,
+      message: decision.reason.message,
       events: decision.actions.flatMap((a) => (a.type === 'event' ? [a.reason] : [])),
       requeueAfterMs: decision.requeueAfterMs,
       routes: { ...world.routes },
@@ -182,7 +184,7 @@ describe('release windows in the state machine', () => {
       status: 'True',
       reason: 'OutsideReleaseWindow',
       message:
-        'outside every release window that allows a rollout to advance: next opening 2026-03-30 09:00 Europe/Berlin (2026-03-30T07:00:00Z)',
+        'outside every release window that allows a rollout to advance: next opening 2026-03-30 09:00 Europe/Berlin (2026-03-30T07:00:00Z); the canary stays at weight 60 until then',
     });
   });
 
@@ -195,6 +197,9 @@ describe('release windows in the state machine', () => {
     const { ticks } = run(canary, world, '2026-03-27T14:40:00Z', '2026-03-31T00:00:00Z');
     const hold = tickAt(ticks, '2026-03-27T16:00:00.000Z')[0]!;
     expect(hold).toMatchObject({ phase: 'Waiting', weight: 0, routes: { primary: 100, canary: 0 } });
+    expect(hold.message).toMatch(
+      /next opening 2026-03-30 09:00 Europe\/Berlin .*; all traffic is back on the primary and the rollout starts again from weight 0 then$/,
+    );
     const monday = ticks.filter((t) => t.at.startsWith('2026-03-30'));
     expect(monday.map((t) => [t.phase, t.weight, t.reason])).toEqual([
       ['Progressing', 0, 'ReleaseResumed'],
@@ -371,7 +376,7 @@ describe('a controller restart in the middle of a closed window', () => {
     expect(decision.reason).toEqual({
       code: 'OutsideReleaseWindow',
       message:
-        'outside every release window that allows a rollout to advance: next opening 2026-03-30 09:00 Europe/Berlin (2026-03-30T07:00:00Z)',
+        'outside every release window that allows a rollout to advance: next opening 2026-03-30 09:00 Europe/Berlin (2026-03-30T07:00:00Z); the canary stays at weight 60 until then',
       severity: 'Normal',
     });
     expect(decision.status).toEqual(restored.status);

@@ -23,7 +23,11 @@ export interface GateContext {
 }
 
 export const releaseReasons = {
-  held: (answer: ScopeAnswer): Reason => ({ code: answer.code, message: answer.reason, severity: 'Normal' }),
+  held: (answer: ScopeAnswer, consequence: string): Reason => ({
+    code: answer.code,
+    message: `${answer.reason}; ${consequence}`,
+    severity: 'Normal',
+  }),
   resumed: (scope: ReleaseScope): Reason => ({
     code: 'ReleaseResumed',
     message:
@@ -65,7 +69,8 @@ function hold(
   answer: ScopeAnswer,
   toPrimary: () => Action[],
 ): Decision {
-  const reason = releaseReasons.held(answer);
+  const toZero = scope === 'start' || ctx.canary.spec.releaseWindows?.outside === 'Rollback';
+  const reason = releaseReasons.held(answer, consequenceOf(scope, toZero, ctx.status.canaryWeight ?? 0));
   const status: CanaryStatus = { ...ctx.status };
   const conditions = withCondition(
     status.conditions,
@@ -81,7 +86,6 @@ function hold(
     status.phase = 'Waiting';
     status.lastTransitionTime = ctx.now.toISOString();
   }
-  const toZero = scope === 'start' || ctx.canary.spec.releaseWindows?.outside === 'Rollback';
   const actions: Action[] = toZero ? toPrimary() : [];
   if (toZero) {
     status.canaryWeight = 0;
@@ -96,6 +100,13 @@ function hold(
     reason,
     ...(wait === undefined ? {} : { requeueAfterMs: Math.min(Math.max(wait, 1), MAX_HOLD_REQUEUE_MS) }),
   };
+}
+
+function consequenceOf(scope: ReleaseScope, toZero: boolean, weight: number): string {
+  if (scope === 'start') return 'the new revision waits with all traffic on the primary';
+  return toZero
+    ? 'all traffic is back on the primary and the rollout starts again from weight 0 then'
+    : `the canary stays at weight ${weight} until then`;
 }
 
 function release(ctx: GateContext, scope: ReleaseScope): Decision {
