@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateCanary } from '../src/api/canary.ts';
+import { buildCrds } from '../src/api/crd.ts';
+import { validateAgainstCrdSchema } from '../src/api/openapi-validate.ts';
 import { validateReleaseFreeze } from '../src/api/release-freeze.ts';
 import { type LintReport, lintSource } from '../src/cli/lint.ts';
 
@@ -175,5 +177,57 @@ ${spec}`;
     ).toEqual([
       'w.yaml#1 ReleaseFreeze shop/year-end: spec.end: must be after start (2027-01-03T00:00:00Z >= 2026-12-20T00:00:00Z)',
     ]);
+  });
+});
+
+describe('the generated CRD schemas agree with zod on the new fields', () => {
+  const schemaOf = (kind: string) => {
+    const crd = buildCrds().find((c) => (c.spec.names as { kind: string }).kind === kind)!;
+    return (crd.spec.versions as { schema: { openAPIV3Schema: Record<string, unknown> } }[])[0]!.schema
+      .openAPIV3Schema;
+  };
+
+  it('accepts a Canary with release windows as written and after defaulting', () => {
+    const input = {
+      apiVersion: 'petrel.dev/v1alpha1',
+      kind: 'Canary',
+      metadata: { name: 'checkout', namespace: 'shop' },
+      spec: {
+        targetRef: { kind: 'Deployment', name: 'checkout' },
+        service: { port: 8080 },
+        releaseWindows: {
+          outside: 'Rollback',
+          windows: [
+            { schedule: '0 9 * * 1-5', duration: '8h', timeZone: 'Europe/Berlin' },
+            { schedule: '@daily', duration: '1h', appliesTo: ['Start'] },
+          ],
+        },
+      },
+    };
+    const result = validateCanary(input);
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(validateAgainstCrdSchema(schemaOf('Canary'), input)).toEqual([]);
+    expect(validateAgainstCrdSchema(schemaOf('Canary'), result.value)).toEqual([]);
+  });
+
+  it('accepts a ReleaseFreeze with every field, and refuses a time without an offset', () => {
+    const input = {
+      apiVersion: 'petrel.dev/v1alpha1',
+      kind: 'ReleaseFreeze',
+      metadata: { name: 'year-end', namespace: 'shop' },
+      spec: {
+        selector: {
+          matchLabels: { team: 'payments' },
+          matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['batch'] }],
+        },
+        start: '2026-12-20T00:00:00+01:00',
+        end: '2027-01-03T00:00:00.000Z',
+        reason: 'year-end change freeze',
+      },
+    };
+    expect(validateReleaseFreeze(input).ok).toBe(true);
+    expect(validateAgainstCrdSchema(schemaOf('ReleaseFreeze'), input)).toEqual([]);
+    const noOffset = { ...input, spec: { ...input.spec, end: '2027-01-03T00:00:00' } };
+    expect(validateAgainstCrdSchema(schemaOf('ReleaseFreeze'), noOffset)).not.toEqual([]);
   });
 });
