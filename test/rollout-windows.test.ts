@@ -444,3 +444,43 @@ describe('one event per transition', () => {
     expect(ticks.at(-1)).toMatchObject({ at: '2026-04-07T10:10:00.000Z', phase: 'Succeeded' });
   });
 });
+
+describe('planObservations while the windows are closed', () => {
+  it('asks for no metric checks, rollout hooks or in-flight gates, but still for confirm-rollout on a new revision', () => {
+    const canary = makeCanary(
+      {
+        releaseWindows: OFFICE_HOURS,
+        analysis: {
+          interval: '30m',
+          stepWeight: 20,
+          maxWeight: 80,
+          threshold: 3,
+          metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+          webhooks: [
+            { name: 'load', type: 'rollout', url: 'http://load.test/' },
+            { name: 'more', type: 'confirm-traffic-increase', url: 'http://gate.test/' },
+            { name: 'go', type: 'confirm-rollout', url: 'http://gate.test/' },
+          ],
+        },
+      },
+      {
+        phase: 'Waiting',
+        canaryWeight: 40,
+        lastAppliedSpec: 'v2',
+        lastPromotedSpec: 'v1',
+        lastStepTime: '2026-03-27T15:20:00Z',
+      },
+    );
+    const saturday = new Date('2026-03-28T12:00:00Z');
+    expect(planObservations(canary, saturday, 'v2')).toEqual({ checks: false });
+    expect(planObservations(canary, saturday, 'v3')).toEqual({
+      checks: false,
+      webhooks: ['confirm-rollout'],
+    });
+    const monday = new Date('2026-03-30T07:00:00Z');
+    expect(planObservations(canary, monday, 'v2')).toEqual({
+      checks: true,
+      webhooks: ['confirm-traffic-increase'],
+    });
+  });
+});

@@ -3,7 +3,7 @@ import { parseDuration } from '../api/duration.ts';
 import type { GateType } from '../webhooks/gates.ts';
 import type { ManualAction } from '../webhooks/manual.ts';
 import { reasons } from './reasons.ts';
-import { releaseGate, wakeAtWindowChange } from './release-gate.ts';
+import { releaseGate, stepsHeldByWindows, wakeAtWindowChange } from './release-gate.ts';
 import { withCondition, withHistory } from './status.ts';
 import type { Action, Decision, ObservationPlan, Observations, Reason } from './types.ts';
 import { judge } from './verdicts.ts';
@@ -46,6 +46,7 @@ function checksDue(canary: Canary, now: Date): boolean {
   const analysis = canary.spec.analysis;
   if (!analysis || ((analysis.metrics ?? []).length === 0 && !hasHook(canary, 'rollout'))) return false;
   if (hasWeightSteps(analysis) && (status.canaryWeight ?? 0) === 0) return false;
+  if (stepsHeldByWindows(canary, now)) return false;
   return stepRemainingMs(status, intervalOf(canary), now.getTime()) === 0;
 }
 
@@ -59,6 +60,7 @@ function gatesDue(canary: Canary, now: Date, targetRevision: string | undefined)
     return due;
   }
   if (!isProgressing(status.phase) || canary.spec.skipAnalysis) return due;
+  if (stepsHeldByWindows(canary, now)) return due;
   const analysis = canary.spec.analysis ?? {};
   const stepping = hasWeightSteps(analysis);
   const weight = status.canaryWeight ?? 0;

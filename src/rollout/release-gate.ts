@@ -143,3 +143,12 @@ export function wakeAtWindowChange(ctx: GateContext, decision: Decision): Decisi
   const untilChange = Math.max(change.getTime() - ctx.now.getTime(), 1);
   return untilChange < decision.requeueAfterMs ? { ...decision, requeueAfterMs: untilChange } : decision;
 }
+
+/**
+ * True while the Advance windows are closed: no step is taken, so no metric check, rollout hook or
+ * in-flight gate is due either (a load test at 3 a.m. is what the windows are there to prevent).
+ */
+export function stepsHeldByWindows(canary: Canary, now: Date): boolean {
+  const windows = canary.spec.releaseWindows;
+  return windows !== undefined && !advanceAnswer(windows, now).allowed;
+}
