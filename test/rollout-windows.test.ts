@@ -222,7 +222,7 @@ describe('release windows in the state machine', () => {
     // Saturday 03:00 CET.
     const { ticks } = run(canary, steadyWorld('v1', 'v2'), '2026-03-28T02:00:00Z', '2026-03-30T07:00:00Z');
     expect(ticks.map((t) => [t.at, t.phase, t.reason, t.events])).toEqual([
-      ['2026-03-28T02:00:00.000Z', 'Waiting', 'OutsideReleaseWindow', ['OutsideReleaseWindow']],
+      ['2026-03-28T02:00:00.000Z', 'Waiting', 'WaitingForReleaseWindow', ['WaitingForReleaseWindow']],
       ['2026-03-30T07:00:00.000Z', 'Waiting', 'ReleaseResumed', ['ReleaseResumed']],
       ['2026-03-30T07:00:00.000Z', 'Progressing', 'NewRevision', ['NewRevision']],
     ]);
@@ -315,7 +315,7 @@ describe('release windows across daylight-saving changes (Europe/Berlin)', () =>
     });
     const { ticks } = run(canary, steadyWorld('v1', 'v2'), '2026-03-28T12:00:00Z', '2026-03-29T01:00:00Z');
     expect(ticks.map((t) => [t.at, t.reason])).toEqual([
-      ['2026-03-28T12:00:00.000Z', 'OutsideReleaseWindow'],
+      ['2026-03-28T12:00:00.000Z', 'WaitingForReleaseWindow'],
       ['2026-03-29T01:00:00.000Z', 'ReleaseResumed'],
       ['2026-03-29T01:00:00.000Z', 'NewRevision'],
     ]);
@@ -339,7 +339,7 @@ describe('release windows across daylight-saving changes (Europe/Berlin)', () =>
     });
     const { ticks } = run(canary, steadyWorld('v1', 'v2'), '2026-10-24T12:00:00Z', '2026-10-25T02:00:00Z');
     expect(ticks.slice(0, 3).map((t) => [t.at, t.reason])).toEqual([
-      ['2026-10-24T12:00:00.000Z', 'OutsideReleaseWindow'],
+      ['2026-10-24T12:00:00.000Z', 'WaitingForReleaseWindow'],
       ['2026-10-25T00:30:00.000Z', 'ReleaseResumed'],
       ['2026-10-25T00:30:00.000Z', 'NewRevision'],
     ]);
@@ -413,7 +413,7 @@ describe('one event per transition', () => {
       current = { ...current, status: decision.status };
       events.push(...decision.actions.flatMap((a) => (a.type === 'event' ? [a.reason] : [])));
     }
-    expect(events).toEqual(['OutsideReleaseWindow']);
+    expect(events).toEqual(['WaitingForReleaseWindow']);
   });
 
   it('over a week of office hours: one hold event per close, one resume event per opening', () => {
@@ -483,4 +483,91 @@ describe('planObservations while the windows are closed', () => {
       webhooks: ['confirm-traffic-increase'],
     });
   });
+});
+
+describe('a hold that ends another way', () => {
+  const heldStatus = (extra: Partial<NonNullable<Canary['status']>>): NonNullable<Canary['status']> => ({
+    phase: 'Waiting',
+    canaryWeight: 40,
+    lastAppliedSpec: 'v2',
+    lastPromotedSpec: 'v1',
+    conditions: [
+      {
+        type: HELD_CONDITION,
+        status: 'True',
+        reason: 'OutsideReleaseWindow',
+        message: 'outside every release window',
+        lastTransitionTime: '2026-03-27T16:00:00Z',
+      },
+    ],
+    ...extra,
+  });
+  const saturday = new Date('2026-03-28T12:00:00Z');
+
+  it('petrel abort during a hold ends Failed without the Held condition', () => {
+    const canary = makeCanary({ releaseWindows: OFFICE_HOURS }, heldStatus({}));
+    const decision = decide(
+      canary,
+      {
+        target: { revision: 'v2', replicas: 2, ready: true },
+        primary: { revision: 'v1', replicas: 2, ready: true },
+        routes: { primary: 60, canary: 40 },
+        manual: { action: 'abort', by: 'alice' },
+      },
+      saturday,
+    );
+    expect(decision.status.phase).toBe('Failed');
+    expect(decision.status.conditions?.map((c) => c.type)).toEqual(['Promoted']);
+  });
+
+  it.each([
+    ['promoted', 'v1', 'Succeeded'],
+    ['failed', 'v2', 'Failed'],
+  ])(
+    'a revert during a held start, to the %s revision, ends the hold and goes back to %s',
+    (_, lastApplied, phase) => {
+      const canary = makeCanary(
+        {},
+        heldStatus({
+          canaryWeight: 0,
+          lastAppliedSpec: lastApplied,
+          conditions: [
+            {
+              type: HELD_CONDITION,
+              status: 'True',
+              reason: 'ReleaseFrozen',
+              message: 'new rollouts are frozen',
+              lastTransitionTime: '2026-03-27T16:00:00Z',
+            },
+          ],
+        }),
+      );
+      const decision = decide(
+        canary,
+        {
+          target: { revision: lastApplied, replicas: 0, ready: true },
+          primary: { revision: 'v1', replicas: 2, ready: true },
+          routes: { primary: 100, canary: 0 },
+          freezes: [{ name: 'year-end' }],
+        },
+        saturday,
+      );
+      expect(decision.reason.code).toBe('ReleaseHoldEnded');
+      expect(decision.status).toMatchObject({ phase, canaryWeight: 0, lastAppliedSpec: lastApplied });
+      expect(decision.status.conditions).toEqual([]);
+      expect(decision.requeueAfterMs).toBeUndefined();
+      // The next tick is an ordinary idle one.
+      const next = decide(
+        { ...canary, status: decision.status },
+        {
+          target: { revision: lastApplied, replicas: 0, ready: true },
+          primary: { revision: 'v1', replicas: 2, ready: true },
+          routes: { primary: 100, canary: 0 },
+          freezes: [{ name: 'year-end' }],
+        },
+        saturday,
+      );
+      expect(next.reason.code).toBe('Idle');
+    },
+  );
 });

@@ -3,7 +3,7 @@ import { parseDuration } from '../api/duration.ts';
 import type { GateType } from '../webhooks/gates.ts';
 import type { ManualAction } from '../webhooks/manual.ts';
 import { reasons } from './reasons.ts';
-import { releaseGate, stepsHeldByWindows, wakeAtWindowChange } from './release-gate.ts';
+import { releaseGate, stepsHeldByWindows, wakeAtWindowChange, withoutStaleHold } from './release-gate.ts';
 import { withCondition, withHistory } from './status.ts';
 import type { Action, Decision, ObservationPlan, Observations, Reason } from './types.ts';
 import { judge } from './verdicts.ts';
@@ -83,6 +83,10 @@ function gatesDue(canary: Canary, now: Date, targetRevision: string | undefined)
  * Pure: the same inputs always give the same decision, so a tick can be repeated after a crash.
  */
 export function decide(canary: Canary, obs: Observations, now: Date): Decision {
+  return withoutStaleHold(decideTick(canary, obs, now));
+}
+
+function decideTick(canary: Canary, obs: Observations, now: Date): Decision {
   const target = canary.spec.targetRef.name;
   const ctx: Context = {
     canary,

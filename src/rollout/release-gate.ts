@@ -28,6 +28,11 @@ export const releaseReasons = {
     message: `${answer.reason}; ${consequence}`,
     severity: 'Normal',
   }),
+  withdrawn: (phase: string): Reason => ({
+    code: 'ReleaseHoldEnded',
+    message: `the new revision that was waiting to start is gone (the target is back at the last applied revision): the canary is ${phase} again`,
+    severity: 'Normal',
+  }),
   resumed: (scope: ReleaseScope): Reason => ({
     code: 'ReleaseResumed',
     message:
@@ -56,8 +61,10 @@ export function releaseGate(
 ): Decision | undefined {
   const windows = ctx.canary.spec.releaseWindows;
   const freezes = ctx.obs.freezes ?? [];
-  const held = ctx.status.conditions?.some((c) => c.type === HELD_CONDITION) ?? false;
+  const held = ctx.status.phase === 'Waiting' && hasHeld(ctx.status);
   if (!windows && freezes.length === 0 && !held) return undefined;
+  // Past the revision check, a start hold means the waiting revision went away (a revert).
+  if (held && scope === 'advance' && isStartHold(ctx.status)) return withdraw(ctx, toPrimary);
   const answer = scope === 'start' ? startAnswer(windows, freezes, ctx.now) : advanceAnswer(windows, ctx.now);
   if (answer.allowed) return held ? release(ctx, scope) : undefined;
   return hold(ctx, scope, answer, toPrimary);
@@ -102,6 +109,50 @@ function hold(
   };
 }
 
+const START_HOLD_CODES = new Set(['ReleaseFrozen', 'WaitingForReleaseWindow']);
+
+function isStartHold(status: CanaryStatus): boolean {
+  return (
+    status.conditions?.some((c) => c.type === HELD_CONDITION && START_HOLD_CODES.has(c.reason ?? '')) ?? false
+  );
+}
+
+/**
+ * Back to the steady phase a start hold came from: the last applied revision was promoted (Succeeded)
+ * or it was not (Failed), as before the new revision appeared.
+ */
+function withdraw(ctx: GateContext, toPrimary: () => Action[]): Decision {
+  const phase = ctx.status.lastAppliedSpec === ctx.status.lastPromotedSpec ? 'Succeeded' : 'Failed';
+  const reason = releaseReasons.withdrawn(phase);
+  const status: CanaryStatus = {
+    ...ctx.status,
+    phase,
+    canaryWeight: 0,
+    lastTransitionTime: ctx.now.toISOString(),
+    conditions: withoutHeld(ctx.status),
+  };
+  const actions = toPrimary();
+  actions.push({ type: 'event', severity: reason.severity, reason: reason.code, message: reason.message });
+  return { status, actions, reason };
+}
+
+function hasHeld(status: CanaryStatus): boolean {
+  return status.conditions?.some((c) => c.type === HELD_CONDITION) ?? false;
+}
+
+function withoutHeld(status: CanaryStatus): NonNullable<CanaryStatus['conditions']> {
+  return (status.conditions ?? []).filter((c) => c.type !== HELD_CONDITION);
+}
+
+/**
+ * A hold ends with its phase: a canary that left Waiting another way (a revert to the promoted
+ * revision, petrel abort) keeps no Held condition. Applied to every decision.
+ */
+export function withoutStaleHold(decision: Decision): Decision {
+  if (decision.status.phase === 'Waiting' || !hasHeld(decision.status)) return decision;
+  return { ...decision, status: { ...decision.status, conditions: withoutHeld(decision.status) } };
+}
+
 function consequenceOf(scope: ReleaseScope, toZero: boolean, weight: number): string {
   if (scope === 'start') return 'the new revision waits with all traffic on the primary';
   return toZero
@@ -113,7 +164,7 @@ function release(ctx: GateContext, scope: ReleaseScope): Decision {
   const reason = releaseReasons.resumed(scope);
   const status: CanaryStatus = {
     ...ctx.status,
-    conditions: (ctx.status.conditions ?? []).filter((c) => c.type !== HELD_CONDITION),
+    conditions: withoutHeld(ctx.status),
   };
   if (scope === 'advance') {
     status.phase = 'Progressing';

@@ -20,7 +20,10 @@ export interface FreezeObservation {
 /** Whether one scope (starting a rollout, or advancing it) is allowed now, why not, and until when. */
 export interface ScopeAnswer {
   allowed: boolean;
-  /** Stable code when not allowed: `ReleaseFrozen` or `OutsideReleaseWindow`; empty when allowed. */
+  /**
+   * Stable code when not allowed, empty when allowed: for starting `ReleaseFrozen` or
+   * `WaitingForReleaseWindow`, for advancing `OutsideReleaseWindow`.
+   */
   code: string;
   /** Why not, naming the next opening time; empty when allowed. */
   reason: string;
@@ -99,7 +102,7 @@ export function startAnswer(
   }
   return {
     allowed,
-    code: 'OutsideReleaseWindow',
+    code: 'WaitingForReleaseWindow',
     reason: `outside every release window that allows a rollout to start: next opening ${when ?? 'none scheduled'}`,
     ...(nextChangeAt ? { nextChangeAt } : {}),
   };
