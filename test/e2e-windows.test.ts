@@ -1,9 +1,10 @@
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/run.ts';
 import type { RunningController } from '../src/controller/controller.ts';
 import type { KubeObject } from '../src/kube/client.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { Notification } from '../src/notifiers/notification.ts';
 import {
   createNamespace,
   getCanary,
@@ -17,8 +18,12 @@ import {
   waitFor,
   waitForPhase,
 } from './support/e2e.ts';
+import { HookReceiver } from './webhooks-receiver.ts';
 
 const env = useE2e({ deploymentReadyDelayMs: 300 });
+const receiver = new HookReceiver();
+beforeAll(() => receiver.start());
+afterAll(() => receiver.stop());
 
 async function cli(args: string[]): Promise<{ code: number; output: string }> {
   const out = new PassThrough();
@@ -47,13 +52,19 @@ describe('end to end: petrel freeze and unfreeze', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   }, 60_000);
 
-  it('a frozen namespace holds a new revision at zero with the reason on the canary; unfreeze starts it', async () => {
+  it('a frozen namespace holds a new revision at zero with the reason on the canary, one event and one alert; unfreeze starts it', async () => {
     const ns = 'e2e-freeze';
     await createNamespace(env.api, ns);
     await env.api.create(RESOURCES.deployment, podinfoDeployment(ns, 'podinfo:1.0'));
     const controller: RunningController = runController(env, ns, testLogger().logger);
     cleanups.push(() => controller.stop());
     await controller.ready;
+    await env.api.create(RESOURCES.alertProvider, {
+      apiVersion: 'petrel.dev/v1alpha1',
+      kind: 'AlertProvider',
+      metadata: { name: 'receiver', namespace: ns },
+      spec: { type: 'webhook', address: `${receiver.url}/alerts/${ns}` },
+    } as KubeObject);
     await env.api.create(
       RESOURCES.canary,
       podinfoCanary(ns, {
@@ -61,6 +72,7 @@ describe('end to end: petrel freeze and unfreeze', () => {
         maxWeight: 20,
         stepWeight: 10,
         metrics: [],
+        alerts: [{ name: 'all', severity: 'info', providerRef: { name: 'receiver' } }],
       }) as unknown as KubeObject,
     );
     await waitForPhase(env.api, ns, ['Initialized']);
@@ -96,6 +108,12 @@ describe('end to end: petrel freeze and unfreeze', () => {
     const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed'], 30_000);
     expect(done.status?.phase).toBe('Succeeded');
     expect(done.status?.conditions?.some((c) => c.type === 'Held')).toBe(false);
+    const alerts = () =>
+      receiver.received.filter((r) => r.path === `/alerts/${ns}`).map((r) => (r.body as Notification).reason);
+    await waitFor('the Succeeded alert', async () => (alerts().includes('Succeeded') ? true : undefined));
+    // One alert when the hold began and one when it ended, however many ticks came in between.
+    expect(alerts().filter((r) => r === 'ReleaseFrozen')).toHaveLength(1);
+    expect(alerts().filter((r) => r === 'ReleaseResumed')).toHaveLength(1);
   }, 90_000);
 
   it('refuses a bad --until and an unknown freeze with a clear message', async () => {
