@@ -476,7 +476,10 @@ describe('validatePetrelResource', () => {
       true,
     );
     expect(issuesOf(validatePetrelResource({ apiVersion: PETREL_API_VERSION, kind: 'Rollout' }))).toEqual([
-      { path: 'kind', message: 'must be one of Canary, MetricTemplate, AlertProvider (got "Rollout")' },
+      {
+        path: 'kind',
+        message: 'must be one of Canary, MetricTemplate, AlertProvider, ReleaseFreeze (got "Rollout")',
+      },
     ]);
   });
 });

@@ -13,6 +13,7 @@ const FILES = [
   'petrel.dev_alertproviders.yaml',
   'petrel.dev_canaries.yaml',
   'petrel.dev_metrictemplates.yaml',
+  'petrel.dev_releasefreezes.yaml',
 ];
 
 function capture() {

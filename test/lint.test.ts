@@ -168,7 +168,7 @@ describe('petrel lint', () => {
     );
     expect(result.code).toBe(1);
     expect(result.lines).toEqual([
-      '<stdin>#1 Rollout x: kind: must be one of Canary, MetricTemplate, AlertProvider (got "Rollout")',
+      '<stdin>#1 Rollout x: kind: must be one of Canary, MetricTemplate, AlertProvider, ReleaseFreeze (got "Rollout")',
       '<stdin>#2 AlertProvider ap: apiVersion: must be "petrel.dev/v1alpha1" (got "petrel.dev/v1")',
     ]);
   });

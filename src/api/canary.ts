@@ -22,6 +22,7 @@ import {
   WEBHOOK_TYPES,
 } from './constants.ts';
 import { type ValidationResult, validateWith } from './issues.ts';
+import { releaseWindowsSchema } from './release-windows.ts';
 
 const builtinMetricNames: readonly string[] = BUILTIN_METRICS;
 
@@ -287,6 +288,11 @@ export const canarySpecSchema = z.strictObject({
       'How traffic is shifted: istio (VirtualService weights) or kubernetes (Service switch). Default istio.',
     )
     .default(CANARY_DEFAULTS.provider),
+  releaseWindows: releaseWindowsSchema
+    .describe(
+      'When rollouts may start and advance (cron windows in a time zone); unset, they may at any time.',
+    )
+    .optional(),
 });
 
 export const canaryPhaseSchema = z.enum(CANARY_PHASES);

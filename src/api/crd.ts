@@ -4,6 +4,7 @@ import { alertProviderSchema } from './alert-provider.ts';
 import { canarySchema } from './canary.ts';
 import { PETREL_GROUP, PETREL_VERSION } from './constants.ts';
 import { metricTemplateSchema } from './metric-template.ts';
+import { releaseFreezeSchema } from './release-freeze.ts';
 
 /** An OpenAPI v3 schema node as Kubernetes accepts it in a CRD. */
 export type OpenApiSchema = { [key: string]: unknown };
@@ -28,7 +29,7 @@ export interface CrdDefinition {
 }
 
 /**
- * The three resources. Short names avoid Flagger's resource names (canary, metrictemplate,
+ * The resources. Short names avoid Flagger's resource names (canary, metrictemplate,
  * alertprovider) so both controllers can be installed side by side during a migration.
  */
 export const CRD_DEFINITIONS: readonly CrdDefinition[] = [
@@ -75,6 +76,21 @@ export const CRD_DEFINITIONS: readonly CrdDefinition[] = [
     statusSubresource: false,
     description: 'AlertProvider is a chat or webhook channel Canary alerts are sent to.',
     printerColumns: [{ name: 'Type', type: 'string', jsonPath: '.spec.type' }],
+  },
+  {
+    kind: 'ReleaseFreeze',
+    plural: 'releasefreezes',
+    singular: 'releasefreeze',
+    shortNames: ['pfreeze'],
+    schema: releaseFreezeSchema,
+    statusSubresource: false,
+    description:
+      'ReleaseFreeze blocks new rollouts of the Canaries it selects, between start and end or while it exists.',
+    printerColumns: [
+      { name: 'Start', type: 'string', jsonPath: '.spec.start' },
+      { name: 'End', type: 'string', jsonPath: '.spec.end' },
+      { name: 'Reason', type: 'string', jsonPath: '.spec.reason' },
+    ],
   },
 ];
 

@@ -3,10 +3,11 @@ import { type Canary, validateCanary } from './canary.ts';
 import { PETREL_GROUP } from './constants.ts';
 import type { ValidationResult } from './issues.ts';
 import { type MetricTemplate, validateMetricTemplate } from './metric-template.ts';
+import { type ReleaseFreeze, validateReleaseFreeze } from './release-freeze.ts';
 
-export const PETREL_KINDS = ['Canary', 'MetricTemplate', 'AlertProvider'] as const;
+export const PETREL_KINDS = ['Canary', 'MetricTemplate', 'AlertProvider', 'ReleaseFreeze'] as const;
 export type PetrelKind = (typeof PETREL_KINDS)[number];
-export type PetrelResource = Canary | MetricTemplate | AlertProvider;
+export type PetrelResource = Canary | MetricTemplate | AlertProvider | ReleaseFreeze;
 
 /** True when the object claims the petrel.dev API group, whatever its version or kind. */
 export function isPetrelObject(input: unknown): input is { apiVersion: string; kind?: unknown } {
@@ -25,6 +26,8 @@ export function validatePetrelResource(input: unknown): ValidationResult<PetrelR
       return validateMetricTemplate(input);
     case 'AlertProvider':
       return validateAlertProvider(input);
+    case 'ReleaseFreeze':
+      return validateReleaseFreeze(input);
     default:
       return {
         ok: false,

@@ -18,6 +18,7 @@ commands:
   controller       run the controller (petrel controller --help for its options)
   sandbox          run a local Kubernetes API server for demos and tests (--help; source checkout only)
   promote|abort|pause|resume NAME [-n NS]   manual control of a rollout (through an annotation)
+  freeze NAME [-n NS] [--until TIME]       hold new rollouts (a ReleaseFreeze); unfreeze NAME removes it
   demo             watch canary releases promoted and rolled back in a local sandbox (--help; source checkout only)
   version          print the version (also --version)
 `;
@@ -31,6 +32,8 @@ const commands: Record<string, () => Promise<Command>> = {
   abort: async () => (await import('./manual.ts')).abortCommand,
   pause: async () => (await import('./manual.ts')).pauseCommand,
   resume: async () => (await import('./manual.ts')).resumeCommand,
+  freeze: async () => (await import('./freeze.ts')).freezeCommand,
+  unfreeze: async () => (await import('./freeze.ts')).unfreezeCommand,
 };
 
 // Development tools (dev/) register these when petrel runs from a source checkout; the image has no dev/.

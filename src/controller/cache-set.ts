@@ -19,6 +19,7 @@ export interface ControllerCaches {
   canaries: NamespacedInformers<CanaryLike>;
   metricTemplates: NamespacedInformers<KubeObject>;
   alertProviders: NamespacedInformers<KubeObject>;
+  releaseFreezes: NamespacedInformers<KubeObject>;
   deployments: NamespacedInformers<Deployment>;
   services: NamespacedInformers<Service>;
   virtualServices: NamespacedInformers<VirtualService>;
@@ -54,6 +55,7 @@ export function createCaches(options: CacheSetOptions): ControllerCaches {
     canaries: of<CanaryLike>(RESOURCES.canary),
     metricTemplates: of<KubeObject>(RESOURCES.metricTemplate),
     alertProviders: of<KubeObject>(RESOURCES.alertProvider),
+    releaseFreezes: of<KubeObject>(RESOURCES.releaseFreeze),
     deployments: of<Deployment>(RESOURCES.deployment),
     services: of<Service>(RESOURCES.service),
     virtualServices: of<VirtualService>(RESOURCES.virtualService),
@@ -66,6 +68,7 @@ export function createCaches(options: CacheSetOptions): ControllerCaches {
     caches.canaries,
     caches.metricTemplates,
     caches.alertProviders,
+    caches.releaseFreezes,
     caches.deployments,
     caches.services,
     caches.virtualServices,

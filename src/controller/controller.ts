@@ -11,6 +11,7 @@ import { countFailedAlertPosts } from './alert-metrics.ts';
 import { type ControllerCaches, createCaches } from './cache-set.ts';
 import { type ClusterAccess, connectToCluster } from './cluster-access.ts';
 import { NO_SECRETS } from './configs.ts';
+import { freezesSelecting } from './freezes.ts';
 import { createHookServices, type HookServices } from './hook-services.ts';
 import { canaryKey } from './keys.ts';
 import type { LeaderElectionSettings } from './leader.ts';
@@ -202,6 +203,7 @@ function createReconciler(
     events: hooks.events(new EventRecorder({ api, logger: logger.child({ component: 'events' }) })),
     hooks: hooks.hooks,
     noCrossNamespaceRefs: options.noCrossNamespaceRefs,
+    freezes: (canary) => freezesSelecting(canary, caches.releaseFreezes),
     runChecks: metricChecks({
       api,
       metricTemplates: caches.metricTemplates,

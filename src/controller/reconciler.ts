@@ -17,6 +17,7 @@ import {
   planObservations,
   withCondition,
 } from '../rollout/index.ts';
+import type { FreezeObservation } from '../rollout/windows.ts';
 import type { Router } from '../routers/router.ts';
 import type { HookObserver } from '../webhooks/gates.ts';
 import { targetConfigHashes, withTrackedConfigs } from './configs.ts';
@@ -43,6 +44,8 @@ export interface ReconcilerDeps {
   hooks?: HookObserver;
   /** Refuse templateRef/providerRef to another namespace (--no-cross-namespace-refs). */
   noCrossNamespaceRefs?: boolean;
+  /** The ReleaseFreezes that select a canary; without it, no freeze holds any canary. */
+  freezes?: (canary: Canary) => FreezeObservation[];
 }
 
 /** The target Deployment does not exist (yet): retried with backoff, and at once when it appears. */
@@ -108,6 +111,7 @@ export class CanaryReconciler {
         target: observeTarget(target, configHashes),
         ...(primary ? { primary: observePrimary(primary, target, configHashes) } : {}),
         ...(routesOf(router, canary) ?? {}),
+        ...(this.deps.freezes ? { freezes: this.deps.freezes(canary) } : {}),
       };
     } catch (err) {
       if (err instanceof SelectorLabelError) {

@@ -5,6 +5,7 @@ import { wakeOnAutoscalerChanges } from './autoscaler.ts';
 import type { CanaryLike, ControllerCaches } from './cache-set.ts';
 import type { NamespacedInformers } from './caches.ts';
 import { wakeOnConfigChanges } from './configs.ts';
+import { wakeOnFreezeChanges } from './freezes.ts';
 import { canaryKey } from './keys.ts';
 import { TargetIndex } from './target-index.ts';
 
@@ -40,6 +41,7 @@ export function wakeOnChanges(options: WakeUpOptions): void {
     index.remove(ns, name);
     options.forget(canaryKey(ns, name), obj);
   });
+  wakeOnFreezeChanges({ freezes: caches.releaseFreezes, canaries: caches.canaries, enqueue });
   wakeOnConfigChanges({
     canaries: caches.canaries,
     deployments: caches.deployments,

@@ -23,6 +23,13 @@ export const RESOURCES = {
     kind: 'AlertProvider',
     namespaced: true,
   },
+  releaseFreeze: {
+    group: 'petrel.dev',
+    version: 'v1alpha1',
+    plural: 'releasefreezes',
+    kind: 'ReleaseFreeze',
+    namespaced: true,
+  },
   deployment: { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true },
   service: { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },
   configMap: { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },

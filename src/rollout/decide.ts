@@ -9,7 +9,11 @@ import { allOnPrimary, assertNever, hold } from './outcomes.ts';
 import type { Phase } from './phases.ts';
 import { withPrimaryAutoscaler } from './primary-autoscaler.ts';
 import { reasons } from './reasons.ts';
+import { wakeAtWindowChange, withoutStaleHold } from './release-gate.ts';
 import type { Decision, Observations } from './types.ts';
+
+/** A rollout in flight also wakes when a release window closes, so `outside: Rollback` acts on time. */
+const progressUntilWindowChange: Handler = (ctx) => wakeAtWindowChange(ctx, progress(ctx));
 
 /** spec.suspend holds every phase as it is. */
 const suspended: Rule = (ctx) => (ctx.canary.spec.suspend ? hold(ctx, reasons.suspended()) : undefined);
@@ -43,9 +47,9 @@ interface PhaseEntry {
 export const DECISION_TABLE: Readonly<Record<Phase, PhaseEntry>> = {
   Initializing: { rules: [suspended], handler: initialize },
   Initialized: { rules: LIVE_RULES, handler: idle },
-  Waiting: { rules: LIVE_RULES, handler: progress },
-  Progressing: { rules: LIVE_RULES, handler: progress },
-  WaitingPromotion: { rules: LIVE_RULES, handler: progress },
+  Waiting: { rules: LIVE_RULES, handler: progressUntilWindowChange },
+  Progressing: { rules: LIVE_RULES, handler: progressUntilWindowChange },
+  WaitingPromotion: { rules: LIVE_RULES, handler: progressUntilWindowChange },
   Promoting: { rules: LIVE_RULES, handler: awaitPrimary },
   Finalising: { rules: LIVE_RULES, handler: finalise },
   Succeeded: { rules: LIVE_RULES, handler: idle },
@@ -65,7 +69,7 @@ const UNKNOWN_PHASE: PhaseEntry = {
  * Pure: the same inputs always give the same decision, so a tick can be repeated after a crash.
  */
 export function decide(canary: Canary, obs: Observations, now: Date): Decision {
-  return withPrimaryAutoscaler(canary, obs, decideTick(canary, obs, now));
+  return withPrimaryAutoscaler(canary, obs, withoutStaleHold(decideTick(canary, obs, now)));
 }
 
 function decideTick(canary: Canary, obs: Observations, now: Date): Decision {

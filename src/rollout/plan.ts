@@ -1,6 +1,7 @@
 import type { Canary } from '../api/canary.ts';
 import { type GateType, hasHook } from './gates.ts';
 import { isInRollout, isSteady } from './phases.ts';
+import { stepsHeldByWindows } from './release-gate.ts';
 import { isFinalStep, isOpeningStep, stepDue } from './step.ts';
 import type { ObservationPlan } from './types.ts';
 import { hasWeightSteps } from './weights.ts';
@@ -22,6 +23,7 @@ export function checksDue(canary: Canary, now: Date): boolean {
   if (canary.spec.suspend || !status || !isInRollout(status.phase) || canary.spec.skipAnalysis) return false;
   const analysis = canary.spec.analysis;
   if (!analysis || ((analysis.metrics ?? []).length === 0 && !hasHook(canary, 'rollout'))) return false;
+  if (stepsHeldByWindows(canary, now)) return false;
   return stepDue(canary, status, now.getTime()) && !isOpeningStep(canary, status);
 }
 
@@ -40,6 +42,7 @@ export function gatesDue(canary: Canary, now: Date, targetRevision: string | und
     return due;
   }
   if (!isInRollout(status.phase) || canary.spec.skipAnalysis) return due;
+  if (stepsHeldByWindows(canary, now)) return due;
   if (!stepDue(canary, status, now.getTime())) return due;
   if ((status.canaryWeight ?? 0) === 0 && (status.iterations ?? 0) === 0 && hasHook(canary, 'pre-rollout'))
     due.push('pre-rollout');

@@ -2,6 +2,11 @@ import type { Reason } from './types.ts';
 
 /** The codes `decide` gives its decisions: each becomes the reason of an event and of the Promoted condition. */
 export const DECISION_REASON_CODES = [
+  'WaitingForReleaseWindow',
+  'ReleaseFrozen',
+  'OutsideReleaseWindow',
+  'ReleaseHoldEnded',
+  'ReleaseResumed',
   'Suspended',
   'Terminating',
   'Initializing',

@@ -2,6 +2,7 @@ import type { Canary, CanaryStatus } from '../api/canary.ts';
 import type { GateObservations, GateType } from './gates.ts';
 import type { ManualAction } from './manual.ts';
 import type { DecisionReasonCode } from './reasons.ts';
+import type { FreezeObservation } from './windows.ts';
 
 /** What the controller saw of one Deployment, read from the informer cache. */
 export interface WorkloadObservation {
@@ -42,6 +43,8 @@ export interface Observations {
   webhooks?: GateObservations;
   /** A manual action asked for through the Canary's annotations (petrel promote|abort|pause|resume). */
   manual?: ManualAction;
+  /** ReleaseFreezes that select this canary; their start/end are checked against now. */
+  freezes?: FreezeObservation[];
 }
 
 export type EventSeverity = 'Normal' | 'Warning';

@@ -63,7 +63,7 @@ Secrets are not here: see petrel.secretRules.
   resources: ["canaries/finalizers"]
   verbs: ["update"]
 - apiGroups: ["petrel.dev"]
-  resources: ["metrictemplates", "alertproviders"]
+  resources: ["metrictemplates", "alertproviders", "releasefreezes"]
   verbs: ["list", "watch"]
 - apiGroups: ["apps"]
   resources: ["deployments"]

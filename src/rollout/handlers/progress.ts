@@ -1,7 +1,8 @@
 import type { Context } from '../context.ts';
-import { canaryReady, canaryReplicas, event, PROMOTED, rollback } from '../outcomes.ts';
+import { allOnPrimary, canaryReady, canaryReplicas, event, PROMOTED, rollback } from '../outcomes.ts';
 import { checksDue } from '../plan.ts';
 import { PROGRESSING_CONDITION_REASON, reasons } from '../reasons.ts';
+import { releaseGate } from '../release-gate.ts';
 import { withCondition, withHistory } from '../status.ts';
 import { isFinalStep, stepRemainingMs, timeOf } from '../step.ts';
 import type { Action, Decision, Reason } from '../types.ts';
@@ -38,6 +39,8 @@ export const STEP_RULES: readonly StepRule[] = [
 ];
 
 export function progress(ctx: Context): Decision {
+  const gated = releaseGate(ctx, 'advance', () => allOnPrimary(ctx));
+  if (gated) return gated;
   const actions = stepActions(ctx);
   for (const rule of STEP_RULES) {
     const outcome = rule(ctx);

@@ -3,6 +3,7 @@ import type { Context } from '../context.ts';
 import { allOnPrimary, canaryReplicas, event, PROMOTED, routeToPrimary } from '../outcomes.ts';
 import { isSteady } from '../phases.ts';
 import { PROGRESSING_CONDITION_REASON, reasons } from '../reasons.ts';
+import { releaseGate } from '../release-gate.ts';
 import { withCondition } from '../status.ts';
 import type { Action, Decision } from '../types.ts';
 
@@ -42,6 +43,8 @@ function backToPromoted(ctx: Context): Decision {
 
 /** From a steady phase the confirm-rollout gate is asked first; a rollout in flight restarts at once. */
 function startRollout(ctx: Context, fromSteadyState: boolean): Decision {
+  const gated = releaseGate(ctx, 'start', () => allOnPrimary(ctx));
+  if (gated) return gated;
   const confirm = fromSteadyState ? ctx.obs.webhooks?.['confirm-rollout'] : undefined;
   if (confirm?.pending)
     return { status: ctx.status, actions: [], reason: reasons.webhookPending(), requeueAfterMs: 1000 };
