@@ -11,6 +11,7 @@ export default defineConfig({
       process.env.PETREL_CLUSTER_TESTS === '0'
         ? ['**/node_modules/**', 'test/cluster/**']
         : ['**/node_modules/**'],
+    globalSetup: ['test/cluster-build.global.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
