@@ -120,3 +120,12 @@ export function validateWith<S extends z.ZodType>(schema: S, input: unknown): Va
   if (result.success) return { ok: true, value: result.data };
   return { ok: false, issues: formatIssues(result.error) };
 }
+
+/** The items of a list that parse with `schema`, the rest dropped: for parts of an object that failed as a whole. */
+export function validItems<S extends z.ZodType>(schema: S, list: unknown): z.output<S>[] {
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((item) => {
+    const parsed = schema.safeParse(item);
+    return parsed.success ? [parsed.data as z.output<S>] : [];
+  });
+}

@@ -49,6 +49,47 @@ function connect(values: Record<string, unknown>, io: CliIo, userAgent: string):
   return { api: createKubeApi({ kubeConfig, userAgent }), namespace };
 }
 
+/** What `petrel freeze`/`unfreeze` were given: the freeze name and the options, or the exit code. */
+type NamedArgs = { name: string; values: Record<string, string | boolean | undefined> } | { exit: number };
+
+const CONNECTION_OPTIONS = {
+  namespace: { type: 'string', short: 'n' },
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Parses `COMMAND NAME [options]`, answering --help and usage errors itself. */
+function parseNamed(
+  command: string,
+  usage: string,
+  args: string[],
+  io: CliIo,
+  extra: Record<string, { type: 'string' }> = {},
+): NamedArgs {
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { ...CONNECTION_OPTIONS, ...extra },
+    }));
+  } catch (err) {
+    io.stderr.write(`petrel ${command}: ${(err as Error).message}\n${usage}`);
+    return { exit: 2 };
+  }
+  if (values.help) {
+    io.stdout.write(usage);
+    return { exit: 0 };
+  }
+  if (positionals.length !== 1) {
+    io.stderr.write(`petrel ${command}: give exactly one freeze name\n${usage}`);
+    return { exit: 2 };
+  }
+  return { name: positionals[0]!, values };
+}
+
 /** `team=payments,tier=web` as matchLabels. */
 export function parseSelector(text: string): Record<string, string> {
   const labels: Record<string, string> = {};
@@ -81,36 +122,14 @@ export function freezeObject(
 }
 
 export const freezeCommand: Command = async (args, io) => {
-  let values: Record<string, string | boolean | undefined>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        namespace: { type: 'string', short: 'n' },
-        selector: { type: 'string' },
-        from: { type: 'string' },
-        until: { type: 'string' },
-        reason: { type: 'string' },
-        kubeconfig: { type: 'string' },
-        context: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    io.stderr.write(`petrel freeze: ${(err as Error).message}\n${FREEZE_USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout.write(FREEZE_USAGE);
-    return 0;
-  }
-  if (positionals.length !== 1) {
-    io.stderr.write(`petrel freeze: give exactly one freeze name\n${FREEZE_USAGE}`);
-    return 2;
-  }
-  const name = positionals[0]!;
+  const parsed = parseNamed('freeze', FREEZE_USAGE, args, io, {
+    selector: { type: 'string' },
+    from: { type: 'string' },
+    until: { type: 'string' },
+    reason: { type: 'string' },
+  });
+  if ('exit' in parsed) return parsed.exit;
+  const { name, values } = parsed;
   let connection: Connection;
   let object: ReleaseFreezeInput;
   try {
@@ -147,32 +166,9 @@ export const freezeCommand: Command = async (args, io) => {
 };
 
 export const unfreezeCommand: Command = async (args, io) => {
-  let values: Record<string, string | boolean | undefined>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        namespace: { type: 'string', short: 'n' },
-        kubeconfig: { type: 'string' },
-        context: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    io.stderr.write(`petrel unfreeze: ${(err as Error).message}\n${UNFREEZE_USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout.write(UNFREEZE_USAGE);
-    return 0;
-  }
-  if (positionals.length !== 1) {
-    io.stderr.write(`petrel unfreeze: give exactly one freeze name\n${UNFREEZE_USAGE}`);
-    return 2;
-  }
-  const name = positionals[0]!;
+  const parsed = parseNamed('unfreeze', UNFREEZE_USAGE, args, io);
+  if ('exit' in parsed) return parsed.exit;
+  const { name, values } = parsed;
   let connection: Connection;
   try {
     connection = connect(values, io, 'petrel-unfreeze');

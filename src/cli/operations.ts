@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseDuration } from '../api/duration.ts';
 import { LeaderElectionConfigError, validateTimings } from '../controller/leader.ts';
-import { ArgsError, type FlagDefs, takeFlags } from '../lib/args.ts';
+import { type FlagDefs, takeFlags } from '../lib/args.ts';
 
 /** The `petrel controller` flags for running in a cluster: the metrics/probe server and leader election. */
 export const OPERATIONS_USAGE = `  --metrics-port N             port of /metrics, /healthz, /readyz; 0 picks one (default 8080) [PETREL_METRICS_PORT]
@@ -111,12 +111,7 @@ export function parseOperationsArgs(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
 ): { options: OperationsOptions; rest: string[] } {
-  let taken: ReturnType<typeof takeFlags>;
-  try {
-    taken = takeFlags(args, FLAGS);
-  } catch (err) {
-    throw err instanceof ArgsError ? new OperationsUsageError(err.message) : err;
-  }
+  const taken = takeFlags(args, FLAGS, (message) => new OperationsUsageError(message));
   const raw = { leaderElect: taken.values['leader-elect'] } as RawOperations;
   for (const [flag, key] of Object.entries(VALUE_FLAGS)) raw[key] = taken.values[flag.slice(2)] as string;
   const rest = taken.rest;

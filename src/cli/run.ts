@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import { petrelVersion } from './version.ts';
+import { petrelVersion } from '../lib/version.ts';
 
 export interface CliIo {
   stdout: Writable;

@@ -6,6 +6,7 @@ import { type ConfigCaches, configRefs, type Secret, trackedConfigHashes } from 
 import type { CacheReader } from '../kube/informer.ts';
 import type { KubeObject } from '../kube/types.ts';
 import type { Deployment } from '../kube/workloads.ts';
+import { ReverseIndex } from '../lib/reverse-index.ts';
 import { splitKey } from './keys.ts';
 import type { TargetIndex } from './target-index.ts';
 
@@ -73,48 +74,28 @@ export function withTrackedConfigs(
  * config change wakes exactly those canaries. Keys are canary keys (`namespace/name`).
  */
 export class ConfigIndex {
-  private readonly byConfig = new Map<string, Set<string>>();
-  private readonly byCanary = new Map<string, string[]>();
+  private readonly index = new ReverseIndex();
 
   /** What the canary's target template uses now (undefined when the target is not known). */
   set(namespace: string, canaryName: string, template: V1PodTemplateSpec | undefined): void {
-    const key = `${namespace}/${canaryName}`;
-    this.remove(namespace, canaryName);
-    if (!template) return;
-    const refs = configRefs(template);
-    const configs = [
+    const refs = template ? configRefs(template) : { configMaps: [], secrets: [] };
+    this.index.set(`${namespace}/${canaryName}`, [
       ...refs.configMaps.map((name) => configKey(namespace, 'configmap', name)),
       ...refs.secrets.map((name) => configKey(namespace, 'secret', name)),
-    ];
-    if (configs.length === 0) return;
-    this.byCanary.set(key, configs);
-    for (const c of configs) {
-      let keys = this.byConfig.get(c);
-      if (!keys) {
-        keys = new Set();
-        this.byConfig.set(c, keys);
-      }
-      keys.add(key);
-    }
+    ]);
   }
 
   remove(namespace: string, canaryName: string): void {
-    const key = `${namespace}/${canaryName}`;
-    for (const c of this.byCanary.get(key) ?? []) {
-      const keys = this.byConfig.get(c);
-      keys?.delete(key);
-      if (keys?.size === 0) this.byConfig.delete(c);
-    }
-    this.byCanary.delete(key);
+    this.index.remove(`${namespace}/${canaryName}`);
   }
 
   canariesFor(namespace: string, kind: ConfigKind, name: string): string[] {
-    return [...(this.byConfig.get(configKey(namespace, kind, name)) ?? [])];
+    return this.index.ownersOf(configKey(namespace, kind, name));
   }
 
   /** How many configs are indexed (for tests and metrics). */
   get size(): number {
-    return this.byConfig.size;
+    return this.index.size;
   }
 }
 

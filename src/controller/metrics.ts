@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { CANARY_PHASES } from '../api/constants.ts';
 import type { KubeRequestInfo } from '../kube/types.ts';
+import { petrelVersionOrUnknown } from '../lib/version.ts';
 import type { MetricsQueryInfo } from '../metrics/provider.ts';
 
 /**
@@ -167,7 +167,7 @@ export class ControllerMetrics {
       help: 'Always 1, labelled with the version of the running controller',
       labelNames: ['version'],
       registers,
-    }).set({ version: options.version ?? packageVersion() }, 1);
+    }).set({ version: options.version ?? petrelVersionOrUnknown() }, 1);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -273,18 +273,6 @@ export class ControllerMetrics {
   /** The exposition text (what /metrics serves). */
   async text(): Promise<string> {
     return this.registry.metrics();
-  }
-}
-
-/** The package's version: package.json sits two levels up from both src/controller and dist/controller. */
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
   }
 }
 

@@ -50,6 +50,23 @@ function targetOf(deps: DeploymentDeps, canary: Canary): Deployment {
 }
 
 /**
+ * The config keys the primary's template tracks once its config copies exist (and, with `update`, are
+ * up to date); none without `deps.configs`.
+ */
+async function primaryConfigKeys(
+  deps: DeploymentDeps,
+  canary: Canary,
+  template: V1PodTemplateSpec,
+  update: boolean,
+): Promise<string[]> {
+  if (!deps.configs) return [];
+  const copies = await ensurePrimaryConfigs({ api: deps.api, configs: deps.configs }, canary, template, {
+    update,
+  });
+  return copies.trackedKeys;
+}
+
+/**
  * Creates the primary Deployment when it does not exist. When it does, only Petrel's label and owner
  * reference and the rollout settings copied from the target are kept in line; its pod template changes
  * only through `promotePrimary`. Reads come from the cache; at most one write (plus the config copies
@@ -63,18 +80,7 @@ export async function ensurePrimary(
   const view = deploymentView(deps);
   const ns = namespaceOf(canary);
   const source = target ?? targetOf(deps, canary);
-  const trackedKeys = deps.configs
-    ? (
-        await ensurePrimaryConfigs(
-          { api: deps.api, configs: deps.configs },
-          canary,
-          source.spec?.template ?? {},
-          {
-            update: false,
-          },
-        )
-      ).trackedKeys
-    : [];
+  const trackedKeys = await primaryConfigKeys(deps, canary, source.spec?.template ?? {}, false);
   const desired = buildPrimaryDeployment(canary, source, trackedKeys);
   const name = desired.metadata?.name ?? '';
   const actual = view.get(ns, name);
@@ -113,13 +119,7 @@ export async function promotePrimary(
   const actual = view.get(ns, name);
   if (!actual) throw new TargetNotFoundError(ns, name);
   assertOwnedBy(actual, canary, 'Deployment');
-  const trackedKeys = deps.configs
-    ? (
-        await ensurePrimaryConfigs({ api: deps.api, configs: deps.configs }, canary, template, {
-          update: true,
-        })
-      ).trackedKeys
-    : [];
+  const trackedKeys = await primaryConfigKeys(deps, canary, template, true);
   const desiredTemplate = expectedPrimaryTemplate(target, template, trackedKeys);
   const patch: Record<string, unknown> = {};
   const templatePatch = mergePatchDiff(actual.spec?.template ?? {}, desiredTemplate);

@@ -151,13 +151,7 @@ export class EventRecorder {
 
   /** Keeps the map in least-recently-used order and within its bound. */
   private touch(key: string, entry: Remembered): void {
-    this.remembered.delete(key);
-    this.remembered.set(key, entry);
-    while (this.remembered.size > this.maxRemembered) {
-      const oldest = this.remembered.keys().next().value;
-      if (oldest === undefined) break;
-      this.remembered.delete(oldest);
-    }
+    setMostRecent(this.remembered, key, entry, this.maxRemembered);
   }
 
   private take(objectKey: string): boolean {
@@ -169,15 +163,20 @@ export class EventRecorder {
       bucket.updatedAt += refill * this.refillIntervalMs;
     }
     if (bucket.tokens >= this.burst) bucket.updatedAt = now;
-    this.buckets.delete(objectKey);
-    this.buckets.set(objectKey, bucket);
-    while (this.buckets.size > this.maxRemembered) {
-      const oldest = this.buckets.keys().next().value;
-      if (oldest === undefined) break;
-      this.buckets.delete(oldest);
-    }
+    setMostRecent(this.buckets, objectKey, bucket, this.maxRemembered);
     if (bucket.tokens < 1) return false;
     bucket.tokens--;
     return true;
+  }
+}
+
+/** Sets `key` as the most recently used entry of `map` (insertion order), dropping the oldest beyond `max`. */
+function setMostRecent<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > max) {
+    const oldest = map.keys().next().value;
+    if (oldest === undefined) break;
+    map.delete(oldest);
   }
 }

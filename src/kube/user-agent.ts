@@ -1,18 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { petrelVersionOrUnknown } from '../lib/version.ts';
 
-/** Petrel's version from package.json (two folders up from here, in the sources and in dist/ alike). */
-function readVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-export const PETREL_VERSION = readVersion();
+export const PETREL_VERSION = petrelVersionOrUnknown();
 
 /**
  * The User-Agent of every request Petrel sends to the API server, so audit logs name it and its

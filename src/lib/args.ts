@@ -45,13 +45,21 @@ export function parseFlags<T extends FlagDefs>(
 
 /**
  * Takes the flags in `flags` out of `args` and returns the other arguments, in order, for another
- * reader: how one command line is shared by modules that each own some of its flags.
+ * reader: how one command line is shared by modules that each own some of its flags. A bad flag throws
+ * `usageError(message)` when given (each module has its own usage error), else the ArgsError.
  */
 export function takeFlags<T extends FlagDefs>(
   args: readonly string[],
   flags: T,
+  usageError?: (message: string) => Error,
 ): { values: FlagValues<T>; rest: string[] } {
-  const { values, consumed } = read(args, flags, false);
+  let taken: ReturnType<typeof read<T>>;
+  try {
+    taken = read(args, flags, false);
+  } catch (err) {
+    throw usageError && err instanceof ArgsError ? usageError(err.message) : err;
+  }
+  const { values, consumed } = taken;
   return { values, rest: args.filter((_, index) => !consumed.has(index)) };
 }
 

@@ -1,19 +1,11 @@
 import type { Canary, CanaryMetric, MetricTemplate, MetricTemplateProvider } from '../api/index.ts';
+import type { CheckObservation } from '../rollout/index.ts';
 import { BUILTIN_UNITS, builtinQuery, isBuiltinMetric } from './builtin.ts';
 import type { MetricsProvider } from './provider.ts';
 import { renderQuery } from './template.ts';
 
-export interface CheckResult {
-  metric: string;
-  value?: number;
-  min?: number;
-  max?: number;
-  passed: boolean;
-  /** Human text naming the metric, its value and the threshold, or the error. */
-  reason: string;
-  /** The error's stable code when the check could not be evaluated. */
-  code?: string;
-}
+/** One metric check's outcome: the rollout core's `CheckObservation`, which `decide` reads as is. */
+export type CheckResult = CheckObservation;
 
 export interface TemplateRef {
   name: string;

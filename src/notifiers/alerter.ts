@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { type Canary, type CanaryAlert, canaryAlertSchema } from '../api/canary.ts';
 import type { AlertProviderType, AlertSeverity } from '../api/constants.ts';
+import { validItems } from '../api/issues.ts';
 import { type Notification, severityAllows } from './notification.ts';
 import { createNotifier, type Notifier, type NotifierTarget } from './notifier.ts';
 import { AlertProviderError, type ProviderSources, resolveAlertProvider } from './providers.ts';
@@ -84,9 +85,5 @@ export class Alerter {
  */
 export function validAlerts(spec: unknown): CanaryAlert[] {
   const list = (spec as { analysis?: { alerts?: unknown } } | undefined)?.analysis?.alerts;
-  if (!Array.isArray(list)) return [];
-  return list.flatMap((item) => {
-    const parsed = canaryAlertSchema.safeParse(item);
-    return parsed.success ? [parsed.data] : [];
-  });
+  return validItems(canaryAlertSchema, list);
 }

@@ -4,7 +4,7 @@ import {
   type AlertProviderType,
   type AlertSeverity,
 } from '../api/constants.ts';
-import { ArgsError, type FlagDefs, takeFlags } from '../lib/args.ts';
+import { type FlagDefs, takeFlags } from '../lib/args.ts';
 import type { DefaultAlertProvider } from './alerter.ts';
 import { isHttpUrl } from './providers.ts';
 
@@ -45,12 +45,7 @@ export function parseNotificationArgs(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
 ): { options: NotificationOptions; rest: string[] } {
-  let taken: ReturnType<typeof takeFlags>;
-  try {
-    taken = takeFlags(args, FLAG_DEFS);
-  } catch (err) {
-    throw err instanceof ArgsError ? new NotificationUsageError(err.message) : err;
-  }
+  const taken = takeFlags(args, FLAG_DEFS, (message) => new NotificationUsageError(message));
   const given: Partial<Record<Flag, string>> = {};
   for (const flag of Object.keys(FLAGS) as Flag[]) {
     const value = taken.values[flag.slice(2)] as string | undefined;

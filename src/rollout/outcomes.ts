@@ -42,18 +42,40 @@ export function allOnPrimary(ctx: Context): Action[] {
   return actions;
 }
 
-/** Failed: all traffic back on the primary, the canary scaled to zero, the reason in the Promoted condition. */
-export function rollback(ctx: Context, reason: Reason): Decision {
-  const actions = allOnPrimary(ctx);
+/**
+ * A rollout ends in `phase` with no traffic on the canary: the reason becomes an event after `actions`
+ * and the Promoted condition (`promoted`), and `fields` set what else the status records.
+ */
+export function settle(
+  ctx: Context,
+  phase: CanaryStatus['phase'],
+  promoted: 'True' | 'False',
+  reason: Reason,
+  actions: Action[],
+  fields: Partial<CanaryStatus> = {},
+): Decision {
   actions.push(event(reason));
   const status: CanaryStatus = {
     ...ctx.status,
-    phase: 'Failed',
+    phase,
     canaryWeight: 0,
+    ...fields,
     lastTransitionTime: ctx.now.toISOString(),
-    conditions: withCondition(ctx.status.conditions, PROMOTED, 'False', reason.code, reason.message, ctx.now),
+    conditions: withCondition(
+      ctx.status.conditions,
+      PROMOTED,
+      promoted,
+      reason.code,
+      reason.message,
+      ctx.now,
+    ),
   };
   return { status, actions, reason };
+}
+
+/** Failed: all traffic back on the primary, the canary scaled to zero, the reason in the Promoted condition. */
+export function rollback(ctx: Context, reason: Reason): Decision {
+  return settle(ctx, 'Failed', 'False', reason, allOnPrimary(ctx));
 }
 
 export function assertNever(value: never): never {

@@ -18,17 +18,14 @@ export const STEADY_PHASES = [
   'Waiting',
 ] as const satisfies readonly Phase[];
 
+/** Phases without a primary in place, or with a deletion under way. */
+const NOT_LIVE_PHASES = ['Initializing', 'Terminating', 'Terminated'] as const satisfies readonly Phase[];
+export type LivePhase = Exclude<Phase, (typeof NOT_LIVE_PHASES)[number]>;
+
 /** Phases with a primary in place and no deletion under way: every rule about revisions applies to them. */
-export const LIVE_PHASES = [
-  'Initialized',
-  'Waiting',
-  'Progressing',
-  'WaitingPromotion',
-  'Promoting',
-  'Finalising',
-  'Succeeded',
-  'Failed',
-] as const satisfies readonly Phase[];
+export const LIVE_PHASES: readonly LivePhase[] = PHASES.filter(
+  (phase): phase is LivePhase => !(NOT_LIVE_PHASES as readonly Phase[]).includes(phase),
+);
 
 export function isInRollout(phase: Phase | undefined): boolean {
   return (ROLLOUT_PHASES as readonly (Phase | undefined)[]).includes(phase);

@@ -14,14 +14,16 @@ export interface WorkloadObservation {
   ready: boolean;
 }
 
-/** One metric check as the metrics package reports it (structurally a `CheckResult`). */
+/** One metric check as the metrics package reports it (its `CheckResult`). */
 export interface CheckObservation {
   metric: string;
   value?: number;
   min?: number;
   max?: number;
   passed: boolean;
+  /** Human text naming the metric, its value and the threshold, or the error. */
   reason: string;
+  /** The error's stable code when the check could not be evaluated. */
   code?: string;
 }
 

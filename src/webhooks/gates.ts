@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Canary, CanaryStatus, CanaryWebhook } from '../api/canary.ts';
 import { canaryWebhookSchema } from '../api/canary.ts';
 import type { WebhookType } from '../api/constants.ts';
+import { validItems } from '../api/issues.ts';
 import {
   type GateObservation,
   type GateObservations,
@@ -157,9 +158,5 @@ function checkOf(o: WebhookOutcome): HookCheck {
 /** Webhooks of an object that may not have passed validation (an invalid Canary): only the valid ones. */
 export function validWebhooks(spec: unknown): CanaryWebhook[] {
   const list = (spec as { analysis?: { webhooks?: unknown } } | undefined)?.analysis?.webhooks;
-  if (!Array.isArray(list)) return [];
-  return list.flatMap((item) => {
-    const parsed = canaryWebhookSchema.safeParse(item);
-    return parsed.success ? [parsed.data] : [];
-  });
+  return validItems(canaryWebhookSchema, list);
 }

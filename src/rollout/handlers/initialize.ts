@@ -1,8 +1,7 @@
 import type { CanaryStatus } from '../../api/canary.ts';
 import type { Context } from '../context.ts';
-import { event, PROMOTED } from '../outcomes.ts';
+import { event, settle } from '../outcomes.ts';
 import { reasons } from '../reasons.ts';
-import { withCondition } from '../status.ts';
 import type { Action, Decision } from '../types.ts';
 import { sameWeights, weightsFor } from '../weights.ts';
 
@@ -28,18 +27,10 @@ export function initialize(ctx: Context): Decision {
     return { status, actions, reason, requeueAfterMs: ctx.intervalMs };
   }
   if (obs.target.replicas !== 0) actions.push({ type: 'scaleTarget', replicas: 0 });
-  const reason = reasons.initialized(ctx.target);
-  actions.push(event(reason));
-  const status: CanaryStatus = {
-    ...ctx.status,
-    phase: 'Initialized',
-    canaryWeight: 0,
+  return settle(ctx, 'Initialized', 'True', reasons.initialized(ctx.target), actions, {
     failedChecks: 0,
     iterations: 0,
     lastAppliedSpec: obs.target.revision,
     lastPromotedSpec: obs.target.revision,
-    lastTransitionTime: ctx.now.toISOString(),
-    conditions: withCondition(ctx.status.conditions, PROMOTED, 'True', reason.code, reason.message, ctx.now),
-  };
-  return { status, actions, reason };
+  });
 }

@@ -1,6 +1,6 @@
 import type { CanaryStatus } from '../../api/canary.ts';
 import type { Context } from '../context.ts';
-import { allOnPrimary, event, PROMOTED, rollback, routeToPrimary } from '../outcomes.ts';
+import { allOnPrimary, event, PROMOTED, rollback, routeToPrimary, settle } from '../outcomes.ts';
 import { reasons } from '../reasons.ts';
 import { withCondition } from '../status.ts';
 import { timeOf } from '../step.ts';
@@ -83,16 +83,7 @@ export function awaitPrimary(ctx: Context): Decision {
 
 /** Finalising: all traffic is on the primary again and the canary scales to zero: Succeeded. */
 export function finalise(ctx: Context): Decision {
-  const actions = allOnPrimary(ctx);
-  const reason = reasons.succeeded(ctx.target);
-  actions.push(event(reason));
-  const status: CanaryStatus = {
-    ...ctx.status,
-    phase: 'Succeeded',
-    canaryWeight: 0,
+  return settle(ctx, 'Succeeded', 'True', reasons.succeeded(ctx.target), allOnPrimary(ctx), {
     lastPromotedSpec: ctx.status.lastAppliedSpec,
-    lastTransitionTime: ctx.now.toISOString(),
-    conditions: withCondition(ctx.status.conditions, PROMOTED, 'True', reason.code, reason.message, ctx.now),
-  };
-  return { status, actions, reason };
+  });
 }

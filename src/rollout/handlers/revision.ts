@@ -1,6 +1,6 @@
 import type { CanaryStatus } from '../../api/canary.ts';
 import type { Context } from '../context.ts';
-import { allOnPrimary, canaryReplicas, event, PROMOTED, routeToPrimary } from '../outcomes.ts';
+import { allOnPrimary, canaryReplicas, event, PROMOTED, routeToPrimary, settle } from '../outcomes.ts';
 import { isSteady } from '../phases.ts';
 import { PROGRESSING_CONDITION_REASON, reasons } from '../reasons.ts';
 import { releaseGate } from '../release-gate.ts';
@@ -25,20 +25,11 @@ export function newRevision(ctx: Context): Decision | undefined {
  * analyse, so any rollout in flight stops and traffic stays on the primary.
  */
 function backToPromoted(ctx: Context): Decision {
-  const reason = reasons.backToPromoted(ctx.target);
-  const actions = allOnPrimary(ctx);
-  actions.push(event(reason));
-  const status: CanaryStatus = {
-    ...ctx.status,
-    phase: 'Succeeded',
-    canaryWeight: 0,
+  return settle(ctx, 'Succeeded', 'True', reasons.backToPromoted(ctx.target), allOnPrimary(ctx), {
     failedChecks: 0,
     iterations: 0,
     lastAppliedSpec: ctx.obs.target.revision,
-    lastTransitionTime: ctx.now.toISOString(),
-    conditions: withCondition(ctx.status.conditions, PROMOTED, 'True', reason.code, reason.message, ctx.now),
-  };
-  return { status, actions, reason };
+  });
 }
 
 /** From a steady phase the confirm-rollout gate is asked first; a rollout in flight restarts at once. */

@@ -7,3 +7,12 @@ export function petrelVersion(): string {
   if (typeof version !== 'string' || version === '') throw new Error(`${file.pathname} has no version`);
   return version;
 }
+
+/** `petrelVersion()`, or 'unknown' where a missing version must not stop anything (user agent, metrics). */
+export function petrelVersionOrUnknown(): string {
+  try {
+    return petrelVersion();
+  } catch {
+    return 'unknown';
+  }
+}
