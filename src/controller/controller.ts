@@ -51,8 +51,8 @@ export interface ControllerOptions {
   /** Told about canaries, reconciles, the queue, API requests and leadership. */
   metrics?: ControllerMetrics;
   /**
-   * Track Secrets as well as ConfigMaps (a change starts a rollout). Needs list/watch on Secrets in the
-   * watched namespaces, which the chart's least-privilege RBAC does not grant; off by default.
+   * Track Secrets as well as ConfigMaps (a change starts a rollout). Needs list/watch/create/patch on
+   * Secrets in the watched namespaces, which the chart grants only with trackSecrets=true; off by default.
    */
   trackSecrets?: boolean;
   /** Proxy of webhook and alert posts; default: from HTTPS_PROXY, HTTP_PROXY and NO_PROXY. */
