@@ -68,7 +68,9 @@ describe('petrel controller options', () => {
     expect(parseControllerArgs(['--track-secrets'], {}).trackSecrets).toBe(true);
     expect(parseControllerArgs([], { PETREL_TRACK_SECRETS: 'true' }).trackSecrets).toBe(true);
     expect(parseControllerArgs([], { PETREL_TRACK_SECRETS: 'false' }).trackSecrets).toBe(false);
-    expect(parseControllerArgs(['--track-secrets'], { PETREL_TRACK_SECRETS: 'false' }).trackSecrets).toBe(true);
+    expect(parseControllerArgs(['--track-secrets'], { PETREL_TRACK_SECRETS: 'false' }).trackSecrets).toBe(
+      true,
+    );
     expect(() => parseControllerArgs([], { PETREL_TRACK_SECRETS: '1' })).toThrow(
       '--track-secrets: must be true or false',
     );
