@@ -6,7 +6,7 @@ import { CanaryReconciler, TargetMissingError } from '../src/controller/reconcil
 import { KubeApiError } from '../src/kube/errors.ts';
 import type { CacheReader } from '../src/kube/informer.ts';
 import { RESOURCES, type ResourceKind } from '../src/kube/resources.ts';
-import type { KubeApi, KubeList, KubeObject, ObjectRef } from '../src/kube/types.ts';
+import type { KubeObject } from '../src/kube/types.ts';
 import type { Deployment } from '../src/kube/workloads.ts';
 import type { Clock } from '../src/lib/clock.ts';
 import type { Router, RouteWeights } from '../src/routers/router.ts';

@@ -17,7 +17,6 @@ import { canaryKey } from './keys.ts';
 import type { LeaderElectionSettings } from './leader.ts';
 import type { MeshProvider } from './mesh.ts';
 import { metricChecks } from './metric-checks.ts';
-import { MetricProviders } from './metric-providers.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { WorkQueue } from './queue.ts';
 import { createReconcileQueue } from './reconcile-queue.ts';
