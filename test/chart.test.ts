@@ -130,6 +130,8 @@ describe('helm chart', () => {
       [
         'ClusterRole',
         'ClusterRoleBinding',
+        // Canary, MetricTemplate, AlertProvider, ReleaseFreeze.
+        'CustomResourceDefinition',
         'CustomResourceDefinition',
         'CustomResourceDefinition',
         'CustomResourceDefinition',
@@ -453,6 +455,53 @@ describe('helm chart', () => {
     });
   });
 
+  it('passes trackSecrets as PETREL_TRACK_SECRETS and grants list, watch, create and patch on Secrets only then', async () => {
+    const rendered = async (set: string[]) => {
+      const objects = await template(set);
+      const deployment = find(objects, 'Deployment')[0] as unknown as {
+        spec: { template: { spec: PodSpec } };
+      };
+      const tracking = objects
+        .filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole')
+        .filter((o) =>
+          (o.rules as Rule[]).some((r) => r.resources.includes('secrets') && r.verbs.includes('watch')),
+        )
+        .map((o) => ({
+          kind: o.kind,
+          namespace: o.metadata.namespace,
+          rule: (o.rules as Rule[]).find((r) => r.resources.includes('secrets') && r.verbs.includes('watch')),
+        }));
+      const env = deployment.spec.template.spec.containers[0]!.env;
+      return { env: env.find((e) => e.name === 'PETREL_TRACK_SECRETS'), tracking, objects };
+    };
+    const rule = { apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch', 'create', 'patch'] };
+    const off = await rendered(['watchNamespaces={team-a}']);
+    expect(off.env).toBeUndefined();
+    expect(off.tracking).toEqual([]);
+    // Namespaced: the rule follows the watched namespaces, in the Roles the controller watches with.
+    const namespaced = await rendered(['trackSecrets=true', 'watchNamespaces={team-a,team-b}']);
+    expect(namespaced.env).toEqual({ name: 'PETREL_TRACK_SECRETS', value: 'true' });
+    expect(namespaced.tracking).toEqual([
+      { kind: 'Role', namespace: 'team-a', rule },
+      { kind: 'Role', namespace: 'team-b', rule },
+    ]);
+    validateAll(namespaced.objects);
+    const cluster = await rendered(['trackSecrets=true', 'rbac.secrets=cluster']);
+    expect(cluster.tracking).toEqual([{ kind: 'ClusterRole', namespace: undefined, rule }]);
+    validateAll(cluster.objects);
+  });
+
+  it.each([
+    [['trackSecrets=true', 'watchNamespaces={team-a}', 'rbac.secrets=none'], 'rbac.secrets=none forbids'],
+    [['trackSecrets=true'], 'rbac.secrets=namespaced does not grant'],
+  ])('refuses trackSecrets where it cannot work: %j', async (set, message) => {
+    const args = ['template', 'petrel', CHART];
+    for (const s of set) args.push('--set', s);
+    const result = await run(args);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(message);
+  });
+
   it('grants get on Secrets only where asked: rbac.secrets and rbac.secretNamespaces', async () => {
     const secretRules = (objects: Rendered[]) =>
       objects
@@ -479,6 +528,7 @@ describe('helm chart', () => {
     [[] as string[]],
     [['watchNamespaces={team-a,team-b}', 'logLevel=debug', 'workers=4', 'leaderElection.leaseDuration=20s']],
     [['leaderElection.enabled=false', 'replicaCount=1']],
+    [['trackSecrets=true', 'watchNamespaces={team-a}']],
     [
       [
         'defaultAlerts.type=msteams',
@@ -529,6 +579,7 @@ describe('helm chart', () => {
     } else {
       expect(notify.defaultAlertProvider).toBeUndefined();
     }
+    expect(options.trackSecrets).toBe(set.includes('trackSecrets=true') ? true : undefined);
     if (set.includes('workers=4')) {
       expect(options).toMatchObject({ namespaces: ['team-a', 'team-b'], logLevel: 'debug', workers: 4 });
       expect(operations.leaseDuration).toBe(20_000);

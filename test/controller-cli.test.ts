@@ -63,6 +63,19 @@ describe('petrel controller options', () => {
     );
   });
 
+  it('tracks Secrets with --track-secrets or PETREL_TRACK_SECRETS=true, off by default', () => {
+    expect(parseControllerArgs([], {}).trackSecrets).toBeUndefined();
+    expect(parseControllerArgs(['--track-secrets'], {}).trackSecrets).toBe(true);
+    expect(parseControllerArgs([], { PETREL_TRACK_SECRETS: 'true' }).trackSecrets).toBe(true);
+    expect(parseControllerArgs([], { PETREL_TRACK_SECRETS: 'false' }).trackSecrets).toBe(false);
+    expect(parseControllerArgs(['--track-secrets'], { PETREL_TRACK_SECRETS: 'false' }).trackSecrets).toBe(
+      true,
+    );
+    expect(() => parseControllerArgs([], { PETREL_TRACK_SECRETS: '1' })).toThrow(
+      '--track-secrets: must be true or false',
+    );
+  });
+
   it.each([
     [['--mesh-provider', 'linkerd'], '--mesh-provider: must be one of istio'],
     [['--workers', 'many'], '--workers'],

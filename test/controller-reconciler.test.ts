@@ -6,7 +6,7 @@ import { CanaryReconciler, TargetMissingError } from '../src/controller/reconcil
 import { KubeApiError } from '../src/kube/errors.ts';
 import type { CacheReader } from '../src/kube/informer.ts';
 import { RESOURCES, type ResourceKind } from '../src/kube/resources.ts';
-import type { KubeApi, KubeList, KubeObject, ObjectRef } from '../src/kube/types.ts';
+import type { KubeObject } from '../src/kube/types.ts';
 import type { Deployment } from '../src/kube/workloads.ts';
 import type { Clock } from '../src/lib/clock.ts';
 import type { Router, RouteWeights } from '../src/routers/router.ts';
@@ -198,6 +198,74 @@ describe('CanaryReconciler', () => {
     );
   });
 
+  it('keeps the Ready, Reconciling and Stalled conditions kstatus reads in step with the phase', async () => {
+    const t = setup();
+    const kstatus = () =>
+      Object.fromEntries(
+        (t.status('podinfo')?.conditions ?? [])
+          .filter((c) => ['Ready', 'Reconciling', 'Stalled'].includes(c.type))
+          .map((c) => [c.type, `${c.status} ${c.reason}`]),
+      );
+    const reconcileUntil = async (phase: string) => {
+      for (let i = 0; i < 30 && t.status('podinfo')?.phase !== phase; i++) {
+        t.cluster.settle();
+        const result = await t.reconciler.reconcile('test/podinfo');
+        t.advance(result?.requeueAfterMs ?? 0);
+      }
+      expect(t.status('podinfo')?.phase).toBe(phase);
+    };
+    t.cluster.put('deployments', deployment('podinfo', 'podinfo:1'));
+    t.cluster.put('canaries', canaryObject('podinfo', 'podinfo'));
+    t.cluster.settle();
+    await t.reconciler.reconcile('test/podinfo');
+    expect(kstatus()).toEqual({
+      Ready: 'False Initializing',
+      Reconciling: 'True Initializing',
+      Stalled: 'False Initializing',
+    });
+    await reconcileUntil('Initialized');
+    expect(kstatus()).toEqual({
+      Ready: 'True Initialized',
+      Reconciling: 'False Initialized',
+      Stalled: 'False Initialized',
+    });
+    expect(t.status('podinfo')?.conditions?.find((c) => c.type === 'Promoted')?.status).toBe('True');
+    // Steady: the conditions cause no write.
+    t.cluster.settle();
+    t.cluster.resetCalls();
+    await t.reconciler.reconcile('test/podinfo');
+    expect(t.cluster.calls).toEqual([]);
+
+    const newRevision = (image: string, generation: number) => {
+      const changed = structuredClone(t.cluster.get('deployments', 'podinfo')) as Obj & Deployment;
+      changed.spec!.template!.spec!.containers[0]!.image = image;
+      changed.metadata!.generation = generation;
+      t.cluster.put('deployments', changed);
+    };
+    newRevision('podinfo:2', 2);
+    await t.reconciler.reconcile('test/podinfo');
+    expect(kstatus()).toEqual({
+      Ready: 'False Progressing',
+      Reconciling: 'True Progressing',
+      Stalled: 'False Progressing',
+    });
+    await reconcileUntil('Succeeded');
+    expect(kstatus()).toEqual({
+      Ready: 'True Succeeded',
+      Reconciling: 'False Succeeded',
+      Stalled: 'False Succeeded',
+    });
+
+    t.setChecks(false);
+    newRevision('podinfo:3', 3);
+    await reconcileUntil('Failed');
+    expect(kstatus()).toEqual({ Ready: 'False Failed', Reconciling: 'False Failed', Stalled: 'True Failed' });
+    const promoted = t.status('podinfo')?.conditions?.find((c) => c.type === 'Promoted');
+    expect(t.status('podinfo')?.conditions?.find((c) => c.type === 'Stalled')?.message).toBe(
+      promoted?.message,
+    );
+  });
+
   it('marks an invalid Canary with InvalidSpec naming the field, once, and does not retry it', async () => {
     const t = setup();
     t.cluster.put('deployments', deployment('podinfo', 'podinfo:1'));
@@ -206,6 +274,13 @@ describe('CanaryReconciler', () => {
     const condition = t.status('bad')?.conditions?.find((c) => c.type === 'InvalidSpec');
     expect(condition).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
     expect(condition?.message).toContain('spec.analysis.interval');
+    // kstatus (Flux before 2.5) reads Stalled: the Kustomization fails instead of waiting for its timeout.
+    expect(t.status('bad')?.conditions?.find((c) => c.type === 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'InvalidSpec',
+      message: condition?.message,
+    });
+    expect(t.status('bad')?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
     expect(t.events).toEqual(['Warning InvalidSpec']);
     // The status write wakes the key again: nothing more is written.
     t.cluster.resetCalls();
@@ -221,6 +296,10 @@ describe('CanaryReconciler', () => {
     await t.reconciler.reconcile('test/bad');
     expect(t.status('bad')?.conditions?.some((c) => c.type === 'InvalidSpec')).toBe(false);
     expect(t.status('bad')?.phase).toBe('Initializing');
+    expect(t.status('bad')?.conditions?.find((c) => c.type === 'Stalled')).toMatchObject({
+      status: 'False',
+      reason: 'Initializing',
+    });
   });
 
   it('with --no-cross-namespace-refs, refuses a templateRef or providerRef to another namespace as InvalidSpec', async () => {

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { CANARY_PHASES } from '../src/api/constants.ts';
+import { withKstatusConditions } from '../src/rollout/index.ts';
 
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -210,6 +211,36 @@ describe('GitOps recipes', () => {
     expect(exprs!.failed).toContain(suspended);
     expect(exprs!.inProgress!.startsWith(`!${suspended} && `)).toBe(true);
     expect(exprs!.current!.startsWith(`!${suspended} && `)).toBe(true);
+  });
+
+  it('Flux before 2.5 (kstatus): the status conditions follow the rollout as docs/gitops.md says', () => {
+    type Conditions = { type: string; status: string }[] | undefined;
+    // kstatus' generic rules for a custom resource (sigs.k8s.io/cli-utils pkg/kstatus/status/generic.go)
+    // once observedGeneration has caught up: Reconciling True is InProgress, Stalled True is Failed.
+    const kstatus = (conditions: Conditions) => {
+      if (conditions?.some((c) => c.type === 'Reconciling' && c.status === 'True')) return 'InProgress';
+      if (conditions?.some((c) => c.type === 'Stalled' && c.status === 'True')) return 'Failed';
+      return 'Current';
+    };
+    const now = new Date('2026-01-01T00:00:00Z');
+    const verdicts = Object.fromEntries(
+      CANARY_PHASES.map((phase) => [phase, kstatus(withKstatusConditions(undefined, phase, now))]),
+    );
+    expect(verdicts).toEqual({
+      Initializing: 'InProgress',
+      Initialized: 'Current',
+      Waiting: 'InProgress',
+      Progressing: 'InProgress',
+      WaitingPromotion: 'InProgress',
+      Promoting: 'InProgress',
+      Finalising: 'InProgress',
+      Succeeded: 'Current',
+      Failed: 'Failed',
+      Terminating: 'Current',
+      Terminated: 'Current',
+    });
+    const invalid = [{ type: 'InvalidSpec', status: 'True' as const, message: 'spec.analysis: required' }];
+    expect(kstatus(withKstatusConditions(invalid, 'Progressing', now))).toBe('Failed');
   });
 
   it('the example target Deployment leaves spec.replicas to Petrel and the HPA, as docs/gitops.md says', async () => {

@@ -193,7 +193,11 @@ afterAll(() => receiver.stop());
  * started by a change to a ConfigMap the target uses, with a Secret-held alert address; returns every
  * request the controller sent (informers, KubeApi, leader election, notifications).
  */
-async function rolloutRequests(namespace: string, watch: string[]): Promise<RequestLogEntry[]> {
+async function rolloutRequests(
+  namespace: string,
+  watch: string[],
+  trackSecrets: boolean,
+): Promise<RequestLogEntry[]> {
   await createNamespace(env.api, RELEASE_NAMESPACE).catch(() => undefined);
   await createNamespace(env.api, namespace);
   // Each mode starts as a fresh install: no Lease yet, so the controller creates it.
@@ -238,6 +242,7 @@ async function rolloutRequests(namespace: string, watch: string[]): Promise<Requ
       logger: testLogger().logger,
       prometheusAddress: env.prometheusUrl,
       namespaces: watch,
+      trackSecrets,
       userAgent: CONTROLLER_USER_AGENT,
       metrics: new ControllerMetrics({ defaultMetrics: false }),
       leaderElection: {
@@ -261,18 +266,42 @@ async function rolloutRequests(namespace: string, watch: string[]): Promise<Requ
     await waitFor('an alert through the Secret-held address', async () =>
       receiver.received.find((r) => r.path === `/alerts/${namespace}`),
     );
-    await env.api.mergePatch(
-      { resource: RESOURCES.configMap, namespace, name: CONFIG },
-      { data: { message: 'v2' } },
-    );
+    if (trackSecrets) {
+      // Only the Secret changes: tracking it is what starts the rollout.
+      await env.api.mergePatch(
+        { resource: RESOURCES.secret, namespace, name: SECRET },
+        { data: { token: base64('rotated-token') } },
+      );
+    } else {
+      await env.api.mergePatch(
+        { resource: RESOURCES.configMap, namespace, name: CONFIG },
+        { data: { message: 'v2' } },
+      );
+    }
     const done = await waitForPhase(env.api, namespace, ['Succeeded', 'Failed'], 60_000);
     expect(done.status?.phase).toBe('Succeeded');
-    const primaryConfig = await env.api.get<KubeObject & { data?: Record<string, string> }>({
-      resource: RESOURCES.configMap,
+    const copy = <T extends KubeObject>(
+      resource: typeof RESOURCES.configMap | typeof RESOURCES.secret,
+      name: string,
+    ) => env.api.get<T & { data?: Record<string, string> }>({ resource, namespace, name });
+    const primaryConfig = await copy(RESOURCES.configMap, `${CONFIG}-primary`);
+    expect(primaryConfig.data).toEqual({ message: trackSecrets ? 'v1' : 'v2' });
+    const primary = await env.api.get<Deployment>({
+      resource: RESOURCES.deployment,
       namespace,
-      name: `${CONFIG}-primary`,
+      name: 'podinfo-primary',
     });
-    expect(primaryConfig.data).toEqual({ message: 'v2' });
+    const podSpec = primary.spec?.template?.spec;
+    const secretName = trackSecrets ? `${SECRET}-primary` : SECRET;
+    expect(podSpec?.volumes?.find((v) => v.name === 'secret')).toEqual({
+      name: 'secret',
+      secret: { secretName },
+    });
+    expect(podSpec?.containers[0]?.envFrom).toContainEqual({ secretRef: { name: secretName } });
+    if (trackSecrets) {
+      const primarySecret = await copy(RESOURCES.secret, `${SECRET}-primary`);
+      expect(primarySecret.data).toEqual({ token: base64('rotated-token') });
+    }
   } finally {
     await controller?.stop();
     await traffic.stop();
@@ -290,22 +319,39 @@ describe.each([
     watch: [] as string[],
     // rbac.secrets=namespaced (the default) grants get on Secrets only where secretRef is used.
     values: ['rbac.secretNamespaces={rbac-cluster}'],
+    trackSecrets: false,
+    notExercised: {} as Record<string, string>,
   },
   {
     mode: 'namespaced (watchNamespaces set)',
     namespace: 'rbac-namespaced',
     watch: ['rbac-namespaced'],
     values: ['watchNamespaces={rbac-namespaced}'],
+    trackSecrets: false,
+    notExercised: {},
+  },
+  {
+    mode: 'namespaced with trackSecrets, started by a Secret change',
+    namespace: 'rbac-secrets',
+    watch: ['rbac-secrets'],
+    values: ['watchNamespaces={rbac-secrets}', 'trackSecrets=true'],
+    trackSecrets: true,
+    notExercised: {
+      'patch /configmaps':
+        'only the Secret changes in this run; a changed ConfigMap is patched over its -primary copy ' +
+        '(src/kube/configs.ts), exercised by the other two runs',
+    },
   },
 ])(
   'the chart grants the controller exactly what a full rollout uses: $mode',
-  ({ namespace, watch, values }) => {
+  ({ namespace, watch, values, trackSecrets, notExercised }) => {
     let authorizer: Authorizer;
     let requests: RequestLogEntry[] = [];
+    const exceptions: Record<string, string> = { ...NOT_EXERCISED, ...notExercised };
 
     beforeAll(async () => {
       authorizer = new Authorizer(await renderRbac(values), SERVICE_ACCOUNT);
-      requests = await rolloutRequests(namespace, watch);
+      requests = await rolloutRequests(namespace, watch, trackSecrets);
     }, 120_000);
 
     afterAll(() => {
@@ -324,7 +370,9 @@ describe.each([
         'patch virtualservices',
         'create destinationrules',
         'create configmaps',
-        'patch configmaps',
+        ...(trackSecrets
+          ? ['list secrets', 'watch secrets', 'create secrets', 'patch secrets']
+          : ['patch configmaps']),
         'get secrets',
         'create events',
         'create leases',
@@ -339,19 +387,37 @@ describe.each([
       expect(denied.map(describeRequest)).toEqual([]);
     });
 
-    it('Secrets are only read by name: never listed, watched, copied or written', () => {
+    it.skipIf(trackSecrets)('Secrets are only read by name: never listed, watched, copied or written', () => {
       const onSecrets = requests.filter((e) => e.resource === 'secrets');
       expect(onSecrets.length).toBeGreaterThan(0);
       expect(onSecrets.filter((e) => e.verb !== 'get' || !e.name).map(describeRequest)).toEqual([]);
       expect([...new Set(onSecrets.map((e) => e.name))]).toEqual(['alerts-url']);
     });
 
+    it.runIf(trackSecrets)(
+      'with trackSecrets, Secrets are listed and watched, and only the -primary copy is written',
+      () => {
+        const onSecrets = requests.filter((e) => e.resource === 'secrets');
+        // A create names its object in the body, not the URL: the copy's content is checked in the run.
+        expect(onSecrets.filter((e) => e.verb === 'create').length).toBeGreaterThan(0);
+        const patched = onSecrets.filter((e) => e.verb === 'patch');
+        expect([...new Set(patched.map((e) => e.name))]).toEqual([`${SECRET}-primary`]);
+        expect([...new Set(onSecrets.filter((e) => e.verb === 'get').map((e) => e.name))]).toEqual([
+          'alerts-url',
+        ]);
+        // Listed and watched only in the watched namespace, never cluster-wide.
+        const listed = onSecrets.filter((e) => e.verb === 'list' || e.verb === 'watch');
+        expect(listed.length).toBeGreaterThan(0);
+        expect(listed.filter((e) => e.namespace !== namespace).map(describeRequest)).toEqual([]);
+      },
+    );
+
     it('grants nothing the controller did not use, but for the listed code paths', () => {
       const used = new Set(requests.map((e) => `${e.verb} ${e.group ?? ''}/${e.resource}`));
-      const unused = [...authorizer.granted].filter((g) => !used.has(g) && !(g in NOT_EXERCISED));
+      const unused = [...authorizer.granted].filter((g) => !used.has(g) && !(g in exceptions));
       expect(unused, 'granted but never requested: remove them or list the code path').toEqual([]);
       // The list of exceptions holds only what is granted and really not exercised.
-      for (const g of Object.keys(NOT_EXERCISED)) {
+      for (const g of Object.keys(exceptions)) {
         expect(authorizer.granted, g).toContain(g);
         expect(used, `${g} is exercised now: drop it from NOT_EXERCISED`).not.toContain(g);
       }
@@ -449,6 +515,7 @@ describe('docs/operations.md', () => {
       [
         ...(await renderRbac([])),
         ...(await renderRbac(['rbac.secrets=cluster'])).filter((o) => o.metadata.name.endsWith('-secrets')),
+        ...(await renderRbac(['rbac.secrets=cluster', 'trackSecrets=true'])),
       ],
       SERVICE_ACCOUNT,
     ).granted;

@@ -28,6 +28,8 @@ options (environment variable in brackets):
   --workers N                  canaries reconciled at once, 1-64 (default 16) [PETREL_WORKERS]
   --log-level LEVEL            trace, debug, info, warn, error, fatal (default info) [PETREL_LOG_LEVEL]
   --no-cross-namespace-refs    refuse templateRef/providerRef to another namespace [PETREL_NO_CROSS_NAMESPACE_REFS=true]
+  --track-secrets              Secrets a target uses start a rollout and are copied to <name>-primary;
+                               needs list/watch/create/patch on Secrets [PETREL_TRACK_SECRETS=true]
 ${OPERATIONS_USAGE}${NOTIFICATION_FLAGS_USAGE}`;
 
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -64,6 +66,10 @@ export const controllerOptionsSchema = z.strictObject({
     .union([z.boolean(), z.enum(['true', 'false'])], { error: 'must be true or false' })
     .transform((v) => v === true || v === 'true')
     .optional(),
+  trackSecrets: z
+    .union([z.boolean(), z.enum(['true', 'false'])], { error: 'must be true or false' })
+    .transform((v) => v === true || v === 'true')
+    .optional(),
 });
 
 export type ControllerCliOptions = z.output<typeof controllerOptionsSchema>;
@@ -77,6 +83,7 @@ const FLAG_NAMES: Record<string, string> = {
   workers: '--workers',
   logLevel: '--log-level',
   noCrossNamespaceRefs: '--no-cross-namespace-refs',
+  trackSecrets: '--track-secrets',
 };
 
 export class UsageError extends Error {
@@ -93,6 +100,7 @@ const FLAGS = {
   workers: { type: 'string' },
   'log-level': { type: 'string' },
   'no-cross-namespace-refs': { type: 'boolean' },
+  'track-secrets': { type: 'boolean' },
 } as const;
 
 /** Flags win over environment variables; every value is validated, and errors name the flag and the fix. */
@@ -118,6 +126,7 @@ export function parseControllerArgs(args: string[], env: NodeJS.ProcessEnv): Con
     logLevel: values['log-level'] ?? (env.PETREL_LOG_LEVEL || undefined),
     noCrossNamespaceRefs:
       values['no-cross-namespace-refs'] ?? (env.PETREL_NO_CROSS_NAMESPACE_REFS || undefined),
+    trackSecrets: values['track-secrets'] ?? (env.PETREL_TRACK_SECRETS || undefined),
   };
   const result = controllerOptionsSchema.safeParse(raw);
   if (!result.success) {
@@ -176,6 +185,7 @@ export const controllerCommand: Command = async (args: string[], io: CliIo): Pro
       namespaces: options.namespaces,
       workers: options.workers,
       noCrossNamespaceRefs: options.noCrossNamespaceRefs,
+      trackSecrets: options.trackSecrets,
       ...notifications,
       ...extra,
     }),

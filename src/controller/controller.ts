@@ -17,7 +17,6 @@ import { canaryKey } from './keys.ts';
 import type { LeaderElectionSettings } from './leader.ts';
 import type { MeshProvider } from './mesh.ts';
 import { metricChecks } from './metric-checks.ts';
-import { MetricProviders } from './metric-providers.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { WorkQueue } from './queue.ts';
 import { createReconcileQueue } from './reconcile-queue.ts';
@@ -51,8 +50,8 @@ export interface ControllerOptions {
   /** Told about canaries, reconciles, the queue, API requests and leadership. */
   metrics?: ControllerMetrics;
   /**
-   * Track Secrets as well as ConfigMaps (a change starts a rollout). Needs list/watch on Secrets in the
-   * watched namespaces, which the chart's least-privilege RBAC does not grant; off by default.
+   * Track Secrets as well as ConfigMaps (a change starts a rollout). Needs list/watch/create/patch on
+   * Secrets in the watched namespaces, which the chart grants only with trackSecrets=true; off by default.
    */
   trackSecrets?: boolean;
   /** Proxy of webhook and alert posts; default: from HTTPS_PROXY, HTTP_PROXY and NO_PROXY. */

@@ -16,6 +16,7 @@ import {
   type Observations,
   planObservations,
   withCondition,
+  withKstatusConditions,
 } from '../rollout/index.ts';
 import type { FreezeObservation } from '../rollout/windows.ts';
 import type { Router } from '../routers/router.ts';
@@ -138,7 +139,10 @@ export class CanaryReconciler {
     // Checks and webhooks take time: a Canary deleted meanwhile gets none of this decision's effects.
     if (this.isGone(namespace, name, raw)) return undefined;
     const decision = decide(canary, obs, now);
-    decision.status = withTrackedConfigs(decision.status, obs.target.revision, configHashes);
+    decision.status = withKstatus(
+      withTrackedConfigs(decision.status, obs.target.revision, configHashes),
+      now,
+    );
     // Events carry the status they report on, so notifications show the new phase and weight.
     const events: EventSink = {
       record: (c, type, reason, message) =>
@@ -200,13 +204,12 @@ export class CanaryReconciler {
       ? (raw.status.conditions as NonNullable<Canary['status']>['conditions'])
       : undefined;
     const generation = raw.metadata?.generation;
-    const next = withCondition(
-      conditions,
-      INVALID_SPEC,
-      'True',
-      INVALID_SPEC,
-      message,
-      this.deps.clock.now(),
+    const now = this.deps.clock.now();
+    // Stalled, Ready and Reconciling follow InvalidSpec, so kstatus (Flux before 2.5) sees a failure.
+    const next = withKstatusConditions(
+      withCondition(conditions, INVALID_SPEC, 'True', INVALID_SPEC, message, now),
+      undefined,
+      now,
     );
     if (next === conditions && raw.status?.observedGeneration === generation) return;
     log.warn({ reason: INVALID_SPEC }, message);
@@ -289,3 +292,9 @@ function routesOf(router: Router, canary: Canary): Pick<Observations, 'routes'> 
 }
 
 export type { Deployment };
+
+/** The status with the Ready, Reconciling and Stalled conditions kstatus reads, kept in step with its phase. */
+function withKstatus(status: NonNullable<Canary['status']>, now: Date): NonNullable<Canary['status']> {
+  const conditions = withKstatusConditions(status.conditions, status.phase, now);
+  return conditions === status.conditions || conditions === undefined ? status : { ...status, conditions };
+}

@@ -1,5 +1,6 @@
 export { DECISION_TABLE, decide } from './decide.ts';
 export { GATE_TYPES, type GateObservation, type GateObservations, type GateType, hasHook } from './gates.ts';
+export { READY, RECONCILING, STALLED, withKstatusConditions } from './kstatus.ts';
 export {
   ACTION_ANNOTATION,
   ACTION_AT_ANNOTATION,

@@ -50,7 +50,9 @@ docs/operations.md ("Security"), and test/rbac.test.ts fails when one is missing
   ConfigMaps are created and patched; the target's spec.replicas is patched;
 - Events are created, and patched when one repeats.
 Owned objects are removed by the garbage collector through their ownerReferences: no delete verb.
-Secrets are not here: see petrel.secretRules.
+Secrets are here only with trackSecrets=true (listed and watched like ConfigMaps, `<name>-primary`
+copies created and patched), so they follow the watched namespaces; `get` for secretRef is in
+petrel.secretRules.
 */}}
 {{- define "petrel.rules" -}}
 - apiGroups: ["petrel.dev"]
@@ -74,6 +76,11 @@ Secrets are not here: see petrel.secretRules.
 - apiGroups: [""]
   resources: ["services", "configmaps"]
   verbs: ["list", "watch", "create", "patch"]
+{{- if .Values.trackSecrets }}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["list", "watch", "create", "patch"]
+{{- end }}
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
@@ -101,4 +108,19 @@ alert is sent or a query runs, never cached, listed or watched).
 {{/* The Lease the replicas elect a leader with lives in the release namespace. */}}
 {{- define "petrel.leaseName" -}}
 {{- printf "%s-leader" (include "petrel.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+trackSecrets lists and watches Secrets wherever the controller watches, so rbac.secrets must allow
+Secret access there: not none, and cluster when every namespace is watched.
+*/}}
+{{- define "petrel.checkTrackSecrets" -}}
+{{- if and .Values.trackSecrets .Values.rbac.create -}}
+{{- if eq .Values.rbac.secrets "none" -}}
+{{- fail "trackSecrets=true needs list, watch, create and patch on Secrets, which rbac.secrets=none forbids: set rbac.secrets=namespaced with watchNamespaces, or rbac.secrets=cluster, or trackSecrets=false" -}}
+{{- end -}}
+{{- if and (eq .Values.rbac.secrets "namespaced") (not .Values.watchNamespaces) -}}
+{{- fail "trackSecrets=true with empty watchNamespaces lists and watches Secrets in every namespace, which rbac.secrets=namespaced does not grant: set watchNamespaces, or rbac.secrets=cluster" -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
