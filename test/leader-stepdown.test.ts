@@ -95,7 +95,7 @@ describe('a controller that loses or gives up its Lease', () => {
     const leaseReads = () =>
       env.sandbox.requestLog.entries.filter(
         (e) =>
-          e.userAgent === 'petrel-stepdown' &&
+          e.userAgent === userAgent('petrel-stepdown') &&
           e.time.getTime() > stoppedAt &&
           e.verb === 'get' &&
           e.resource === 'leases',
