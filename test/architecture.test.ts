@@ -84,6 +84,24 @@ describe('the shape of src/', () => {
     expect(leaks).toEqual([]);
   });
 
+  it('ships with exactly the runtime dependencies src/ imports (dev tools and tsx stay dev dependencies)', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const bare = /(?:\bfrom\s+|\bimport\s*\(\s*)['"]([^./'"][^'"]*)['"]/g;
+    const used = new Set<string>();
+    for (const file of sourceFiles('src')) {
+      for (const m of readFileSync(path.join(ROOT, file), 'utf8').matchAll(bare)) {
+        const spec = m[1] as string;
+        if (spec.startsWith('node:')) continue;
+        used.add(
+          spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] as string),
+        );
+      }
+    }
+    expect([...used].sort()).toEqual(Object.keys(pkg.dependencies).sort());
+  });
+
   it('keeps every file under src/ at 400 lines or fewer', () => {
     const long = sourceFiles('src')
       .map((file) => ({ file, lines: readFileSync(path.join(ROOT, file), 'utf8').split('\n').length }))

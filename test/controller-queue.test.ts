@@ -1,47 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type ReconcileResult, TerminalError, WorkQueue } from '../src/controller/queue.ts';
-import type { Clock } from '../src/lib/clock.ts';
-
-class FakeClock implements Clock {
-  private t = 0;
-  private seq = 0;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-  now(): Date {
-    return new Date(this.t);
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.seq;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  get pendingTimers(): number {
-    return this.timers.size;
-  }
-  /** Moves time forward, firing due timers in order and letting their work settle. */
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      const next = [...this.timers.entries()]
-        .filter(([, t]) => t.at <= end)
-        .sort((a, b) => a[1].at - b[1].at)[0];
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.t = next[1].at;
-      next[1].fn();
-      await settle();
-    }
-    this.t = end;
-    await settle();
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await Promise.resolve();
-  await new Promise((resolve) => setImmediate(resolve));
-}
+import { FakeClock, settle } from './support/fake-clock.ts';
 
 function deferred() {
   let resolve!: () => void;
@@ -53,7 +12,7 @@ function deferred() {
 
 describe('WorkQueue', () => {
   it('collapses a burst of adds for one key into one reconcile', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(0);
     const runs: string[] = [];
     const gate = deferred();
     const q = new WorkQueue({
@@ -76,7 +35,7 @@ describe('WorkQueue', () => {
   });
 
   it('never runs one key on two workers at once, and reruns a key added while it ran', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(0);
     let active = 0;
     let maxActive = 0;
     let runs = 0;
@@ -107,7 +66,7 @@ describe('WorkQueue', () => {
   });
 
   it('bounds concurrency to the number of workers', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(0);
     let active = 0;
     let maxActive = 0;
     const gate = deferred();
@@ -134,7 +93,7 @@ describe('WorkQueue', () => {
   });
 
   it('retries errors with per-key exponential backoff, and only that key', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(0);
     const times: Record<string, number[]> = { 'ns/bad': [], 'ns/good': [] };
     const retries: number[] = [];
     const q = new WorkQueue({
@@ -151,18 +110,18 @@ describe('WorkQueue', () => {
     q.add('ns/bad');
     q.add('ns/good');
     await settle();
-    await clock.advance(5_000);
+    await clock.advanceSettled(5_000);
     expect(times['ns/good']).toEqual([0]);
     expect(retries.slice(0, 6)).toEqual([100, 200, 400, 800, 1000, 1000]);
     expect(times['ns/bad']?.slice(0, 5)).toEqual([0, 100, 300, 700, 1500]);
     expect(q.failuresOf('ns/bad')).toBeGreaterThan(4);
-    expect(clock.pendingTimers).toBe(1);
+    expect(clock.pending().length).toBe(1);
     await q.shutDown();
-    expect(clock.pendingTimers).toBe(0);
+    expect(clock.pending().length).toBe(0);
   });
 
   it('waits at least as long as a Retry-After hint on the error', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(0);
     const times: number[] = [];
     const q = new WorkQueue({
       clock,
@@ -175,13 +134,13 @@ describe('WorkQueue', () => {
     });
     q.add('ns/a');
     await settle();
-    await clock.advance(10_000);
+    await clock.advanceSettled(10_000);
     expect(times).toEqual([0, 3_000]);
     await q.shutDown();
   });
 
   it('does not retry a terminal error until the key is added again', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(0);
     let runs = 0;
     const q = new WorkQueue({
       clock,
@@ -192,7 +151,7 @@ describe('WorkQueue', () => {
     });
     q.add('ns/a');
     await settle();
-    await clock.advance(600_000);
+    await clock.advanceSettled(600_000);
     expect(runs).toBe(1);
     expect(q.scheduled).toBe(0);
     q.add('ns/a');
@@ -202,7 +161,7 @@ describe('WorkQueue', () => {
   });
 
   it('requeueAfter forgets failures and comes back once, with one timer per key', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(0);
     const results: (ReconcileResult | Error)[] = [new Error('x'), new Error('y'), { requeueAfterMs: 10_000 }];
     const times: number[] = [];
     const q = new WorkQueue({
@@ -217,7 +176,7 @@ describe('WorkQueue', () => {
     });
     q.add('ns/a');
     await settle();
-    await clock.advance(1_000);
+    await clock.advanceSettled(1_000);
     expect(times).toEqual([0, 100, 300]);
     expect(q.failuresOf('ns/a')).toBe(0);
     expect(q.scheduled).toBe(1);
@@ -227,27 +186,27 @@ describe('WorkQueue', () => {
     results.unshift({ requeueAfterMs: 10_000 });
     q.addAfter('ns/a', 50_000);
     expect(q.scheduled).toBe(1);
-    await clock.advance(60_000);
+    await clock.advanceSettled(60_000);
     expect(times.length).toBeLessThanOrEqual(6);
-    expect(clock.pendingTimers).toBeLessThanOrEqual(1);
+    expect(clock.pending().length).toBeLessThanOrEqual(1);
     await q.shutDown();
   });
 
   it('addAfter keeps the earlier of two timers', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(0);
     const times: number[] = [];
     const q = new WorkQueue({ clock, reconcile: async () => void times.push(clock.now().getTime()) });
     q.addAfter('ns/a', 5_000);
     q.addAfter('ns/a', 9_000);
     q.addAfter('ns/a', 2_000);
-    expect(clock.pendingTimers).toBe(1);
-    await clock.advance(20_000);
+    expect(clock.pending().length).toBe(1);
+    await clock.advanceSettled(20_000);
     expect(times).toEqual([2_000]);
     await q.shutDown();
   });
 
   it('shutDown waits for running reconciles and refuses new keys', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(0);
     const gate = deferred();
     let finished = 0;
     let runs = 0;
@@ -273,8 +232,8 @@ describe('WorkQueue', () => {
     await done;
     expect(finished).toBe(1);
     q.add('ns/b');
-    await clock.advance(5_000);
+    await clock.advanceSettled(5_000);
     expect(runs).toBe(1);
-    expect(clock.pendingTimers).toBe(0);
+    expect(clock.pending().length).toBe(0);
   });
 });

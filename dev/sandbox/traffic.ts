@@ -4,6 +4,8 @@ import { createKubeApi } from '../../src/kube/client.ts';
 import { ResilientInformer } from '../../src/kube/informer.ts';
 import { RESOURCES } from '../../src/kube/resources.ts';
 import type { KubeObject } from '../../src/kube/types.ts';
+import type { Clock } from '../../src/lib/clock.ts';
+import { systemClock } from './apiserver/clock.ts';
 import { IstioMetricsWriter } from './istio-metrics.ts';
 import { parseBehaviour } from './traffic/behaviour.ts';
 import { type RandomSource, seededRandom } from './traffic/random.ts';
@@ -22,18 +24,8 @@ export { type RandomSource, seededRandom } from './traffic/random.ts';
 export { resolveRoutes, serviceOfHost, type WorkloadTarget } from './traffic/routes.ts';
 export { sampleLatency, simulateTick, type TickInput, type TickTraffic } from './traffic/simulate.ts';
 
-/** Same shape as the controller's and the sandbox's clocks. */
-export interface SimulatorClock {
-  now(): Date;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const systemClock: SimulatorClock = {
-  now: () => new Date(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+/** The product's Clock; the simulator's ticks run on the sandbox's system clock, which keeps the process alive. */
+export type SimulatorClock = Clock;
 
 export interface StartTrafficSimulatorOptions {
   kubeConfig: KubeConfig;

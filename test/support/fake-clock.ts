@@ -39,6 +39,17 @@ export class FakeClock implements Clock {
     this.t = end;
   }
 
+  /** Like `advance`, but lets the promise work each timer starts settle before the next one fires. */
+  async advanceSettled(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (let next = this.soonest(); next && next[1].at <= end; next = this.soonest()) {
+      this.fire(next);
+      await settle();
+    }
+    this.t = end;
+    await settle();
+  }
+
   /** Jumps to the soonest pending timer and fires it; false when none is pending. */
   runNext(): boolean {
     const next = this.soonest();
@@ -56,4 +67,10 @@ export class FakeClock implements Clock {
     this.t = Math.max(this.t, timer.at);
     timer.fn();
   }
+}
+
+/** Lets queued promise callbacks and one turn of the event loop run. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  await new Promise((resolve) => setImmediate(resolve));
 }

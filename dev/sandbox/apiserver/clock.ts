@@ -1,10 +1,9 @@
-/** Time as the sandbox sees it: injected so tests can run delays quickly and deterministically. */
-export interface Clock {
-  now(): Date;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import type { Clock } from '../../../src/lib/clock.ts';
 
+/** Time as the sandbox sees it (the product's Clock): injected so tests run delays quickly and deterministically. */
+export type { Clock };
+
+/** Unlike the controller's, its timers keep the process alive: a sandbox serving nothing else still runs them. */
 export const systemClock: Clock = {
   now: () => new Date(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
