@@ -1,3 +1,5 @@
+import type { OwnerReference } from '../../../src/kube/types.ts';
+
 /** A Kubernetes object as the sandbox stores it: plain JSON with the usual metadata. */
 export interface ObjectMeta {
   name?: string;
@@ -17,14 +19,7 @@ export interface ObjectMeta {
   [key: string]: unknown;
 }
 
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
+export type { OwnerReference };
 
 export interface KubeObject {
   apiVersion?: string;
