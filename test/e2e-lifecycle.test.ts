@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/run.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
@@ -19,12 +19,10 @@ import {
   waitFor,
   waitForPhase,
 } from './support/e2e.ts';
-import { HookReceiver } from './webhooks-receiver.ts';
+import { useHookReceiver } from './webhooks-receiver.ts';
 
 const env = useE2e({ deploymentReadyDelayMs: 300 });
-const receiver = new HookReceiver();
-beforeAll(() => receiver.start());
-afterAll(() => receiver.stop());
+const receiver = useHookReceiver();
 
 const OWNED = new Set(['deployments', 'services', 'virtualservices', 'destinationrules']);
 /** How long a deleted Canary is watched for writes: longer than the write-through cache keeps an object (5 s). */

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/run.ts';
 import type { RunningController } from '../src/controller/controller.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
@@ -18,12 +18,10 @@ import {
   waitFor,
   waitForPhase,
 } from './support/e2e.ts';
-import { HookReceiver } from './webhooks-receiver.ts';
+import { useHookReceiver } from './webhooks-receiver.ts';
 
 const env = useE2e({ deploymentReadyDelayMs: 300 });
-const receiver = new HookReceiver();
-beforeAll(() => receiver.start());
-afterAll(() => receiver.stop());
+const receiver = useHookReceiver();
 
 async function cli(args: string[]): Promise<{ code: number; output: string }> {
   const out = new PassThrough();

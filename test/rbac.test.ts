@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import type { RequestLogEntry } from '../dev/sandbox/apiserver/index.ts';
 import { type RunningController, startController } from '../src/controller/controller.ts';
 import { ControllerMetrics } from '../src/controller/metrics.ts';
@@ -22,11 +19,10 @@ import {
   waitFor,
   waitForPhase,
 } from './support/e2e.ts';
-import { helmPath } from './support/tools.ts';
+import { helmTemplate } from './support/tools.ts';
 import { HookReceiver } from './webhooks-receiver.ts';
 
-const execFileAsync = promisify(execFile);
-const CHART = fileURLToPath(new URL('../charts/petrel', import.meta.url));
+const _CHART = fileURLToPath(new URL('../charts/petrel', import.meta.url));
 const RELEASE_NAMESPACE = 'petrel-system';
 const SERVICE_ACCOUNT = { kind: 'ServiceAccount', name: 'petrel', namespace: RELEASE_NAMESPACE };
 
@@ -112,21 +108,13 @@ class Authorizer {
   }
 }
 
-async function renderRbac(set: string[]): Promise<RbacObject[]> {
-  const args = [
-    'template',
-    'petrel',
-    CHART,
-    '--namespace',
-    RELEASE_NAMESPACE,
-    '--show-only',
-    'templates/rbac.yaml',
-  ];
-  for (const s of set) args.push('--set', s);
-  const { stdout } = await execFileAsync(await helmPath(), args);
-  return parseAllDocuments(stdout)
-    .map((d) => d.toJS() as RbacObject | null)
-    .filter((d): d is RbacObject => d !== null);
+function renderRbac(set: string[]): Promise<RbacObject[]> {
+  return helmTemplate<RbacObject>({
+    release: 'petrel',
+    namespace: RELEASE_NAMESPACE,
+    set,
+    extra: ['--show-only', 'templates/rbac.yaml'],
+  });
 }
 
 function attributesOf(entry: RequestLogEntry): Attributes {

@@ -1,13 +1,11 @@
 // The controller as the chart's ServiceAccount, with the chart's rendered RBAC, through whole
 // rollouts on a real kube-apiserver; the API server's audit log shows every refused request.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { writeKubeconfig } from '../../dev/cluster/kubeconfig.ts';
 import { RESOURCES } from '../../src/kube/resources.ts';
 import type { KubeObject } from '../../src/kube/types.ts';
@@ -20,12 +18,11 @@ import {
   waitForPhase,
 } from '../support/e2e.ts';
 import { usePrometheus } from '../support/prometheus.ts';
-import { helmPath } from '../support/tools.ts';
+import { helmTemplate } from '../support/tools.ts';
 import { Paths } from './manifests.ts';
 import { kubeRequest, setupOnce, useControlPlane } from './support.ts';
 
-const execFileAsync = promisify(execFile);
-const CHART = fileURLToPath(new URL('../../charts/petrel', import.meta.url));
+const _CHART = fileURLToPath(new URL('../../charts/petrel', import.meta.url));
 const PETREL_BIN = fileURLToPath(new URL('../../bin/petrel.js', import.meta.url));
 
 /** One way to install the chart: its release, and the namespace the rollouts run in. */
@@ -118,13 +115,8 @@ type Rendered = KubeObject & {
   spec?: Record<string, unknown>;
 };
 
-async function renderChart(m: Mode): Promise<Rendered[]> {
-  const args = ['template', m.release, CHART, '--namespace', m.releaseNamespace];
-  for (const value of m.set) args.push('--set', value);
-  const { stdout } = await execFileAsync(await helmPath(), args);
-  return parseAllDocuments(stdout)
-    .map((d) => d.toJS() as Rendered | null)
-    .filter((d): d is Rendered => d !== null);
+function renderChart(m: Mode): Promise<Rendered[]> {
+  return helmTemplate<Rendered>({ release: m.release, namespace: m.releaseNamespace, set: m.set });
 }
 
 async function apply(objects: Rendered[]): Promise<void> {

