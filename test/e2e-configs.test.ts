@@ -14,6 +14,7 @@ import {
   podinfoDeployment,
   rolloutFigures,
   runController,
+  setImage,
   sleep,
   TrafficLoop,
   testLogger,
@@ -170,7 +171,44 @@ describe('end to end: ConfigMap tracking and the primary autoscaler', () => {
     expect(scaleUpMs).toBeLessThan(1000);
     expect(figures.reads).toBe(0);
     expect(idle).toEqual([]);
-  }, 60_000);
+
+    // The next change after a promotion is a rollout of its own, like the first.
+    await env.api.mergePatch(
+      { resource: RESOURCES.configMap, namespace: ns, name: CONFIG },
+      { data: { message: 'hello from v3' } },
+    );
+    await waitFor('a second rollout after the promotion', async () =>
+      (await getCanary(env.api, ns)).status?.phase === 'Succeeded' ? undefined : true,
+    );
+    expect((await waitForPhase(env.api, ns, ['Succeeded', 'Failed'])).status?.phase).toBe('Succeeded');
+    const second = await env.api.get<ConfigMap>({
+      resource: RESOURCES.configMap,
+      namespace: ns,
+      name: `${CONFIG}-primary`,
+    });
+    expect(second.data).toEqual({ message: 'hello from v3' });
+
+    // After an image promotion too.
+    await setImage(env.api, ns, 'podinfo:2.0');
+    await waitFor('the image rollout', async () =>
+      (await getCanary(env.api, ns)).status?.phase === 'Succeeded' ? undefined : true,
+    );
+    expect((await waitForPhase(env.api, ns, ['Succeeded', 'Failed'])).status?.phase).toBe('Succeeded');
+    await env.api.mergePatch(
+      { resource: RESOURCES.configMap, namespace: ns, name: CONFIG },
+      { data: { message: 'hello from v4' } },
+    );
+    await waitFor('a ConfigMap rollout after the image promotion', async () =>
+      (await getCanary(env.api, ns)).status?.phase === 'Succeeded' ? undefined : true,
+    );
+    expect((await waitForPhase(env.api, ns, ['Succeeded', 'Failed'])).status?.phase).toBe('Succeeded');
+    const third = await env.api.get<ConfigMap>({
+      resource: RESOURCES.configMap,
+      namespace: ns,
+      name: `${CONFIG}-primary`,
+    });
+    expect(third.data).toEqual({ message: 'hello from v4' });
+  }, 120_000);
 
   it('keeps <autoscaler>-primary in line with spec.autoscalerRef, woken by spec changes only', async () => {
     const ns = 'e2e-autoscaler';
