@@ -41,7 +41,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 What the controller does with each kind, and nothing more (src/kube/client.ts sends only get, list,
 watch, create, merge or JSON patch, and delete; the controller never PUTs, so there is no update
 except the finalizers one below). Every rule is listed with the code that needs it in
-docs/operations.md ("Security"), and test/rbac.test.ts fails when one is missing or unused:
+docs/operations.md ("Security"); test/rbac.test.ts fails when one is missing or unused, and
+test/cluster/rbac-rollout.test.ts fails on a real API server when one is refused or never used:
 - informers list and watch every kind they cache (src/controller/controller.ts);
 - Canary: status patched by the reconciler, the manual-action annotation cleared by the executor;
 - canaries/finalizers update: owned objects carry blockOwnerDeletion, which the
