@@ -117,7 +117,7 @@ export function startController(options: ControllerOptions): RunningController {
     ...(options.clusterName ? { clusterName: options.clusterName } : {}),
     ...(options.defaultAlertProvider ? { defaultAlertProvider: options.defaultAlertProvider } : {}),
   });
-  const reconciler = createReconciler(options, access, caches, hooks, clock);
+  const reconciler = createReconciler(options, access, caches, hooks, clock, enqueue);
   const queue = createReconcileQueue({
     reconciler,
     isLeader: access.isLeader,
@@ -178,6 +178,7 @@ function createReconciler(
   caches: ControllerCaches,
   hooks: HookServices,
   clock: Clock,
+  wake: (key: string) => void,
 ): CanaryReconciler {
   const { api } = access;
   const logger = options.logger;
@@ -214,6 +215,7 @@ function createReconciler(
     }),
     clock,
     logger: logger.child({ component: 'reconciler' }),
+    wake,
   });
 }
 
