@@ -360,6 +360,26 @@ describe('intent first: the status write decides whether the effects happen', ()
     // The held delivery of the dead process never happens (it died).
   });
 
+  it('a graceful stop records what was delivered, so the next process sends nothing again', async () => {
+    const w = world();
+    const first = w.start();
+    await toProgressing(w, first);
+    w.setHealthy(false);
+    w.receiver.hold = true;
+    await w.run(first, () => w.status()?.phase === 'Failed');
+    // Delivered during the stop's grace period; no reconcile runs any more.
+    w.receiver.flush();
+    await first.recordDeliveries();
+    expect(w.status()?.notices?.filter((n) => !n.delivered)).toEqual([]);
+    w.receiver.hold = false;
+    const second = w.start();
+    w.settle();
+    await second.reconcile('test/podinfo');
+    await Promise.resolve();
+    expect(w.receiver.count('Failed')).toBe(1);
+    expect(w.receiver.count('NewRevision')).toBe(1);
+  });
+
   it('a Canary deleted while its checks run gets none of the decision’s effects, and no alert', async () => {
     const w = world();
     const r = w.start();

@@ -66,6 +66,11 @@ export class NoticeLedger {
     if (entries.size === 0) this.canaries.delete(canaryKey);
   }
 
+  /** Canaries with notices this process is sending or has sent. */
+  canaryKeys(): string[] {
+    return [...this.canaries.keys()];
+  }
+
   forget(canaryKey: string): void {
     this.canaries.delete(canaryKey);
   }

@@ -221,6 +221,27 @@ export class CanaryReconciler {
     return undefined;
   }
 
+  /**
+   * Writes the deliveries this process saw into each canary's status (on a graceful stop, once the
+   * notification queue has drained), so the next process does not send them again. Best effort: what is
+   * not written is sent again by the next process, with the same key.
+   */
+  async recordDeliveries(): Promise<void> {
+    for (const key of this.notices.canaryKeys()) {
+      const { namespace, name } = splitKey(key);
+      const raw = this.canaries.get(namespace, name) as RawCanary | undefined;
+      if (!raw || raw.metadata?.deletionTimestamp) continue;
+      const current = raw.status as Canary['status'];
+      const patch = statusPatch(current, withDeliveries(current ?? {}, this.notices.progressOf(key)));
+      if (!patch) continue;
+      try {
+        await this.patchStatus(namespace, name, patch, raw.metadata?.resourceVersion);
+      } catch (err) {
+        this.deps.logger.debug({ canary: key, err: (err as Error).message }, 'deliveries not recorded');
+      }
+    }
+  }
+
   /** The delete event of a Canary: its last written copy must not stand in for it any longer. */
   forget(obj: KubeObject): void {
     this.canaries.deleted(obj);
