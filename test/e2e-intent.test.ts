@@ -1,0 +1,139 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
+import type { Notification } from '../src/notifiers/notification.ts';
+import {
+  createNamespace,
+  getCanary,
+  podinfoCanary,
+  podinfoDeployment,
+  runController,
+  setImage,
+  sleep,
+  TrafficLoop,
+  testLogger,
+  useE2e,
+  WeightRecorder,
+  waitFor,
+  waitForPhase,
+} from './support/e2e.ts';
+import { useHookReceiver } from './webhooks-receiver.ts';
+
+// Intent first, end to end: status writes fail with the sandbox's faults (409 and 500) while a broken
+// revision is rolled back; the canary must never get traffic again, and each transition is told once.
+
+const env = useE2e({ deploymentReadyDelayMs: 300 });
+const receiver = useHookReceiver();
+
+/** Weights after the canary went back to 0 from a positive weight (a rollback): none may be positive. */
+function afterRollback(weights: number[]): number[] {
+  const raised = weights.findIndex((w) => w > 0);
+  const back = weights.findIndex((w, i) => i > raised && w === 0);
+  return back < 0 ? [] : weights.slice(back);
+}
+
+describe('end to end: failed status writes around a rollback', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    env.sandbox.faults.reset();
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  }, 60_000);
+
+  async function prepare(ns: string) {
+    await createNamespace(env.api, ns);
+    const traffic = new TrafficLoop(env.prometheusUrl, ns);
+    traffic.setErrorRatio('podinfo', 0.05);
+    traffic.start();
+    cleanups.push(() => traffic.stop());
+    const weights = new WeightRecorder(env, ns);
+    await weights.start();
+    cleanups.push(() => weights.stop());
+    await env.api.create(RESOURCES.deployment, podinfoDeployment(ns, 'podinfo:1.0'));
+    const log = testLogger();
+    const controller = runController(env, ns, log.logger);
+    cleanups.push(() => controller.stop());
+    await controller.ready;
+    return { weights, log };
+  }
+
+  it('a 409 and then a 500 on the rollback’s status write: no effect of it applied, no route raised again', async () => {
+    const ns = 'e2e-intent-rollback';
+    const { weights, log } = await prepare(ns);
+    await env.api.create(RESOURCES.canary, podinfoCanary(ns));
+    await waitForPhase(env.api, ns, ['Initialized']);
+    await setImage(env.api, ns, 'podinfo:2.0-bad');
+    // One failed check recorded: the next status write is the rollback's.
+    await waitFor(
+      'the first failed check',
+      async () => ((await getCanary(env.api, ns)).status?.failedChecks === 1 ? true : undefined),
+      { timeoutMs: 30_000, intervalMs: 20 },
+    );
+    env.sandbox.faults.injectError({ verb: 'patch', resource: 'canaries/status', status: 409, times: 1 });
+    env.sandbox.faults.injectError({ verb: 'patch', resource: 'canaries/status', status: 500, times: 1 });
+    const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed']);
+    expect(done.status?.phase).toBe('Failed');
+    expect(done.status?.failedChecks).toBe(2);
+    const dropped = log.lines().filter((l) => l.msg === 'reconcile failed; retrying');
+    expect(dropped.length).toBeGreaterThanOrEqual(2);
+    // Reconciles go on after the rollback (the canary is idle): still no traffic on it.
+    await sleep(3000);
+    expect(weights.weights).toEqual([0, 10, 0]);
+  }, 90_000);
+
+  it('status writes failing at random (409, 500) through a rollback: no re-exposure, one alert per transition and receiver', async () => {
+    const ns = 'e2e-intent-alerts';
+    const { weights } = await prepare(ns);
+    await env.api.create(RESOURCES.alertProvider, {
+      apiVersion: 'petrel.dev/v1alpha1',
+      kind: 'AlertProvider',
+      metadata: { name: 'receiver', namespace: ns },
+      spec: { type: 'webhook', address: `${receiver.url}/alerts/${ns}` },
+    } as KubeObject);
+    await env.api.create(
+      RESOURCES.canary,
+      podinfoCanary(ns, {
+        alerts: [{ name: 'all', severity: 'info', providerRef: { name: 'receiver' } }],
+        webhooks: [{ name: 'audit', type: 'event', url: `${receiver.url}/events/${ns}` }],
+      }),
+    );
+    await waitForPhase(env.api, ns, ['Initialized']);
+    await setImage(env.api, ns, 'podinfo:2.0-bad');
+    await waitFor('weight 10', async () => (weights.weights.includes(10) ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 20,
+    });
+    env.sandbox.faults.injectError({ verb: 'patch', resource: 'canaries/status', status: 409, rate: 0.3 });
+    env.sandbox.faults.injectError({ verb: 'patch', resource: 'canaries/status', status: 500, rate: 0.3 });
+    const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed'], 60_000);
+    expect(done.status?.phase).toBe('Failed');
+    env.sandbox.faults.reset();
+    // Every notice the status holds gets delivered and recorded.
+    const settled = await waitFor(
+      'every notice delivered',
+      async () => {
+        const canary = await getCanary(env.api, ns);
+        const notices = (
+          canary.status as { notices?: { key: string; reason: string; delivered?: boolean }[] }
+        ).notices;
+        return notices?.some((n) => n.reason === 'Failed') && notices.every((n) => n.delivered)
+          ? notices
+          : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 50 },
+    );
+    expect(afterRollback(weights.weights).every((w) => w === 0)).toBe(true);
+    expect(Math.max(...weights.weights)).toBe(10);
+
+    const alerts = receiver.on(`/alerts/${ns}`).map((r) => r.body as Notification);
+    const keys = alerts.map((a) => a.key);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(alerts.filter((a) => a.reason === 'Failed')).toHaveLength(1);
+    expect(alerts.filter((a) => a.reason === 'NewRevision')).toHaveLength(1);
+    for (const notice of settled) expect(keys).toContain(notice.key);
+    const events = receiver
+      .on(`/events/${ns}`)
+      .map((r) => (r.body as { metadata: Record<string, string> }).metadata.eventKey);
+    expect(new Set(events).size).toBe(events.length);
+    expect(events.sort()).toEqual([...keys].sort());
+  }, 120_000);
+});
