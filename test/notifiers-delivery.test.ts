@@ -210,6 +210,7 @@ describe('a notice through the event chain', () => {
     let released = 0;
     const notice: NoticeDelivery = {
       key,
+      time: '2026-01-01T09:30:00.000Z',
       skip: new Set(skip),
       sent: (r) => sent.push(r),
       settled: (external) => done.push(external),
@@ -246,6 +247,8 @@ describe('a notice through the event chain', () => {
     await Promise.all([queue.drain(), runner.idle()]);
     expect(recorded).toEqual([`Failed ${key}`, `Failed ${key}-2`]);
     expect(receiver.on('/notice-chat').map((r) => (r.body as Notification).key)).toEqual([key, `${key}-2`]);
+    // The transition's time, not the time of sending.
+    expect((receiver.on('/notice-chat')[0]?.body as Notification).time).toBe('2026-01-01T09:30:00.000Z');
     expect(receiver.on('/notice-pager').map((r) => (r.body as Notification).key)).toEqual([`${key}-2`]);
     expect(
       receiver

@@ -16,6 +16,8 @@ import { targetConfigHashes, withConfigChecksum, withConfigChecksumTarget } from
  */
 export interface NoticeDelivery {
   key: string;
+  /** When the decision was taken (RFC 3339): what an alert sent again after a restart still reports. */
+  time?: string;
   /** Receivers (alert names as `alert:<name>`, event webhooks as `webhook:<name>`) not to send to again. */
   skip: ReadonlySet<string>;
   /** A receiver has it, or gave up on it for good. */

@@ -94,6 +94,7 @@ export class NoticeLedger {
     entries.set(notice.key, entry);
     return {
       key: notice.key,
+      time: notice.time,
       skip: new Set([...(notice.sent ?? []), ...entry.sent]),
       sent: (receiver) => {
         entry.sent.add(receiver);

@@ -28,9 +28,12 @@ export class AlertSink {
     type: EventType,
     reason: string,
     message: string,
-    notice?: { key: string; skip: ReadonlySet<string> },
+    notice?: { key: string; time?: string; skip: ReadonlySet<string> },
   ): Dispatched[] {
-    const n = notificationFor(canary, type, reason, message, this.opts.now(), this.opts.clusterName);
+    // An alert sent again after a restart reports when its transition happened.
+    const recorded = notice?.time ? Date.parse(notice.time) : Number.NaN;
+    const at = Number.isFinite(recorded) ? new Date(recorded) : this.opts.now();
+    const n = notificationFor(canary, type, reason, message, at, this.opts.clusterName);
     if (!notice) return this.opts.alerter.dispatch(canary, n);
     return this.opts.alerter.dispatch(canary, { ...n, key: notice.key }, notice.skip);
   }
