@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
@@ -10,6 +11,7 @@ import {
   runController,
   setImage,
   sleep,
+  spawnControllerProcess,
   TrafficLoop,
   testLogger,
   useE2e,
@@ -135,5 +137,88 @@ describe('end to end: failed status writes around a rollback', () => {
       .map((r) => (r.body as { metadata: Record<string, string> }).metadata.eventKey);
     expect(new Set(events).size).toBe(events.length);
     expect(events.sort()).toEqual([...keys].sort());
+  }, 120_000);
+});
+
+describe('end to end: an alert survives a controller killed before it was delivered', () => {
+  it('the restarted controller sends the recorded Failed alert again with the same key, and nothing twice', async () => {
+    const ns = 'e2e-intent-kill';
+    await createNamespace(env.api, ns);
+    const traffic = new TrafficLoop(env.prometheusUrl, ns);
+    traffic.setErrorRatio('podinfo', 0.05);
+    traffic.start();
+    const held: ServerResponse[] = [];
+    let holdFailed = true;
+    receiver.handler = (req, res, body) => {
+      if (holdFailed && req.url === `/alerts/${ns}` && (body as Notification).reason === 'Failed') {
+        held.push(res); // never answered: the controller dies waiting
+        return;
+      }
+      res.writeHead(200).end('ok');
+    };
+    const children: ReturnType<typeof spawnControllerProcess>[] = [];
+    try {
+      await env.api.create(RESOURCES.alertProvider, {
+        apiVersion: 'petrel.dev/v1alpha1',
+        kind: 'AlertProvider',
+        metadata: { name: 'receiver', namespace: ns },
+        spec: { type: 'webhook', address: `${receiver.url}/alerts/${ns}` },
+      } as KubeObject);
+      await env.api.create(RESOURCES.deployment, podinfoDeployment(ns, 'podinfo:1.0'));
+      await env.api.create(
+        RESOURCES.canary,
+        podinfoCanary(ns, { alerts: [{ name: 'all', severity: 'info', providerRef: { name: 'receiver' } }] }),
+      );
+      const first = spawnControllerProcess(env, ns);
+      children.push(first);
+      await waitForPhase(env.api, ns, ['Initialized'], 30_000);
+      await setImage(env.api, ns, 'podinfo:2.0-bad');
+      const failedAlerts = () =>
+        receiver.on(`/alerts/${ns}`).filter((r) => (r.body as Notification).reason === 'Failed');
+      await waitFor(
+        'the Failed alert on its way',
+        async () => (failedAlerts().length === 1 ? true : undefined),
+        {
+          timeoutMs: 40_000,
+          intervalMs: 20,
+        },
+      );
+      first.child.kill('SIGKILL');
+      await first.exited;
+      const owed = (
+        (await getCanary(env.api, ns)).status as {
+          notices?: { key: string; reason: string; delivered?: boolean }[];
+        }
+      ).notices?.find((n) => n.reason === 'Failed');
+      expect(owed?.delivered).toBeUndefined();
+
+      holdFailed = false;
+      const second = spawnControllerProcess(env, ns);
+      children.push(second);
+      await waitFor(
+        'the Failed notice delivered',
+        async () => {
+          const notices = (
+            (await getCanary(env.api, ns)).status as { notices?: { key: string; delivered?: boolean }[] }
+          ).notices;
+          return notices?.find((n) => n.key === owed?.key)?.delivered ? true : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 50 },
+      );
+      await sleep(2000);
+      const alerts = receiver.on(`/alerts/${ns}`).map((r) => r.body as Notification);
+      // The one the killed process was waiting on, and the one the restarted process sent: the same key.
+      expect(failedAlerts().map((r) => (r.body as Notification).key)).toEqual([owed?.key, owed?.key]);
+      const others = alerts.filter((a) => a.reason !== 'Failed').map((a) => a.key);
+      expect(new Set(others).size).toBe(others.length);
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    } finally {
+      for (const r of held) r.destroy();
+      for (const c of children)
+        if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+      await Promise.all(children.map((c) => c.exited));
+      await traffic.stop();
+    }
   }, 120_000);
 });
