@@ -9,6 +9,7 @@ import type { KubeObject, ObjectRef } from '../src/kube/types.ts';
 import type { Deployment } from '../src/kube/workloads.ts';
 import type { Clock } from '../src/lib/clock.ts';
 import type { Router, RouteWeights } from '../src/routers/router.ts';
+import type { HookObserver } from '../src/webhooks/gates.ts';
 import { InMemoryKubeApi } from './support/fake-kube.ts';
 
 // Intent first: the decision is in status before any of its effects. These tests fail the status write, or
@@ -111,6 +112,16 @@ function world() {
   let healthy = true;
   let beforeDecide: (() => void) | undefined;
   const woken: string[] = [];
+  /** Post-rollout hooks called: `from -> to`. */
+  const postRollout: string[] = [];
+  const hooks = {
+    observe: () => ({}),
+    afterDecision: (_key: string, canary: Canary, next: CanaryStatus) => {
+      if (next.phase !== canary.status?.phase && (next.phase === 'Succeeded' || next.phase === 'Failed'))
+        postRollout.push(`${canary.status?.phase} -> ${next.phase}`);
+    },
+    forget: () => {},
+  } as unknown as HookObserver;
   const deployments = () => kube.cache<Deployment>(RESOURCES.deployment);
   const start = () =>
     new CanaryReconciler({
@@ -126,6 +137,7 @@ function world() {
       clock,
       logger: pino({ level: 'silent' }),
       wake: (key) => woken.push(key),
+      hooks,
     });
   const status = () => kube.cache<Obj>(RESOURCES.canary).get('test', 'podinfo')?.status as CanaryStatus;
   const target = () => deployments().get('test', 'podinfo');
@@ -168,6 +180,7 @@ function world() {
     routes,
     receiver,
     woken,
+    postRollout,
     start,
     status,
     target,
@@ -308,6 +321,8 @@ describe('intent first: the status write decides whether the effects happen', ()
       sent: ['alert:ops'],
     });
     expect(w.status()?.failedChecks).toBe(2);
+    // The post-rollout hooks of the rollback, called by the restarted process, once.
+    expect(w.postRollout).toEqual(['Progressing -> Failed']);
   });
 
   it('a crash after a weight step is recorded: the restart sets that weight, and no step is repeated or skipped', async () => {
@@ -326,6 +341,7 @@ describe('intent first: the status write decides whether the effects happen', ()
     await w.run(restarted, () => w.status()?.phase === 'Succeeded');
     expect(w.routes.history.filter((x) => x > 0)).toEqual([10, 20, 30]);
     expect(w.receiver.count('Succeeded')).toBe(1);
+    expect(w.postRollout).toEqual(['Finalising -> Succeeded']);
   });
 
   it('an alert recorded but not delivered before a restart is sent once by the next process, and never again', async () => {

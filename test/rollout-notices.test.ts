@@ -6,6 +6,7 @@ import {
   type Action,
   type Decision,
   decide,
+  endsRollout,
   noticeKey,
   type Observations,
   pendingNotices,
@@ -66,6 +67,10 @@ describe('notices: a decision’s events recorded with it', () => {
     expect(pendingNotices(decision.status).map((n) => n.key)).toEqual([
       noticeKey(canary, 'rev-2', 'Failed', T0),
     ]);
+    expect(endsRollout(decision.status.notices![0]!)).toBe(false); // no phase before: nothing ended
+    const ended = withNotices(makeCanary({ phase: 'Progressing', canaryWeight: 10 }), rolledBack, T0);
+    expect(ended.status.notices?.[0]).toMatchObject({ from: 'Progressing', phase: 'Failed' });
+    expect(endsRollout(ended.status.notices![0]!)).toBe(true);
     // Pure: the same inputs, the same keys.
     expect(withNotices(canary, rolledBack, T0)).toEqual(decision);
     // A decision without events is returned as it is.

@@ -332,6 +332,8 @@ export const canaryNoticeSchema = z.object({
   time: z.string(),
   /** Phase and weight the decision left the canary in (what the alert reports). */
   phase: canaryPhaseSchema.optional(),
+  /** The phase the decision moved from, when it changed the phase (a rollout that ends fires post-rollout hooks). */
+  from: canaryPhaseSchema.optional(),
   weight: intInRange(0, 100).optional(),
   /** Receivers that have it (alert and event webhook names); skipped when it is sent again. */
   sent: z.array(z.string()).max(MAX_NOTICE_RECEIVERS).optional(),

@@ -21,13 +21,18 @@ export class NoticeLedger {
   /** `wake` reconciles a canary again once a notice that left the cluster is done, to record that. */
   constructor(private readonly wake?: (canaryKey: string) => void) {}
 
-  /** Sends every notice `status` owes that this process is not already sending; returns how many it sent. */
-  async send(canaryKey: string, canary: Canary, status: CanaryStatus, events: EventSink): Promise<number> {
-    let count = 0;
+  /** Sends every notice `status` owes that this process is not already sending; returns those it sent. */
+  async send(
+    canaryKey: string,
+    canary: Canary,
+    status: CanaryStatus,
+    events: EventSink,
+  ): Promise<CanaryNotice[]> {
+    const sent: CanaryNotice[] = [];
     for (const notice of pendingNotices(status)) {
       const delivery = this.claim(canaryKey, notice);
       if (!delivery) continue;
-      count++;
+      sent.push(notice);
       // The alert reports the phase and weight of the decision that raised it, not of a later tick.
       const subject: Canary = {
         ...canary,
@@ -45,7 +50,7 @@ export class NoticeLedger {
         throw err;
       }
     }
-    return count;
+    return sent;
   }
 
   /** The progress of a canary's notices, for `withDeliveries`. */

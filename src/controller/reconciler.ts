@@ -13,6 +13,7 @@ import type { Clock } from '../lib/clock.ts';
 import {
   type CheckObservation,
   decide,
+  endsRollout,
   type Observations,
   planObservations,
   withCondition,
@@ -187,8 +188,13 @@ export class CanaryReconciler {
         cleared = true;
       }
       const notified = await this.notices.send(key, recorded, status, this.deps.events);
-      this.deps.hooks?.afterDecision(key, canary, status);
-      const changed = patch !== undefined || report.writes.length > 0 || notified > 0;
+      // Post-rollout hooks follow the notice of the decision that ended the rollout, so a restart before
+      // they were called still calls them.
+      for (const notice of notified.filter(endsRollout)) {
+        const ended = { ...status, phase: notice.phase, canaryWeight: notice.weight ?? 0 };
+        this.deps.hooks?.afterDecision(key, { ...canary, status: { ...status, phase: notice.from } }, ended);
+      }
+      const changed = patch !== undefined || report.writes.length > 0 || notified.length > 0;
       const fields = {
         phase: status.phase,
         weight: status.canaryWeight,

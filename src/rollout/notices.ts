@@ -44,6 +44,8 @@ export function withNotices(canary: Canary, decision: Decision, now: Date): Deci
   if (events.length === 0) return decision;
   const status = decision.status;
   const revision = status.lastAppliedSpec ?? '';
+  const from = canary.status?.phase;
+  const moved = from !== undefined && from !== status.phase;
   const added: CanaryNotice[] = events.map((e, i) => ({
     key: noticeKey(canary, revision, e.reason, now, i),
     type: e.severity,
@@ -51,6 +53,7 @@ export function withNotices(canary: Canary, decision: Decision, now: Date): Deci
     message: bounded(e.message),
     time: now.toISOString(),
     ...(status.phase ? { phase: status.phase } : {}),
+    ...(moved ? { from } : {}),
     weight: status.canaryWeight ?? 0,
   }));
   return {
@@ -58,6 +61,11 @@ export function withNotices(canary: Canary, decision: Decision, now: Date): Deci
     status: { ...status, notices: keepBounded([...(status.notices ?? []), ...added]) },
     actions: decision.actions.filter((a) => a.type !== 'event'),
   };
+}
+
+/** A notice of a decision that ended a rollout (moved the canary into Succeeded or Failed). */
+export function endsRollout(notice: CanaryNotice): boolean {
+  return notice.from !== undefined && (notice.phase === 'Succeeded' || notice.phase === 'Failed');
 }
 
 /** The notices a status still owes, oldest first. */
