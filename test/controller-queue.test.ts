@@ -236,4 +236,45 @@ describe('WorkQueue', () => {
     expect(runs).toBe(1);
     expect(clock.pending().length).toBe(0);
   });
+
+  it('drops the work of a key deleted while it was being reconciled: no requeue, no retry, no rerun', async () => {
+    const clock = new FakeClock(0);
+    const runs: string[] = [];
+    const gate = deferred();
+    let outcome: 'requeue' | 'error' = 'requeue';
+    const q = new WorkQueue({
+      clock,
+      workers: 1,
+      reconcile: async (k) => {
+        runs.push(k);
+        await gate.promise;
+        if (outcome === 'error') throw new Error('write failed');
+        return { requeueAfterMs: 1000 };
+      },
+    });
+    q.add('ns/deleted');
+    await settle();
+    q.add('ns/deleted'); // an owned object's delete event, while it runs
+    q.forget('ns/deleted'); // the Canary's delete event
+    gate.resolve();
+    await settle();
+    expect(q.scheduled).toBe(0);
+    expect(q.failuresOf('ns/deleted')).toBe(0);
+    clock.advance(60_000);
+    await settle();
+    expect(runs).toEqual(['ns/deleted']);
+
+    // Same for a run that fails; a Canary created again under the same name is reconciled as usual.
+    outcome = 'error';
+    q.add('ns/deleted');
+    await settle();
+    q.forget('ns/deleted');
+    await settle();
+    expect(q.scheduled).toBe(0);
+    expect(q.failuresOf('ns/deleted')).toBe(0);
+    q.add('ns/deleted');
+    await settle();
+    expect(runs).toEqual(['ns/deleted', 'ns/deleted', 'ns/deleted']);
+    await q.shutDown();
+  });
 });

@@ -68,6 +68,14 @@ describe('end to end: pause and resume, deletion during a rollout', () => {
     Object.assign(canary.metadata, metadata);
     await env.api.create(RESOURCES.canary, canary as unknown as KubeObject);
     await waitForPhase(env.api, ns, ['Initialized']);
+    // The status is written before the alerts of its transition are sent: wait for that alert too.
+    await waitFor('the Initialized alert', async () =>
+      receiver.received.some(
+        (r) => r.path === `/alerts/${ns}` && (r.body as Notification).reason === 'Initialized',
+      )
+        ? true
+        : undefined,
+    );
     return { weights, log };
   }
 

@@ -144,7 +144,7 @@ describe('EventRecorder', () => {
     const { logger } = memoryLogger();
     const recorder = new EventRecorder({ api, logger, maxRemembered: 3, burst: 1000 });
     for (let i = 0; i < 10; i++) await recorder.record(canary, 'Normal', 'R', `m${i}`);
-    // m0 was forgotten, so a repeat creates a new event instead of patching.
+    // m0 was forgotten: the repeat finds its Event by name and adds to its count instead of duplicating it.
     await recorder.record(canary, 'Normal', 'R', 'm0');
     await recorder.record(canary, 'Normal', 'R', 'm9');
     expect(
@@ -152,6 +152,42 @@ describe('EventRecorder', () => {
         .writes()
         .map((w) => w.verb)
         .slice(-2),
-    ).toEqual(['create', 'patch']);
+    ).toEqual(['patch', 'patch']);
+    const m0 = api
+      .cache<CoreEvent>(RESOURCES.event)
+      .list('test')
+      .filter((e) => e.message === 'm0');
+    expect(m0.map((e) => e.count)).toEqual([2]);
+  });
+
+  it('repeated ticks and a restarted recorder add to one Event instead of creating duplicates', async () => {
+    const { api, recorder, events, advance } = setup();
+    for (let i = 0; i < 3; i++) {
+      await recorder.record(canary, 'Warning', 'TargetNotFound', 'target missing');
+      advance(10_000);
+    }
+    // A restarted controller remembers nothing, and still finds the Event.
+    const { logger } = memoryLogger();
+    const restarted = new EventRecorder({ api, logger, now: () => new Date('2026-01-01T00:01:00Z') });
+    await restarted.record(canary, 'Warning', 'TargetNotFound', 'target missing');
+    expect(events().map((e) => [e.reason, e.count, e.lastTimestamp])).toEqual([
+      ['TargetNotFound', 4, '2026-01-01T00:01:00Z'],
+    ]);
+  });
+
+  it('records a keyed transition once, across repeats and restarts, and never rate-limits it', async () => {
+    const { api, recorder, events } = setup({ burst: 1, refillIntervalMs: 3_600_000 });
+    await recorder.record(canary, 'Warning', 'Halted', 'spends the burst');
+    const notice = { key: 'uid-1/rev-2/Failed/2026-01-01T00:00:00.000Z' };
+    await recorder.record(canary, 'Warning', 'Failed', 'rolled back', notice);
+    await recorder.record(canary, 'Warning', 'Failed', 'rolled back', notice);
+    const { logger } = memoryLogger();
+    const restarted = new EventRecorder({ api, logger });
+    await restarted.record(canary, 'Warning', 'Failed', 'rolled back', notice);
+    // The same reason and message of another transition is an Event of its own.
+    await restarted.record(canary, 'Warning', 'Failed', 'rolled back', { key: `${notice.key}-later` });
+    const failed = events().filter((e) => e.reason === 'Failed');
+    expect(failed.map((e) => e.count)).toEqual([1, 1]);
+    expect(recorder.stats.repeated + restarted.stats.repeated).toBe(2);
   });
 });

@@ -18,6 +18,10 @@ import {
   CANARY_PHASES,
   CANARY_PROVIDERS,
   MAX_HISTORY_ENTRIES,
+  MAX_NOTICE_KEY_LENGTH,
+  MAX_NOTICE_MESSAGE_LENGTH,
+  MAX_NOTICE_RECEIVERS,
+  MAX_NOTICES,
   PETREL_API_VERSION,
   WEBHOOK_TYPES,
 } from './constants.ts';
@@ -315,6 +319,28 @@ export const canaryHistoryEntrySchema = z.object({
   reason: z.string(),
 });
 
+/**
+ * An event a recorded decision owes (a transition's Kubernetes Event, alerts and event webhooks): written
+ * with the decision, before its effects, so a restarted controller sends what is not yet delivered, once.
+ */
+export const canaryNoticeSchema = z.object({
+  /** Unique per transition: canary uid, revision, reason and time; alerts and webhook posts carry it. */
+  key: z.string().min(1).max(MAX_NOTICE_KEY_LENGTH),
+  type: z.enum(['Normal', 'Warning']),
+  reason: z.string().min(1),
+  message: z.string().max(MAX_NOTICE_MESSAGE_LENGTH),
+  time: z.string(),
+  /** Phase and weight the decision left the canary in (what the alert reports). */
+  phase: canaryPhaseSchema.optional(),
+  /** The phase the decision moved from, when it changed the phase (a rollout that ends fires post-rollout hooks). */
+  from: canaryPhaseSchema.optional(),
+  weight: intInRange(0, 100).optional(),
+  /** Receivers that have it (alert and event webhook names); skipped when it is sent again. */
+  sent: z.array(z.string()).max(MAX_NOTICE_RECEIVERS).optional(),
+  /** Every receiver has it or gave up on it: never sent again. */
+  delivered: z.boolean().optional(),
+});
+
 /** Written by the controller only; times are RFC 3339 strings. */
 export const canaryStatusSchema = z.object({
   phase: canaryPhaseSchema.optional(),
@@ -329,6 +355,7 @@ export const canaryStatusSchema = z.object({
   trackedConfigs: stringMapSchema.optional(),
   conditions: z.array(canaryConditionSchema).optional(),
   history: z.array(canaryHistoryEntrySchema).max(MAX_HISTORY_ENTRIES).optional(),
+  notices: z.array(canaryNoticeSchema).max(MAX_NOTICES).optional(),
 });
 
 export const canarySchema = z.object({
@@ -358,6 +385,7 @@ export type ThresholdRange = z.output<typeof thresholdRangeSchema>;
 export type CanaryStatus = z.output<typeof canaryStatusSchema>;
 export type CanaryPhase = z.output<typeof canaryPhaseSchema>;
 export type CanaryCondition = z.output<typeof canaryConditionSchema>;
+export type CanaryNotice = z.output<typeof canaryNoticeSchema>;
 export type CanaryHistoryEntry = z.output<typeof canaryHistoryEntrySchema>;
 
 /** Validates and defaults an untrusted object; never throws for bad input. */

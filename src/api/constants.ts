@@ -47,6 +47,13 @@ export const CANARY_PHASES = [
 /** Most recent checks kept in `status.history`. */
 export const MAX_HISTORY_ENTRIES = 20;
 
+/** Events of recorded decisions kept in `status.notices` (undelivered ones first, then the latest delivered). */
+export const MAX_NOTICES = 8;
+/** Bounds of one notice, so status stays small whatever a message says. */
+export const MAX_NOTICE_MESSAGE_LENGTH = 1024;
+export const MAX_NOTICE_KEY_LENGTH = 256;
+export const MAX_NOTICE_RECEIVERS = 32;
+
 export const CANARY_DEFAULTS = {
   analysisInterval: '1m',
   threshold: 5,

@@ -117,7 +117,7 @@ export function startController(options: ControllerOptions): RunningController {
     ...(options.clusterName ? { clusterName: options.clusterName } : {}),
     ...(options.defaultAlertProvider ? { defaultAlertProvider: options.defaultAlertProvider } : {}),
   });
-  const reconciler = createReconciler(options, access, caches, hooks, clock);
+  const reconciler = createReconciler(options, access, caches, hooks, clock, enqueue);
   const queue = createReconcileQueue({
     reconciler,
     isLeader: access.isLeader,
@@ -163,7 +163,7 @@ export function startController(options: ControllerOptions): RunningController {
       stopping ??= (async () => {
         abort.abort(new Error('controller stopped'));
         started = false;
-        await shutDown(access, caches, queue, hooks);
+        await shutDown(access, caches, queue, hooks, reconciler);
         logger.info('controller stopped');
       })();
       return stopping;
@@ -178,6 +178,7 @@ function createReconciler(
   caches: ControllerCaches,
   hooks: HookServices,
   clock: Clock,
+  wake: (key: string) => void,
 ): CanaryReconciler {
   const { api } = access;
   const logger = options.logger;
@@ -214,6 +215,7 @@ function createReconciler(
     }),
     clock,
     logger: logger.child({ component: 'reconciler' }),
+    wake,
   });
 }
 
@@ -245,17 +247,19 @@ async function startAndSync(
 }
 
 /**
- * Stops in the order that loses nothing: reconciles in flight finish, notifications get a grace period,
- * the Lease is released, then the caches and the client close.
+ * Stops in the order that loses nothing: reconciles in flight finish, notifications get a grace period
+ * and what they delivered is recorded, the Lease is released, then the caches and the client close.
  */
 async function shutDown(
   access: ClusterAccess,
   caches: ControllerCaches,
   queue: WorkQueue,
   hooks: HookServices,
+  reconciler: CanaryReconciler,
 ): Promise<void> {
   await queue.shutDown();
   await hooks.stop();
+  await reconciler.recordDeliveries();
   await access.elector?.stop();
   await Promise.all(caches.all.map((group) => group.stop()));
   access.client.close();

@@ -1,11 +1,26 @@
 import type { Logger } from 'pino';
 import type { Canary } from '../api/canary.ts';
 import type { EventSeverity } from '../rollout/index.ts';
-import type { EventSink } from './executor.ts';
+import type { EventSink, NoticeDelivery } from './executor.ts';
+
+/**
+ * One receiver an event was passed on to; `done` resolves once it got it or was given up on ('sent',
+ * 'failed'), or was not tried to the end ('dropped': a full queue, a stop).
+ */
+export interface FollowerCall {
+  receiver: string;
+  done: Promise<'sent' | 'failed' | 'dropped'>;
+}
 
 /** Told about an event once it is recorded (event webhooks, alerts); queues its work and returns at once. */
 export interface EventFollower {
-  record(canary: Canary, type: EventSeverity, reason: string, message: string): void;
+  record(
+    canary: Canary,
+    type: EventSeverity,
+    reason: string,
+    message: string,
+    notice?: { key: string; time?: string; skip: ReadonlySet<string> },
+  ): readonly FollowerCall[] | undefined;
 }
 
 export interface EventChainOptions {
@@ -19,7 +34,9 @@ const MAX_REMEMBERED = 4096;
 
 /**
  * Records every event (as a Kubernetes Event), then passes it on to the followers in order. A follower that
- * throws is logged and skipped; the others still hear of the event.
+ * throws is logged and skipped; the others still hear of the event. An event with a notice (a transition
+ * recorded in status.notices) is passed on once per key instead of once per window, and the notice is told
+ * as each receiver finishes and when all have.
  */
 export class EventChain implements EventSink {
   private readonly sent = new Map<string, number>();
@@ -30,14 +47,23 @@ export class EventChain implements EventSink {
     private readonly opts: EventChainOptions,
   ) {}
 
-  async record(canary: Canary, type: EventSeverity, reason: string, message: string): Promise<unknown> {
-    const result = await this.recorder.record(canary, type, reason, message);
-    const key = `${canary.metadata.namespace ?? ''}/${canary.metadata.name}`;
-    const revision = canary.status?.lastAppliedSpec ?? '';
-    if (this.isRepeat([key, revision, type, reason, message].join('\u0000'))) return result;
+  async record(
+    canary: Canary,
+    type: EventSeverity,
+    reason: string,
+    message: string,
+    notice?: NoticeDelivery,
+  ): Promise<unknown> {
+    const result = await this.recorder.record(canary, type, reason, message, notice);
+    if (!notice) {
+      const key = `${canary.metadata.namespace ?? ''}/${canary.metadata.name}`;
+      const revision = canary.status?.lastAppliedSpec ?? '';
+      if (this.isRepeat([key, revision, type, reason, message].join('\u0000'))) return result;
+    }
+    const calls: FollowerCall[] = [];
     for (const follower of this.followers) {
       try {
-        follower.record(canary, type, reason, message);
+        calls.push(...(follower.record(canary, type, reason, message, notice) ?? []));
       } catch (err) {
         this.opts.logger.warn(
           { err: (err as Error).message, reason },
@@ -45,6 +71,7 @@ export class EventChain implements EventSink {
         );
       }
     }
+    if (notice) followDelivery(notice, calls);
     return result;
   }
 
@@ -58,4 +85,17 @@ export class EventChain implements EventSink {
     if (this.sent.size > MAX_REMEMBERED) this.sent.delete(this.sent.keys().next().value as string);
     return false;
   }
+}
+
+/** Tells the notice about each receiver as it finishes, then that all have (or that some were not reached). */
+function followDelivery(notice: NoticeDelivery, calls: readonly FollowerCall[]): void {
+  const each = calls.map(async (call) => {
+    const outcome = await call.done.catch(() => 'dropped' as const);
+    if (outcome !== 'dropped') notice.sent(call.receiver);
+    return outcome;
+  });
+  void Promise.all(each).then((outcomes) => {
+    if (outcomes.includes('dropped')) notice.released();
+    else notice.settled(calls.length > 0);
+  });
 }

@@ -10,9 +10,33 @@ import type { Router } from '../routers/router.ts';
 import { syncPrimaryAutoscaler } from './autoscaler.ts';
 import { targetConfigHashes, withConfigChecksum, withConfigChecksumTarget } from './configs.ts';
 
+/**
+ * A notice of a recorded decision (status.notices) on its way: the key every receiver gets, the receivers
+ * that already have it, and how the sink reports progress back.
+ */
+export interface NoticeDelivery {
+  key: string;
+  /** When the decision was taken (RFC 3339): what an alert sent again after a restart still reports. */
+  time?: string;
+  /** Receivers (alert names as `alert:<name>`, event webhooks as `webhook:<name>`) not to send to again. */
+  skip: ReadonlySet<string>;
+  /** A receiver has it, or gave up on it for good. */
+  sent(receiver: string): void;
+  /** Every receiver is done; `external` when any was outside the cluster (an alert or a webhook). */
+  settled(external: boolean): void;
+  /** Some receivers were not reached (a full queue, a stop): still owed, sent again on a later reconcile. */
+  released(): void;
+}
+
 /** Where Kubernetes events go (the kube package's EventRecorder fits). */
 export interface EventSink {
-  record(canary: Canary, type: EventSeverity, reason: string, message: string): Promise<unknown>;
+  record(
+    canary: Canary,
+    type: EventSeverity,
+    reason: string,
+    message: string,
+    notice?: NoticeDelivery,
+  ): Promise<unknown>;
 }
 
 export interface ExecutorDeps {

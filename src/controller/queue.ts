@@ -49,6 +49,8 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   /** Keys added while they were being processed: queued again once that run ends. */
   private readonly dirty = new Set<string>();
+  /** Keys forgotten (object deleted) while being processed: that run sets no timer and is not retried. */
+  private readonly forgotten = new Set<string>();
   private readonly timers = new Map<string, Timer>();
   private readonly failures = new Map<string, number>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -89,6 +91,7 @@ export class WorkQueue {
 
   /** Drops a key's timer and failure count (its object was deleted). */
   forget(key: string): void {
+    if (this.processing.has(key)) this.forgotten.add(key);
     this.clearTimer(key);
     this.failures.delete(key);
     this.pending.delete(key);
@@ -127,6 +130,7 @@ export class WorkQueue {
       void run.finally(() => {
         this.inFlight.delete(run);
         this.processing.delete(key);
+        this.forgotten.delete(key);
         if (this.dirty.delete(key)) this.pending.add(key);
         this.pump();
       });
@@ -139,12 +143,17 @@ export class WorkQueue {
     try {
       const result = await this.reconcile(key);
       this.failures.delete(key);
+      if (this.forgotten.has(key)) return;
       const after = result?.requeueAfterMs;
       if (after !== undefined && !this.shuttingDown) {
         if (after <= 0) this.dirty.add(key);
         else this.setTimer(key, after, this.clock.now().getTime() + after);
       }
     } catch (error) {
+      if (this.forgotten.has(key)) {
+        this.failures.delete(key);
+        return;
+      }
       if (error instanceof TerminalError) {
         this.failures.delete(key);
         this.onError?.(key, error, undefined);

@@ -13,10 +13,13 @@ import type { Clock } from '../lib/clock.ts';
 import {
   type CheckObservation,
   decide,
+  endsRollout,
   type Observations,
   planObservations,
   withCondition,
+  withDeliveries,
   withKstatusConditions,
+  withNotices,
 } from '../rollout/index.ts';
 import type { FreezeObservation } from '../rollout/windows.ts';
 import type { Router } from '../routers/router.ts';
@@ -25,6 +28,7 @@ import { targetConfigHashes, withTrackedConfigs } from './configs.ts';
 import { crossNamespaceRefProblems, withoutCrossNamespaceAlerts } from './cross-namespace.ts';
 import { type EventSink, execute } from './executor.ts';
 import { splitKey } from './keys.ts';
+import { NoticeLedger } from './notice-ledger.ts';
 import { observePrimary, observeTarget } from './observe.ts';
 import { type ReconcileResult, TerminalError } from './queue.ts';
 import { statusPatch } from './status-patch.ts';
@@ -47,6 +51,8 @@ export interface ReconcilerDeps {
   noCrossNamespaceRefs?: boolean;
   /** The ReleaseFreezes that select a canary; without it, no freeze holds any canary. */
   freezes?: (canary: Canary) => FreezeObservation[];
+  /** Queues a canary again (a notice was delivered, and that is to be recorded in its status). */
+  wake?: (key: string) => void;
 }
 
 /** The target Deployment does not exist (yet): retried with backoff, and at once when it appears. */
@@ -55,27 +61,38 @@ export class TargetMissingError extends Error {
   readonly code = 'TARGET_MISSING';
 }
 
+/**
+ * The status write of a decision met a newer Canary (409): the decision is dropped with none of its effects,
+ * and the queue reconciles again (with backoff) from the Canary as it is now.
+ */
+export class StatusConflictError extends Error {
+  override readonly name = 'StatusConflictError';
+  readonly code = 'STATUS_CONFLICT';
+}
+
 const INVALID_SPEC = 'InvalidSpec';
 
 type RawCanary = KubeObject & { status?: { conditions?: unknown; observedGeneration?: unknown } };
 
 /**
- * One reconcile of one Canary: reads only from the caches, decides with the pure state machine, runs
- * the actions, and writes status last (only what changed). Never touches any other Canary.
+ * One reconcile of one Canary: reads only from the caches, decides with the pure state machine, records the
+ * decision in status first (only what changed, guarded by the resourceVersion read), then applies its
+ * effects and sends the notices the status owes. Never touches any other Canary.
  */
 export class CanaryReconciler {
   private readonly canaries: WriteThroughCache<KubeObject>;
+  private readonly notices: NoticeLedger;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.canaries = new WriteThroughCache(deps.canaries);
+    this.notices = new NoticeLedger(deps.wake);
   }
 
   readonly reconcile = async (key: string): Promise<ReconcileResult | undefined> => {
     const { namespace, name } = splitKey(key);
     const raw = this.canaries.get(namespace, name) as RawCanary | undefined;
-    // A Canary being deleted is left alone: there is no finalizer work, and acting would re-create the
-    // objects the garbage collector is removing and alert every channel about it.
-    if (!raw || raw.metadata?.deletionTimestamp) return undefined;
+    if (!raw) return undefined;
+    if (raw.metadata?.deletionTimestamp) return this.whileDeleting(raw);
     const log = this.deps.logger.child({ canary: key });
 
     const validation = validateCanary(this.withDefaultProvider(raw));
@@ -138,18 +155,28 @@ export class CanaryReconciler {
 
     // Checks and webhooks take time: a Canary deleted meanwhile gets none of this decision's effects.
     if (this.isGone(namespace, name, raw)) return undefined;
-    const decision = decide(canary, obs, now);
-    decision.status = withKstatus(
-      withTrackedConfigs(decision.status, obs.target.revision, configHashes),
-      now,
+    const decision = withNotices(canary, decide(canary, obs, now), now);
+    const status = withDeliveries(
+      withKstatus(withTrackedConfigs(decision.status, obs.target.revision, configHashes), now),
+      this.notices.progressOf(key),
     );
+    // Intent first: the decision is recorded, guarded by the resourceVersion this tick read, before any of
+    // its effects. A conflict or a failed write drops the decision with no effect applied.
+    const patch = statusPatch(raw.status as Canary['status'], status);
+    if (patch && !(await this.patchStatus(namespace, name, patch, raw.metadata?.resourceVersion))) {
+      return undefined;
+    }
+    this.notices.prune(key, status);
+    const recorded: Canary = { ...canary, status };
     // Events carry the status they report on, so notifications show the new phase and weight.
     const events: EventSink = {
-      record: (c, type, reason, message) =>
-        this.deps.events.record({ ...c, status: decision.status }, type, reason, message),
+      record: (c, type, reason, message, notice) =>
+        this.deps.events.record({ ...c, status }, type, reason, message, notice),
     };
     let cleared = false;
     try {
+      // Every effect is idempotent and follows from the recorded status: after a crash here, the next
+      // tick derives the same effects from it (routes from canaryWeight and phase, notices still owed).
       const report = await execute(
         { deployments: this.deps.deployments, router, events, logger: log },
         canary,
@@ -160,13 +187,17 @@ export class CanaryReconciler {
         this.canaries.remember(report.canary);
         cleared = true;
       }
-      const patch = statusPatch(raw.status as Canary['status'], decision.status);
-      if (patch && !(await this.patchStatus(namespace, name, patch))) return undefined;
-      this.deps.hooks?.afterDecision(key, canary, decision.status);
-      const changed = patch !== undefined || report.writes.length > 0;
+      const notified = await this.notices.send(key, recorded, status, this.deps.events);
+      // Post-rollout hooks follow the notice of the decision that ended the rollout, so a restart before
+      // they were called still calls them.
+      for (const notice of notified.filter(endsRollout)) {
+        const ended = { ...status, phase: notice.phase, canaryWeight: notice.weight ?? 0 };
+        this.deps.hooks?.afterDecision(key, { ...canary, status: { ...status, phase: notice.from } }, ended);
+      }
+      const changed = patch !== undefined || report.writes.length > 0 || notified.length > 0;
       const fields = {
-        phase: decision.status.phase,
-        weight: decision.status.canaryWeight,
+        phase: status.phase,
+        weight: status.canaryWeight,
         reason: decision.reason.code,
         writes: report.writes,
         requeueAfterMs: decision.requeueAfterMs,
@@ -188,9 +219,39 @@ export class CanaryReconciler {
     return requeueAfterMs === undefined ? {} : { requeueAfterMs };
   };
 
+  /**
+   * A Canary being deleted: nothing of a rollout acts on it (acting would re-create the objects the garbage
+   * collector is removing and alert every channel about it). Finalizer work on deletion goes here.
+   */
+  private async whileDeleting(_raw: RawCanary): Promise<ReconcileResult | undefined> {
+    return undefined;
+  }
+
+  /**
+   * Writes the deliveries this process saw into each canary's status (on a graceful stop, once the
+   * notification queue has drained), so the next process does not send them again. Best effort: what is
+   * not written is sent again by the next process, with the same key.
+   */
+  async recordDeliveries(): Promise<void> {
+    for (const key of this.notices.canaryKeys()) {
+      const { namespace, name } = splitKey(key);
+      const raw = this.canaries.get(namespace, name) as RawCanary | undefined;
+      if (!raw || raw.metadata?.deletionTimestamp) continue;
+      const current = raw.status as Canary['status'];
+      const patch = statusPatch(current, withDeliveries(current ?? {}, this.notices.progressOf(key)));
+      if (!patch) continue;
+      try {
+        await this.patchStatus(namespace, name, patch, raw.metadata?.resourceVersion);
+      } catch (err) {
+        this.deps.logger.debug({ canary: key, err: (err as Error).message }, 'deliveries not recorded');
+      }
+    }
+  }
+
   /** The delete event of a Canary: its last written copy must not stand in for it any longer. */
   forget(obj: KubeObject): void {
     this.canaries.deleted(obj);
+    this.notices.forget(`${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`);
   }
 
   private isGone(namespace: string, name: string, read: KubeObject): boolean {
@@ -247,21 +308,31 @@ export class CanaryReconciler {
   }
 
   /**
-   * A merge patch of the object through /status: only the changed status fields are sent. False when the
-   * Canary is gone (404): there is nothing left to write to, so the reconcile ends without a retry.
+   * A merge patch of the object through /status: only the changed status fields are sent, guarded by
+   * `resourceVersion` when given. False when the Canary is gone (404): there is nothing left to write to, so
+   * the reconcile ends without a retry. A 409 throws StatusConflictError: the decision is dropped, and the
+   * retry reads the Canary as it is now.
    */
   private async patchStatus(
     namespace: string,
     name: string,
     status: Record<string, unknown>,
+    resourceVersion?: string,
   ): Promise<boolean> {
     let updated: KubeObject;
     try {
       updated = await this.deps.api.patchStatus<KubeObject>(
         { resource: RESOURCES.canary, namespace, name },
-        { status },
+        resourceVersion ? { metadata: { resourceVersion }, status } : { status },
       );
     } catch (err) {
+      if (isKubeApiError(err, 'CONFLICT')) {
+        this.canaries.forget(namespace, name);
+        throw new StatusConflictError(
+          `Canary ${namespace}/${name} changed since it was read (resourceVersion ${resourceVersion}): decision dropped, reconciling again`,
+          { cause: err },
+        );
+      }
       if (!isKubeApiError(err, 'NOT_FOUND')) throw err;
       this.canaries.forget(namespace, name);
       this.deps.logger.debug({ canary: `${namespace}/${name}` }, 'Canary deleted; status not written');

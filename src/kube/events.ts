@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isKubeApiError } from './errors.ts';
 import { RESOURCES } from './resources.ts';
@@ -44,6 +44,13 @@ export interface EventRecorderStats {
   aggregated: number;
   dropped: number;
   failed: number;
+  /** Keyed events (a transition) found already recorded, by an earlier process or an earlier try. */
+  repeated: number;
+}
+
+/** A keyed event: one Kubernetes Event per key, however often it is recorded. */
+export interface EventKey {
+  key: string;
 }
 
 /**
@@ -62,7 +69,7 @@ export class EventRecorder {
   private readonly refillIntervalMs: number;
   private readonly remembered = new Map<string, Remembered>();
   private readonly buckets = new Map<string, Bucket>();
-  readonly stats: EventRecorderStats = { created: 0, aggregated: 0, dropped: 0, failed: 0 };
+  readonly stats: EventRecorderStats = { created: 0, aggregated: 0, dropped: 0, failed: 0, repeated: 0 };
 
   constructor(opts: EventRecorderOptions) {
     this.api = opts.api;
@@ -74,9 +81,19 @@ export class EventRecorder {
     this.refillIntervalMs = opts.refillIntervalMs ?? 10_000;
   }
 
-  async record(obj: InvolvedObject, type: EventType, reason: string, message: string): Promise<void> {
+  /**
+   * Records an event. With `notice` (a transition recorded in a Canary's status) the Event is named after
+   * its key: recording it again, even from a restarted process, finds it and writes nothing.
+   */
+  async record(
+    obj: InvolvedObject,
+    type: EventType,
+    reason: string,
+    message: string,
+    notice?: EventKey,
+  ): Promise<void> {
     try {
-      await this.recordOrThrow(obj, type, reason, message);
+      await this.recordOrThrow(obj, type, reason, message, notice);
     } catch (err) {
       this.stats.failed++;
       this.logger.warn(
@@ -91,30 +108,33 @@ export class EventRecorder {
     type: EventType,
     reason: string,
     message: string,
+    notice: EventKey | undefined,
   ): Promise<void> {
     const namespace = obj.metadata.namespace ?? 'default';
     const objectKey = `${obj.kind ?? ''}/${namespace}/${obj.metadata.name}/${obj.metadata.uid ?? ''}`;
     const text =
       message.length > MAX_MESSAGE_LENGTH ? `${message.slice(0, MAX_MESSAGE_LENGTH - 3)}...` : message;
-    if (!this.take(objectKey)) {
+    // A transition is recorded once whatever the rate: there are few, and each must be seen.
+    if (!notice && !this.take(objectKey)) {
       this.stats.dropped++;
       this.logger.debug({ object: objectKey, reason }, 'event dropped by the per-object rate limit');
       return;
     }
-    const key = `${objectKey}\u0000${type}\u0000${reason}\u0000${text}`;
+    const key = notice
+      ? `${objectKey}\u0000key\u0000${notice.key}`
+      : `${objectKey}\u0000${type}\u0000${reason}\u0000${text}`;
     const timestamp = this.now()
       .toISOString()
       .replace(/\.\d{3}Z$/, 'Z');
     const seen = this.remembered.get(key);
     if (seen) {
+      if (notice) {
+        this.stats.repeated++;
+        return;
+      }
       try {
-        await this.api.mergePatch(
-          { resource: RESOURCES.event, namespace: seen.namespace, name: seen.eventName },
-          { count: seen.count + 1, lastTimestamp: timestamp },
-        );
-        seen.count++;
+        await this.addToCount(seen, timestamp);
         this.touch(key, seen);
-        this.stats.aggregated++;
         return;
       } catch (err) {
         // Events expire (1h by default); start a new one.
@@ -122,31 +142,59 @@ export class EventRecorder {
         this.remembered.delete(key);
       }
     }
-    const eventName = `${obj.metadata.name}.${this.now().getTime().toString(16)}${randomBytes(4).toString('hex')}`;
-    await this.api.create(RESOURCES.event, {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { name: eventName, namespace },
-      involvedObject: {
-        apiVersion: obj.apiVersion,
-        kind: obj.kind,
-        name: obj.metadata.name,
-        namespace,
-        uid: obj.metadata.uid,
-        resourceVersion: obj.metadata.resourceVersion,
-      },
-      type,
-      reason,
-      message: text,
-      count: 1,
-      firstTimestamp: timestamp,
-      lastTimestamp: timestamp,
-      source: { component: SOURCE_COMPONENT, host: this.instance },
-      reportingComponent: REPORTING_CONTROLLER,
-      reportingInstance: this.instance,
-    } as KubeObject);
-    this.touch(key, { eventName, namespace, count: 1, firstTimestamp: timestamp });
-    this.stats.created++;
+    // The name follows from what the event says, so a repeat finds it even when this process forgot it
+    // (a restart, the memory bound) instead of creating a duplicate.
+    const eventName = `${obj.metadata.name}.${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+    const entry: Remembered = { eventName, namespace, count: 1, firstTimestamp: timestamp };
+    try {
+      await this.api.create(RESOURCES.event, {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name: eventName, namespace },
+        involvedObject: {
+          apiVersion: obj.apiVersion,
+          kind: obj.kind,
+          name: obj.metadata.name,
+          namespace,
+          uid: obj.metadata.uid,
+          resourceVersion: obj.metadata.resourceVersion,
+        },
+        type,
+        reason,
+        message: text,
+        count: 1,
+        firstTimestamp: timestamp,
+        lastTimestamp: timestamp,
+        source: { component: SOURCE_COMPONENT, host: this.instance },
+        reportingComponent: REPORTING_CONTROLLER,
+        reportingInstance: this.instance,
+      } as KubeObject);
+      this.stats.created++;
+    } catch (err) {
+      if (!isKubeApiError(err, 'ALREADY_EXISTS')) throw err;
+      if (notice) {
+        this.stats.repeated++;
+      } else {
+        const existing = await this.api.get<KubeObject & { count?: number; firstTimestamp?: string }>({
+          resource: RESOURCES.event,
+          namespace,
+          name: eventName,
+        });
+        entry.count = typeof existing.count === 'number' ? existing.count : 1;
+        entry.firstTimestamp = existing.firstTimestamp ?? timestamp;
+        await this.addToCount(entry, timestamp);
+      }
+    }
+    this.touch(key, entry);
+  }
+
+  private async addToCount(entry: Remembered, timestamp: string): Promise<void> {
+    await this.api.mergePatch(
+      { resource: RESOURCES.event, namespace: entry.namespace, name: entry.eventName },
+      { count: entry.count + 1, lastTimestamp: timestamp },
+    );
+    entry.count++;
+    this.stats.aggregated++;
   }
 
   /** Keeps the map in least-recently-used order and within its bound. */

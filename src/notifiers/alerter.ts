@@ -5,7 +5,7 @@ import { validItems } from '../api/issues.ts';
 import { type Notification, severityAllows } from './notification.ts';
 import { createNotifier, type Notifier, type NotifierTarget } from './notifier.ts';
 import { AlertProviderError, type ProviderSources, resolveAlertProvider } from './providers.ts';
-import type { NotificationQueue } from './queue.ts';
+import type { JobOutcome, NotificationQueue } from './queue.ts';
 
 export interface DefaultAlertProvider {
   target: NotifierTarget;
@@ -41,28 +41,41 @@ export class Alerter {
 
   /** Queues the notification for every matching destination; returns how many were queued. */
   notify(canary: Pick<Canary, 'metadata'> & { spec?: unknown }, n: Notification): number {
+    return this.dispatch(canary, n).length;
+  }
+
+  /**
+   * Queues the notification for every matching destination but those in `skip` (receivers that already
+   * have it, as `alert:<name>`); each entry resolves once its receiver got it or was given up on.
+   */
+  dispatch(
+    canary: Pick<Canary, 'metadata'> & { spec?: unknown },
+    n: Notification,
+    skip: ReadonlySet<string> = new Set(),
+  ): Dispatched[] {
     const namespace = canary.metadata.namespace ?? '';
     const alerts = validAlerts(canary.spec);
-    let queued = 0;
     if (alerts.length === 0) {
       const fallback = this.opts.defaultProvider;
-      if (fallback && severityAllows(fallback.severity, n.severity)) {
-        this.opts.queue.enqueue({
-          label: 'default provider',
-          send: (signal) => this.notifierFor(fallback.target).post(n, signal),
-          onUndelivered: () => this.opts.onUndelivered?.(fallback.target.type),
-        });
-        queued++;
-      }
-      return queued;
+      if (!fallback || !severityAllows(fallback.severity, n.severity) || skip.has(DEFAULT_RECEIVER))
+        return [];
+      const done = this.opts.queue.enqueue({
+        label: 'default provider',
+        send: (signal) => this.notifierFor(fallback.target).post(n, signal),
+        onUndelivered: () => this.opts.onUndelivered?.(fallback.target.type),
+      });
+      return [{ receiver: DEFAULT_RECEIVER, done }];
     }
+    const dispatched: Dispatched[] = [];
     for (const alert of alerts) {
-      if (!severityAllows(alert.severity, n.severity)) continue;
+      const receiver = `alert:${alert.name}`;
+      if (!severityAllows(alert.severity, n.severity) || skip.has(receiver)) continue;
       const ns = alert.providerRef.namespace ?? namespace;
       const name = alert.providerRef.name;
       let providerType: AlertProviderType | 'unknown' = 'unknown';
-      this.opts.queue.enqueue({
+      const done = this.opts.queue.enqueue({
         label: `${ns}/${name}`,
+        // Resolving the provider (its Secret) is part of each attempt: a failed read is retried like a post.
         send: async (signal) => {
           const target = await resolveAlertProvider(this.opts.sources, ns, name).catch((err: unknown) => {
             if (err instanceof AlertProviderError && err.providerType) providerType = err.providerType;
@@ -73,10 +86,19 @@ export class Alerter {
         },
         onUndelivered: () => this.opts.onUndelivered?.(providerType),
       });
-      queued++;
+      dispatched.push({ receiver, done });
     }
-    return queued;
+    return dispatched;
   }
+}
+
+/** The receiver name of the controller-wide default provider. */
+export const DEFAULT_RECEIVER = 'alert:default';
+
+/** One receiver a notification was queued for; `done` says how its job ended. */
+export interface Dispatched {
+  receiver: string;
+  done: Promise<JobOutcome>;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Canary } from '../api/canary.ts';
 import type { ReasonCode } from '../rollout/index.ts';
-import type { Alerter } from './alerter.ts';
+import type { Alerter, Dispatched } from './alerter.ts';
 import { type Notification, severityOf } from './notification.ts';
 
 type EventType = 'Normal' | 'Warning';
@@ -19,9 +19,23 @@ export interface AlertSinkOptions {
 export class AlertSink {
   constructor(private readonly opts: AlertSinkOptions) {}
 
-  record(canary: Canary, type: EventType, reason: string, message: string): void {
-    const n = notificationFor(canary, type, reason, message, this.opts.now(), this.opts.clusterName);
-    this.opts.alerter.notify(canary, n);
+  /**
+   * Queues the alerts of an event; with a notice (a recorded transition), they carry its key, skip the
+   * receivers that already have it, and report when each is done.
+   */
+  record(
+    canary: Canary,
+    type: EventType,
+    reason: string,
+    message: string,
+    notice?: { key: string; time?: string; skip: ReadonlySet<string> },
+  ): Dispatched[] {
+    // An alert sent again after a restart reports when its transition happened.
+    const recorded = notice?.time ? Date.parse(notice.time) : Number.NaN;
+    const at = Number.isFinite(recorded) ? new Date(recorded) : this.opts.now();
+    const n = notificationFor(canary, type, reason, message, at, this.opts.clusterName);
+    if (!notice) return this.opts.alerter.dispatch(canary, n);
+    return this.opts.alerter.dispatch(canary, { ...n, key: notice.key }, notice.skip);
   }
 }
 

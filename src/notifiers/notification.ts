@@ -17,6 +17,11 @@ export interface Notification {
   cluster?: string;
   /** RFC 3339. */
   time: string;
+  /**
+   * The transition's key (canary uid, revision, reason, time), recorded in the Canary's status.notices: the
+   * same notice sent again carries the same key, so a receiver can drop a repeat.
+   */
+  key?: string;
 }
 
 const ORDER: Record<AlertSeverity, number> = { info: 0, warn: 1, error: 2 };

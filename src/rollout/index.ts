@@ -13,6 +13,14 @@ export {
   manualActionPatch,
   readManualAction,
 } from './manual.ts';
+export {
+  endsRollout,
+  type NoticeProgress,
+  noticeKey,
+  pendingNotices,
+  withDeliveries,
+  withNotices,
+} from './notices.ts';
 export { isInRollout, isSteady, LIVE_PHASES, PHASES, type Phase } from './phases.ts';
 export { checksDue, gatesDue, planObservations } from './plan.ts';
 export {

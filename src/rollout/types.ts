@@ -51,7 +51,10 @@ export interface Observations {
 
 export type EventSeverity = 'Normal' | 'Warning';
 
-/** Side effects are data: the executor runs them in order, then writes the status. */
+/**
+ * Side effects are data. The controller records the decision first (its events as status.notices, see
+ * `withNotices`), then the executor runs the rest in order; each follows from the recorded status.
+ */
 export type Action =
   | { type: 'ensurePrimary' }
   /** Keeps `<autoscaler>-primary` in line with spec.autoscalerRef; a missing source HPA is a warning. */

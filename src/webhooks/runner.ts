@@ -82,17 +82,22 @@ export class WebhookRunner {
     return undefined;
   }
 
-  /** Calls a hook whose answer decides nothing (post-rollout, event): the outcome is only logged. */
-  fire(canaryKey: string, hook: CanaryWebhook, payload: WebhookPayload): void {
+  /**
+   * Calls a hook whose answer decides nothing (post-rollout, event): the outcome is only logged. The promise
+   * (never rejected) resolves once the call is done, dropped or given up on.
+   */
+  fire(canaryKey: string, hook: CanaryWebhook, payload: WebhookPayload): Promise<unknown> {
     if (this.waiting.length >= this.maxQueued) {
       this.stats.dropped++;
       this.opts.logger.warn(
         { canary: canaryKey, hook: hook.name, type: hook.type },
         'webhook queue full: call dropped',
       );
-      return;
+      return Promise.resolve();
     }
-    this.track(this.run(canaryKey, hook, payload));
+    const call = this.run(canaryKey, hook, payload);
+    this.track(call);
+    return call.catch(() => {});
   }
 
   /** Drops every cached answer of a canary (it was deleted). */

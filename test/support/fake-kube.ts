@@ -181,6 +181,9 @@ export class InMemoryKubeApi implements KubeApi {
     const current = this.must(ref);
     const patched = applyMergePatch(current, patch) as Record<string, unknown>;
     const next = { ...structuredClone(current), status: patched.status } as KubeObject;
+    // metadata.resourceVersion in the patch is a precondition (409 when stale), as on a real API server.
+    const expected = (patch as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion;
+    if (expected) next.metadata = { ...next.metadata, resourceVersion: expected };
     return structuredClone(this.update(ref.resource, current, next, true)) as T;
   }
 

@@ -4,8 +4,8 @@ import { checksDue } from '../plan.ts';
 import { PROGRESSING_CONDITION_REASON, reasons } from '../reasons.ts';
 import { releaseGate } from '../release-gate.ts';
 import { withCondition, withHistory } from '../status.ts';
-import { isFinalStep, stepRemainingMs, timeOf } from '../step.ts';
-import type { Action, Decision, Reason } from '../types.ts';
+import { isFinalStep, isOpeningStep, stepRemainingMs, timeOf } from '../step.ts';
+import type { Action, Decision, Reason, Weights } from '../types.ts';
 import { judge } from '../verdicts.ts';
 import { hasWeightSteps, nextWeight, sameWeights, weightsFor } from '../weights.ts';
 import { promote, promoteOrWait } from './promotion.ts';
@@ -27,6 +27,7 @@ export type StepRule = (ctx: Context) => StepOutcome | undefined;
 export const STEP_RULES: readonly StepRule[] = [
   canaryNotReady, // hold; roll back once progressDeadlineSeconds have passed
   analysisSkipped, // spec.skipAnalysis: promote without checks or gates
+  routesBehind, // a due step whose weight never reached the routes: set them, measure a full interval
   stepNotDue, // hold until an interval has passed since the last step
   gateAnswerPending, // hold until every due gate has answered
   rollbackAsked, // a rollback hook answered 2xx: roll back
@@ -49,15 +50,21 @@ export function progress(ctx: Context): Decision {
   return advance(ctx, actions);
 }
 
+/** The routes the recorded status asks for: the current weight, or all matching requests in A/B testing. */
+function desiredWeights(ctx: Context): Weights {
+  const analysis = ctx.canary.spec.analysis ?? {};
+  // A/B testing: the requests matching spec.analysis.match all go to a ready canary; the rest stay on the primary.
+  const abTesting = !hasWeightSteps(analysis) && (analysis.match?.length ?? 0) > 0;
+  return abTesting && canaryReady(ctx)
+    ? { primary: 0, canary: 100 }
+    : weightsFor(ctx.status.canaryWeight ?? 0);
+}
+
 /** What every tick of a rollout keeps in place: the routes at the current weight, the canary scaled up. */
 function stepActions(ctx: Context): Action[] {
   const { obs } = ctx;
-  const analysis = ctx.canary.spec.analysis ?? {};
   const actions: Action[] = [{ type: 'ensureRoutes' }];
-  // A/B testing: the requests matching spec.analysis.match all go to a ready canary; the rest stay on the primary.
-  const abTesting = !hasWeightSteps(analysis) && (analysis.match?.length ?? 0) > 0;
-  const desired =
-    abTesting && canaryReady(ctx) ? { primary: 0, canary: 100 } : weightsFor(ctx.status.canaryWeight ?? 0);
+  const desired = desiredWeights(ctx);
   if (!sameWeights(obs.routes, desired)) actions.push({ type: 'setWeights', weights: desired });
   if (obs.target.replicas === 0) actions.push({ type: 'scaleTarget', replicas: canaryReplicas(ctx) });
   return actions;
@@ -97,6 +104,20 @@ function canaryNotReady(ctx: Context): StepOutcome | undefined {
 
 function analysisSkipped(ctx: Context): StepOutcome | undefined {
   return ctx.canary.spec.skipAnalysis ? { kind: 'promote', skipAnalysis: true } : undefined;
+}
+
+/**
+ * The step is due but the routes never got the recorded weight (the controller stopped between the status
+ * write and the route write, and was down for an interval or more): the checks would judge the old weight.
+ * The routes are set with this tick's actions and the step starts over from now.
+ */
+function routesBehind(ctx: Context): StepOutcome | undefined {
+  const routes = ctx.obs.routes;
+  if (!routes || sameWeights(routes, desiredWeights(ctx))) return undefined;
+  if (stepRemainingMs(ctx.canary, ctx.status, ctx.nowMs) > 0 || isOpeningStep(ctx.canary, ctx.status))
+    return undefined;
+  stepTaken(ctx);
+  return holdFor(reasons.waitingForStep(ctx.status.canaryWeight ?? 0, ctx.intervalMs), ctx.intervalMs);
 }
 
 function stepNotDue(ctx: Context): StepOutcome | undefined {
