@@ -210,6 +210,35 @@ describe('petrel get, explain, retry against the sandbox with the controller', (
     expect((await getCanary(env.api, ns)).metadata?.annotations?.['petrel.dev/action']).toBeUndefined();
   }, 120_000);
 
+  it('get and explain name the freeze that holds a new revision and when it ends', async () => {
+    const ns = 'cli-freeze';
+    await prepare(ns);
+    const kubeconfig = { KUBECONFIG: env.sandbox.kubeconfigPath };
+    const freeze = cliIo(kubeconfig);
+    expect(
+      await runCli(['freeze', 'year-end', '-n', ns, '--until', '1h', '--reason', 'holidays'], freeze.io),
+    ).toBe(0);
+    await setImage(env.api, ns, 'podinfo:2.0');
+    await waitForPhase(env.api, ns, ['Waiting']);
+    const get = cliIo(kubeconfig);
+    expect(await runCli(['get', 'canary', 'podinfo', '-n', ns], get.io)).toBe(0);
+    expect(get.out()).toContain('freeze: new rollouts are frozen by ReleaseFreeze year-end (holidays)');
+    expect(get.out()).toContain('Revisions   target a new revision (waiting to start)');
+    expect(get.out()).toMatch(
+      /Window {6}may advance, may not start; next opening \d{4}-\d\d-\d\d \d\d:\d\d UTC/,
+    );
+    const explain = cliIo(kubeconfig);
+    expect(await runCli(['explain', 'podinfo', '-n', ns], explain.io)).toBe(0);
+    expect(explain.out()).toMatch(
+      /The rollout starts at \d{4}-\d\d-\d\d \d\d:\d\d UTC \(.*\), when the freeze ends\./,
+    );
+    const table = cliIo(kubeconfig);
+    expect(await runCli(['get', 'canaries', '-n', ns], table.io)).toBe(0);
+    expect(table.out()).toMatch(
+      /podinfo\s+Waiting\s+0%\s+0\/5\s+0\/2\s+\S+\s+new rollouts are frozen by ReleaseFreeze year-end/,
+    );
+  }, 60_000);
+
   describe('on the canaries left by the rollouts above', () => {
     const kubeconfig = () => ({ KUBECONFIG: env.sandbox.kubeconfigPath });
 

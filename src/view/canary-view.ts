@@ -6,7 +6,7 @@ import { maxWeightOf } from '../rollout/weights.ts';
 import { advanceAnswer, type FreezeObservation, formatInstant, startAnswer } from '../rollout/windows.ts';
 import { checkViews, lastAnalysis } from './checks.ts';
 import { type KubeEventLike, recentEvents } from './events.ts';
-import type { CanaryRow, CanaryView, HoldView, WindowView } from './model.ts';
+import type { CanaryRow, CanaryView, EventView, HoldView, WindowView } from './model.ts';
 import { readCanary } from './read.ts';
 import { stepOf } from './steps.ts';
 
@@ -47,7 +47,7 @@ export function viewCanary(raw: unknown, events: readonly KubeEventLike[], opts:
     namespace: canary.metadata.namespace ?? '',
     name: canary.metadata.name ?? '',
     phase,
-    message: condition(canary, 'Promoted')?.message ?? recent.at(-1)?.message ?? '',
+    message: latestMessage(canary, recent),
     holds,
     weight: status.canaryWeight ?? 0,
     maxWeight: maxWeightOf(canary.spec.analysis ?? {}),
@@ -62,6 +62,7 @@ export function viewCanary(raw: unknown, events: readonly KubeEventLike[], opts:
     revisions: {
       ...(status.lastAppliedSpec ? { target: status.lastAppliedSpec } : {}),
       ...(status.lastPromotedSpec ? { primary: status.lastPromotedSpec } : {}),
+      ...(newRevisionWaiting(canary, recent) ? { newRevisionWaiting: true } : {}),
     },
     ...(status.lastTransitionTime ? { since: status.lastTransitionTime } : {}),
   };
@@ -86,6 +87,43 @@ export function canaryRow(raw: unknown, opts: ViewOptions): CanaryRow {
     note,
     ...(view.since ? { since: view.since } : {}),
   };
+}
+
+/** The start holds of release-gate.ts: a new revision waits to begin its rollout. */
+const START_HOLDS = new Set(['ReleaseFrozen', 'WaitingForReleaseWindow']);
+
+/**
+ * A new revision waits to start: a start hold, a closed confirm-rollout, or Waiting with the last applied
+ * revision already promoted (a rollout in flight has applied a revision the primary does not run).
+ */
+function newRevisionWaiting(canary: Canary, recent: readonly EventView[]): boolean {
+  const status = canary.status ?? {};
+  if (status.phase !== 'Waiting') return false;
+  const held = condition(canary, HELD_CONDITION);
+  if (held?.status === 'True') return START_HOLDS.has(held.reason ?? '');
+  return (
+    recent.at(-1)?.reason === 'WaitingForConfirmation' || status.lastAppliedSpec === status.lastPromotedSpec
+  );
+}
+
+/**
+ * The words of the latest decision: of the Promoted, Held and Paused conditions and the latest event,
+ * the most recent (an event wins a tie: it is the decision's own reason). Holds do not rewrite Promoted,
+ * so its message alone can be older than what holds the canary now.
+ */
+function latestMessage(canary: Canary, recent: readonly EventView[]): string {
+  const candidates: { time: string; message: string }[] = [];
+  for (const type of ['Promoted', HELD_CONDITION, 'Paused']) {
+    const c = condition(canary, type);
+    if (c?.message && (type === 'Promoted' || c.status === 'True')) {
+      candidates.push({ time: c.lastUpdateTime ?? c.lastTransitionTime ?? '', message: c.message });
+    }
+  }
+  const last = recent.at(-1);
+  if (last?.message) candidates.push({ time: last.time ?? '', message: last.message });
+  let best: { time: string; message: string } | undefined;
+  for (const candidate of candidates) if (!best || candidate.time >= best.time) best = candidate;
+  return best?.message ?? '';
 }
 
 function condition(canary: Canary, type: string): CanaryCondition | undefined {

@@ -47,8 +47,12 @@ function why(view: CanaryView, now: Date): string[] {
   lines.push(
     `Traffic: ${view.weight}% to the canary, ${100 - view.weight}% to the primary; ${stepText}. Failed checks: ${view.failedChecks} of ${view.threshold} (the canary is rolled back at ${view.threshold}).`,
   );
-  const { target, primary } = view.revisions;
-  if (target || primary) {
+  const { target, primary, newRevisionWaiting } = view.revisions;
+  if (newRevisionWaiting) {
+    lines.push(
+      `A new revision of the target waits to start its rollout; the primary runs ${primary ?? 'no promoted revision yet'}.`,
+    );
+  } else if (target || primary) {
     const same = target !== undefined && target === primary;
     lines.push(
       same
@@ -58,7 +62,7 @@ function why(view: CanaryView, now: Date): string[] {
   }
   if (view.window) {
     const w = view.window;
-    const now = `Release windows: a rollout may ${w.mayStart ? '' : 'not '}start and may ${w.mayAdvance ? '' : 'not '}advance now`;
+    const now = `Release windows and freezes: a rollout may ${w.mayStart ? '' : 'not '}start and may ${w.mayAdvance ? '' : 'not '}advance now`;
     lines.push(`${now}${w.nextChange ? `; that changes at ${w.nextChange}` : ''}.`);
   }
   return lines;

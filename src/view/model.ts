@@ -23,7 +23,11 @@ export interface CanaryView {
   checkedAt?: string;
   /** The most recent events on the Canary, oldest first. */
   events: EventView[];
-  revisions: { target?: string; primary?: string };
+  /**
+   * `target` is the revision last applied (the one rolled out or failed); a newer one that waits to
+   * start (a freeze, a closed window, confirm-rollout) is only known to be there: `newRevisionWaiting`.
+   */
+  revisions: { target?: string; primary?: string; newRevisionWaiting?: boolean };
   /** When the phase last changed, RFC 3339. */
   since?: string;
 }

@@ -62,12 +62,11 @@ export function renderCanary(view: CanaryView, style: Style, now: Date): string[
     `${label('Failed', style)} ${view.failedChecks > 0 ? style.bad(failed) : failed} checks (rolled back at ${view.threshold})`,
   );
   if (view.window) lines.push(`${label('Window', style)} ${windowText(view)}`);
+  const { target, primary, newRevisionWaiting } = view.revisions;
+  const targetText = newRevisionWaiting ? 'a new revision (waiting to start)' : shortRevision(target);
+  const promoted = !newRevisionWaiting && target !== undefined && target === primary;
   lines.push(
-    `${label('Revisions', style)} target ${shortRevision(view.revisions.target)}  primary ${shortRevision(view.revisions.primary)}${
-      view.revisions.target && view.revisions.target === view.revisions.primary
-        ? style.dim('  (promoted)')
-        : ''
-    }`,
+    `${label('Revisions', style)} target ${targetText}  primary ${shortRevision(primary)}${promoted ? style.dim('  (promoted)') : ''}`,
   );
   if (view.message) lines.push(`${label('Message', style)} ${view.message}`);
   lines.push('');
