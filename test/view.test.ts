@@ -312,3 +312,16 @@ describe('the view of one rollout', () => {
     expect(styleFor({ isTTY: false }, { FORCE_COLOR: '1' }).bad('x')).toMatch(ESCAPE);
   });
 });
+
+describe('the shape of src/view', () => {
+  it('stays pure: it imports only api/ and rollout/ (and no Node or npm module), so any front end can use it', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const dir = new URL('../src/view/', import.meta.url);
+    const imports = readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .flatMap((f) =>
+        [...readFileSync(new URL(f, dir), 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]),
+      );
+    expect(imports.filter((i) => !/^\.\/|^\.\.\/(api|rollout)\//.test(i ?? ''))).toEqual([]);
+  });
+});
