@@ -19,11 +19,15 @@ export class Screen {
     private readonly tty: boolean,
   ) {}
 
-  draw(lines: readonly string[]): void {
+  draw(frameLines: readonly string[]): void {
+    let lines = frameLines;
     const frame = lines.join('\n');
     if (frame === this.last) return;
     this.last = frame;
     if (this.tty) {
+      // A frame taller than the terminal would scroll and break drawing in place: keep what fits.
+      const rows = (this.out as { rows?: number }).rows;
+      if (rows && lines.length > rows - 1) lines = [...lines.slice(0, rows - 2), '...'];
       this.out.write(`${HOME}${lines.map((l) => `${l}${CLEAR_LINE_END}`).join('\n')}\n${CLEAR_BELOW}`);
       return;
     }

@@ -3,7 +3,7 @@ import { isKubeApiError } from '../../kube/errors.ts';
 import { ResilientInformer } from '../../kube/informer.ts';
 import { RESOURCES } from '../../kube/resources.ts';
 import type { KubeApi, KubeObject } from '../../kube/types.ts';
-import type { KubeEventLike } from '../../view/events.ts';
+import { isEventOf, type KubeEventLike } from '../../view/events.ts';
 import { OPTIONAL_KINDS, type Scope, type Snapshot } from './source.ts';
 
 export interface WatchOptions {
@@ -88,11 +88,20 @@ export class ClusterWatch {
       userAgent: this.opts.userAgent,
       backoff: { maxMs: 5_000 },
     });
-    const changed = () => {
+    const { namespace, name } = this.opts.scope;
+    // Events of other objects in the namespace (pods, other canaries) change nothing on this view.
+    const relevant = (obj: KubeObject) =>
+      resource !== OPTIONAL_KINDS.events || !name || isEventOf(obj as KubeEventLike, namespace ?? '', name);
+    const changed = (obj?: KubeObject) => {
+      if (obj && !relevant(obj)) return;
       this.lastError = undefined;
       this.schedule();
     };
-    informer.on('add', changed).on('update', changed).on('delete', changed).on('synced', changed);
+    informer
+      .on('add', changed)
+      .on('update', changed)
+      .on('delete', changed)
+      .on('synced', () => changed());
     informer.on('error', (err) => {
       this.lastError = `lost the watch of ${resource.plural} (${err instanceof Error ? err.message : String(err)}): reconnecting`;
       this.schedule();
