@@ -146,6 +146,26 @@ describe('petrel retry in the state machine', () => {
     expect(decision.status.phase).toBe('Failed');
   });
 
+  it('finishes quietly when replayed after a crash: the rollout already restarted after the request', () => {
+    const first = decide(failedCanary(), observations(), NOW);
+    const replayed = { ...failedCanary(), status: first.status };
+    const later = new Date(NOW.getTime() + 500);
+    const decision = decide(
+      replayed,
+      observations({ manual: { action: 'retry', by: 'alice', at: '2026-12-03T09:59:59Z' } }),
+      later,
+    );
+    expect(decision.actions).toEqual([{ type: 'clearManualAction' }]);
+    expect(decision.status).toEqual({ ...first.status });
+    // A request made after that transition is a new one, and is refused while the rollout runs.
+    const fresh = decide(
+      replayed,
+      observations({ manual: { action: 'retry', by: 'alice', at: '2026-12-03T10:00:01Z' } }),
+      later,
+    );
+    expect(fresh.reason.code).toBe('RetryRefused');
+  });
+
   it('does nothing while spec.suspend holds the canary: the annotation stays for later', () => {
     const decision = decide(failedCanary({}, { suspend: true }), observations(), NOW);
     expect(decision.reason.code).toBe('Suspended');

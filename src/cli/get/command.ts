@@ -206,6 +206,8 @@ export function readError(err: unknown, scope: Scope): string {
   if (isKubeApiError(err, 'NOT_FOUND') && scope.name) return notFound(scope);
   if (isKubeApiError(err, 'NOT_FOUND'))
     return 'the Canary resource is not installed in this cluster: apply the CRDs (petrel crds --out DIR, or the Helm chart)';
+  if (isKubeApiError(err, 'NETWORK') || isKubeApiError(err, 'TIMEOUT'))
+    return `cannot reach the Kubernetes API server (${err.message}): check --kubeconfig and --context`;
   if (isKubeApiError(err, 'FORBIDDEN'))
     return `not allowed to read canaries.petrel.dev${scope.namespace ? ` in ${scope.namespace}` : ''}: ${err.message}`;
   return err instanceof Error ? err.message : String(err);

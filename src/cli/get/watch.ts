@@ -35,6 +35,12 @@ export class ClusterWatch {
 
   /** Starts every watch; resolves once the canaries are listed, rejects with the last error if `signal` fires first. */
   async start(signal: AbortSignal): Promise<void> {
+    // One plain list first: a wrong server, a missing CRD or a missing permission fails at once, clearly.
+    await this.opts.api.list(RESOURCES.canary, {
+      namespace: this.opts.scope.namespace,
+      timeoutMs: 10_000,
+      signal,
+    });
     const kinds = Object.entries(OPTIONAL_KINDS).filter(([key]) => key !== 'events' || this.opts.scope.name);
     await Promise.all(kinds.map(([key, resource]) => this.startOptional(key, resource)));
     await this.canaries.start();

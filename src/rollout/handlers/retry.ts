@@ -2,6 +2,7 @@ import type { CanaryStatus } from '../../api/canary.ts';
 import type { Context } from '../context.ts';
 import type { ManualAction } from '../manual.ts';
 import { canaryReplicas, event, PROMOTED, routeToPrimary } from '../outcomes.ts';
+import { isInRollout } from '../phases.ts';
 import { PROGRESSING_CONDITION_REASON, reasons } from '../reasons.ts';
 import { withCondition } from '../status.ts';
 import type { Action, Decision } from '../types.ts';
@@ -17,6 +18,14 @@ const CLEAR: Action = { type: 'clearManualAction' };
  * canary of an unchanged revision refuses the retry with the reason, in an event.
  */
 export function retry(ctx: Context, manual: ManualAction): Decision {
+  if (carriedOut(ctx, manual)) {
+    // A replay after a crash between the status write and the annotation's removal: just finish it.
+    return {
+      status: ctx.status,
+      actions: [{ ...CLEAR }],
+      reason: reasons.retried(manual.by, ctx.obs.target.revision),
+    };
+  }
   const why = refusal(ctx);
   if (why) {
     const reason = reasons.retryRefused(manual.by, why);
@@ -47,6 +56,19 @@ export function retry(ctx: Context, manual: ManualAction): Decision {
     ),
   };
   return { status, actions, reason, requeueAfterMs: Math.min(ctx.intervalMs, ctx.deadlineSeconds * 1000) };
+}
+
+/** The rollout is in flight again since the retry was asked for: this retry already happened. */
+function carriedOut(ctx: Context, manual: ManualAction): boolean {
+  const asked = manual.at ? Date.parse(manual.at) : Number.NaN;
+  const moved = ctx.status.lastTransitionTime ? Date.parse(ctx.status.lastTransitionTime) : Number.NaN;
+  return (
+    isInRollout(ctx.status.phase) &&
+    ctx.status.lastAppliedSpec === ctx.obs.target.revision &&
+    Number.isFinite(asked) &&
+    Number.isFinite(moved) &&
+    moved >= asked
+  );
 }
 
 /** Why this canary cannot be retried now; undefined when it can. */
