@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { delimiter } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createKubeApi, type HttpKubeApi } from '../kube/client.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
@@ -46,7 +48,11 @@ export function connect(
   return { kubeConfig, api: createKubeApi({ kubeConfig, userAgent }), namespace, user };
 }
 
-/** KUBECONFIG may list several files (as kubectl merges them); the first one that is set is read. */
+/**
+ * KUBECONFIG may list several files, which kubectl merges; here the first that exists is read (the one
+ * whose current-context kubectl would use in the common case of one file per cluster).
+ */
 function firstPath(list: string): string {
-  return list.split(':').find((p) => p !== '') ?? list;
+  const paths = list.split(delimiter).filter((p) => p !== '');
+  return paths.find((p) => existsSync(p)) ?? paths[0] ?? list;
 }
