@@ -392,6 +392,36 @@ describe('petrel completion', () => {
     expect(out.trim()).toBe('explain');
   });
 
+  it('completes Canary names by asking petrel itself, with the -n and --context of the line', async () => {
+    const t = cliIo();
+    await runCli(['completion', 'bash'], t.io);
+    const file = join(dir, 'petrel-names.bash');
+    await writeFile(file, t.out());
+    // A stand-in petrel on the PATH: records its arguments, answers as get canaries -o name does.
+    const bin = join(dir, 'bin');
+    await import('node:fs/promises').then((fs) => fs.mkdir(bin, { recursive: true }));
+    const fake = join(bin, 'petrel');
+    await writeFile(
+      fake,
+      `#!/bin/sh\necho "$@" > ${join(dir, 'args')}\necho canary.petrel.dev/podinfo\necho canary.petrel.dev/payments\n`,
+      { mode: 0o755 },
+    );
+    const line = 'COMP_WORDS=(petrel explain -n demo --context prod p) COMP_CWORD=6';
+    const check = spawn('bash', ['-c', `source ${file} && ${line} && _petrel && echo "\${COMPREPLY[@]}"`], {
+      env: { PATH: `${bin}:${process.env.PATH ?? ''}` },
+    });
+    let out = '';
+    check.stdout.on('data', (c) => {
+      out += c;
+    });
+    expect(await new Promise<number | null>((resolve) => check.once('exit', resolve))).toBe(0);
+    expect(out.trim().split(' ').sort()).toEqual(['payments', 'podinfo']);
+    const { readFile } = await import('node:fs/promises');
+    expect((await readFile(join(dir, 'args'), 'utf8')).trim()).toBe(
+      'get canaries -n demo --context prod -o name',
+    );
+  });
+
   it('prints a zsh script, and refuses another shell with exit 2', async () => {
     const zsh = cliIo();
     expect(await runCli(['completion', 'zsh'], zsh.io)).toBe(0);
