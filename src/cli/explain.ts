@@ -1,7 +1,7 @@
 import { type Explanation, explainCanary } from '../view/explain.ts';
 import { parseCommandLine, usageError } from './command-line.ts';
 import { CONNECTION_FLAGS, CONNECTION_USAGE, type Connection, connect } from './connection.ts';
-import { readError } from './get/command.ts';
+import { readError } from './get/messages.ts';
 import { formatDocument } from './get/output.ts';
 import { checkLines } from './get/render-canary.ts';
 import { canaryIn, eventsOf, freezesOf, readSnapshot } from './get/source.ts';

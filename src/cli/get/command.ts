@@ -1,16 +1,13 @@
-import { isKubeApiError } from '../../kube/errors.ts';
-import type { KubeObject } from '../../kube/types.ts';
-import { canaryRow, viewCanary } from '../../view/canary-view.ts';
 import { parseCommandLine, usageError } from '../command-line.ts';
 import { CONNECTION_FLAGS, CONNECTION_USAGE, type Connection, connect } from '../connection.ts';
 import type { CliIo, Command } from '../run.ts';
-import { formatDocument, OUTPUT_FORMATS, type OutputFormat } from './output.ts';
-import { renderCanary } from './render-canary.ts';
-import { renderTable } from './render-table.ts';
+import { notFound, readError } from './messages.ts';
+import { OUTPUT_FORMATS, type OutputFormat } from './output.ts';
+import { present, type Request } from './present.ts';
 import { Screen } from './screen.ts';
-import { canaryIn, eventsOf, freezesOf, readSnapshot, type Scope, type Snapshot } from './source.ts';
+import { canaryIn, readSnapshot, type Snapshot } from './source.ts';
 import { stopSignal } from './stop.ts';
-import { PLAIN, type Style, styleFor } from './style.ts';
+import { PLAIN, styleFor } from './style.ts';
 import { ClusterWatch } from './watch.ts';
 
 const USAGE = `usage: petrel get canary NAME [-n NAMESPACE] [-w] [-o json|yaml|name]
@@ -37,13 +34,6 @@ const FLAGS = {
 const SINGULAR = new Set(['canary', 'canaries.petrel.dev', 'canary.petrel.dev', 'canaries']);
 /** How long a watch may take to list the canaries before the command gives up. */
 const SYNC_TIMEOUT_MS = 30_000;
-
-interface Request {
-  scope: Scope;
-  allNamespaces: boolean;
-  output?: OutputFormat;
-  watch: boolean;
-}
 
 export const getCommand: Command = async (args, io) => {
   const commandLine = { command: 'petrel get', usage: USAGE, flags: FLAGS, positionals: true };
@@ -101,11 +91,13 @@ async function watchView(connection: Connection, request: Request, io: CliIo): P
   const stop = stopSignal(io);
   let watch: ClusterWatch | undefined;
   let ready = false;
+  let lastDocument: string | undefined;
   const draw = () => {
     if (!watch || !ready || stop.signal.aborted) return;
     const shown = present(watch.snapshot(), request, style, new Date(), true, watch.problem);
-    if (request.output && request.output !== 'name') io.stdout.write(shown.text);
-    else screen.draw(shown.lines);
+    if (!request.output || request.output === 'name') screen.draw(shown.lines);
+    else if (shown.text !== lastDocument) io.stdout.write(shown.text);
+    lastDocument = shown.text;
   };
   watch = new ClusterWatch({
     kubeConfig: connection.kubeConfig,
@@ -120,7 +112,8 @@ async function watchView(connection: Connection, request: Request, io: CliIo): P
       await watch.start(AbortSignal.any([stop.signal, AbortSignal.timeout(SYNC_TIMEOUT_MS)]));
     } catch (err) {
       if (stop.signal.aborted) return 0;
-      io.stderr.write(`petrel get: ${readError(err, request.scope)}\n`);
+      // Lists failed here, not a get of the canary: a 404 means the CRD, not the name.
+      io.stderr.write(`petrel get: ${readError(err, { namespace: request.scope.namespace })}\n`);
       return 1;
     }
     const { namespace, name } = request.scope;
@@ -139,76 +132,4 @@ async function watchView(connection: Connection, request: Request, io: CliIo): P
     stop.dispose();
     await watch.stop();
   }
-}
-
-/** What one snapshot shows: the lines of a view, or a document for scripts. */
-function present(
-  snapshot: Snapshot,
-  request: Request,
-  style: Style,
-  now: Date,
-  watching: boolean,
-  problem?: string,
-): { lines: string[]; text: string } {
-  const { namespace, name } = request.scope;
-  const footer = [
-    ...(problem ? ['', style.warn(problem)] : []),
-    ...Object.entries(snapshot.unreadable).map(([kind, why]) => style.dim(`(${kind} not shown: ${why})`)),
-  ];
-  if (name) {
-    const canary = canaryIn(snapshot, namespace ?? '', name);
-    if (!canary) {
-      const lines = [
-        `Canary ${namespace}/${name} was deleted; waiting for it to be created again (Ctrl-C to stop)`,
-        ...footer,
-      ];
-      return {
-        lines,
-        text:
-          request.output === 'json' || request.output === 'yaml'
-            ? formatDocument({ deleted: true, namespace, name }, request.output, watching)
-            : `${lines.join('\n')}\n`,
-      };
-    }
-    const view = viewCanary(canary, eventsOf(snapshot, namespace ?? '', name), {
-      now,
-      freezes: freezesOf(snapshot, canary),
-    });
-    if (request.output === 'json' || request.output === 'yaml')
-      return { lines: [], text: formatDocument(view, request.output, watching) };
-    if (request.output === 'name') return lines([`canary.petrel.dev/${name}`]);
-    return lines([...renderCanary(view, style, now), ...footer]);
-  }
-  const canaries = [...snapshot.canaries].sort(byNamespaceAndName);
-  if (request.output === 'json' || request.output === 'yaml') {
-    const items = canaries.map((c) => viewCanary(c, [], { now, freezes: freezesOf(snapshot, c) }));
-    return { lines: [], text: formatDocument({ items }, request.output, watching) };
-  }
-  if (request.output === 'name') return lines(canaries.map((c) => `canary.petrel.dev/${c.metadata?.name}`));
-  const rows = canaries.map((c) => canaryRow(c, { now, freezes: freezesOf(snapshot, c) }));
-  return lines([...renderTable(rows, style, { allNamespaces: request.allNamespaces, now }), ...footer]);
-}
-
-function lines(list: string[]): { lines: string[]; text: string } {
-  return { lines: list, text: list.length > 0 ? `${list.join('\n')}\n` : '' };
-}
-
-function byNamespaceAndName(a: KubeObject, b: KubeObject): number {
-  const key = (o: KubeObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
-  return key(a).localeCompare(key(b));
-}
-
-export function notFound(scope: Scope): string {
-  return `Canary ${scope.namespace}/${scope.name} was not found: check the name and -n NAMESPACE (petrel get canaries -A lists them all)`;
-}
-
-export function readError(err: unknown, scope: Scope): string {
-  if (isKubeApiError(err, 'NOT_FOUND') && scope.name) return notFound(scope);
-  if (isKubeApiError(err, 'NOT_FOUND'))
-    return 'the Canary resource is not installed in this cluster: apply the CRDs (petrel crds --out DIR, or the Helm chart)';
-  if (isKubeApiError(err, 'NETWORK') || isKubeApiError(err, 'TIMEOUT'))
-    return `cannot reach the Kubernetes API server (${err.message}): check --kubeconfig and --context`;
-  if (isKubeApiError(err, 'FORBIDDEN'))
-    return `not allowed to read canaries.petrel.dev${scope.namespace ? ` in ${scope.namespace}` : ''}: ${err.message}`;
-  return err instanceof Error ? err.message : String(err);
 }
