@@ -1,10 +1,10 @@
-import { createKubeApi } from '../kube/client.ts';
+import type { HttpKubeApi } from '../kube/client.ts';
 import { isKubeApiError } from '../kube/errors.ts';
-import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import { RESOURCES } from '../kube/resources.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { MANUAL_ACTIONS, type ManualActionType, manualActionPatch } from '../rollout/index.ts';
 import { parseCommandLine, usageError } from './command-line.ts';
+import { CONNECTION_FLAGS, type Connection, connect } from './connection.ts';
 import type { CliIo, Command } from './run.ts';
 
 const DESCRIPTIONS: Record<ManualActionType, string> = {
@@ -12,6 +12,7 @@ const DESCRIPTIONS: Record<ManualActionType, string> = {
   abort: 'roll back at once: traffic to the primary, phase Failed',
   pause: 'hold the rollout where it is until petrel resume',
   resume: 'continue a paused rollout',
+  retry: 'start a Failed rollout of the same revision again, from weight 0',
 };
 
 function usage(action: ManualActionType): string {
@@ -28,14 +29,25 @@ options:
 `;
 }
 
-const FLAGS = {
-  namespace: { type: 'string', short: 'n' },
-  kubeconfig: { type: 'string' },
-  context: { type: 'string' },
-  by: { type: 'string' },
-} as const;
+const FLAGS = { ...CONNECTION_FLAGS, by: { type: 'string' } } as const;
 
-/** One command per action: `petrel promote|abort|pause|resume NAME [-n NS]`. */
+/**
+ * The controller refuses a retry of anything but a Failed canary (in an event); the CLI says so at once
+ * rather than leave the annotation to be refused. The controller still decides: the phase may change
+ * between this read and its next reconcile.
+ */
+async function retryRefusal(api: HttpKubeApi, namespace: string, name: string): Promise<string | undefined> {
+  const canary = await api.get<KubeObject & { status?: { phase?: string } }>({
+    resource: RESOURCES.canary,
+    namespace,
+    name,
+  });
+  const phase = canary.status?.phase ?? 'Initializing';
+  if (phase === 'Failed') return undefined;
+  return `canary ${namespace}/${name} is ${phase}: only a Failed rollout can be retried (petrel explain ${name} -n ${namespace} says why it is where it is)`;
+}
+
+/** One command per action: `petrel promote|abort|pause|resume|retry NAME [-n NS]`. */
 export function manualCommand(action: ManualActionType): Command {
   return async (args: string[], io: CliIo): Promise<number> => {
     const commandLine = {
@@ -49,26 +61,28 @@ export function manualCommand(action: ManualActionType): Command {
     const { values, positionals } = parsed;
     if (positionals.length !== 1) return usageError(io, commandLine, 'give exactly one Canary name');
     const name = positionals[0]!;
-    let kubeConfig: ReturnType<typeof loadKubeConfig>;
+    let connection: Connection;
     try {
-      kubeConfig = loadKubeConfig({
-        kubeconfig: values.kubeconfig ?? io.env.KUBECONFIG,
-        ...(values.context ? { context: values.context } : {}),
-      });
+      connection = connect(values, io.env, `petrel-${action}`);
     } catch (err) {
       io.stderr.write(`petrel ${action}: ${(err as Error).message}\n`);
       return 2;
     }
-    const namespace =
-      values.namespace ?? kubeConfig.getContextObject(kubeConfig.currentContext)?.namespace ?? 'default';
-    const by = values.by ?? kubeConfig.getCurrentUser()?.name ?? 'petrel-cli';
-    const api = createKubeApi({ kubeConfig, userAgent: `petrel-${action}` });
+    const { api, namespace } = connection;
+    const by = values.by ?? connection.user;
     try {
+      const refused = action === 'retry' ? await retryRefusal(api, namespace, name) : undefined;
+      if (refused) {
+        io.stderr.write(`petrel retry: ${refused}\n`);
+        return 1;
+      }
       await api.mergePatch<KubeObject>(
         { resource: RESOURCES.canary, namespace, name },
         manualActionPatch(action, by, new Date()),
       );
       io.stdout.write(`canary ${namespace}/${name}: ${action} requested by ${by}\n`);
+      if (action === 'retry')
+        io.stdout.write(`follow it with: petrel get canary ${name} -n ${namespace} --watch\n`);
       return 0;
     } catch (err) {
       if (isKubeApiError(err, 'NOT_FOUND')) {
@@ -89,4 +103,5 @@ export const promoteCommand = manualCommand('promote');
 export const abortCommand = manualCommand('abort');
 export const pauseCommand = manualCommand('pause');
 export const resumeCommand = manualCommand('resume');
+export const retryCommand = manualCommand('retry');
 export { MANUAL_ACTIONS };

@@ -6,6 +6,8 @@ export interface CliIo {
   stderr: Writable;
   stdin: Readable;
   env: NodeJS.ProcessEnv;
+  /** Ends a long-running command (petrel get --watch) as Ctrl-C would; for callers in the same process. */
+  signal?: AbortSignal;
 }
 
 export type Command = (args: string[], io: CliIo) => Promise<number>;
@@ -17,9 +19,12 @@ commands:
   crds --out DIR   write the CustomResourceDefinitions generated from the schemas
   controller       run the controller (petrel controller --help for its options)
   sandbox          run a local Kubernetes API server for demos and tests (--help; source checkout only)
-  promote|abort|pause|resume NAME [-n NS]   manual control of a rollout (through an annotation)
+  get canary NAME [-n NS] [-w]             one rollout as it happens (petrel get canaries [-A]: all of them)
+  explain NAME [-n NS]                     why the canary is where it is, the evidence, what comes next
+  promote|abort|pause|resume|retry NAME [-n NS]   manual control of a rollout (through an annotation)
   freeze NAME [-n NS] [--until TIME]       hold new rollouts (a ReleaseFreeze); unfreeze NAME removes it
   demo             watch canary releases promoted and rolled back in a local sandbox (--help; source checkout only)
+  completion bash|zsh                      shell completion script (source <(petrel completion bash))
   version          print the version (also --version)
 `;
 
@@ -32,6 +37,10 @@ const commands: Record<string, () => Promise<Command>> = {
   abort: async () => (await import('./manual.ts')).abortCommand,
   pause: async () => (await import('./manual.ts')).pauseCommand,
   resume: async () => (await import('./manual.ts')).resumeCommand,
+  retry: async () => (await import('./manual.ts')).retryCommand,
+  get: async () => (await import('./get/command.ts')).getCommand,
+  explain: async () => (await import('./explain.ts')).explainCommand,
+  completion: async () => (await import('./completion.ts')).completionCommand,
   freeze: async () => (await import('./freeze.ts')).freezeCommand,
   unfreeze: async () => (await import('./freeze.ts')).unfreezeCommand,
 };

@@ -6,7 +6,7 @@ export const ACTION_ANNOTATION = 'petrel.dev/action';
 export const ACTION_BY_ANNOTATION = 'petrel.dev/action-by';
 export const ACTION_AT_ANNOTATION = 'petrel.dev/action-at';
 
-export const MANUAL_ACTIONS = ['promote', 'abort', 'pause', 'resume'] as const;
+export const MANUAL_ACTIONS = ['promote', 'abort', 'pause', 'resume', 'retry'] as const;
 export type ManualActionType = (typeof MANUAL_ACTIONS)[number];
 
 export interface ManualAction {

@@ -36,6 +36,8 @@ export const DECISION_REASON_CODES = [
   'Paused',
   'Resumed',
   'ManualActionIgnored',
+  'Retried',
+  'RetryRefused',
 ] as const;
 export type DecisionReasonCode = (typeof DECISION_REASON_CODES)[number];
 
@@ -151,4 +153,7 @@ export const reasons = {
       'ManualActionIgnored',
       `${action} by ${by} ignored: nothing to ${action} while the canary is ${phase}`,
     ),
+  retried: (by: string, revision: string) =>
+    normal('Retried', `retry by ${by}: the rollout of revision ${revision} starts again from weight 0`),
+  retryRefused: (by: string, why: string) => warning('RetryRefused', `retry by ${by} refused: ${why}`),
 };

@@ -7,12 +7,13 @@ import { reasons } from '../reasons.ts';
 import { withCondition } from '../status.ts';
 import type { Action, Decision } from '../types.ts';
 import { promote } from './promotion.ts';
+import { retry } from './retry.ts';
 
 const CLEAR: Action = { type: 'clearManualAction' };
 
 /**
- * petrel promote|abort|pause|resume, read from the Canary's annotations. Undefined lets the tick go on
- * as usual. One-shot actions (promote, abort, resume) remove their annotation once carried out.
+ * petrel promote|abort|pause|resume|retry, read from the Canary's annotations. Undefined lets the tick go on
+ * as usual. One-shot actions (promote, abort, resume, retry) remove their annotation once carried out.
  */
 export function manualControl(ctx: Context): Decision | undefined {
   const manual = ctx.obs.manual;
@@ -61,6 +62,8 @@ export function manualControl(ctx: Context): Decision | undefined {
       decision.actions.push({ ...CLEAR });
       return decision;
     }
+    case 'retry':
+      return retry(ctx, manual);
     default:
       return assertNever(manual.action);
   }
