@@ -19,6 +19,7 @@ commands:
   sandbox          run a local Kubernetes API server for demos and tests (--help; source checkout only)
   promote|abort|pause|resume NAME [-n NS]   manual control of a rollout (through an annotation)
   freeze NAME [-n NS] [--until TIME]       hold new rollouts (a ReleaseFreeze); unfreeze NAME removes it
+  dashboard [-n NS | -A] [--port N]        a live web page of the canaries on 127.0.0.1, with their actions
   demo             watch canary releases promoted and rolled back in a local sandbox (--help; source checkout only)
   version          print the version (also --version)
 `;
@@ -34,6 +35,7 @@ const commands: Record<string, () => Promise<Command>> = {
   resume: async () => (await import('./manual.ts')).resumeCommand,
   freeze: async () => (await import('./freeze.ts')).freezeCommand,
   unfreeze: async () => (await import('./freeze.ts')).unfreezeCommand,
+  dashboard: async () => (await import('../dashboard/command.ts')).dashboardCommand,
 };
 
 // Development tools (dev/) register these when petrel runs from a source checkout; the image has no dev/.

@@ -1,0 +1,95 @@
+import {
+  type CanaryObject,
+  type CheckPoint,
+  historyPoints,
+  type ReleaseRecord,
+  type WeightPoint,
+} from './view.ts';
+
+/** Enough for any weight schedule and hours of checks; the oldest points go first. */
+const MAX_POINTS = 500;
+
+/**
+ * Remembers one Canary's current release as the watch reports it: a point each time the canary weight
+ * changes, and every check the status history reported, beyond the history's own bound. A new revision
+ * (`status.lastAppliedSpec`) starts a new release. When the dashboard starts in the middle of a release,
+ * the record is rebuilt from the status history (see `seed`).
+ *
+ * Example: weights seen 0, 10, 10, 20, 0 make the timeline 10, 20, 0: the 0 before the first step is the
+ * state before the release, the last 0 its end.
+ */
+export class ReleaseRecorder {
+  private revision: string | undefined;
+  private started = false;
+  private since = Number.NEGATIVE_INFINITY;
+  private readonly timeline: WeightPoint[] = [];
+  private readonly checks = new Map<string, CheckPoint[]>();
+  private readonly seen = new Set<string>();
+
+  observe(canary: CanaryObject, now: number): ReleaseRecord {
+    const status = canary.status ?? {};
+    const revision = typeof status.lastAppliedSpec === 'string' ? status.lastAppliedSpec : undefined;
+    const history = historyPoints(status);
+    if (!this.started) {
+      this.started = true;
+      this.revision = revision;
+      this.since = releaseStart(
+        status,
+        history.map((h) => h.weight),
+        history.map((h) => h.time),
+      );
+      for (const entry of history) if (entry.time >= this.since) this.addWeight(entry.time, entry.weight);
+    } else if (revision !== this.revision) {
+      this.revision = revision;
+      this.timeline.length = 0;
+      this.checks.clear();
+      this.seen.clear();
+      this.since = promotedSince(status) ?? now;
+    }
+    for (const { metric, ...point } of history) {
+      if (point.time < this.since) continue;
+      const key = `${point.time}\u0000${metric}`;
+      if (this.seen.has(key)) continue;
+      this.seen.add(key);
+      const points = this.checks.get(metric) ?? [];
+      points.push(point);
+      if (points.length > MAX_POINTS) points.shift();
+      this.checks.set(metric, points);
+    }
+    const weight = typeof status.canaryWeight === 'number' ? status.canaryWeight : 0;
+    this.addWeight(now, weight);
+    return { timeline: [...this.timeline], checks: new Map(this.checks) };
+  }
+
+  private addWeight(time: number, weight: number): void {
+    const last = this.timeline.at(-1)?.weight ?? 0;
+    if (weight === last) return;
+    this.timeline.push({ time, weight });
+    if (this.timeline.length > MAX_POINTS) this.timeline.shift();
+  }
+}
+
+/** When the Promoted condition turned Unknown: the moment the current rollout started. */
+function promotedSince(status: Record<string, unknown>): number | undefined {
+  const conditions = Array.isArray(status.conditions) ? status.conditions : [];
+  const promoted = conditions.find(
+    (c): c is { status: string; lastTransitionTime?: string } =>
+      c !== null && typeof c === 'object' && (c as { type?: unknown }).type === 'Promoted',
+  );
+  if (promoted?.status !== 'Unknown' || typeof promoted.lastTransitionTime !== 'string') return undefined;
+  const at = Date.parse(promoted.lastTransitionTime);
+  return Number.isFinite(at) ? at : undefined;
+}
+
+/**
+ * Where the current release begins in a history that may hold the end of the one before: when a rollout
+ * is in flight, its start; otherwise after the last drop in weight (weights only grow within a release).
+ */
+function releaseStart(status: Record<string, unknown>, weights: number[], times: number[]): number {
+  const since = promotedSince(status);
+  if (since !== undefined) return since;
+  for (let i = weights.length - 1; i > 0; i--) {
+    if ((weights[i] ?? 0) < (weights[i - 1] ?? 0)) return times[i] ?? Number.NEGATIVE_INFINITY;
+  }
+  return Number.NEGATIVE_INFINITY;
+}
