@@ -65,7 +65,8 @@ h1 { font-size: 1.25rem; margin: 0; }
 h2 { font-size: 1.1rem; margin: 0.5rem 0; }
 h3 { font-size: 1rem; margin: 1.25rem 0 0.4rem; }
 h4 { font-size: 0.95rem; margin: 0.75rem 0 0.25rem; font-weight: 600; }
-main { display: grid; grid-template-columns: minmax(320px, 1fr) 2.2fr; gap: 1.5rem; padding: 1rem 1.25rem; }
+main { display: grid; grid-template-columns: minmax(300px, max-content) minmax(0, 1fr); gap: 2rem; padding: 1rem 1.25rem; }
+.list { min-width: 0; overflow-x: auto; }
 @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
 table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
 caption { text-align: left; color: var(--muted); font-size: 0.85rem; padding-bottom: 0.25rem; }

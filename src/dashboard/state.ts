@@ -148,20 +148,24 @@ export class DashboardState {
   }
 
   private eventsOf(namespace: string, name: string): EventView[] {
-    return this.events
-      .list(namespace)
-      .filter((e) => e.involvedObject?.kind === 'Canary' && e.involvedObject.name === name)
-      .map(
-        (e): EventView => ({
-          time: e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp ?? '',
-          type: e.type ?? 'Normal',
-          reason: e.reason ?? '',
-          message: e.message ?? '',
-          count: e.count ?? 1,
-        }),
-      )
-      .sort((a, b) => b.time.localeCompare(a.time))
-      .slice(0, EVENTS_PER_CANARY);
+    return (
+      this.events
+        .list(namespace)
+        .filter((e) => e.involvedObject?.kind === 'Canary' && e.involvedObject.name === name)
+        .map(
+          (e): EventView => ({
+            time: e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp ?? '',
+            type: e.type ?? 'Normal',
+            reason: e.reason ?? '',
+            message: e.message ?? '',
+            count: e.count ?? 1,
+          }),
+        )
+        // Event times have whole seconds: within one second, the later in the list is the newer.
+        .reverse()
+        .sort((a, b) => b.time.localeCompare(a.time))
+        .slice(0, EVENTS_PER_CANARY)
+    );
   }
 
   private setHealth(health: Health): void {

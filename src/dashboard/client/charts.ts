@@ -6,7 +6,7 @@ import type { CheckSeries, WeightPoint } from '../view.ts';
  * A chart is created once per element and given new data on every change, so updates do not flicker.
  */
 export function chartsModule(UPlot: typeof uPlot) {
-  const charts = new WeakMap<HTMLElement, { chart: uPlot; shape: string }>();
+  const charts = new Map<HTMLElement, { chart: uPlot; shape: string }>();
   const INK = '#1f2937';
   const GRID = '#e5e7eb';
 
@@ -22,9 +22,9 @@ export function chartsModule(UPlot: typeof uPlot) {
     ];
   }
 
-  /** Time axis: at least a minute wide, so one point does not stretch it over years. */
+  /** Time axis: padded by at least 5 s each side, so one point does not stretch it over years. */
   function timeRange(_u: uPlot, min: number, max: number): uPlot.Range.MinMax {
-    const pad = Math.max(30, (max - min) * 0.05);
+    const pad = Math.max(5, (max - min) * 0.05);
     return [min - pad, max + pad];
   }
 
@@ -33,7 +33,23 @@ export function chartsModule(UPlot: typeof uPlot) {
     return [min - pad, max + pad];
   }
 
+  window.addEventListener('resize', () => {
+    for (const [el, { chart }] of charts) {
+      if (el.isConnected) chart.setSize({ width: width(el), height: chart.height });
+      else {
+        chart.destroy();
+        charts.delete(el);
+      }
+    }
+  });
+
   function draw(el: HTMLElement, opts: uPlot.Options, data: uPlot.AlignedData, shape: string): void {
+    for (const [other, { chart }] of charts) {
+      if (!other.isConnected) {
+        chart.destroy();
+        charts.delete(other);
+      }
+    }
     const existing = charts.get(el);
     if (existing && existing.shape === shape) {
       existing.chart.setData(data);
@@ -70,6 +86,7 @@ export function chartsModule(UPlot: typeof uPlot) {
     const opts: uPlot.Options = {
       width: width(el),
       height: 180,
+      legend: { live: false },
       scales: { x: { time: true, range: timeRange }, y: { range: [0, 100] } },
       axes: axes('%'),
       series: [
@@ -135,6 +152,7 @@ export function chartsModule(UPlot: typeof uPlot) {
     const opts: uPlot.Options = {
       width: width(el),
       height: 180,
+      legend: { live: false },
       scales: { x: { time: true, range: timeRange }, y: { range: valueRange } },
       axes: axes(''),
       series,

@@ -30,6 +30,14 @@ export function renderModule(charts: Charts) {
     return `${Math.floor(s / 86400)}d`;
   }
 
+  /** A timestamp as the reader's local time of day, with the date when it is not today. */
+  function when(iso: string | undefined): string {
+    const at = iso ? new Date(iso) : undefined;
+    if (!at || Number.isNaN(at.getTime())) return '';
+    const time = at.toLocaleTimeString([], { hour12: false });
+    return at.toDateString() === new Date().toDateString() ? time : `${at.toLocaleDateString()} ${time}`;
+  }
+
   function phaseText(view: CanaryView): string {
     return view.paused ? `${view.phase} (paused)` : view.phase;
   }
@@ -130,9 +138,9 @@ export function renderModule(charts: Charts) {
       title,
       summary,
       el('div', { class: 'actions', role: 'group', 'aria-label': 'Actions' }, ...buttons),
-      el('h3', {}, 'Weight'),
+      el('h3', {}, 'Weight over the release'),
       weightChart,
-      el('h3', {}, 'Checks'),
+      el('h3', {}, 'Checks over the release'),
       checks,
       el('h3', {}, 'Gates'),
       gates,
@@ -159,7 +167,7 @@ export function renderModule(charts: Charts) {
           `${next.failedChecks}${next.threshold !== undefined ? ` of ${next.threshold}` : ''}`,
         ],
         ['target', 'Target', next.target],
-        ['revision', 'Revision', next.revision ?? '-'],
+        ['revision', 'Revision', next.revision ? next.revision.slice(0, 16) : '-'],
         ['pending', 'Requested', next.pendingAction ?? '-'],
       ];
       summary.replaceChildren(
@@ -207,7 +215,7 @@ export function renderModule(charts: Charts) {
         table(
           'Conditions',
           ['Type', 'Status', 'Reason', 'Message', 'Since'],
-          next.conditions.map((c) => [c.type, c.status, c.reason ?? '', c.message ?? '', c.since ?? '']),
+          next.conditions.map((c) => [c.type, c.status, c.reason ?? '', c.message ?? '', when(c.since)]),
           'No conditions yet.',
         ),
       );
@@ -215,13 +223,13 @@ export function renderModule(charts: Charts) {
         table(
           'Events, newest first',
           ['Time', 'Type', 'Reason', 'Message', 'Count'],
-          next.events.map((e) => [e.time, e.type, e.reason, e.message, String(e.count)]),
+          next.events.map((e) => [when(e.time), e.type, e.reason, e.message, String(e.count)]),
           'No events.',
         ),
       );
     }
 
-    update(view, Date.now());
+    // The caller attaches `root` and then calls update, so the charts measure their real width.
     return { key: view.key, root, update };
   }
 
