@@ -4,6 +4,7 @@ import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SandboxApiServer, startApiServer } from '../dev/sandbox/apiserver/index.ts';
+import { kubeConfigFor } from '../dev/sandbox/apiserver/kubeconfig.ts';
 import { requestAction } from '../src/dashboard/actions.ts';
 import { clientScript } from '../src/dashboard/client/script.ts';
 import { dashboardCommand } from '../src/dashboard/command.ts';
@@ -221,6 +222,54 @@ describe('petrel dashboard against the sandbox', () => {
     expect(JSON.parse(reply.body).message).toContain(MANUAL_ACTIONS.join(', '));
   });
 
+  it("shows the Canary's events and drops a deleted Canary from the page", async () => {
+    await api.create(RESOURCES.canary, canary(ns, 'other'));
+    await waitFor('the second canary', () => dashboard.state.snapshot().some((v) => v.name === 'other'));
+    const stream = openStream(dashboard.url);
+    try {
+      await waitFor('the snapshot', () => stream.events.some((e) => e.event === 'snapshot'));
+      await api.create(RESOURCES.event, {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name: 'other.1', namespace: ns },
+        involvedObject: { apiVersion: 'petrel.dev/v1alpha1', kind: 'Canary', name: 'other', namespace: ns },
+        type: 'Warning',
+        reason: 'CheckFailed',
+        message: 'request-success-rate 91% < min 99%',
+        count: 1,
+        lastTimestamp: new Date().toISOString(),
+      } as KubeObject);
+      await waitFor('the event on the page', () =>
+        stream.events.find(
+          (e) =>
+            e.event === 'canary' &&
+            (e.data as { view: CanaryView | null }).view?.events.some((x) => x.reason === 'CheckFailed'),
+        ),
+      );
+      await api.delete({ resource: RESOURCES.canary, namespace: ns, name: 'other' });
+      await waitFor('the deletion on the page', () =>
+        stream.events.find(
+          (e) =>
+            e.event === 'canary' &&
+            (e.data as { key: string }).key === `${ns}/other` &&
+            (e.data as { view: unknown }).view === null,
+        ),
+      );
+      expect(dashboard.state.snapshot().map((v) => v.name)).toEqual(['podinfo']);
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('answers 400 to a malformed path and 405 to other methods', async () => {
+    const token = tokenOf((await call(dashboard.url, 'GET', '/')).body);
+    const bad = await call(dashboard.url, 'POST', `/api/canaries/%E0%A4%A/podinfo/actions/pause`, {
+      'x-petrel-token': token,
+    });
+    expect(bad.status).toBe(400);
+    expect((await call(dashboard.url, 'DELETE', '/api/canaries')).status).toBe(405);
+  });
+
   it('serves uPlot from node_modules and a script that parses', async () => {
     const uplot = await call(dashboard.url, 'GET', '/assets/uPlot.iife.min.js');
     expect(uplot.status).toBe(200);
@@ -291,6 +340,28 @@ describe('the action endpoint when the API server refuses', () => {
       await waitFor('the listener to be removed', () => source.listenerCount('change') === 0);
     } finally {
       await local.stop();
+    }
+  });
+});
+
+describe('when the kubeconfig is refused', () => {
+  it('says on the stream which watch fails and why', async () => {
+    const sandbox = await startApiServer({ token: 'right' });
+    const dashboard = await startDashboard({
+      kubeConfig: kubeConfigFor(sandbox.url, 'wrong'),
+      namespace: 'default',
+      port: 0,
+    });
+    const stream = openStream(dashboard.url);
+    try {
+      const health = await waitFor('a failing health event', () =>
+        stream.events.find((e) => e.event === 'health' && !(e.data as Health).ok),
+      );
+      expect((health.data as Health).message).toMatch(/^cannot watch (Canaries|Events): unauthorized/);
+    } finally {
+      stream.close();
+      await dashboard.stop();
+      await sandbox.stop();
     }
   });
 });
@@ -439,4 +510,62 @@ describe('petrel dashboard command line', () => {
 // Keeps the script's text honest: clientScript is what the browser runs, and it must not change per call.
 it('builds the same page script every time', () => {
   expect(clientScript()).toBe(clientScript());
+});
+
+describe('checks that compare the canary with the primary', () => {
+  it('draws the primary beside the canary from the relative checks evidence, merged with the history', () => {
+    const time = '2026-01-01T00:00:10.000Z';
+    const canaryObject: CanaryObject = {
+      metadata: { name: 'p', namespace: 'n' },
+      spec: {
+        analysis: {
+          metrics: [{ name: 'request-success-rate', compare: { against: 'primary', tolerance: '+0.5pp' } }],
+        },
+      },
+      status: {
+        lastAppliedSpec: 'r1',
+        phase: 'Progressing',
+        canaryWeight: 10,
+        conditions: [{ type: 'Promoted', status: 'Unknown', lastTransitionTime: '2026-01-01T00:00:00.000Z' }],
+        history: [
+          { time, weight: 10, metric: 'request-success-rate', value: 99.1, verdict: 'pass', reason: 'ok' },
+        ],
+        analysis: {
+          steps: [
+            {
+              time,
+              weight: 10,
+              checks: [
+                {
+                  metric: 'request-success-rate',
+                  verdict: 'inconclusive',
+                  canary: 99.1,
+                  primary: 99.8,
+                  difference: 0.7,
+                },
+              ],
+            },
+          ],
+        },
+      },
+    };
+    const release = new ReleaseRecorder().observe(canaryObject, Date.parse(time) + 1000);
+    const view = canaryView(canaryObject, release, []);
+    expect(view.checks).toEqual([
+      {
+        metric: 'request-success-rate',
+        tolerance: '+0.5pp',
+        points: [
+          {
+            time: Date.parse(time),
+            weight: 10,
+            value: 99.1,
+            primary: 99.8,
+            verdict: 'inconclusive',
+            reason: 'ok',
+          },
+        ],
+      },
+    ]);
+  });
 });

@@ -1,7 +1,7 @@
 import {
   type CanaryObject,
   type CheckPoint,
-  historyPoints,
+  checkPoints,
   type ReleaseRecord,
   type WeightPoint,
 } from './view.ts';
@@ -24,12 +24,12 @@ export class ReleaseRecorder {
   private since = Number.NEGATIVE_INFINITY;
   private readonly timeline: WeightPoint[] = [];
   private readonly checks = new Map<string, CheckPoint[]>();
-  private readonly seen = new Set<string>();
+  private readonly seen = new Map<string, CheckPoint>();
 
   observe(canary: CanaryObject, now: number): ReleaseRecord {
     const status = canary.status ?? {};
     const revision = typeof status.lastAppliedSpec === 'string' ? status.lastAppliedSpec : undefined;
-    const history = historyPoints(status);
+    const history = checkPoints(status);
     if (!this.started) {
       this.started = true;
       this.revision = revision;
@@ -49,11 +49,17 @@ export class ReleaseRecorder {
     for (const { metric, ...point } of history) {
       if (point.time < this.since) continue;
       const key = `${point.time}\u0000${metric}`;
-      if (this.seen.has(key)) continue;
-      this.seen.add(key);
       const points = this.checks.get(metric) ?? [];
-      points.push(point);
-      if (points.length > MAX_POINTS) points.shift();
+      const known = this.seen.get(key);
+      if (known) {
+        // The evidence of a relative check may arrive in a later write than its history entry.
+        points[points.indexOf(known)] = point;
+      } else {
+        points.push(point);
+        points.sort((a, b) => a.time - b.time);
+        if (points.length > MAX_POINTS) this.seen.delete(`${points.shift()?.time}\u0000${metric}`);
+      }
+      this.seen.set(key, point);
       this.checks.set(metric, points);
     }
     const weight = typeof status.canaryWeight === 'number' ? status.canaryWeight : 0;

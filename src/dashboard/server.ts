@@ -68,6 +68,8 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 };
 
+const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
+
 const ACTION_PATH = /^\/api\/canaries\/([^/]+)\/([^/]+)\/actions\/([^/]+)$/;
 
 /** Serves the dashboard page, its assets, a JSON snapshot, the live stream and the action endpoint. */
@@ -99,8 +101,11 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       'content-type': 'text/event-stream; charset=utf-8',
       connection: 'keep-alive',
     });
-    const write = (event: string, data: unknown) =>
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const write = (event: string, data: unknown) => {
+      // A page that stopped reading is dropped rather than buffered for: on reconnecting it gets a snapshot.
+      if (res.writableLength > MAX_UNSENT_BYTES) res.destroy();
+      else res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
     res.write('retry: 1000\n\n');
     write('snapshot', options.source.snapshot());
     write('health', options.source.health());
@@ -138,7 +143,14 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
         send(res, 403, { message: refusal });
         return;
       }
-      const [namespace, name, action] = match.slice(1).map(decodeURIComponent) as [string, string, string];
+      let parts: string[];
+      try {
+        parts = match.slice(1).map(decodeURIComponent);
+      } catch {
+        send(res, 400, { message: 'malformed canary or action name in the path' });
+        return;
+      }
+      const [namespace, name, action] = parts as [string, string, string];
       const result = await options.act({ namespace, name, action });
       send(res, result.status, { message: result.message });
       return;
@@ -148,7 +160,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       res.end();
       return;
     }
-    if (path === '/api/stream') {
+    if (path === '/api/stream' && req.method === 'GET') {
       stream(req, res);
       return;
     }

@@ -42,7 +42,8 @@ export interface CheckPoint {
   value?: number;
   /** The primary's value, when the check compares canary with primary and the status carries it. */
   primary?: number;
-  verdict: 'pass' | 'fail';
+  /** pass or fail; a relative check may also be inconclusive or hold. */
+  verdict: string;
   reason: string;
 }
 
@@ -50,6 +51,8 @@ export interface CheckSeries {
   metric: string;
   min?: number;
   max?: number;
+  /** The check judges the canary against the primary: how much worse it may be, e.g. `+0.5pp`. */
+  tolerance?: string;
   points: CheckPoint[];
 }
 
@@ -103,41 +106,83 @@ export function canaryKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 
+type MetricPoint = CheckPoint & { metric: string };
+
 /** The check history the status keeps (bounded by the controller), oldest first. */
-export function historyPoints(
-  status: Record<string, unknown> | undefined,
-): (CheckPoint & { metric: string })[] {
-  return list(status?.history).flatMap((entry) => {
+function historyPoints(status: Record<string, unknown>): MetricPoint[] {
+  return list(status.history).flatMap((entry) => {
     const time = Date.parse(text(entry.time) ?? '');
     const metric = text(entry.metric);
     if (!Number.isFinite(time) || !metric) return [];
     const value = num(entry.value);
-    // A comparing check may carry the primary's value under either name.
     const primary = num(entry.primaryValue) ?? num(entry.primary);
     return [
       {
         metric,
         time,
         weight: num(entry.weight) ?? 0,
-        ...(value === undefined ? {} : { value }),
-        ...(primary === undefined ? {} : { primary }),
-        verdict: entry.verdict === 'fail' ? 'fail' : 'pass',
+        ...optional('value', value),
+        ...optional('primary', primary),
+        verdict: text(entry.verdict) ?? 'pass',
         reason: text(entry.reason) ?? '',
       },
     ];
   });
 }
 
+/** The evidence of the relative checks (`status.analysis.steps`): canary and primary values per step. */
+function evidencePoints(status: Record<string, unknown>): MetricPoint[] {
+  return list(record(status.analysis).steps).flatMap((step) => {
+    const time = Date.parse(text(step.time) ?? '');
+    if (!Number.isFinite(time)) return [];
+    return list(step.checks).flatMap((check): MetricPoint[] => {
+      const metric = text(check.metric);
+      if (!metric) return [];
+      const difference = num(check.difference);
+      return [
+        {
+          metric,
+          time,
+          weight: num(step.weight) ?? 0,
+          ...optional('value', num(check.canary)),
+          ...optional('primary', num(check.primary)),
+          verdict: text(check.verdict) ?? 'pass',
+          reason: difference === undefined ? '' : `difference ${difference}`,
+        },
+      ];
+    });
+  });
+}
+
+/**
+ * Every check the status reports, oldest first: the history, with the canary's and the primary's values
+ * from the relative checks' evidence where both describe the same check (same metric and time).
+ */
+export function checkPoints(status: Record<string, unknown> | undefined): MetricPoint[] {
+  const byKey = new Map<string, MetricPoint>();
+  const key = (p: MetricPoint) => `${p.time}\u0000${p.metric}`;
+  for (const point of historyPoints(status ?? {})) byKey.set(key(point), point);
+  for (const point of evidencePoints(status ?? {})) {
+    const known = byKey.get(key(point));
+    byKey.set(key(point), known ? { ...known, ...point, reason: known.reason || point.reason } : point);
+  }
+  return [...byKey.values()].sort((a, b) => a.time - b.time);
+}
+
 /** Thresholds of each metric of the spec, by name. */
-function thresholds(spec: Record<string, unknown> | undefined): Map<string, { min?: number; max?: number }> {
-  const out = new Map<string, { min?: number; max?: number }>();
+function thresholds(
+  spec: Record<string, unknown> | undefined,
+): Map<string, { min?: number; max?: number; tolerance?: string }> {
+  const out = new Map<string, { min?: number; max?: number; tolerance?: string }>();
   for (const metric of list(record(spec?.analysis).metrics)) {
     const name = text(metric.name);
     if (!name) continue;
     const range = record(metric.thresholdRange);
-    const min = num(range.min);
-    const max = num(range.max);
-    out.set(name, { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) });
+    out.set(name, {
+      ...optional('min', num(range.min)),
+      ...optional('max', num(range.max)),
+      ...optional('tolerance', text(record(metric.compare).tolerance)),
+    });
   }
   return out;
 }

@@ -193,6 +193,7 @@ export function renderModule(charts: Charts) {
           const limits = [
             check.min !== undefined ? `min ${check.min}` : '',
             check.max !== undefined ? `max ${check.max}` : '',
+            check.tolerance !== undefined ? `against the primary, tolerance ${check.tolerance}` : '',
           ]
             .filter(Boolean)
             .join(', ');
