@@ -57,9 +57,19 @@ export function appModule(boot: Boot, render: Render) {
     message.setAttribute('role', error ? 'alert' : 'status');
   }
 
+  const WHAT: Record<string, string> = {
+    promote: 'The rest of the analysis is skipped and the canary is promoted now.',
+    abort: 'The rollout is rolled back at once: all traffic to the primary, phase Failed.',
+    pause: 'The rollout holds where it is until it is resumed.',
+    resume: 'A paused rollout continues.',
+    retry: 'The failed rollout of the same revision starts again.',
+  };
+
   function ask(action: string, view: CanaryView): void {
     pending = { action, view };
-    dialogText.textContent = `${action[0]!.toUpperCase()}${action.slice(1)} canary ${view.namespace}/${view.name}? The request is sent with your kubeconfig's permissions.`;
+    dialogText.textContent =
+      `${action[0]!.toUpperCase()}${action.slice(1)} canary ${view.namespace}/${view.name}? ${WHAT[action] ?? ''} ` +
+      "The request is sent with your kubeconfig's permissions.";
     dialogOk.textContent = `${action[0]!.toUpperCase()}${action.slice(1)}`;
     // Escape closes the dialog without changing returnValue: clear what the last confirmation left.
     dialog.returnValue = '';
