@@ -15,6 +15,7 @@ import type { Health } from '../src/dashboard/state.ts';
 import { type CanaryObject, type CanaryView, canaryView } from '../src/dashboard/view.ts';
 import { createKubeApi } from '../src/kube/client.ts';
 import { KubeApiError } from '../src/kube/errors.ts';
+import { ResilientInformer } from '../src/kube/informer.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeApi, KubeObject } from '../src/kube/types.ts';
 import { MANUAL_ACTIONS } from '../src/rollout/index.ts';
@@ -258,6 +259,40 @@ describe('petrel dashboard against the sandbox', () => {
       expect(dashboard.state.snapshot().map((v) => v.name)).toEqual(['podinfo']);
     } finally {
       stream.close();
+    }
+  });
+
+  it('watches only the Events about Canaries (a field selector on the list and the watch)', async () => {
+    const event = (name: string, kind: string) =>
+      ({
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name, namespace: ns },
+        involvedObject: { kind, name: 'podinfo', namespace: ns },
+        reason: 'Test',
+        message: kind,
+      }) as KubeObject;
+    await api.create(RESOURCES.event, event('listed-canary', 'Canary'));
+    await api.create(RESOURCES.event, event('listed-deployment', 'Deployment'));
+    const informer = new ResilientInformer<KubeObject>({
+      kubeConfig: sandbox.kubeConfig(),
+      api,
+      resource: RESOURCES.event,
+      namespace: ns,
+      fieldSelector: 'involvedObject.kind=Canary',
+    });
+    await informer.start();
+    try {
+      await informer.waitForSync();
+      await api.create(RESOURCES.event, event('watched-deployment', 'Deployment'));
+      await api.create(RESOURCES.event, event('watched-canary', 'Canary'));
+      await waitFor('the watched Canary event', () => informer.get(ns, 'watched-canary'));
+      const names = informer.list(ns).map((e) => e.metadata?.name);
+      expect(names).toContain('listed-canary');
+      expect(names).not.toContain('listed-deployment');
+      expect(names).not.toContain('watched-deployment');
+    } finally {
+      await informer.stop();
     }
   });
 

@@ -42,9 +42,9 @@ export interface DashboardStateOptions {
 }
 
 /**
- * Everything the page shows, kept up to date by two watches made with the user's kubeconfig: Canaries, and
- * Events (only those about a Canary are kept). Each change is emitted at once, so the page follows the
- * cluster as fast as the watch reports it.
+ * Everything the page shows, kept up to date by two watches made with the user's kubeconfig: Canaries,
+ * and the Events about Canaries (a field selector: other Events are never sent). Each change is emitted
+ * at once, so the page follows the cluster as fast as the watch reports it.
  */
 export class DashboardState {
   private readonly canaries: ResilientInformer<CanaryObject>;
@@ -66,7 +66,11 @@ export class DashboardState {
       ...(opts.namespace ? { namespace: opts.namespace } : {}),
     };
     this.canaries = new ResilientInformer<CanaryObject>({ ...common, resource: RESOURCES.canary });
-    this.events = new ResilientInformer<EventObject>({ ...common, resource: RESOURCES.event });
+    this.events = new ResilientInformer<EventObject>({
+      ...common,
+      resource: RESOURCES.event,
+      fieldSelector: 'involvedObject.kind=Canary',
+    });
     const onCanary = (canary: CanaryObject) => this.update(canary);
     this.canaries.on('add', onCanary).on('update', onCanary);
     this.canaries.on('delete', (canary) => this.remove(canary));
