@@ -460,6 +460,48 @@ describe('the release record behind the charts', () => {
     expect(record2.checks.get('m')?.map((p) => p.time)).toEqual([Date.parse(at(7))]);
   });
 
+  it('starts again when a rollout restarts on a newer revision, and finds a restart it joins halfway', () => {
+    const entry = (s: number, weight: number) => ({
+      time: at(s),
+      weight,
+      metric: 'm',
+      value: s,
+      verdict: 'pass',
+      reason: 'ok',
+    });
+    const promoted = [{ type: 'Promoted', status: 'Unknown', lastTransitionTime: at(0) }];
+    const first = {
+      lastAppliedSpec: 'r1',
+      phase: 'Progressing',
+      conditions: promoted,
+      lastTransitionTime: at(0),
+    };
+    const rec = new ReleaseRecorder();
+    rec.observe(
+      obj({ ...first, canaryWeight: 20, history: [entry(1, 10), entry(3, 20)] }),
+      Date.parse(at(4)),
+    );
+    // r2 replaces r1 in flight: Promoted stays Unknown since second 0, the restart is at second 5.
+    const restarted = { ...first, lastAppliedSpec: 'r2', lastTransitionTime: at(5), canaryWeight: 0 };
+    const record = rec.observe(
+      obj({ ...restarted, history: [entry(1, 10), entry(3, 20)] }),
+      Date.parse(at(5)),
+    );
+    expect(record.checks.get('m') ?? []).toEqual([]);
+    expect(record.timeline).toEqual([]);
+    const later = { ...restarted, canaryWeight: 10, history: [entry(1, 10), entry(3, 20), entry(7, 10)] };
+    expect(
+      rec
+        .observe(obj(later), Date.parse(at(8)))
+        .checks.get('m')
+        ?.map((p) => p.value),
+    ).toEqual([7]);
+    // Joining that restarted release halfway: the drop from 20 to 10 marks its start.
+    const joined = new ReleaseRecorder().observe(obj(later), Date.parse(at(8)));
+    expect(joined.checks.get('m')?.map((p) => p.value)).toEqual([7]);
+    expect(joined.timeline.map((p) => p.weight)).toEqual([10]);
+  });
+
   it('shows thresholds, gates, a pending action and the Paused condition', () => {
     const view = canaryView(
       {

@@ -44,7 +44,8 @@ export class ReleaseRecorder {
       this.timeline.length = 0;
       this.checks.clear();
       this.seen.clear();
-      this.since = promotedSince(status) ?? now;
+      // The write that records a new revision also sets lastTransitionTime: the start of this release.
+      this.since = timeOf(status.lastTransitionTime) ?? now;
     }
     for (const { metric, ...point } of history) {
       if (point.time < this.since) continue;
@@ -64,7 +65,10 @@ export class ReleaseRecorder {
     }
     const weight = typeof status.canaryWeight === 'number' ? status.canaryWeight : 0;
     this.addWeight(now, weight);
-    return { timeline: [...this.timeline], checks: new Map(this.checks) };
+    return {
+      timeline: [...this.timeline],
+      checks: new Map([...this.checks].map(([metric, points]) => [metric, [...points]])),
+    };
   }
 
   private addWeight(time: number, weight: number): void {
@@ -75,27 +79,33 @@ export class ReleaseRecorder {
   }
 }
 
-/** When the Promoted condition turned Unknown: the moment the current rollout started. */
+function timeOf(value: unknown): number | undefined {
+  const at = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  return Number.isFinite(at) ? at : undefined;
+}
+
+/** When the Promoted condition turned Unknown: the moment the current rollout (or its first try) started. */
 function promotedSince(status: Record<string, unknown>): number | undefined {
   const conditions = Array.isArray(status.conditions) ? status.conditions : [];
   const promoted = conditions.find(
     (c): c is { status: string; lastTransitionTime?: string } =>
       c !== null && typeof c === 'object' && (c as { type?: unknown }).type === 'Promoted',
   );
-  if (promoted?.status !== 'Unknown' || typeof promoted.lastTransitionTime !== 'string') return undefined;
-  const at = Date.parse(promoted.lastTransitionTime);
-  return Number.isFinite(at) ? at : undefined;
+  return promoted?.status === 'Unknown' ? timeOf(promoted.lastTransitionTime) : undefined;
 }
 
 /**
- * Where the current release begins in a history that may hold the end of the one before: when a rollout
- * is in flight, its start; otherwise after the last drop in weight (weights only grow within a release).
+ * Where the current release begins in a history that may hold the end of the one before: the later of
+ * the rollout's start (while one is in flight) and the last drop in weight (weights only grow within a
+ * release; a restarted rollout drops back to its first step while the Promoted condition stays Unknown).
  */
 function releaseStart(status: Record<string, unknown>, weights: number[], times: number[]): number {
-  const since = promotedSince(status);
-  if (since !== undefined) return since;
+  let lastDrop = Number.NEGATIVE_INFINITY;
   for (let i = weights.length - 1; i > 0; i--) {
-    if ((weights[i] ?? 0) < (weights[i - 1] ?? 0)) return times[i] ?? Number.NEGATIVE_INFINITY;
+    if ((weights[i] ?? 0) < (weights[i - 1] ?? 0)) {
+      lastDrop = times[i] ?? lastDrop;
+      break;
+    }
   }
-  return Number.NEGATIVE_INFINITY;
+  return Math.max(promotedSince(status) ?? Number.NEGATIVE_INFINITY, lastDrop);
 }

@@ -27,7 +27,12 @@ export function appModule(boot: Boot, render: Render) {
   let pending: { action: string; view: CanaryView } | undefined;
 
   function selectedKey(): string | undefined {
-    const hash = decodeURIComponent(location.hash.slice(1));
+    let hash = '';
+    try {
+      hash = decodeURIComponent(location.hash.slice(1));
+    } catch {
+      // A hand-edited, malformed hash selects nothing in particular.
+    }
     if (hash && views.has(hash)) return hash;
     return views.keys().next().value;
   }
