@@ -251,6 +251,7 @@ describe('petrel dashboard in Chromium', () => {
     await page.keyboard.press('Enter');
     await page.locator('dialog#confirm[open]').waitFor();
     expect(await page.locator('#confirm-text').textContent()).toContain(`Pause canary ${ns}/podinfo?`);
+    expect(await page.evaluate(lowContrastTexts)).toEqual([]);
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('confirm-ok');
     await page.keyboard.press('Enter');
@@ -367,6 +368,17 @@ describe('petrel dashboard in Chromium', () => {
     const text = await alert.textContent();
     expect(text).toContain('abort refused: your kubeconfig user (viewer) may not patch Canary prod/podinfo');
     expect(text).toContain('cannot patch resource "canaries"');
+    expect(await page.evaluate(lowContrastTexts)).toEqual([]);
+    expect(await page.evaluate(unlabelled)).toEqual([]);
+    // The checks themselves see a problem: light grey text on white, and a button without a name.
+    await page.evaluate(() => {
+      const probe = document.createElement('p');
+      probe.textContent = 'probe';
+      probe.style.color = '#aaaaaa';
+      document.body.append(probe, document.createElement('button'));
+    });
+    expect(await page.evaluate(lowContrastTexts)).toEqual(['P "probe": 2.32']);
+    expect(await page.evaluate(unlabelled)).toEqual(['<button></button>']);
     expect(pageErrors).toEqual([]);
   }, 60_000);
 });
