@@ -22,8 +22,16 @@ export function chartsModule(UPlot: typeof uPlot) {
     ];
   }
 
+  /** The release's time span (s), shared by every chart so their time axes line up. */
+  let span: [number, number] | undefined;
+
+  function setSpan(times: number[]): void {
+    span = times.length > 0 ? [Math.min(...times) / 1000, Math.max(...times) / 1000] : undefined;
+  }
+
   /** Time axis: padded by at least 5 s each side, so one point does not stretch it over years. */
-  function timeRange(_u: uPlot, min: number, max: number): uPlot.Range.MinMax {
+  function timeRange(_u: uPlot, dataMin: number, dataMax: number): uPlot.Range.MinMax {
+    const [min, max] = span ?? [dataMin, dataMax];
     const pad = Math.max(5, (max - min) * 0.05);
     return [min - pad, max + pad];
   }
@@ -135,6 +143,18 @@ export function chartsModule(UPlot: typeof uPlot) {
       series.push({ label: 'primary', stroke: '#047857', width: 2, points: { show: true, size: 5 } });
       data.push(points.map((p) => p.primary ?? null));
     }
+    if (points.some((p) => p.verdict === 'fail')) {
+      // Failed checks as red marks over the canary's line, without a line of their own.
+      series.push({
+        label: 'failed',
+        stroke: '#b91c1c',
+        fill: '#b91c1c',
+        width: 0,
+        paths: () => null,
+        points: { show: true, size: 9, fill: '#b91c1c' },
+      });
+      data.push(points.map((p) => (p.verdict === 'fail' ? (p.value ?? null) : null)));
+    }
     for (const [label, limit] of [
       ['min', check.min],
       ['max', check.max],
@@ -160,7 +180,7 @@ export function chartsModule(UPlot: typeof uPlot) {
     draw(el, opts, data as uPlot.AlignedData, series.map((s) => s.label).join(','));
   }
 
-  return { weightChart, checkChart };
+  return { setSpan, weightChart, checkChart };
 }
 
 export type Charts = ReturnType<typeof chartsModule>;

@@ -183,6 +183,7 @@ export function renderModule(charts: Charts) {
         button.disabled = !actionEnabled(action, next);
         button.setAttribute('aria-label', `${button.textContent} ${next.namespace}/${next.name}`);
       }
+      charts.setSpan([...next.timeline, ...next.checks.flatMap((c) => c.points)].map((p) => p.time));
       charts.weightChart(weightChart, next.timeline);
       const seen = new Set<string>();
       for (const check of next.checks) {
