@@ -361,6 +361,11 @@ describe('petrel dashboard in Chromium', () => {
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(server.url);
+    // One button per manual action the controller knows (a new one, such as retry, appears by itself).
+    await page.locator('button[data-action]').first().waitFor();
+    expect(
+      await page.$$eval('button[data-action]', (bs) => bs.map((b) => b.getAttribute('data-action'))),
+    ).toEqual([...MANUAL_ACTIONS]);
     await page.click('button[data-action="abort"]');
     await page.click('#confirm-ok');
     const alert = page.locator('#message[role="alert"]');
