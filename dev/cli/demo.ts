@@ -9,7 +9,7 @@ import { isScenarioName, SCENARIOS, type ScenarioName } from '../demo/scenarios.
 import { DemoAbortedError } from '../demo/wait.ts';
 import { PrometheusNotInstalledError } from '../sandbox/prometheus.ts';
 
-const USAGE = `usage: petrel demo [--scenario NAME] [--json] [--keep] [--cluster] [--rps N] [--prometheus PATH]
+const USAGE = `usage: petrel demo [--scenario NAME] [--json] [--keep] [--cluster] [--dashboard] [--rps N] [--prometheus PATH]
 
 Runs a local sandbox (Kubernetes API server, Prometheus, simulated Istio traffic, the controller)
 and releases new versions of an example app, showing each step of each canary analysis.
@@ -19,6 +19,7 @@ and releases new versions of an example app, showing each step of each canary an
   --json             one JSON object per line instead of text, ending with one "outcome" per release
   --keep             keep the sandbox running after the releases (prints a kubeconfig) until Ctrl-C
   --cluster          a real kube-apiserver, etcd and KWOK instead of the sandbox (npm run cluster:build first)
+  --dashboard        also serve petrel dashboard against the demo and print its URL (implies --keep)
   --rps N            simulated requests per second, 1-10000 (default 100)
   --prometheus PATH  the prometheus binary (default: found on PATH, then /usr/bin/prometheus)
   --log-level LEVEL  components' logs on stderr: trace, debug, info, warn, error, silent (default error)
@@ -41,6 +42,7 @@ export interface DemoCliOptions {
   json: boolean;
   keep: boolean;
   cluster: boolean;
+  dashboard: boolean;
   rps: number;
   prometheusBinary?: string;
   logLevel: LogLevel;
@@ -51,6 +53,7 @@ const FLAGS = {
   json: { type: 'boolean' },
   keep: { type: 'boolean' },
   cluster: { type: 'boolean' },
+  dashboard: { type: 'boolean' },
   rps: { type: 'string' },
   prometheus: { type: 'string' },
   'log-level': { type: 'string' },
@@ -81,8 +84,9 @@ export function parseDemoArgs(args: string[]): DemoCliOptions {
     help: values.help === true,
     scenario,
     json: values.json === true,
-    keep: values.keep === true,
+    keep: values.keep === true || values.dashboard === true,
     cluster: values.cluster === true,
+    dashboard: values.dashboard === true,
     rps,
     prometheusBinary: values.prometheus,
     logLevel: logLevel as LogLevel,
@@ -132,6 +136,7 @@ export const demoCommand: Command = async (args: string[], io: CliIo): Promise<n
       rps: options.rps,
       keep: options.keep,
       cluster: options.cluster,
+      dashboard: options.dashboard,
       reporter,
       logger,
       signal: abort.signal,

@@ -49,6 +49,8 @@ export interface DemoOptions {
   deploymentReadyDelayMs?: number;
   /** Against a real control plane (dev/cluster: kube-apiserver, etcd, KWOK) instead of the sandbox. */
   cluster?: boolean;
+  /** Also serve `petrel dashboard` on a free port of 127.0.0.1 against the demo's API server. */
+  dashboard?: boolean;
 }
 
 /** The API server the demo runs against: the sandbox, or a real control plane. */
@@ -187,6 +189,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       timeoutMs: setupTimeoutMs,
       signal,
     });
+    if (opts.dashboard) {
+      const { startDashboard } = await import('../../src/dashboard/dashboard.ts');
+      const dashboard = await startDashboard({ kubeConfig, namespace: app.namespace, port: 0 });
+      stack.push('dashboard', () => dashboard.stop());
+      reporter.emit({ type: 'setup', step: 'dashboard', detail: `${dashboard.url} (open it in a browser)` });
+    }
 
     const watcher = new CanaryWatcher({
       kubeConfig,

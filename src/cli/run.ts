@@ -23,6 +23,7 @@ commands:
   explain NAME [-n NS]                     why the canary is where it is, the evidence, what comes next
   promote|abort|pause|resume|retry NAME [-n NS]   manual control of a rollout (through an annotation)
   freeze NAME [-n NS] [--until TIME]       hold new rollouts (a ReleaseFreeze); unfreeze NAME removes it
+  dashboard [-n NS | -A] [--port N]        a live web page of the canaries on 127.0.0.1, with their actions
   demo             watch canary releases promoted and rolled back in a local sandbox (--help; source checkout only)
   completion bash|zsh                      shell completion script (source <(petrel completion bash))
   version          print the version (also --version)
@@ -43,6 +44,7 @@ const commands: Record<string, () => Promise<Command>> = {
   completion: async () => (await import('./completion.ts')).completionCommand,
   freeze: async () => (await import('./freeze.ts')).freezeCommand,
   unfreeze: async () => (await import('./freeze.ts')).unfreezeCommand,
+  dashboard: async () => (await import('../dashboard/command.ts')).dashboardCommand,
 };
 
 // Development tools (dev/) register these when petrel runs from a source checkout; the image has no dev/.

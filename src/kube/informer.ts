@@ -36,6 +36,8 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
   namespace?: string;
   /** e.g. `petrel.dev/managed-by=petrel` to cache only Petrel's own objects. */
   labelSelector?: string;
+  /** e.g. `involvedObject.kind=Canary` to cache only the Events about Canaries. */
+  fieldSelector?: string;
   backoff?: Partial<BackoffOptions>;
   /** Timeout of each list call (ms); lists of a whole cluster can be large. */
   listTimeoutMs?: number;
@@ -151,6 +153,7 @@ export class ResilientInformer<T extends KubeObject> implements CacheReader<T> {
       this.listOnce.bind(this) as () => Promise<never>,
       false,
       opts.labelSelector,
+      opts.fieldSelector,
     );
     this.listWatch.on('add', (o) => this.emitter.emit('add', o));
     this.listWatch.on('update', (o) => this.emitter.emit('update', o));
@@ -247,6 +250,7 @@ export class ResilientInformer<T extends KubeObject> implements CacheReader<T> {
       const list = await this.opts.api.list<T>(this.opts.resource, {
         namespace: this.opts.namespace,
         labelSelector: this.opts.labelSelector,
+        fieldSelector: this.opts.fieldSelector,
         timeoutMs: this.opts.listTimeoutMs ?? 60_000,
         signal: abort.signal,
       });
