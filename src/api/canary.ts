@@ -21,6 +21,7 @@ import {
   PETREL_API_VERSION,
   WEBHOOK_TYPES,
 } from './constants.ts';
+import { gatewayApiProblems, gatewayRefSchema } from './gateway-api.ts';
 import { type ValidationResult, validateWith } from './issues.ts';
 import { releaseWindowsSchema } from './release-windows.ts';
 
@@ -80,6 +81,12 @@ export const canaryServiceSchema = z.strictObject({
     .describe('Istio HTTPMatchRequests for the VirtualService route.')
     .optional(),
   corsPolicy: freeFormObjectSchema.describe('Istio CorsPolicy for the VirtualService route.').optional(),
+  gatewayRefs: z
+    .array(gatewayRefSchema)
+    .min(1)
+    .max(32)
+    .describe('Gateways the HTTPRoute attaches to (parentRefs); required with provider gatewayapi:v1.')
+    .optional(),
 });
 
 export const thresholdRangeSchema = z
@@ -268,32 +275,39 @@ export const canaryAnalysisSchema = analysisFields.transform(({ stepWeight, ...r
   return out;
 });
 
-export const canarySpecSchema = z.strictObject({
-  targetRef: targetRefSchema,
-  autoscalerRef: autoscalerRefSchema.optional(),
-  service: canaryServiceSchema,
-  analysis: canaryAnalysisSchema.describe('How traffic moves and what is checked at each step.').prefault({}),
-  progressDeadlineSeconds: intInRange(1, 86_400)
-    .describe('Seconds a new version may take to become ready before it is rolled back (default 600).')
-    .default(CANARY_DEFAULTS.progressDeadlineSeconds),
-  skipAnalysis: z.boolean().describe('Promote without checks (default false).').default(false),
-  suspend: z.boolean().describe('Pause all work on this Canary (default false).').default(false),
-  revertOnDeletion: z
-    .boolean()
-    .describe('On deletion, route all traffic back to the target Deployment (default false).')
-    .default(false),
-  provider: z
-    .enum(CANARY_PROVIDERS)
-    .describe(
-      'How traffic is shifted: istio (VirtualService weights) or kubernetes (Service switch). Default istio.',
-    )
-    .default(CANARY_DEFAULTS.provider),
-  releaseWindows: releaseWindowsSchema
-    .describe(
-      'When rollouts may start and advance (cron windows in a time zone); unset, they may at any time.',
-    )
-    .optional(),
-});
+export const canarySpecSchema = z
+  .strictObject({
+    targetRef: targetRefSchema,
+    autoscalerRef: autoscalerRefSchema.optional(),
+    service: canaryServiceSchema,
+    analysis: canaryAnalysisSchema
+      .describe('How traffic moves and what is checked at each step.')
+      .prefault({}),
+    progressDeadlineSeconds: intInRange(1, 86_400)
+      .describe('Seconds a new version may take to become ready before it is rolled back (default 600).')
+      .default(CANARY_DEFAULTS.progressDeadlineSeconds),
+    skipAnalysis: z.boolean().describe('Promote without checks (default false).').default(false),
+    suspend: z.boolean().describe('Pause all work on this Canary (default false).').default(false),
+    revertOnDeletion: z
+      .boolean()
+      .describe('On deletion, route all traffic back to the target Deployment (default false).')
+      .default(false),
+    provider: z
+      .enum(CANARY_PROVIDERS)
+      .describe(
+        'How traffic is shifted: istio (VirtualService weights), gatewayapi:v1 (HTTPRoute weights) or kubernetes (Service switch). Default istio.',
+      )
+      .default(CANARY_DEFAULTS.provider),
+    releaseWindows: releaseWindowsSchema
+      .describe(
+        'When rollouts may start and advance (cron windows in a time zone); unset, they may at any time.',
+      )
+      .optional(),
+  })
+  .check((ctx) => {
+    for (const problem of gatewayApiProblems(ctx.value))
+      ctx.issues.push({ code: 'custom', input: ctx.value, path: problem.path, message: problem.message });
+  });
 
 export const canaryPhaseSchema = z.enum(CANARY_PHASES);
 
