@@ -1,7 +1,11 @@
+import { readFile } from 'node:fs/promises';
 import { HTTPRoute as GatewayHttpRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { type Canary, canarySchema, validateCanary } from '../src/api/canary.ts';
+import { buildCrds } from '../src/api/crd.ts';
 import { gatewayApiProblems, mergeHttpRouteMatches, toHttpRouteMatches } from '../src/api/gateway-api.ts';
+import { validateAgainstCrdSchema } from '../src/api/openapi-validate.ts';
 import { MANAGED_BY_LABEL } from '../src/kube/ownership.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { Deployment } from '../src/kube/workloads.ts';
@@ -515,5 +519,32 @@ describe('what provider gatewayapi:v1 accepts and refuses (lint, CRD and Invalid
         ),
       },
     ]);
+  });
+});
+
+describe('examples/gatewayapi', () => {
+  it('is a valid Canary for the schema and the generated CRD, and builds an HTTPRoute the Gateway API accepts', async () => {
+    const text = await readFile(new URL('../examples/gatewayapi/canary.yaml', import.meta.url), 'utf8');
+    const object = parse(text) as Record<string, unknown>;
+    const result = validateCanary(object);
+    expect(result.ok ? [] : result.issues).toEqual([]);
+    const crd = buildCrds().find((c) => (c.spec.names as { kind: string }).kind === 'Canary')!;
+    const schema = (crd.spec.versions as { schema: { openAPIV3Schema: Record<string, unknown> } }[])[0]!
+      .schema.openAPIV3Schema;
+    expect(validateAgainstCrdSchema(schema, object)).toEqual([]);
+    if (!result.ok) return;
+    const canary = { ...result.value, metadata: { ...result.value.metadata, uid: 'u1' } };
+    const route = buildHttpRoute(canary, { primary: 90, canary: 10 });
+    expectValidHttpRoute(route);
+    expect(route.spec?.parentRefs).toEqual([
+      {
+        group: 'gateway.networking.k8s.io',
+        kind: 'Gateway',
+        name: 'public',
+        namespace: 'istio-ingress',
+        sectionName: 'http',
+      },
+    ]);
+    expect(route.spec?.rules?.[0]?.timeouts).toEqual({ request: '5s' });
   });
 });
