@@ -75,6 +75,29 @@ describe('resolveHttpRoute: the simulator follows HTTPRoute backendRef weights',
     expect(shares(route, view)).toEqual({ 'podinfo-primary': 1 });
   });
 
+  it('sends a copy of every request to the mirror Service on top of the split', () => {
+    const view = cluster({ 'podinfo-primary': 2, podinfo: 1 });
+    const canary = canarySchema.parse({
+      apiVersion: 'petrel.dev/v1alpha1',
+      kind: 'Canary',
+      metadata: { name: 'podinfo', namespace: 'shop', uid: 'u1' },
+      spec: {
+        provider: 'gatewayapi:v1',
+        targetRef: { kind: 'Deployment', name: 'podinfo' },
+        service: { port: 9898, gatewayRefs: [{ name: 'public' }] },
+        analysis: { mirror: true },
+      },
+    });
+    const mirrored = buildHttpRoute(canary, { primary: 100, canary: 0, mirrored: true }) as HttpRouteLike;
+    expect(shares(mirrored, view)).toEqual({ 'podinfo-primary': 1, podinfo: 1 });
+    const notMirrored = buildHttpRoute(canary, { primary: 100, canary: 0 }) as HttpRouteLike;
+    expect(shares(notMirrored, view)).toEqual({ 'podinfo-primary': 1 });
+    const noPods = resolveHttpRoute(mirrored, cluster({ 'podinfo-primary': 1 }));
+    expect(noPods.problems).toEqual([
+      'mirror: Service shop/podinfo-canary has no ready pods: its 100% gets no traffic',
+    ]);
+  });
+
   it('reports backends that get nothing: no ready pods, not a Service, none at all', () => {
     const noCanaryPods = resolveHttpRoute(
       petrelRoute({ primary: 50, canary: 50 }),

@@ -6,6 +6,13 @@ import {
   type VirtualServiceLike,
 } from './routes.ts';
 
+interface BackendRefLike {
+  group?: string;
+  kind?: string;
+  name?: string;
+  namespace?: string;
+}
+
 /** The parts of a Gateway API HTTPRoute the simulator reads. */
 export interface HttpRouteLike {
   metadata?: ObjectMetaLike;
@@ -17,13 +24,8 @@ export interface HttpRouteLike {
         headers?: unknown[];
         queryParams?: unknown[];
       }>;
-      backendRefs?: Array<{
-        group?: string;
-        kind?: string;
-        name?: string;
-        namespace?: string;
-        weight?: number;
-      }>;
+      backendRefs?: Array<BackendRefLike & { weight?: number }>;
+      filters?: Array<{ type?: string; requestMirror?: { backendRef?: BackendRefLike } }>;
     }>;
   };
 }
@@ -43,12 +45,15 @@ function matchesEverything(rule: Rule): boolean {
   );
 }
 
+const isService = (ref: BackendRefLike) => (ref.group ?? '') === '' && (ref.kind ?? 'Service') === 'Service';
+
 /**
  * Follows an HTTPRoute's catch-all rule (the first that matches every request, else the first rule) to
  * its Service backends by their weights, then to Deployments, as resolveRoutes does for a
  * VirtualService. Gateway API weights are relative and default to 1; a backend that is not a core
- * Service is reported and gets nothing. The simulated clients send plain requests, so A/B rules that
- * need a header or a query parameter see none of them.
+ * Service is reported and gets nothing. A RequestMirror filter on that rule sends a copy of every
+ * request to its Service as well (extra requests, on top of the split). The simulated clients send
+ * plain requests, so A/B rules that need a header or a query parameter see none of them.
  */
 export function resolveHttpRoute(route: HttpRouteLike, cluster: ClusterView): ResolvedRoutes {
   const namespace = route.metadata?.namespace ?? 'default';
@@ -56,31 +61,37 @@ export function resolveHttpRoute(route: HttpRouteLike, cluster: ClusterView): Re
   const rules = route.spec?.rules ?? [];
   const rule = rules.find(matchesEverything) ?? rules[0];
   const problems: string[] = [];
+  const hostOf = (ref: BackendRefLike) => `${ref.name ?? ''}.${ref.namespace ?? namespace}`;
   const destinations: { destination: { host: string }; weight: number }[] = [];
   for (const ref of rule?.backendRefs ?? []) {
-    if ((ref.group ?? '') !== '' || (ref.kind ?? 'Service') !== 'Service') {
+    if (!isService(ref)) {
       problems.push(
         `HTTPRoute ${name}: backend ${ref.kind}/${ref.name} is not a Service; it gets no traffic`,
       );
       continue;
     }
-    destinations.push({
-      destination: { host: `${ref.name ?? ''}.${ref.namespace ?? namespace}` },
-      weight: ref.weight ?? 1,
-    });
+    destinations.push({ destination: { host: hostOf(ref) }, weight: ref.weight ?? 1 });
   }
   if (destinations.length === 0)
     return { targets: [], problems: [...problems, `HTTPRoute ${name} has no Service backend`] };
-  const asVirtualService: VirtualServiceLike = {
-    metadata: { ...route.metadata, name: `${route.metadata?.name ?? '?'} (HTTPRoute)` },
-    spec: { http: [{ route: destinations }] },
-  };
-  const resolved = resolveRoutes(asVirtualService, cluster);
+  // resolveRoutes names the route in its problems; this name is turned back into the HTTPRoute's.
+  const metadata = { ...route.metadata, name: `${route.metadata?.name ?? '?'} (HTTPRoute)` };
+  const follow = (route: VirtualServiceLike['spec']) => resolveRoutes({ metadata, spec: route }, cluster);
+  const split = follow({ http: [{ route: destinations }] });
+  const targets = [...split.targets];
+  const found = [...split.problems];
+  for (const filter of rule?.filters ?? []) {
+    const ref = filter.type === 'RequestMirror' ? filter.requestMirror?.backendRef : undefined;
+    if (!ref?.name || !isService(ref)) continue;
+    const mirror = follow({ http: [{ route: [{ destination: { host: hostOf(ref) }, weight: 100 }] }] });
+    targets.push(...mirror.targets);
+    found.push(...mirror.problems.map((p) => `mirror: ${p}`));
+  }
   return {
-    targets: resolved.targets,
+    targets,
     problems: [
       ...problems,
-      ...resolved.problems.map((p) => p.replace(/^VirtualService (\S+) \(HTTPRoute\)/, 'HTTPRoute $1')),
+      ...found.map((p) => p.replace(/VirtualService (\S+) \(HTTPRoute\)/, 'HTTPRoute $1')),
     ],
   };
 }
