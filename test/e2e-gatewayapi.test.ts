@@ -83,6 +83,20 @@ describe('end to end with provider gatewayapi:v1: HTTPRoute weights, simulated t
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   }, 60_000);
 
+  function startGatewayController(namespace: string, gatewayApi = true): RunningController {
+    const controller = startController({
+      kubeConfig: env.sandbox.kubeConfig(),
+      logger: testLogger().logger,
+      prometheusAddress: env.prometheusUrl,
+      namespaces: [namespace],
+      userAgent: CONTROLLER_USER_AGENT,
+      workers: 2,
+      gatewayApi,
+    });
+    cleanups.push(() => controller.stop());
+    return controller;
+  }
+
   async function prepare(namespace: string, gatewayApi = true) {
     await createNamespace(env.api, namespace);
     await env.api.create(RESOURCES.deployment, podinfoDeployment(namespace, 'podinfo:1.0'));
@@ -99,18 +113,9 @@ describe('end to end with provider gatewayapi:v1: HTTPRoute weights, simulated t
       seed: 7,
     });
     cleanups.push(() => simulator.stop());
-    const controller: RunningController = startController({
-      kubeConfig: env.sandbox.kubeConfig(),
-      logger: testLogger().logger,
-      prometheusAddress: env.prometheusUrl,
-      namespaces: [namespace],
-      userAgent: CONTROLLER_USER_AGENT,
-      workers: 2,
-      gatewayApi,
-    });
-    cleanups.push(() => controller.stop());
+    const controller = startGatewayController(namespace, gatewayApi);
     await controller.ready;
-    return { weights };
+    return { weights, controller };
   }
 
   const route = (namespace: string) =>
@@ -211,17 +216,28 @@ describe('end to end with provider gatewayapi:v1: HTTPRoute weights, simulated t
     expect((await env.api.list<KubeObject>(RESOURCES.httpRoute, { namespace: ns })).items).toEqual([]);
     // The same Canary, unchanged, once the controller routes HTTPRoutes.
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-    const controller = startController({
-      kubeConfig: env.sandbox.kubeConfig(),
-      logger: testLogger().logger,
-      prometheusAddress: env.prometheusUrl,
-      namespaces: [ns],
-      userAgent: CONTROLLER_USER_AGENT,
-      gatewayApi: true,
-    });
-    cleanups.push(() => controller.stop());
+    startGatewayController(ns);
     const done = await waitForPhase(env.api, ns, ['Initialized']);
     expect(done.status?.conditions?.find((c) => c.type === 'InvalidSpec')).toBeUndefined();
     expect(readHttpRouteWeights(await route(ns), 'podinfo')).toEqual({ primary: 100, canary: 0 });
   }, 60_000);
+
+  it('resumes from the live HTTPRoute weights after a controller restart in the middle of a rollout', async () => {
+    const ns = 'gwapi-restart';
+    const { weights, controller } = await prepare(ns);
+    await env.api.create(RESOURCES.canary, gatewayCanary(ns));
+    await waitForPhase(env.api, ns, ['Initialized']);
+    await setImage(env.api, ns, 'podinfo:2.0');
+    await waitFor('weight 20', async () => (weights.weights.includes(20) ? true : undefined), {
+      intervalMs: 20,
+      timeoutMs: 30_000,
+    });
+    await controller.stop();
+    const successor = startGatewayController(ns);
+    await successor.ready;
+    const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed'], 60_000);
+    expect(done.status?.phase).toBe('Succeeded');
+    // Neither a weight skipped nor one repeated, nor a step back to 0 before the promotion.
+    expect(weights.weights).toEqual([0, 10, 20, 30, 40, 50, 0]);
+  }, 90_000);
 });
