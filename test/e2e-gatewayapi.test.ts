@@ -240,4 +240,55 @@ describe('end to end with provider gatewayapi:v1: HTTPRoute weights, simulated t
     // Neither a weight skipped nor one repeated, nor a step back to 0 before the promotion.
     expect(weights.weights).toEqual([0, 10, 20, 30, 40, 50, 0]);
   }, 90_000);
+
+  it('A/B: only requests with the header reach the canary; plain traffic stays on the primary', async () => {
+    const ns = 'gwapi-ab';
+    const { weights } = await prepare(ns);
+    const canary = gatewayCanary(ns);
+    const spec = {
+      ...canary.spec,
+      analysis: {
+        ...canary.spec.analysis,
+        iterations: 3,
+        metrics: [],
+        match: [{ headers: { 'x-canary': { exact: 'insider' } } }],
+      },
+    };
+    await env.api.create(RESOURCES.canary, { ...canary, spec });
+    await waitForPhase(env.api, ns, ['Initialized']);
+    await setImage(env.api, ns, 'podinfo:2.0');
+    await waitFor('the A/B rule at 100%', async () => (weights.weights.includes(100) ? true : undefined), {
+      timeoutMs: 30_000,
+    });
+    const during = await route(ns);
+    expect(() => new GatewayHttpRoute(during as never).validate()).not.toThrow();
+    expect(
+      during.spec?.rules?.map((r) => [r.matches, r.backendRefs?.map((b) => [b.name, b.weight])]),
+    ).toEqual([
+      [
+        [
+          {
+            path: { type: 'PathPrefix', value: '/' },
+            headers: [{ name: 'x-canary', type: 'Exact', value: 'insider' }],
+          },
+        ],
+        [
+          ['podinfo-primary', 0],
+          ['podinfo-canary', 100],
+        ],
+      ],
+      [[{ path: { type: 'PathPrefix', value: '/' } }], [['podinfo-primary', 100]]],
+    ]);
+    // The simulated clients send no x-canary header: none of their requests reached the canary.
+    await sleep(1500);
+    const prometheus = new PrometheusProvider({ address: env.prometheusUrl });
+    await expect(
+      prometheus.runQuery(
+        `sum(istio_requests_total{destination_workload_namespace="${ns}",destination_workload="podinfo"})`,
+      ),
+    ).rejects.toMatchObject({ code: 'NO_VALUES' });
+    const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed'], 60_000);
+    expect(done.status?.phase).toBe('Succeeded');
+    expect(readHttpRouteWeights(await route(ns), 'podinfo')).toEqual({ primary: 100, canary: 0 });
+  }, 90_000);
 });
