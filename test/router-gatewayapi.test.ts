@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
 import { HTTPRoute as GatewayHttpRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -6,6 +7,7 @@ import { type Canary, canarySchema, validateCanary } from '../src/api/canary.ts'
 import { buildCrds } from '../src/api/crd.ts';
 import { gatewayApiProblems, mergeHttpRouteMatches, toHttpRouteMatches } from '../src/api/gateway-api.ts';
 import { validateAgainstCrdSchema } from '../src/api/openapi-validate.ts';
+import { lintCommand } from '../src/cli/lint.ts';
 import { MANAGED_BY_LABEL } from '../src/kube/ownership.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { Deployment } from '../src/kube/workloads.ts';
@@ -546,5 +548,37 @@ describe('examples/gatewayapi', () => {
       },
     ]);
     expect(route.spec?.rules?.[0]?.timeouts).toEqual({ request: '5s' });
+  });
+});
+
+describe('petrel lint on Gateway API canaries', () => {
+  async function lintStdin(text: string) {
+    const stdout = new PassThrough();
+    const stdin = new PassThrough();
+    let out = '';
+    stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    stdin.end(text);
+    const code = await lintCommand(['-'], { stdout, stderr: new PassThrough(), stdin, env: {} });
+    return { code, lines: out.split('\n').filter(Boolean) };
+  }
+
+  it('passes the example and names each refused field with its fix', async () => {
+    const example = await readFile(new URL('../examples/gatewayapi/canary.yaml', import.meta.url), 'utf8');
+    expect(await lintStdin(example)).toEqual({ code: 0, lines: [] });
+    const broken = example
+      .replace(/ {4}gatewayRefs:\n(?: {6}.*\n| {8}.*\n)+/, '')
+      .replace('    timeout: 5s\n', '    timeout: 5s\n    retries:\n      attempts: 3\n');
+    const result = await lintStdin(broken);
+    expect(result.code).toBe(1);
+    expect(result.lines).toEqual([
+      expect.stringMatching(
+        /^<stdin>#1 Canary test\/podinfo: spec\.service\.gatewayRefs: required with provider gatewayapi:v1/,
+      ),
+      expect.stringMatching(
+        /^<stdin>#1 Canary test\/podinfo: spec\.service\.retries: not supported with provider gatewayapi:v1: HTTPRoute retries are not in the standard channel/,
+      ),
+    ]);
   });
 });
