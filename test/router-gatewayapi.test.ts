@@ -574,10 +574,10 @@ describe('petrel lint on Gateway API canaries', () => {
     expect(result.code).toBe(1);
     expect(result.lines).toEqual([
       expect.stringMatching(
-        /^<stdin>#1 Canary test\/podinfo: spec\.service\.gatewayRefs: required with provider gatewayapi:v1/,
+        /^<stdin>#1 Canary web\/podinfo: spec\.service\.gatewayRefs: required with provider gatewayapi:v1/,
       ),
       expect.stringMatching(
-        /^<stdin>#1 Canary test\/podinfo: spec\.service\.retries: not supported with provider gatewayapi:v1: HTTPRoute retries are not in the standard channel/,
+        /^<stdin>#1 Canary web\/podinfo: spec\.service\.retries: not supported with provider gatewayapi:v1: HTTPRoute retries are not in the standard channel/,
       ),
     ]);
   });
