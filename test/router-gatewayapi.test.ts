@@ -11,6 +11,7 @@ import { lintCommand } from '../src/cli/lint.ts';
 import { MANAGED_BY_LABEL } from '../src/kube/ownership.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { Deployment } from '../src/kube/workloads.ts';
+import { builtinQuery } from '../src/metrics/builtin.ts';
 import { createRouter, GATEWAY_API_DISABLED, RouterFactory } from '../src/routers/factory.ts';
 import {
   buildHttpRoute,
@@ -580,5 +581,14 @@ describe('petrel lint on Gateway API canaries', () => {
         /^<stdin>#1 Canary web\/podinfo: spec\.service\.retries: not supported with provider gatewayapi:v1: HTTPRoute retries are not in the standard channel/,
       ),
     ]);
+  });
+});
+
+describe('builtin checks of gatewayapi:v1 canaries', () => {
+  it("query Istio's workload metrics, as provider istio does (Istio implements the Gateway API)", () => {
+    for (const metric of ['request-success-rate', 'request-duration'] as const) {
+      expect(builtinQuery('gatewayapi:v1', metric)).toBe(builtinQuery('istio', metric));
+      expect(builtinQuery('gatewayapi:v1', metric)).toContain('destination_workload=~"{{ target }}"');
+    }
   });
 });
