@@ -275,39 +275,38 @@ export const canaryAnalysisSchema = analysisFields.transform(({ stepWeight, ...r
   return out;
 });
 
-export const canarySpecSchema = z
-  .strictObject({
-    targetRef: targetRefSchema,
-    autoscalerRef: autoscalerRefSchema.optional(),
-    service: canaryServiceSchema,
-    analysis: canaryAnalysisSchema
-      .describe('How traffic moves and what is checked at each step.')
-      .prefault({}),
-    progressDeadlineSeconds: intInRange(1, 86_400)
-      .describe('Seconds a new version may take to become ready before it is rolled back (default 600).')
-      .default(CANARY_DEFAULTS.progressDeadlineSeconds),
-    skipAnalysis: z.boolean().describe('Promote without checks (default false).').default(false),
-    suspend: z.boolean().describe('Pause all work on this Canary (default false).').default(false),
-    revertOnDeletion: z
-      .boolean()
-      .describe('On deletion, route all traffic back to the target Deployment (default false).')
-      .default(false),
-    provider: z
-      .enum(CANARY_PROVIDERS)
-      .describe(
-        'How traffic is shifted: istio (VirtualService weights), gatewayapi:v1 (HTTPRoute weights) or kubernetes (Service switch). Default istio.',
-      )
-      .default(CANARY_DEFAULTS.provider),
-    releaseWindows: releaseWindowsSchema
-      .describe(
-        'When rollouts may start and advance (cron windows in a time zone); unset, they may at any time.',
-      )
-      .optional(),
-  })
-  .check((ctx) => {
-    for (const problem of gatewayApiProblems(ctx.value))
-      ctx.issues.push({ code: 'custom', input: ctx.value, path: problem.path, message: problem.message });
-  });
+const canarySpecFields = z.strictObject({
+  targetRef: targetRefSchema,
+  autoscalerRef: autoscalerRefSchema.optional(),
+  service: canaryServiceSchema,
+  analysis: canaryAnalysisSchema.describe('How traffic moves and what is checked at each step.').prefault({}),
+  progressDeadlineSeconds: intInRange(1, 86_400)
+    .describe('Seconds a new version may take to become ready before it is rolled back (default 600).')
+    .default(CANARY_DEFAULTS.progressDeadlineSeconds),
+  skipAnalysis: z.boolean().describe('Promote without checks (default false).').default(false),
+  suspend: z.boolean().describe('Pause all work on this Canary (default false).').default(false),
+  revertOnDeletion: z
+    .boolean()
+    .describe('On deletion, route all traffic back to the target Deployment (default false).')
+    .default(false),
+  provider: z
+    .enum(CANARY_PROVIDERS)
+    .describe(
+      'How traffic is shifted: istio (VirtualService weights), gatewayapi:v1 (HTTPRoute weights) or kubernetes (Service switch). Default istio.',
+    )
+    .default(CANARY_DEFAULTS.provider),
+  releaseWindows: releaseWindowsSchema
+    .describe(
+      'When rollouts may start and advance (cron windows in a time zone); unset, they may at any time.',
+    )
+    .optional(),
+});
+
+/** Fields whose meaning depends on the provider (Gateway API routing), checked on the whole spec. */
+export const canarySpecSchema = canarySpecFields.check((ctx) => {
+  for (const problem of gatewayApiProblems(ctx.value))
+    ctx.issues.push({ code: 'custom', input: ctx.value, path: problem.path, message: problem.message });
+});
 
 export const canaryPhaseSchema = z.enum(CANARY_PHASES);
 
