@@ -487,6 +487,11 @@ describe('what provider gatewayapi:v1 accepts and refuses (lint, CRD and Invalid
         /^spec\.analysis\.match\[2\]\.queryParams\["bad name"\]: "bad name" is not a valid query parameter name/,
       ),
     ]);
+    const many = (n: number) => Array.from({ length: n }, (_, i) => ({ uri: { prefix: `/p${i}` } }));
+    expect(problems({ match: many(8) }, { iterations: 1, match: many(8) })).toEqual([]);
+    expect(problems({ match: many(8) }, { iterations: 1, match: many(9) })).toEqual([
+      'spec.analysis.match: 72 conditions once combined with each of service.match; at most 64 fit one HTTPRoute rule',
+    ]);
     expect(problems({ match: [{ uri: { exact: 'api' } }] })).toEqual([
       'spec.service.match[0].uri.exact: must start with "/" (got "api")',
     ]);

@@ -293,6 +293,12 @@ export function gatewayApiProblems(spec: SpecView): SpecProblem[] {
   });
   problems.push(...toHttpRouteMatches(svc.match ?? [], ['service', 'match']).problems);
   problems.push(...toHttpRouteMatches(spec.analysis?.match ?? [], ['analysis', 'match']).problems);
+  const combined = (spec.analysis?.match?.length ?? 0) * Math.max(1, svc.match?.length ?? 0);
+  if (combined > MAX_MATCHES)
+    problems.push({
+      path: ['analysis', 'match'],
+      message: `${combined} conditions once combined with each of service.match; at most ${MAX_MATCHES} fit one HTTPRoute rule`,
+    });
   if (spec.analysis?.mirrorWeight !== undefined) {
     problems.push({
       path: ['analysis', 'mirrorWeight'],
