@@ -502,6 +502,10 @@ describe('what provider gatewayapi:v1 accepts and refuses (lint, CRD and Invalid
       expect.stringMatching(/^spec\.service\.hosts\[1\]: "10\.0\.0\.1:80" is not an HTTPRoute hostname/),
       expect.stringMatching(/^spec\.service\.hosts\[2\]: "\*" is not an HTTPRoute hostname/),
     ]);
+    expect(problems({ timeout: '100000s' })).toEqual([
+      'spec.service.timeout: "100000s" is not a Gateway API duration (at most four parts of up to five digits, e.g. 1m30s)',
+    ]);
+    expect(problems({ timeout: '99999s' })).toEqual([]);
     expect(problems({}, { mirror: true, mirrorWeight: 20 })).toEqual([
       expect.stringMatching(/^spec\.analysis\.mirrorWeight: not supported with provider gatewayapi:v1/),
     ]);

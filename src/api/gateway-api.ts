@@ -15,6 +15,8 @@ const HOSTNAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-
 /** HTTP header and query parameter names (RFC 7230 token). */
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+/** Gateway API Duration (GEP-2257): up to four parts of at most five digits each. */
+const GATEWAY_DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
 const MAX_HOSTNAMES = 16;
 const MAX_MATCHES = 64;
 
@@ -278,6 +280,11 @@ export function gatewayApiProblems(spec: SpecView): SpecProblem[] {
       });
   }
   problems.push(...headerOperationProblems(svc.headers));
+  if (typeof svc.timeout === 'string' && !GATEWAY_DURATION.test(svc.timeout))
+    problems.push({
+      path: ['service', 'timeout'],
+      message: `"${svc.timeout}" is not a Gateway API duration (at most four parts of up to five digits, e.g. 1m30s)`,
+    });
   const hosts = svc.hosts ?? [];
   if (hosts.length > MAX_HOSTNAMES)
     problems.push({
