@@ -166,7 +166,8 @@ const canaryInput = fc.record(
         skipAnalysis: fc.boolean(),
         suspend: fc.boolean(),
         revertOnDeletion: fc.boolean(),
-        provider: fc.constantFrom(...CANARY_PROVIDERS),
+        // gatewayapi:v1 needs gatewayRefs and refuses the Istio-only fields: gatewayCanaryInput below.
+        provider: fc.constantFrom(...CANARY_PROVIDERS.filter((p) => p !== 'gatewayapi:v1')),
       },
       { requiredKeys: ['targetRef', 'service'] },
     ),
@@ -174,6 +175,60 @@ const canaryInput = fc.record(
   },
   { requiredKeys: ['apiVersion', 'kind', 'metadata', 'spec'] },
 );
+
+const gatewayRef = fc.record(
+  { name: dnsLabel, namespace: dnsLabel, sectionName: dnsLabel, port: fc.integer({ min: 1, max: 65535 }) },
+  { requiredKeys: ['name'], noNullPrototype: true },
+);
+const valueMatches = fc.dictionary(
+  dnsLabel,
+  fc.oneof(
+    fc.record({ exact: text }, { noNullPrototype: true }),
+    fc.record({ regex: text }, { noNullPrototype: true }),
+  ),
+  {
+    maxKeys: 2,
+    noNullPrototype: true,
+  },
+);
+const httpMatch = fc.record(
+  {
+    uri: fc.oneof(
+      fc.record({ exact: dnsLabel.map((s) => `/${s}`) }, { noNullPrototype: true }),
+      fc.record({ prefix: dnsLabel.map((s) => `/${s}`) }, { noNullPrototype: true }),
+      fc.record({ regex: text }, { noNullPrototype: true }),
+    ),
+    method: fc.record({ exact: fc.constantFrom('GET', 'POST', 'DELETE') }, { noNullPrototype: true }),
+    headers: valueMatches,
+    queryParams: valueMatches,
+  },
+  { requiredKeys: [], noNullPrototype: true },
+);
+
+/** A Gateway API Canary: gatewayRefs, matches an HTTPRoute can express, none of the Istio-only fields. */
+const gatewayCanaryInput = fc
+  .tuple(
+    canaryInput,
+    fc.array(gatewayRef, { minLength: 1, maxLength: 3 }),
+    fc.array(httpMatch, { maxLength: 2 }),
+    fc.array(httpMatch, { maxLength: 2 }),
+  )
+  .map(([canary, gatewayRefs, serviceMatch, abMatch]) => {
+    const service: Record<string, unknown> = { ...canary.spec.service };
+    for (const istioOnly of ['gateways', 'trafficPolicy', 'retries', 'corsPolicy', 'headers'])
+      delete service[istioOnly];
+    const analysis: Record<string, unknown> = { ...canary.spec.analysis };
+    delete analysis.mirrorWeight;
+    return {
+      ...canary,
+      spec: {
+        ...canary.spec,
+        provider: 'gatewayapi:v1',
+        service: { ...service, gatewayRefs, match: serviceMatch },
+        analysis: { ...analysis, match: abMatch },
+      },
+    };
+  });
 
 const metricTemplateInput = fc.record({
   apiVersion: fc.constant('petrel.dev/v1alpha1'),
@@ -237,6 +292,7 @@ const crdSchema = new Map(
 
 describe.each([
   ['Canary', canaryInput, validateCanary],
+  ['Canary', gatewayCanaryInput, validateCanary],
   ['MetricTemplate', metricTemplateInput, validateMetricTemplate],
   ['AlertProvider', alertProviderInput, validateAlertProvider],
 ] as const)('%s property', (kind, arbitrary, validate) => {

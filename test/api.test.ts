@@ -302,7 +302,7 @@ describe('Canary rules', () => {
       'unknown provider',
       canary({ provider: 'linkerd' }),
       'spec.provider',
-      'must be one of "istio", "kubernetes" (got "linkerd")',
+      'must be one of "istio", "kubernetes", "gatewayapi:v1" (got "linkerd")',
     ],
     [
       'mirrorWeight without mirror',

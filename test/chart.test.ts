@@ -491,6 +491,43 @@ describe('helm chart', () => {
     validateAll(cluster.objects);
   });
 
+  it('passes gatewayAPI.enabled as PETREL_GATEWAY_API and grants httproutes list, watch, create and patch only then', async () => {
+    const rendered = async (set: string[]) => {
+      const objects = await template(set);
+      const deployment = find(objects, 'Deployment')[0] as unknown as {
+        spec: { template: { spec: PodSpec } };
+      };
+      const routes = objects
+        .filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole')
+        .flatMap((o) =>
+          (o.rules as Rule[])
+            .filter((r) => r.resources.includes('httproutes'))
+            .map((rule) => ({ kind: o.kind, namespace: o.metadata.namespace, rule })),
+        );
+      const env = deployment.spec.template.spec.containers[0]!.env;
+      return { env: env.find((e) => e.name === 'PETREL_GATEWAY_API'), routes, objects };
+    };
+    const rule = {
+      apiGroups: ['gateway.networking.k8s.io'],
+      resources: ['httproutes'],
+      verbs: ['list', 'watch', 'create', 'patch'],
+    };
+    const off = await rendered([]);
+    expect(off.env).toBeUndefined();
+    expect(off.routes).toEqual([]);
+    const cluster = await rendered(['gatewayAPI.enabled=true']);
+    expect(cluster.env).toEqual({ name: 'PETREL_GATEWAY_API', value: 'true' });
+    expect(cluster.routes).toEqual([{ kind: 'ClusterRole', namespace: undefined, rule }]);
+    validateAll(cluster.objects);
+    // Namespaced: the rule is in the Role of each watched namespace, like the Istio rules.
+    const namespaced = await rendered(['gatewayAPI.enabled=true', 'watchNamespaces={team-a,team-b}']);
+    expect(namespaced.routes).toEqual([
+      { kind: 'Role', namespace: 'team-a', rule },
+      { kind: 'Role', namespace: 'team-b', rule },
+    ]);
+    validateAll(namespaced.objects);
+  });
+
   it.each([
     [['trackSecrets=true', 'watchNamespaces={team-a}', 'rbac.secrets=none'], 'rbac.secrets=none forbids'],
     [['trackSecrets=true'], 'rbac.secrets=namespaced does not grant'],
@@ -529,6 +566,7 @@ describe('helm chart', () => {
     [['watchNamespaces={team-a,team-b}', 'logLevel=debug', 'workers=4', 'leaderElection.leaseDuration=20s']],
     [['leaderElection.enabled=false', 'replicaCount=1']],
     [['trackSecrets=true', 'watchNamespaces={team-a}']],
+    [['gatewayAPI.enabled=true']],
     [
       [
         'defaultAlerts.type=msteams',
@@ -580,6 +618,7 @@ describe('helm chart', () => {
       expect(notify.defaultAlertProvider).toBeUndefined();
     }
     expect(options.trackSecrets).toBe(set.includes('trackSecrets=true') ? true : undefined);
+    expect(options.gatewayApi).toBe(set.includes('gatewayAPI.enabled=true') ? true : undefined);
     if (set.includes('workers=4')) {
       expect(options).toMatchObject({ namespaces: ['team-a', 'team-b'], logLevel: 'debug', workers: 4 });
       expect(operations.leaseDuration).toBe(20_000);

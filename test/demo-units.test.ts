@@ -15,7 +15,7 @@ import { createReporter, jsonLine } from '../dev/demo/reporter.ts';
 import { SCENARIOS, scenarioReleases } from '../dev/demo/scenarios.ts';
 import { DemoAbortedError, DemoTimeoutError, pollUntil, sleep, within } from '../dev/demo/wait.ts';
 import { parseBehaviour } from '../dev/sandbox/traffic.ts';
-import { canarySchema } from '../src/api/index.ts';
+import { canarySchema, validateCanary } from '../src/api/index.ts';
 
 const plain = { color: false };
 
@@ -295,6 +295,22 @@ describe('petrel demo options', () => {
     ).toMatchObject({ scenario: 'latency', json: true, keep: true, rps: 20, prometheusBinary: '/x' });
   });
 
+  it('routes with Istio by default, and with a Gateway API HTTPRoute on --provider gatewayapi', () => {
+    expect(parseDemoArgs([]).provider).toBe('istio');
+    expect(parseDemoArgs(['--provider', 'gatewayapi']).provider).toBe('gatewayapi:v1');
+    expect(parseDemoArgs(['--provider', 'gatewayapi:v1', '--scenario', 'errors'])).toMatchObject({
+      provider: 'gatewayapi:v1',
+      scenario: 'errors',
+    });
+    // The demo's Gateway API Canary passes the schema (gatewayRefs and hosts included).
+    const canary = validateCanary(demoCanary(DEMO_APP, 'gatewayapi:v1'));
+    expect(canary.ok && canary.value.spec.service.gatewayRefs).toEqual([
+      { name: 'public', namespace: 'demo' },
+    ]);
+    expect(canary.ok && canary.value.spec.provider).toBe('gatewayapi:v1');
+    expect(validateCanary(demoCanary(DEMO_APP)).ok).toBe(true);
+  });
+
   it.each([
     [['--scenario', 'chaos'], '--scenario must be one of default, all, healthy, errors, latency'],
     [['--rps', '0'], '--rps must be a whole number from 1 to 10000'],
@@ -303,6 +319,7 @@ describe('petrel demo options', () => {
     [['--log-level', 'loud'], '--log-level must be one of'],
     [['--prometheus', ' '], '--prometheus must be the path'],
     [['--bogus'], "Unknown option '--bogus'"],
+    [['--provider', 'linkerd'], '--provider must be istio or gatewayapi, got "linkerd"'],
   ])('refuses %j naming the flag', (args, message) => {
     expect(() => parseDemoArgs(args)).toThrow(DemoUsageError);
     expect(() => parseDemoArgs(args)).toThrow(message);

@@ -207,6 +207,25 @@ describe('petrel demo', () => {
     );
   }, 180_000);
 
+  it('--provider gatewayapi: routes through an HTTPRoute on a Gateway, promotes v2 and rolls back v3', async () => {
+    const { code, events, stderr, elapsedMs } = await runInProcess(['--json', '--provider', 'gatewayapi']);
+    const outcomes = events.filter((e): e is Outcome & { time: string } => e.type === 'outcome');
+    expect(code, stderr).toBe(0);
+    expect(outcomes.map((o) => [o.release, o.phase, o.ok])).toEqual([
+      ['v2', 'Succeeded', true],
+      ['v3', 'Failed', true],
+    ]);
+    const setup = events.flatMap((e) => (e.type === 'setup' ? [`${e.step}: ${e.detail}`] : []));
+    expect(setup).toContain('gateway: Gateway demo/public (GatewayClass petrel-demo)');
+    expect(setup).toContainEqual(
+      expect.stringMatching(/^canary: Canary demo\/podinfo \(provider gatewayapi:v1\)/),
+    );
+    const v2Weights = events.flatMap((e) => (e.type === 'weight' && e.release === 'v2' ? [e.weight] : []));
+    expect(v2Weights).toEqual(expect.arrayContaining([10, 20, 30, 40, 50]));
+    expect(outcomes[1]!.failedChecks.map((c) => c.metric)).toContain('request-success-rate');
+    console.log(`demo figures: --provider gatewayapi ${(elapsedMs / 1000).toFixed(1)} s`);
+  }, 180_000);
+
   it('rolls back a slow version because of request-duration with the measured p99, then --keep serves until Ctrl-C', async () => {
     const demo = new DemoProcess(['--scenario', 'latency', '--keep']);
     children.push(demo);

@@ -114,7 +114,7 @@ describe('petrel lint', () => {
     const bad = await lint(['-'], `${CANARY}  provider: linkerd\n`);
     expect(bad.code).toBe(1);
     expect(bad.lines).toEqual([
-      '<stdin>#1 Canary test/podinfo: spec.provider: must be one of "istio", "kubernetes" (got "linkerd")',
+      '<stdin>#1 Canary test/podinfo: spec.provider: must be one of "istio", "kubernetes", "gatewayapi:v1" (got "linkerd")',
     ]);
   });
 
@@ -124,7 +124,7 @@ describe('petrel lint', () => {
     const result = await lint(['-'], list);
     expect(result.code).toBe(1);
     expect(result.lines).toEqual([
-      '<stdin>#1.items[1] Canary test/podinfo: spec.provider: must be one of "istio", "kubernetes" (got "nginx")',
+      '<stdin>#1.items[1] Canary test/podinfo: spec.provider: must be one of "istio", "kubernetes", "gatewayapi:v1" (got "nginx")',
     ]);
     expect(result.err).toContain('in 2 Petrel resources');
   });

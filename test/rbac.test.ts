@@ -185,6 +185,7 @@ async function rolloutRequests(
   namespace: string,
   watch: string[],
   trackSecrets: boolean,
+  gatewayApi = false,
 ): Promise<RequestLogEntry[]> {
   await createNamespace(env.api, RELEASE_NAMESPACE).catch(() => undefined);
   await createNamespace(env.api, namespace);
@@ -231,6 +232,7 @@ async function rolloutRequests(
       prometheusAddress: env.prometheusUrl,
       namespaces: watch,
       trackSecrets,
+      gatewayApi,
       userAgent: CONTROLLER_USER_AGENT,
       metrics: new ControllerMetrics({ defaultMetrics: false }),
       leaderElection: {
@@ -243,12 +245,14 @@ async function rolloutRequests(
       },
     });
     await controller.ready;
-    await env.api.create(
-      RESOURCES.canary,
-      podinfoCanary(namespace, {
-        alerts: [{ name: 'all', severity: 'info', providerRef: { name: 'receiver' } }],
-      }),
-    );
+    const canary = podinfoCanary(namespace, {
+      alerts: [{ name: 'all', severity: 'info', providerRef: { name: 'receiver' } }],
+    });
+    if (gatewayApi) {
+      Object.assign(canary.spec, { provider: 'gatewayapi:v1' });
+      Object.assign(canary.spec.service, { gatewayRefs: [{ name: 'public', namespace: 'gateways' }] });
+    }
+    await env.api.create(RESOURCES.canary, canary);
     await waitForPhase(env.api, namespace, ['Initialized']);
     // The alert address was read from its Secret.
     await waitFor('an alert through the Secret-held address', async () =>
@@ -308,6 +312,7 @@ describe.each([
     // rbac.secrets=namespaced (the default) grants get on Secrets only where secretRef is used.
     values: ['rbac.secretNamespaces={rbac-cluster}'],
     trackSecrets: false,
+    gatewayApi: false,
     notExercised: {} as Record<string, string>,
   },
   {
@@ -316,6 +321,7 @@ describe.each([
     watch: ['rbac-namespaced'],
     values: ['watchNamespaces={rbac-namespaced}'],
     trackSecrets: false,
+    gatewayApi: false,
     notExercised: {},
   },
   {
@@ -324,22 +330,39 @@ describe.each([
     watch: ['rbac-secrets'],
     values: ['watchNamespaces={rbac-secrets}', 'trackSecrets=true'],
     trackSecrets: true,
+    gatewayApi: false,
     notExercised: {
       'patch /configmaps':
         'only the Secret changes in this run; a changed ConfigMap is patched over its -primary copy ' +
         '(src/kube/configs.ts), exercised by the other two runs',
     },
   },
+  {
+    mode: 'namespaced with gatewayAPI.enabled, a gatewayapi:v1 canary',
+    namespace: 'rbac-gateway',
+    watch: ['rbac-gateway'],
+    values: ['watchNamespaces={rbac-gateway}', 'gatewayAPI.enabled=true'],
+    trackSecrets: false,
+    gatewayApi: true,
+    notExercised: {
+      'create networking.istio.io/virtualservices':
+        'the Istio router (src/routers/istio.ts), exercised by the runs with an Istio canary',
+      'patch networking.istio.io/virtualservices':
+        'the Istio router (src/routers/istio.ts), exercised by the runs with an Istio canary',
+      'create networking.istio.io/destinationrules':
+        'the Istio router (src/routers/istio.ts), exercised by the runs with an Istio canary',
+    },
+  },
 ])(
   'the chart grants the controller exactly what a full rollout uses: $mode',
-  ({ namespace, watch, values, trackSecrets, notExercised }) => {
+  ({ namespace, watch, values, trackSecrets, gatewayApi, notExercised }) => {
     let authorizer: Authorizer;
     let requests: RequestLogEntry[] = [];
     const exceptions: Record<string, string> = { ...NOT_EXERCISED, ...notExercised };
 
     beforeAll(async () => {
       authorizer = new Authorizer(await renderRbac(values), SERVICE_ACCOUNT);
-      requests = await rolloutRequests(namespace, watch, trackSecrets);
+      requests = await rolloutRequests(namespace, watch, trackSecrets, gatewayApi);
     }, 120_000);
 
     afterAll(() => {
@@ -354,9 +377,9 @@ describe.each([
         'create deployments',
         'patch deployments',
         'create services',
-        'create virtualservices',
-        'patch virtualservices',
-        'create destinationrules',
+        ...(gatewayApi
+          ? ['list httproutes', 'watch httproutes', 'create httproutes', 'patch httproutes']
+          : ['create virtualservices', 'patch virtualservices', 'create destinationrules']),
         'create configmaps',
         ...(trackSecrets
           ? ['list secrets', 'watch secrets', 'create secrets', 'patch secrets']
@@ -503,6 +526,7 @@ describe('docs/operations.md', () => {
         ...(await renderRbac([])),
         ...(await renderRbac(['rbac.secrets=cluster'])).filter((o) => o.metadata.name.endsWith('-secrets')),
         ...(await renderRbac(['rbac.secrets=cluster', 'trackSecrets=true'])),
+        ...(await renderRbac(['gatewayAPI.enabled=true'])),
       ],
       SERVICE_ACCOUNT,
     ).granted;

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { usageError } from '../../src/cli/command-line.ts';
 import type { CliIo, Command } from '../../src/cli/run.ts';
 import { ArgsError, type FlagValues, HELP_FLAG, parseFlags, wantsHelp } from '../../src/lib/args.ts';
+import { DEMO_PROVIDERS, type DemoProvider } from '../demo/app.ts';
 import type { DemoReporter } from '../demo/events.ts';
 import { createReporter } from '../demo/reporter.ts';
 import { runDemo } from '../demo/run.ts';
@@ -9,13 +10,15 @@ import { isScenarioName, SCENARIOS, type ScenarioName } from '../demo/scenarios.
 import { DemoAbortedError } from '../demo/wait.ts';
 import { PrometheusNotInstalledError } from '../sandbox/prometheus.ts';
 
-const USAGE = `usage: petrel demo [--scenario NAME] [--json] [--keep] [--cluster] [--dashboard] [--rps N] [--prometheus PATH]
+const USAGE = `usage: petrel demo [--scenario NAME] [--provider NAME] [--json] [--keep] [--cluster] [--dashboard] [--rps N] [--prometheus PATH]
 
 Runs a local sandbox (Kubernetes API server, Prometheus, simulated Istio traffic, the controller)
 and releases new versions of an example app, showing each step of each canary analysis.
 
   --scenario NAME    ${SCENARIOS.join(', ')} (default: a healthy v2, then a v3 with errors;
                      all adds a slow v4; healthy, errors and latency release just that one)
+  --provider NAME    istio (a VirtualService, default) or gatewayapi (an HTTPRoute on a Gateway;
+                     gatewayapi:v1 also accepted)
   --json             one JSON object per line instead of text, ending with one "outcome" per release
   --keep             keep the sandbox running after the releases (prints a kubeconfig) until Ctrl-C
   --cluster          a real kube-apiserver, etcd and KWOK instead of the sandbox (npm run cluster:build first)
@@ -39,6 +42,7 @@ export class DemoUsageError extends Error {
 export interface DemoCliOptions {
   help: boolean;
   scenario: ScenarioName;
+  provider: DemoProvider;
   json: boolean;
   keep: boolean;
   cluster: boolean;
@@ -50,6 +54,7 @@ export interface DemoCliOptions {
 
 const FLAGS = {
   scenario: { type: 'string' },
+  provider: { type: 'string' },
   json: { type: 'boolean' },
   keep: { type: 'boolean' },
   cluster: { type: 'boolean' },
@@ -71,6 +76,10 @@ export function parseDemoArgs(args: string[]): DemoCliOptions {
   const scenario = values.scenario ?? 'default';
   if (!isScenarioName(scenario))
     throw new DemoUsageError(`--scenario must be one of ${SCENARIOS.join(', ')}, got "${scenario}"`);
+  const providerText = values.provider ?? 'istio';
+  const provider = providerText === 'gatewayapi' ? 'gatewayapi:v1' : providerText;
+  if (!(DEMO_PROVIDERS as readonly string[]).includes(provider))
+    throw new DemoUsageError(`--provider must be istio or gatewayapi, got "${providerText}"`);
   const rpsText = values.rps ?? '100';
   const rps = Number(rpsText);
   if (!/^\d+$/.test(rpsText) || rps < 1 || rps > 10_000)
@@ -83,6 +92,7 @@ export function parseDemoArgs(args: string[]): DemoCliOptions {
   return {
     help: values.help === true,
     scenario,
+    provider: provider as DemoProvider,
     json: values.json === true,
     keep: values.keep === true || values.dashboard === true,
     cluster: values.cluster === true,
@@ -133,6 +143,7 @@ export const demoCommand: Command = async (args: string[], io: CliIo): Promise<n
   try {
     const result = await runDemo({
       scenario: options.scenario,
+      provider: options.provider,
       rps: options.rps,
       keep: options.keep,
       cluster: options.cluster,

@@ -6,7 +6,7 @@ import { startApiServer } from '../sandbox/apiserver/index.ts';
 
 const USAGE = `usage: petrel sandbox [--port 0] [--host 127.0.0.1] [--token T] [--snapshot FILE] [--ready-delay MS] [--crd FILE]...
 
-Starts a local Kubernetes API server (in memory) with the Istio CRDs, prints its URL and a
+Starts a local Kubernetes API server (in memory) with the Istio and Gateway API CRDs, prints its URL and a
 kubeconfig path, and serves until SIGINT or SIGTERM.
 
   --port N          port to listen on (0, the default, picks a free one)

@@ -1,4 +1,5 @@
 import type { CanaryInput } from '../../src/api/canary.ts';
+import type { ResourceKind } from '../../src/kube/resources.ts';
 import type { KubeObject } from '../../src/kube/types.ts';
 import { behaviourAnnotations, type VersionBehaviour } from './scenarios.ts';
 
@@ -66,16 +67,71 @@ export function releasePatch(image: string, behaviour: VersionBehaviour) {
   };
 }
 
-export function demoCanary(app: DemoApp = DEMO_APP): CanaryInput {
+/** How the demo's traffic is routed: an Istio VirtualService, or a Gateway API HTTPRoute. */
+export const DEMO_PROVIDERS = ['istio', 'gatewayapi:v1'] as const;
+export type DemoProvider = (typeof DEMO_PROVIDERS)[number];
+
+/** The Gateway the demo's HTTPRoute attaches to (spec.service.gatewayRefs). */
+export const DEMO_GATEWAY = { name: 'public', className: 'petrel-demo' } as const;
+
+const GATEWAY_CLASS: ResourceKind = {
+  group: 'gateway.networking.k8s.io',
+  version: 'v1',
+  plural: 'gatewayclasses',
+  kind: 'GatewayClass',
+  namespaced: false,
+};
+const GATEWAY: ResourceKind = { ...GATEWAY_CLASS, plural: 'gateways', kind: 'Gateway', namespaced: true };
+
+/** A GatewayClass and an HTTP Gateway in the app's namespace, as a cluster operator would provide them. */
+export function demoGatewayObjects(
+  app: DemoApp = DEMO_APP,
+): { resource: ResourceKind; object: KubeObject }[] {
+  return [
+    {
+      resource: GATEWAY_CLASS,
+      object: {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'GatewayClass',
+        metadata: { name: DEMO_GATEWAY.className },
+        spec: { controllerName: 'sandbox.petrel.dev/simulated-gateway' },
+      } as KubeObject,
+    },
+    {
+      resource: GATEWAY,
+      object: {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'Gateway',
+        metadata: { name: DEMO_GATEWAY.name, namespace: app.namespace },
+        spec: {
+          gatewayClassName: DEMO_GATEWAY.className,
+          listeners: [{ name: 'http', protocol: 'HTTP', port: 80 }],
+        },
+      } as KubeObject,
+    },
+  ];
+}
+
+export function demoCanary(app: DemoApp = DEMO_APP, provider: DemoProvider = 'istio'): CanaryInput {
+  const gateway = provider === 'gatewayapi:v1';
   return {
     apiVersion: 'petrel.dev/v1alpha1',
     kind: 'Canary',
     metadata: { name: app.name, namespace: app.namespace },
     spec: {
-      provider: 'istio',
+      provider,
       targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: app.name },
       progressDeadlineSeconds: app.progressDeadlineSeconds,
-      service: { port: CONTAINER_PORT, targetPort: CONTAINER_PORT },
+      service: {
+        port: CONTAINER_PORT,
+        targetPort: CONTAINER_PORT,
+        ...(gateway
+          ? {
+              hosts: [`${app.name}.example.com`],
+              gatewayRefs: [{ name: DEMO_GATEWAY.name, namespace: app.namespace }],
+            }
+          : {}),
+      },
       analysis: {
         interval: app.analysisInterval,
         threshold: app.threshold,

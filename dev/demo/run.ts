@@ -11,7 +11,16 @@ import { RESOURCES, type ResourceKind } from '../../src/kube/resources.ts';
 import { type SandboxApiServer, startApiServer } from '../sandbox/apiserver/index.ts';
 import { type RunningPrometheus, startPrometheus } from '../sandbox/prometheus.ts';
 import { startTrafficSimulator, type TrafficSimulator } from '../sandbox/traffic.ts';
-import { DEMO_APP, demoCanary, demoDeployment, demoNamespace, releasePatch } from './app.ts';
+import {
+  DEMO_APP,
+  DEMO_GATEWAY,
+  type DemoProvider,
+  demoCanary,
+  demoDeployment,
+  demoGatewayObjects,
+  demoNamespace,
+  releasePatch,
+} from './app.ts';
 import type { DemoEvent, DemoReporter } from './events.ts';
 import { failedChecksSince, isTerminalPhase, outcomeReason } from './observe.ts';
 import { INITIAL_VERSION, type Release, type ScenarioName, scenarioReleases } from './scenarios.ts';
@@ -29,6 +38,8 @@ const NAMESPACES: ResourceKind = {
 
 export interface DemoOptions {
   scenario: ScenarioName;
+  /** Route with an Istio VirtualService (default) or a Gateway API HTTPRoute. */
+  provider?: DemoProvider;
   /** Requests per second through the VirtualService. */
   rps: number;
   /** After the releases, keep everything running until `signal` aborts. */
@@ -150,8 +161,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     reporter.emit({
       type: 'setup',
       step: sandbox.name,
-      detail: `${sandbox.url} with the Istio and Petrel CRDs`,
+      detail: `${sandbox.url} with the Istio, Gateway API and Petrel CRDs`,
     });
+    const provider = opts.provider ?? 'istio';
     const kubeConfig = sandbox.kubeConfig();
     const api: HttpKubeApi = createKubeApi({ kubeConfig, userAgent: 'petrel-demo' });
     stack.push('demo client', () => api.close());
@@ -176,13 +188,26 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       logger,
     });
     stack.push('traffic simulator', () => simulator.stop());
-    reporter.emit({ type: 'setup', step: 'traffic', detail: `${opts.rps} requests/s through the mesh` });
+    if (provider === 'gatewayapi:v1') {
+      for (const { resource, object } of demoGatewayObjects(app)) await api.create(resource, object);
+      reporter.emit({
+        type: 'setup',
+        step: 'gateway',
+        detail: `Gateway ${app.namespace}/${DEMO_GATEWAY.name} (GatewayClass ${DEMO_GATEWAY.className})`,
+      });
+    }
+    reporter.emit({
+      type: 'setup',
+      step: 'traffic',
+      detail: `${opts.rps} requests/s through ${provider === 'istio' ? 'the mesh' : 'the Gateway (HTTPRoute weights)'}`,
+    });
 
     const controller: RunningController = startController({
       kubeConfig,
       logger: logger.child({ component: 'controller' }),
       prometheusAddress: prometheus.url,
       namespaces: [app.namespace],
+      gatewayApi: provider === 'gatewayapi:v1',
     });
     stack.push('controller', () => controller.stop());
     await within('the controller syncing its caches', controller.ready, {
@@ -207,12 +232,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     stack.push('demo watch', () => watcher.stop());
     await within('the demo watch syncing', watcher.start(signal), { timeoutMs: setupTimeoutMs, signal });
 
-    await api.create(RESOURCES.canary, demoCanary(app));
+    await api.create(RESOURCES.canary, demoCanary(app, provider));
     reporter.emit({
       type: 'setup',
       step: 'canary',
       detail:
-        `Canary ${app.namespace}/${app.name}: step ${app.stepWeight}% every ${app.analysisInterval} up to ` +
+        `Canary ${app.namespace}/${app.name} (provider ${provider}): step ${app.stepWeight}% every ${app.analysisInterval} up to ` +
         `${app.maxWeight}%, success rate >= ${app.minSuccessRatePercent}% and p99 <= ${app.maxRequestDurationMs}ms ` +
         `over ${app.metricInterval}, rollback after ${app.threshold} failed checks`,
     });

@@ -8,6 +8,7 @@ import type { Clock } from '../../src/lib/clock.ts';
 import { systemClock } from './apiserver/clock.ts';
 import { IstioMetricsWriter } from './istio-metrics.ts';
 import { parseBehaviour } from './traffic/behaviour.ts';
+import { type HttpRouteLike, resolveHttpRoute } from './traffic/httproute.ts';
 import { type RandomSource, seededRandom } from './traffic/random.ts';
 import {
   type ClusterView,
@@ -20,6 +21,7 @@ import {
 import { simulateTick, type TickTraffic } from './traffic/simulate.ts';
 
 export { type Behaviour, DEFAULT_BEHAVIOUR, parseBehaviour, SIM_ANNOTATIONS } from './traffic/behaviour.ts';
+export { type HttpRouteLike, resolveHttpRoute } from './traffic/httproute.ts';
 export { type RandomSource, seededRandom } from './traffic/random.ts';
 export { resolveRoutes, serviceOfHost, type WorkloadTarget } from './traffic/routes.ts';
 export { sampleLatency, simulateTick, type TickInput, type TickTraffic } from './traffic/simulate.ts';
@@ -69,8 +71,8 @@ export class SimulatorSyncTimeoutError extends Error {
 }
 
 /**
- * Watches VirtualServices, Services and Deployments, and every tick sends `rps` requests through
- * each VirtualService by its live weights, writing Istio's request metrics for the workloads
+ * Watches VirtualServices, HTTPRoutes, Services and Deployments, and every tick sends `rps` requests
+ * through each VirtualService and each HTTPRoute by its live weights, writing Istio's request metrics for the workloads
  * that served them into Prometheus. How each version behaves comes from its pod-template
  * annotations (see SIM_ANNOTATIONS).
  */
@@ -102,7 +104,8 @@ export async function startTrafficSimulator(opts: StartTrafficSimulatorOptions):
   const virtualServices = informer<KubeObject>(RESOURCES.virtualService);
   const services = informer<KubeObject>(RESOURCES.service);
   const deployments = informer<KubeObject>(RESOURCES.deployment);
-  const informers = [virtualServices, services, deployments];
+  const httpRoutes = informer<KubeObject>(RESOURCES.httpRoute);
+  const informers = [virtualServices, services, deployments, httpRoutes];
 
   const stopInformers = () => Promise.all(informers.map((i) => i.stop()));
   await Promise.all(informers.map((i) => i.start()));
@@ -112,8 +115,8 @@ export async function startTrafficSimulator(opts: StartTrafficSimulatorOptions):
   } catch (err) {
     await stopInformers();
     throw new SimulatorSyncTimeoutError(
-      `the traffic simulator could not list VirtualServices, Services and Deployments within ${syncTimeoutMs} ms: ` +
-        'is the API server reachable and are the Istio CRDs installed?',
+      `the traffic simulator could not list VirtualServices, HTTPRoutes, Services and Deployments within ${syncTimeoutMs} ms: ` +
+        'is the API server reachable and are the Istio and Gateway API CRDs installed?',
       { cause: err },
     );
   }
@@ -150,6 +153,11 @@ export async function startTrafficSimulator(opts: StartTrafficSimulatorOptions):
     const targets: WorkloadTarget[] = [];
     for (const vs of virtualServices.list(opts.namespace) as readonly VirtualServiceLike[]) {
       const resolved = resolveRoutes(vs, cluster);
+      targets.push(...resolved.targets);
+      problems.push(...resolved.problems);
+    }
+    for (const route of httpRoutes.list(opts.namespace) as readonly HttpRouteLike[]) {
+      const resolved = resolveHttpRoute(route, cluster);
       targets.push(...resolved.targets);
       problems.push(...resolved.problems);
     }

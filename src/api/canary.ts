@@ -25,6 +25,7 @@ import {
   PETREL_API_VERSION,
   WEBHOOK_TYPES,
 } from './constants.ts';
+import { gatewayApiProblems, gatewayRefSchema } from './gateway-api.ts';
 import { type ValidationResult, validateWith } from './issues.ts';
 import { releaseWindowsSchema } from './release-windows.ts';
 
@@ -84,6 +85,12 @@ export const canaryServiceSchema = z.strictObject({
     .describe('Istio HTTPMatchRequests for the VirtualService route.')
     .optional(),
   corsPolicy: freeFormObjectSchema.describe('Istio CorsPolicy for the VirtualService route.').optional(),
+  gatewayRefs: z
+    .array(gatewayRefSchema)
+    .min(1)
+    .max(32)
+    .describe('Gateways the HTTPRoute attaches to (parentRefs); required with provider gatewayapi:v1.')
+    .optional(),
 });
 
 export const thresholdRangeSchema = z
@@ -272,7 +279,7 @@ export const canaryAnalysisSchema = analysisFields.transform(({ stepWeight, ...r
   return out;
 });
 
-export const canarySpecSchema = z.strictObject({
+const canarySpecFields = z.strictObject({
   targetRef: targetRefSchema,
   autoscalerRef: autoscalerRefSchema.optional(),
   service: canaryServiceSchema,
@@ -289,7 +296,7 @@ export const canarySpecSchema = z.strictObject({
   provider: z
     .enum(CANARY_PROVIDERS)
     .describe(
-      'How traffic is shifted: istio (VirtualService weights) or kubernetes (Service switch). Default istio.',
+      'How traffic is shifted: istio (VirtualService weights), gatewayapi:v1 (HTTPRoute weights) or kubernetes (Service switch). Default istio.',
     )
     .default(CANARY_DEFAULTS.provider),
   releaseWindows: releaseWindowsSchema
@@ -297,6 +304,12 @@ export const canarySpecSchema = z.strictObject({
       'When rollouts may start and advance (cron windows in a time zone); unset, they may at any time.',
     )
     .optional(),
+});
+
+/** Fields whose meaning depends on the provider (Gateway API routing), checked on the whole spec. */
+export const canarySpecSchema = canarySpecFields.check((ctx) => {
+  for (const problem of gatewayApiProblems(ctx.value))
+    ctx.issues.push({ code: 'custom', input: ctx.value, path: problem.path, message: problem.message });
 });
 
 export const canaryPhaseSchema = z.enum(CANARY_PHASES);

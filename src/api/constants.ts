@@ -21,7 +21,7 @@ export type WebhookType = (typeof WEBHOOK_TYPES)[number];
 export const ALERT_SEVERITIES = ['info', 'warn', 'error'] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
 
-export const CANARY_PROVIDERS = ['istio', 'kubernetes'] as const;
+export const CANARY_PROVIDERS = ['istio', 'kubernetes', 'gatewayapi:v1'] as const;
 export type CanaryProvider = (typeof CANARY_PROVIDERS)[number];
 
 export const METRIC_PROVIDER_TYPES = ['prometheus'] as const;

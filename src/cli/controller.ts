@@ -30,6 +30,8 @@ options (environment variable in brackets):
   --no-cross-namespace-refs    refuse templateRef/providerRef to another namespace [PETREL_NO_CROSS_NAMESPACE_REFS=true]
   --track-secrets              Secrets a target uses start a rollout and are copied to <name>-primary;
                                needs list/watch/create/patch on Secrets [PETREL_TRACK_SECRETS=true]
+  --gateway-api                route canaries with provider gatewayapi:v1 (HTTPRoutes); needs
+                               list/watch/create/patch on httproutes [PETREL_GATEWAY_API=true]
 ${OPERATIONS_USAGE}${NOTIFICATION_FLAGS_USAGE}`;
 
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -70,6 +72,10 @@ export const controllerOptionsSchema = z.strictObject({
     .union([z.boolean(), z.enum(['true', 'false'])], { error: 'must be true or false' })
     .transform((v) => v === true || v === 'true')
     .optional(),
+  gatewayApi: z
+    .union([z.boolean(), z.enum(['true', 'false'])], { error: 'must be true or false' })
+    .transform((v) => v === true || v === 'true')
+    .optional(),
 });
 
 export type ControllerCliOptions = z.output<typeof controllerOptionsSchema>;
@@ -84,6 +90,7 @@ const FLAG_NAMES: Record<string, string> = {
   logLevel: '--log-level',
   noCrossNamespaceRefs: '--no-cross-namespace-refs',
   trackSecrets: '--track-secrets',
+  gatewayApi: '--gateway-api',
 };
 
 export class UsageError extends Error {
@@ -101,6 +108,7 @@ const FLAGS = {
   'log-level': { type: 'string' },
   'no-cross-namespace-refs': { type: 'boolean' },
   'track-secrets': { type: 'boolean' },
+  'gateway-api': { type: 'boolean' },
 } as const;
 
 /** Flags win over environment variables; every value is validated, and errors name the flag and the fix. */
@@ -127,6 +135,7 @@ export function parseControllerArgs(args: string[], env: NodeJS.ProcessEnv): Con
     noCrossNamespaceRefs:
       values['no-cross-namespace-refs'] ?? (env.PETREL_NO_CROSS_NAMESPACE_REFS || undefined),
     trackSecrets: values['track-secrets'] ?? (env.PETREL_TRACK_SECRETS || undefined),
+    gatewayApi: values['gateway-api'] ?? (env.PETREL_GATEWAY_API || undefined),
   };
   const result = controllerOptionsSchema.safeParse(raw);
   if (!result.success) {
@@ -186,6 +195,7 @@ export const controllerCommand: Command = async (args: string[], io: CliIo): Pro
       workers: options.workers,
       noCrossNamespaceRefs: options.noCrossNamespaceRefs,
       trackSecrets: options.trackSecrets,
+      gatewayApi: options.gatewayApi,
       ...notifications,
       ...extra,
     }),

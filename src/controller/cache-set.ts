@@ -6,6 +6,7 @@ import { RESOURCES, type ResourceKind } from '../kube/resources.ts';
 import { cacheTransform } from '../kube/slim.ts';
 import type { KubeApi, KubeObject, KubeRequestHook } from '../kube/types.ts';
 import type { Deployment, HorizontalPodAutoscaler } from '../kube/workloads.ts';
+import type { HttpRoute } from '../routers/gatewayapi.ts';
 import type { DestinationRule, VirtualService } from '../routers/istio.ts';
 import type { Service } from '../routers/services.ts';
 import { NamespacedInformers } from './caches.ts';
@@ -24,6 +25,8 @@ export interface ControllerCaches {
   services: NamespacedInformers<Service>;
   virtualServices: NamespacedInformers<VirtualService>;
   destinationRules: NamespacedInformers<DestinationRule>;
+  /** Only when Gateway API routing is on (--gateway-api needs list/watch on HTTPRoutes). */
+  httpRoutes: NamespacedInformers<HttpRoute> | undefined;
   configMaps: NamespacedInformers<ConfigMap>;
   /** Only when Secrets are tracked (--track-secrets needs list/watch on Secrets). */
   secrets: NamespacedInformers<Secret> | undefined;
@@ -38,6 +41,8 @@ export interface CacheSetOptions {
   onRequest: KubeRequestHook | undefined;
   namespaces: readonly string[];
   trackSecrets: boolean;
+  /** Cache HTTPRoutes, for canaries with provider gatewayapi:v1. */
+  gatewayApi?: boolean;
   logger: Logger;
 }
 
@@ -60,6 +65,7 @@ export function createCaches(options: CacheSetOptions): ControllerCaches {
     services: of<Service>(RESOURCES.service),
     virtualServices: of<VirtualService>(RESOURCES.virtualService),
     destinationRules: of<DestinationRule>(RESOURCES.destinationRule),
+    httpRoutes: options.gatewayApi ? of<HttpRoute>(RESOURCES.httpRoute) : undefined,
     configMaps: of<ConfigMap>(RESOURCES.configMap),
     secrets: options.trackSecrets ? of<Secret>(RESOURCES.secret) : undefined,
     hpas: of<HorizontalPodAutoscaler>(RESOURCES.horizontalPodAutoscaler),
@@ -76,6 +82,7 @@ export function createCaches(options: CacheSetOptions): ControllerCaches {
     caches.configMaps,
     caches.hpas,
     ...(caches.secrets ? [caches.secrets] : []),
+    ...(caches.httpRoutes ? [caches.httpRoutes] : []),
   ];
   for (const group of all) for (const informer of group.informers) logLifecycle(informer, options.logger);
   return { ...caches, all };

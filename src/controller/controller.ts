@@ -56,6 +56,11 @@ export interface ControllerOptions {
   trackSecrets?: boolean;
   /** Proxy of webhook and alert posts; default: from HTTPS_PROXY, HTTP_PROXY and NO_PROXY. */
   outboundProxy?: OutboundProxy;
+  /**
+   * Route canaries with provider gatewayapi:v1: caches HTTPRoutes, which needs list/watch/create/patch on
+   * httproutes.gateway.networking.k8s.io (chart value gatewayAPI.enabled). Off by default.
+   */
+  gatewayApi?: boolean;
   /** Refuse templateRef/providerRef to another namespace with InvalidSpec (--no-cross-namespace-refs). */
   noCrossNamespaceRefs?: boolean;
 }
@@ -104,6 +109,7 @@ export function startController(options: ControllerOptions): RunningController {
     onRequest: access.onRequest,
     namespaces,
     trackSecrets: options.trackSecrets ?? false,
+    gatewayApi: options.gatewayApi ?? false,
     logger,
   });
   const hooks = createHookServices({
@@ -188,6 +194,7 @@ function createReconciler(
     services: caches.services,
     virtualServices: caches.virtualServices,
     destinationRules: caches.destinationRules,
+    ...(caches.httpRoutes ? { httpRoutes: caches.httpRoutes } : {}),
   });
   return new CanaryReconciler({
     api,

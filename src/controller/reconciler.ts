@@ -22,7 +22,7 @@ import {
   withNotices,
 } from '../rollout/index.ts';
 import type { FreezeObservation } from '../rollout/windows.ts';
-import type { Router } from '../routers/router.ts';
+import { type Router, UnknownProviderError } from '../routers/router.ts';
 import type { HookObserver } from '../webhooks/gates.ts';
 import { targetConfigHashes, withTrackedConfigs } from './configs.ts';
 import { crossNamespaceRefProblems, withoutCrossNamespaceAlerts } from './cross-namespace.ts';
@@ -120,7 +120,15 @@ export class CanaryReconciler {
       throw new TargetMissingError(message);
     }
 
-    const router = this.deps.routerFor(canary);
+    let router: Router;
+    try {
+      router = this.deps.routerFor(canary);
+    } catch (err) {
+      // A provider this controller cannot route (e.g. gatewayapi:v1 without --gateway-api): said on the Canary.
+      if (!(err instanceof UnknownProviderError)) throw err;
+      await this.reportInvalid(raw, err.message, log);
+      throw new TerminalError(`invalid Canary ${key}: ${err.message}`);
+    }
     const configHashes = targetConfigHashes(target, this.deps.deployments.configs);
     let obs: Observations;
     try {

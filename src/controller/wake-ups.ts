@@ -68,6 +68,7 @@ export function wakeOnChanges(options: WakeUpOptions): void {
     [caches.virtualServices, onOwned],
     [caches.destinationRules, onOwned],
   ];
+  if (caches.httpRoutes) watched.push([caches.httpRoutes, onOwned]);
   for (const [informer, wake] of watched) {
     const resource = informer.resource;
     informer.on('add', (obj) => {

@@ -49,6 +49,13 @@ export const RESOURCES = {
     kind: 'DestinationRule',
     namespaced: true,
   },
+  httpRoute: {
+    group: 'gateway.networking.k8s.io',
+    version: 'v1',
+    plural: 'httproutes',
+    kind: 'HTTPRoute',
+    namespaced: true,
+  },
   horizontalPodAutoscaler: {
     group: 'autoscaling',
     version: 'v2',

@@ -58,6 +58,11 @@ export function builtinQuery(provider: CanaryProvider, metric: BuiltinMetric): s
   switch (provider) {
     case 'istio':
       return ISTIO_QUERIES[metric];
+    // The Gateway API has no metrics of its own: each implementation exports its own. Istio implements
+    // it (and the sandbox's simulator writes Istio metrics), so its workload metrics are the default;
+    // with another implementation, use MetricTemplates (templateRef) over that implementation's metrics.
+    case 'gatewayapi:v1':
+      return ISTIO_QUERIES[metric];
     case 'kubernetes':
       throw new UnsupportedBuiltinError(
         `the builtin check "${metric}" needs mesh metrics, and provider "kubernetes" has none: ` +

@@ -34,7 +34,7 @@ export class UnknownProviderError extends Error {
   readonly code = 'UNKNOWN_PROVIDER';
   constructor(
     readonly provider: string,
-    why = 'supported providers: istio, kubernetes',
+    why = 'supported providers: istio, gatewayapi:v1, kubernetes',
   ) {
     super(`spec.provider "${provider}" cannot be used: ${why}`);
   }

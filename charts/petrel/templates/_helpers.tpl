@@ -49,6 +49,8 @@ test/cluster/rbac-rollout.test.ts fails on a real API server when one is refused
   OwnerReferencesPermissionEnforcement admission plugin allows only with this verb on the owner;
 - primary Deployment, primary HPA, Services, DestinationRules, VirtualService and `<name>-primary`
   ConfigMaps are created and patched; the target's spec.replicas is patched;
+- HTTPRoutes only with gatewayAPI.enabled=true (provider gatewayapi:v1): listed, watched, created and
+  patched like the VirtualService;
 - Events are created, and patched when one repeats.
 Owned objects are removed by the garbage collector through their ownerReferences: no delete verb.
 Secrets are here only with trackSecrets=true (listed and watched like ConfigMaps, `<name>-primary`
@@ -88,6 +90,11 @@ petrel.secretRules.
 - apiGroups: ["networking.istio.io"]
   resources: ["virtualservices", "destinationrules"]
   verbs: ["list", "watch", "create", "patch"]
+{{- if .Values.gatewayAPI.enabled }}
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["httproutes"]
+  verbs: ["list", "watch", "create", "patch"]
+{{- end }}
 {{- end -}}
 
 {{/*

@@ -31,10 +31,16 @@ export type { RequestLogEntry } from './request-log.ts';
 export { RequestLog } from './request-log.ts';
 export { SnapshotError } from './snapshot.ts';
 
-/** The Istio VirtualService and DestinationRule CRDs every sandbox starts with. */
+/**
+ * The CRDs every sandbox starts with: Istio's VirtualService and DestinationRule, and the Gateway API's
+ * standard channel (HTTPRoute, Gateway, GatewayClass, ReferenceGrant; v1.2.1 as released).
+ */
 export const ISTIO_CRD_FILES = [
   fileURLToPath(new URL('../crds/networking.istio.io_virtualservices.yaml', import.meta.url)),
   fileURLToPath(new URL('../crds/networking.istio.io_destinationrules.yaml', import.meta.url)),
+  ...['httproutes', 'gateways', 'gatewayclasses', 'referencegrants'].map((plural) =>
+    fileURLToPath(new URL(`../crds/gateway.networking.k8s.io_${plural}.yaml`, import.meta.url)),
+  ),
 ];
 
 export interface StartApiServerOptions {
@@ -73,7 +79,20 @@ export interface SandboxApiServer {
 
 const INITIAL_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
+/** Parsed CRD files, by path: the Gateway API's are large, and tests start many sandboxes per process. */
+const parsedCrdFiles = new Map<string, Promise<KubeObject[]>>();
+
 async function readCrds(file: string): Promise<KubeObject[]> {
+  let parsed = parsedCrdFiles.get(file);
+  if (!parsed) {
+    parsed = parseCrdFile(file);
+    parsedCrdFiles.set(file, parsed);
+    parsed.catch(() => parsedCrdFiles.delete(file));
+  }
+  return structuredClone(await parsed);
+}
+
+async function parseCrdFile(file: string): Promise<KubeObject[]> {
   const text = await readFile(file, 'utf8');
   const crds: KubeObject[] = [];
   for (const doc of parseAllDocuments(text)) {
