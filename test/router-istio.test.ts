@@ -300,13 +300,29 @@ describe('IstioRouter', () => {
     );
   });
 
-  it('finalize routes everything back to the primary', async () => {
-    const { router } = setup();
+  it('finalize (revertOnDeletion) points the apex Service and the route at the target and hands them over', async () => {
+    const { api, router, vs } = setup();
     const canary = makeCanary();
     await router.reconcile(canary);
     await router.setRoutes(canary, { primary: 50, canary: 50 });
+    const before = api.writes().length;
     await router.finalize(canary);
-    expect(router.getRoutes(canary)).toEqual({ primary: 100, canary: 0 });
+    const apex = api.cache<Service>(RESOURCES.service).get('test', 'podinfo');
+    expect(apex?.spec?.selector).toEqual({ app: 'podinfo' });
+    expect(apex?.metadata?.ownerReferences ?? []).toEqual([]);
+    expect(apex?.metadata?.labels?.['petrel.dev/managed-by']).toBe('petrel');
+    expect(vs()?.metadata?.ownerReferences ?? []).toEqual([]);
+    expect(vs()?.spec?.http?.map((h) => h.route)).toEqual([
+      [{ destination: { host: 'podinfo', port: { number: 9898 } }, weight: 100 }],
+    ]);
+    // The selector is switched before the route names the apex Service; a second call writes nothing.
+    const writes = api.writes().slice(before).map((w) => `${w.verb} ${w.resource} ${w.name}`);
+    expect(writes).toEqual(['patch services podinfo', 'patch virtualservices podinfo']);
+    await router.finalize(canary);
+    expect(api.writes().length).toBe(before + 2);
+    // The -primary and -canary Services keep their owner: the garbage collector takes them with the Canary.
+    const primarySvc = api.cache<Service>(RESOURCES.service).get('test', 'podinfo-primary');
+    expect(primarySvc?.metadata?.ownerReferences?.length).toBe(1);
   });
 
   it('routes only matching requests to the canary for A/B testing (spec.analysis.match)', async () => {

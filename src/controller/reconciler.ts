@@ -24,6 +24,7 @@ import type { HookObserver } from '../webhooks/gates.ts';
 import { targetConfigHashes, withTrackedConfigs } from './configs.ts';
 import { crossNamespaceRefProblems, withoutCrossNamespaceAlerts } from './cross-namespace.ts';
 import { type EventSink, execute } from './executor.ts';
+import { CanaryFinalizer } from './finalizer.ts';
 import { splitKey } from './keys.ts';
 import { observePrimary, observeTarget } from './observe.ts';
 import { type ReconcileResult, TerminalError } from './queue.ts';
@@ -66,16 +67,21 @@ type RawCanary = KubeObject & { status?: { conditions?: unknown; observedGenerat
 export class CanaryReconciler {
   private readonly canaries: WriteThroughCache<KubeObject>;
 
+  private readonly finalizer: CanaryFinalizer;
+
   constructor(private readonly deps: ReconcilerDeps) {
     this.canaries = new WriteThroughCache(deps.canaries);
+    this.finalizer = new CanaryFinalizer({ ...deps, canaries: this.canaries });
   }
 
   readonly reconcile = async (key: string): Promise<ReconcileResult | undefined> => {
     const { namespace, name } = splitKey(key);
     const raw = this.canaries.get(namespace, name) as RawCanary | undefined;
-    // A Canary being deleted is left alone: there is no finalizer work, and acting would re-create the
-    // objects the garbage collector is removing and alert every channel about it.
-    if (!raw || raw.metadata?.deletionTimestamp) return undefined;
+    if (!raw) return undefined;
+    // A Canary being deleted is left alone unless revertOnDeletion put Petrel's finalizer on it: acting would
+    // re-create the objects the garbage collector is removing and alert every channel about it.
+    const finalizing = await this.finalizer.reconcile(raw);
+    if (finalizing) return finalizing.result;
     const log = this.deps.logger.child({ canary: key });
 
     const validation = validateCanary(this.withDefaultProvider(raw));

@@ -14,6 +14,7 @@ import { RESOURCES, type ResourceKind } from '../kube/resources.ts';
 import type { KubeApi, KubeObject } from '../kube/types.ts';
 import type { Deployment } from '../kube/workloads.ts';
 import { patchOrCreate, WriteThroughCache } from '../kube/write-through.ts';
+import { handOver, handOverApexService } from './handover.ts';
 import { assertValidWeights, type Router, type RouteWeights } from './router.ts';
 import { reconcileServices, type Service } from './services.ts';
 
@@ -147,6 +148,25 @@ export function buildVirtualService(canary: Canary, weights: RouteWeights): Virt
   };
 }
 
+/**
+ * The VirtualService a deleted Canary with revertOnDeletion leaves behind: the service's own route
+ * (match, retries, timeout, headers, corsPolicy) with all traffic on the apex Service `<target>`.
+ */
+export function buildApexVirtualService(canary: Canary): VirtualService {
+  const vs = buildVirtualService(canary, INITIAL_WEIGHTS);
+  const svc = canary.spec.service;
+  const target = canary.spec.targetRef.name;
+  const route: IstioHttpRoute = {
+    match: svc.match as Record<string, unknown>[] | undefined,
+    retries: svc.retries as Record<string, unknown> | undefined,
+    timeout: svc.timeout,
+    headers: svc.headers as Record<string, unknown> | undefined,
+    corsPolicy: svc.corsPolicy as Record<string, unknown> | undefined,
+    route: [{ destination: { host: target, port: { number: svc.port } }, weight: 100 }],
+  };
+  return { ...vs, spec: { ...vs.spec, http: [structuredClone(dropUndefined(route))] } };
+}
+
 function dropUndefined<T extends Record<string, unknown>>(obj: T): T {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
 }
@@ -232,11 +252,18 @@ export class IstioRouter implements Router {
     return readWeights(actual, canary.spec.targetRef.name);
   }
 
+  /**
+   * The apex Service selects the target's pods first (the route still names the primary Service then),
+   * then the VirtualService sends everything to the apex Service; both are handed over.
+   */
   async finalize(canary: Canary): Promise<void> {
     const ns = namespaceOf(canary);
-    const actual = this.virtualServices.get(ns, canary.spec.targetRef.name);
-    if (!actual || !isOwnedBy(actual, canary)) return;
-    await this.setRoutes(canary, INITIAL_WEIGHTS);
+    const targetName = canary.spec.targetRef.name;
+    const target = this.deployments.get(ns, targetName);
+    if (!target) throw new TargetNotFoundError(ns, targetName);
+    await handOverApexService(this.api, this.services, canary, selectorLabel(target));
+    const apexOnly = buildApexVirtualService(canary).spec ?? {};
+    await handOver(this.api, RESOURCES.virtualService, this.virtualServices, canary, targetName, apexOnly);
   }
 
   /** Create when missing; otherwise patch the spec and Petrel's metadata only where they differ. */
