@@ -316,7 +316,10 @@ describe('IstioRouter', () => {
       [{ destination: { host: 'podinfo', port: { number: 9898 } }, weight: 100 }],
     ]);
     // The selector is switched before the route names the apex Service; a second call writes nothing.
-    const writes = api.writes().slice(before).map((w) => `${w.verb} ${w.resource} ${w.name}`);
+    const writes = api
+      .writes()
+      .slice(before)
+      .map((w) => `${w.verb} ${w.resource} ${w.name}`);
     expect(writes).toEqual(['patch services podinfo', 'patch virtualservices podinfo']);
     await router.finalize(canary);
     expect(api.writes().length).toBe(before + 2);
