@@ -30,6 +30,8 @@ export interface CheckObservation {
 export interface Weights {
   primary: number;
   canary: number;
+  /** The primary's traffic is also copied to the canary (spec.analysis.mirror); absent means not. */
+  mirrored?: boolean;
 }
 
 /** Everything `decide` needs to know about the world; gathered from caches (and Prometheus when due). */

@@ -4,10 +4,17 @@ import { checksDue } from '../plan.ts';
 import { PROGRESSING_CONDITION_REASON, reasons } from '../reasons.ts';
 import { releaseGate } from '../release-gate.ts';
 import { withCondition, withHistory } from '../status.ts';
-import { isFinalStep, stepRemainingMs, timeOf } from '../step.ts';
+import {
+  isFinalStep,
+  isMirrorStep,
+  isOpeningStep,
+  mirrorsBeforeShifting,
+  stepRemainingMs,
+  timeOf,
+} from '../step.ts';
 import type { Action, Decision, Reason } from '../types.ts';
 import { judge } from '../verdicts.ts';
-import { hasWeightSteps, nextWeight, sameWeights, weightsFor } from '../weights.ts';
+import { hasWeightSteps, mirroredWeights, nextWeight, sameWeights, weightsFor } from '../weights.ts';
 import { promote, promoteOrWait } from './promotion.ts';
 
 /** What one condition of a step says when it has something to say. */
@@ -56,8 +63,19 @@ function stepActions(ctx: Context): Action[] {
   const actions: Action[] = [{ type: 'ensureRoutes' }];
   // A/B testing: the requests matching spec.analysis.match all go to a ready canary; the rest stay on the primary.
   const abTesting = !hasWeightSteps(analysis) && (analysis.match?.length ?? 0) > 0;
+  // Mirroring (spec.analysis.mirror): throughout an analysis by iterations, or for the first step of a
+  // weight schedule; only to a ready canary.
+  const mirroring =
+    analysis.mirror === true &&
+    !abTesting &&
+    (!hasWeightSteps(analysis) || isMirrorStep(ctx.canary, ctx.status)) &&
+    canaryReady(ctx);
   const desired =
-    abTesting && canaryReady(ctx) ? { primary: 0, canary: 100 } : weightsFor(ctx.status.canaryWeight ?? 0);
+    abTesting && canaryReady(ctx)
+      ? { primary: 0, canary: 100 }
+      : mirroring
+        ? mirroredWeights(0)
+        : weightsFor(ctx.status.canaryWeight ?? 0);
   if (!sameWeights(obs.routes, desired)) actions.push({ type: 'setWeights', weights: desired });
   if (obs.target.replicas === 0) actions.push({ type: 'scaleTarget', replicas: canaryReplicas(ctx) });
   return actions;
@@ -191,6 +209,8 @@ function stepTaken(ctx: Context): void {
 
 function advance(ctx: Context, actions: Action[]): Decision {
   const { status } = ctx;
+  if (mirrorsBeforeShifting(ctx.canary) && isOpeningStep(ctx.canary, status))
+    return startMirroring(ctx, actions);
   const weight = status.canaryWeight ?? 0;
   const next = nextWeight(ctx.canary.spec.analysis ?? {}, weight);
   const reason = reasons.advance(next, weight);
@@ -210,6 +230,32 @@ function advance(ctx: Context, actions: Action[]): Decision {
     actions: [
       ...actions.filter((a) => a.type !== 'setWeights'),
       { type: 'setWeights', weights: weightsFor(next) },
+    ],
+    reason,
+    requeueAfterMs: ctx.intervalMs,
+  };
+}
+
+/** The opening step of a rollout with mirror: the canary gets a copy of the primary's traffic, no share of it. */
+function startMirroring(ctx: Context, actions: Action[]): Decision {
+  const { status } = ctx;
+  const reason = reasons.mirroring(ctx.canary.spec.analysis?.mirrorWeight ?? 100);
+  status.phase = 'Progressing';
+  status.canaryWeight = 0;
+  status.lastStepTime = ctx.now.toISOString();
+  status.conditions = withCondition(
+    status.conditions,
+    PROMOTED,
+    'Unknown',
+    PROGRESSING_CONDITION_REASON,
+    reason.message,
+    ctx.now,
+  );
+  return {
+    status,
+    actions: [
+      ...actions.filter((a) => a.type !== 'setWeights'),
+      { type: 'setWeights', weights: mirroredWeights(0) },
     ],
     reason,
     requeueAfterMs: ctx.intervalMs,
