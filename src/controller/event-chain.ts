@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { Canary } from '../api/canary.ts';
 import type { EventSeverity } from '../rollout/index.ts';
-import type { EventSink } from './executor.ts';
+import type { EventOptions, EventSink } from './executor.ts';
 
 /** Told about an event once it is recorded (event webhooks, alerts); queues its work and returns at once. */
 export interface EventFollower {
-  record(canary: Canary, type: EventSeverity, reason: string, message: string): void;
+  record(canary: Canary, type: EventSeverity, reason: string, message: string, options?: EventOptions): void;
 }
 
 export interface EventChainOptions {
@@ -30,14 +30,20 @@ export class EventChain implements EventSink {
     private readonly opts: EventChainOptions,
   ) {}
 
-  async record(canary: Canary, type: EventSeverity, reason: string, message: string): Promise<unknown> {
+  async record(
+    canary: Canary,
+    type: EventSeverity,
+    reason: string,
+    message: string,
+    options?: EventOptions,
+  ): Promise<unknown> {
     const result = await this.recorder.record(canary, type, reason, message);
     const key = `${canary.metadata.namespace ?? ''}/${canary.metadata.name}`;
     const revision = canary.status?.lastAppliedSpec ?? '';
     if (this.isRepeat([key, revision, type, reason, message].join('\u0000'))) return result;
     for (const follower of this.followers) {
       try {
-        follower.record(canary, type, reason, message);
+        follower.record(canary, type, reason, message, options);
       } catch (err) {
         this.opts.logger.warn(
           { err: (err as Error).message, reason },

@@ -12,7 +12,18 @@ import { targetConfigHashes, withConfigChecksum, withConfigChecksumTarget } from
 
 /** Where Kubernetes events go (the kube package's EventRecorder fits). */
 export interface EventSink {
-  record(canary: Canary, type: EventSeverity, reason: string, message: string): Promise<unknown>;
+  record(
+    canary: Canary,
+    type: EventSeverity,
+    reason: string,
+    message: string,
+    options?: EventOptions,
+  ): Promise<unknown>;
+}
+
+export interface EventOptions {
+  /** Record the Kubernetes event, but send no alert for it (webhooks[].muteAlert). */
+  muteAlert?: boolean;
 }
 
 export interface ExecutorDeps {
@@ -77,7 +88,14 @@ export async function execute(
         break;
       }
       case 'event':
-        await recordEvent(deps, canary, action.severity, action.reason, action.message);
+        await recordEvent(
+          deps,
+          canary,
+          action.severity,
+          action.reason,
+          action.message,
+          action.muteAlert ? { muteAlert: true } : undefined,
+        );
         break;
       case 'clearManualAction':
         written = await deps.deployments.api.mergePatch(
@@ -103,9 +121,10 @@ async function recordEvent(
   severity: EventSeverity,
   reason: string,
   message: string,
+  options?: EventOptions,
 ): Promise<void> {
   try {
-    await deps.events.record(canary, severity, reason, message);
+    await deps.events.record(canary, severity, reason, message, options);
   } catch (err) {
     deps.logger.warn({ err, reason }, 'could not record a Kubernetes event');
   }

@@ -151,8 +151,8 @@ export class CanaryReconciler {
     );
     // Events carry the status they report on, so notifications show the new phase and weight.
     const events: EventSink = {
-      record: (c, type, reason, message) =>
-        this.deps.events.record({ ...c, status: decision.status }, type, reason, message),
+      record: (c, type, reason, message, options) =>
+        this.deps.events.record({ ...c, status: decision.status }, type, reason, message, options),
     };
     let cleared = false;
     try {

@@ -19,7 +19,15 @@ export interface AlertSinkOptions {
 export class AlertSink {
   constructor(private readonly opts: AlertSinkOptions) {}
 
-  record(canary: Canary, type: EventType, reason: string, message: string): void {
+  record(
+    canary: Canary,
+    type: EventType,
+    reason: string,
+    message: string,
+    options?: { muteAlert?: boolean },
+  ): void {
+    // webhooks[].muteAlert: the event was recorded; no alert for it.
+    if (options?.muteAlert) return;
     const n = notificationFor(canary, type, reason, message, this.opts.now(), this.opts.clusterName);
     this.opts.alerter.notify(canary, n);
   }

@@ -25,6 +25,8 @@ export interface CheckObservation {
   reason: string;
   /** The error's stable code when the check could not be evaluated. */
   code?: string;
+  /** A failed `rollout` webhook with muteAlert: its failure raises no alert. */
+  muted?: boolean;
 }
 
 export interface Weights {
@@ -62,7 +64,14 @@ export type Action =
   | { type: 'setWeights'; weights: Weights }
   | { type: 'scaleTarget'; replicas: number }
   | { type: 'promotePrimary' }
-  | { type: 'event'; severity: EventSeverity; reason: DecisionReasonCode; message: string }
+  /** `muteAlert`: recorded as a Kubernetes event, but no alert is sent for it (webhooks[].muteAlert). */
+  | {
+      type: 'event';
+      severity: EventSeverity;
+      reason: DecisionReasonCode;
+      message: string;
+      muteAlert?: boolean;
+    }
   /** Removes the manual-action annotation once the action was carried out. */
   | { type: 'clearManualAction' };
 

@@ -19,7 +19,7 @@ import { promote, promoteOrWait } from './promotion.ts';
 
 /** What one condition of a step says when it has something to say. */
 export type StepOutcome =
-  | { kind: 'hold'; reason: Reason; requeueAfterMs: number; event?: boolean }
+  | { kind: 'hold'; reason: Reason; requeueAfterMs: number; event?: boolean; muteAlert?: boolean }
   | { kind: 'rollback'; reason: Reason }
   /** skipAnalysis promotes at once; otherwise the confirm-promotion gate is asked first. */
   | { kind: 'promote'; skipAnalysis: boolean };
@@ -84,7 +84,7 @@ function stepActions(ctx: Context): Action[] {
 function settle(ctx: Context, actions: Action[], outcome: StepOutcome): Decision {
   switch (outcome.kind) {
     case 'hold':
-      if (outcome.event) actions.push(event(outcome.reason));
+      if (outcome.event) actions.push(event(outcome.reason, outcome.muteAlert));
       return { status: ctx.status, actions, reason: outcome.reason, requeueAfterMs: outcome.requeueAfterMs };
     case 'rollback':
       return rollback(ctx, outcome.reason);
@@ -93,11 +93,17 @@ function settle(ctx: Context, actions: Action[], outcome: StepOutcome): Decision
   }
 }
 
-const holdFor = (reason: Reason, requeueAfterMs: number, withEvent = false): StepOutcome => ({
+const holdFor = (
+  reason: Reason,
+  requeueAfterMs: number,
+  withEvent = false,
+  muteAlert = false,
+): StepOutcome => ({
   kind: 'hold',
   reason,
   requeueAfterMs,
   ...(withEvent ? { event: true } : {}),
+  ...(withEvent && muteAlert ? { muteAlert: true } : {}),
 });
 
 /** Waits for the canary to be ready; rolls back once progressDeadlineSeconds have passed since the last step. */
@@ -136,7 +142,7 @@ function rollbackAsked(ctx: Context): StepOutcome | undefined {
 function preRolloutFailed(ctx: Context): StepOutcome | undefined {
   const gate = ctx.obs.webhooks?.['pre-rollout'];
   if (!gate || gate.open) return undefined;
-  return failedCheck(ctx, gate.detail, reasons.preRolloutFailed);
+  return failedCheck(ctx, gate.detail, reasons.preRolloutFailed, gate.muted === true);
 }
 
 function checksNotGathered(ctx: Context): StepOutcome | undefined {
@@ -151,7 +157,9 @@ function checkResults(ctx: Context): StepOutcome | undefined {
   const { status } = ctx;
   status.history = withHistory(status.history, checks, status.canaryWeight ?? 0, ctx.now);
   const verdict = judge(checks);
-  if (!verdict.passed) return failedCheck(ctx, verdict.failures, reasons.checkFailed);
+  // Only failures of webhooks with muteAlert: the hold is recorded, no alert sent.
+  const muted = checks.every((c) => c.passed || c.muted === true);
+  if (!verdict.passed) return failedCheck(ctx, verdict.failures, reasons.checkFailed, muted);
   stepTaken(ctx);
   return undefined;
 }
@@ -185,6 +193,7 @@ function trafficIncreaseHeld(ctx: Context): StepOutcome | undefined {
     reasons.trafficIncreaseHeld(ctx.status.canaryWeight ?? 0, gate.detail),
     ctx.intervalMs,
     true,
+    gate.muted === true,
   );
 }
 
@@ -193,13 +202,15 @@ function failedCheck(
   ctx: Context,
   detail: string,
   reasonOf: (failed: number, threshold: number, detail: string) => Reason,
+  muteAlert = false,
 ): StepOutcome {
   const failed = (ctx.status.failedChecks ?? 0) + 1;
   ctx.status.failedChecks = failed;
   stepTaken(ctx);
   if (failed >= ctx.threshold)
     return { kind: 'rollback', reason: reasons.thresholdReached(ctx.threshold, detail) };
-  return holdFor(reasonOf(failed, ctx.threshold, detail), ctx.intervalMs, true);
+  // Reaching the threshold rolls back: that is alerted whatever the webhook's muteAlert says.
+  return holdFor(reasonOf(failed, ctx.threshold, detail), ctx.intervalMs, true, muteAlert);
 }
 
 /** The step is used up: the next one is an interval away. */

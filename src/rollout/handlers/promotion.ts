@@ -40,7 +40,7 @@ export function promoteOrWait(ctx: Context, actions: Action[]): Decision {
   if (status.phase !== 'WaitingPromotion') {
     status.phase = 'WaitingPromotion';
     status.lastTransitionTime = ctx.now.toISOString();
-    actions.push(event(reason));
+    actions.push(event(reason, gate.muted === true));
   }
   return { status, actions, reason, requeueAfterMs: ctx.intervalMs };
 }
