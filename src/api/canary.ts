@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { combinationIssues } from './combinations.ts';
 import {
   crossNamespaceRefSchema,
   dnsSubdomainSchema,
@@ -164,6 +165,18 @@ export const canaryAlertSchema = z.strictObject({
   providerRef: crossNamespaceRefSchema.describe('The AlertProvider to send to.'),
 });
 
+export const sessionAffinitySchema = z.strictObject({
+  cookieName: z
+    .string()
+    .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, {
+      error: "must be a cookie name (letters, digits and !#$%&'*+-.^_`|~, no spaces, = or ;)",
+    })
+    .describe('Name of the cookie set on responses from the canary.'),
+  maxAge: intAtLeast(1)
+    .describe('Seconds the cookie lives (default 86400, a day).')
+    .default(CANARY_DEFAULTS.sessionAffinityMaxAge),
+});
+
 function uniqueNames(what: string) {
   return (ctx: z.core.ParsePayload<{ name: string }[]>) => {
     const seen = new Set<string>();
@@ -213,6 +226,9 @@ const analysisFields = z
     mirror: z.boolean().describe('Mirror traffic to the canary instead of shifting it.').optional(),
     mirrorWeight: intInRange(0, 100)
       .describe('Percentage of traffic mirrored (needs mirror: true).')
+      .optional(),
+    sessionAffinity: sessionAffinitySchema
+      .describe('Keep a user who reached the canary on it for the rest of the rollout, with a cookie.')
       .optional(),
     metrics: z
       .array(canaryMetricSchema)
@@ -362,5 +378,9 @@ export type CanaryHistoryEntry = z.output<typeof canaryHistoryEntrySchema>;
 
 /** Validates and defaults an untrusted object; never throws for bad input. */
 export function validateCanary(input: unknown): ValidationResult<Canary> {
-  return validateWith(canarySchema, input);
+  const result = validateWith(canarySchema, input);
+  if (!result.ok) return result;
+  // Fields that are valid one by one but mean nothing together are refused, never ignored.
+  const issues = combinationIssues(input, result.value);
+  return issues.length > 0 ? { ok: false, issues } : result;
 }
