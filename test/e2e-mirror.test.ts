@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SIM_ANNOTATIONS } from '../dev/sandbox/traffic.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
 import {
   createNamespace,
+  getCanary,
   podinfoCanary,
   podinfoDeployment,
   runController,
@@ -109,4 +111,26 @@ describe('end to end: traffic mirroring (analysis.mirror, mirrorWeight)', () => 
       sim.ticks.at(-1)?.traffic.some((t) => t.workload === 'podinfo') ? undefined : true,
     );
   }, 90_000);
+
+  it('refuses mirror with provider kubernetes at run time: InvalidSpec condition and event naming the field', async () => {
+    const ns = 'e2e-mirror-invalid';
+    await createNamespace(env.api, ns);
+    await env.api.create(RESOURCES.deployment, podinfoDeployment(ns, 'podinfo:1.0'));
+    const controller = runController(env, ns, testLogger().logger);
+    cleanups.push(() => controller.stop());
+    await controller.ready;
+    const blueGreen = podinfoCanary(ns, { iterations: 2, mirror: true }, { provider: 'kubernetes' });
+    const { stepWeight: _s, maxWeight: _m, ...analysis } = blueGreen.spec.analysis;
+    await env.api.create(RESOURCES.canary, { ...blueGreen, spec: { ...blueGreen.spec, analysis } });
+    const condition = await waitFor('the InvalidSpec condition', async () => {
+      const c = await getCanary(env.api, ns);
+      return c.status?.conditions?.find((x) => x.type === 'InvalidSpec');
+    });
+    expect(condition.message).toContain('spec.analysis.mirror: provider kubernetes cannot mirror traffic');
+    const events = await env.api.list<KubeObject & { reason?: string; message?: string }>(RESOURCES.event, {
+      namespace: ns,
+    });
+    expect(events.items.find((e) => e.reason === 'InvalidSpec')?.message).toContain('spec.analysis.mirror');
+    expect((await getCanary(env.api, ns)).status?.phase).toBeUndefined();
+  }, 60_000);
 });
