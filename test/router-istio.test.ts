@@ -7,10 +7,13 @@ import { RESOURCES } from '../src/kube/resources.ts';
 import type { Deployment } from '../src/kube/workloads.ts';
 import { createRouter, RouterFactory } from '../src/routers/factory.ts';
 import {
+  affinityCookie,
   buildDestinationRules,
   buildVirtualService,
   type DestinationRule,
   IstioRouter,
+  readWeights,
+  STICKY_ROUTE_NAME,
   type VirtualService,
 } from '../src/routers/istio.ts';
 import { KubernetesRouter, TrafficSplitUnsupportedError } from '../src/routers/kubernetes.ts';
@@ -389,6 +392,55 @@ describe('IstioRouter', () => {
     const broken = structuredClone(vs);
     (broken.spec?.http?.[0]?.route?.[0] as { weight: unknown }).weight = 'ninety';
     expect(() => new IstioVirtualService(broken as never).validate()).toThrow();
+  });
+
+  it('session affinity: canary responses set the cookie, a first route keeps its users on the canary', () => {
+    const canary = makeCanary();
+    canary.spec.analysis.sessionAffinity = { cookieName: 'canary', maxAge: 3600 };
+    canary.status = { phase: 'Progressing', canaryWeight: 10, lastAppliedSpec: 'rev-2' };
+    const vs = buildVirtualService(canary, { primary: 90, canary: 10 });
+    expect(() => new IstioVirtualService(vs as never).validate()).not.toThrow();
+    const [sticky, split] = vs.spec?.http ?? [];
+    const cookie = affinityCookie(canary);
+    expect(cookie?.value).toMatch(/^[0-9a-f]{20}$/);
+    expect(sticky).toMatchObject({
+      name: STICKY_ROUTE_NAME,
+      // Merged with the service's own match, as A/B conditions are.
+      match: [{ uri: { prefix: '/api' }, headers: { cookie: { regex: `.*canary=${cookie?.value}.*` } } }],
+      route: [
+        { destination: { host: 'podinfo-primary' }, weight: 0 },
+        { destination: { host: 'podinfo-canary' }, weight: 100 },
+      ],
+    });
+    expect(split?.route?.[1]?.headers).toEqual({
+      response: { add: { 'Set-Cookie': `canary=${cookie?.value}; Max-Age=3600` } },
+    });
+    expect(split?.route?.[0]?.headers).toBeUndefined();
+    // The weights are read from the split, not from the sticky route.
+    expect(readWeights(vs, 'podinfo')).toEqual({ primary: 90, canary: 10 });
+
+    // The same cookie at every tick of this rollout; another revision, another cookie.
+    expect(affinityCookie(canary)).toEqual(cookie);
+    expect(affinityCookie({ ...canary, status: { lastAppliedSpec: 'rev-3' } })?.value).not.toBe(
+      cookie?.value,
+    );
+
+    // No share for the canary: its users go to the primary and their cookie expires; the service's own
+    // header operations are kept.
+    const after = buildVirtualService(canary, { primary: 100, canary: 0 });
+    expect(() => new IstioVirtualService(after as never).validate()).not.toThrow();
+    expect(after.spec?.http?.[0]).toMatchObject({
+      name: STICKY_ROUTE_NAME,
+      route: [
+        { destination: { host: 'podinfo-primary' }, weight: 100 },
+        { destination: { host: 'podinfo-canary' }, weight: 0 },
+      ],
+      headers: {
+        request: { set: { 'x-petrel': 'yes' } },
+        response: { add: { 'Set-Cookie': `canary=${cookie?.value}; Max-Age=-1` } },
+      },
+    });
+    expect(readWeights(after, 'podinfo')).toEqual({ primary: 100, canary: 0 });
   });
 
   it('factory builds the istio router and names unsupported providers', () => {

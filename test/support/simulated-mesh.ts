@@ -1,6 +1,12 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { startTrafficSimulator, type TickTraffic, type TrafficSimulator } from '../../dev/sandbox/traffic.ts';
+import {
+  type ClientPoolOptions,
+  type RoutedRequest,
+  startTrafficSimulator,
+  type TickTraffic,
+  type TrafficSimulator,
+} from '../../dev/sandbox/traffic.ts';
 import { ResilientInformer } from '../../src/kube/informer.ts';
 import { RESOURCES } from '../../src/kube/resources.ts';
 import { readWeights, type VirtualService } from '../../src/routers/istio.ts';
@@ -24,7 +30,13 @@ export interface Simulation {
 export async function simulateTraffic(
   env: E2eFixture,
   namespace: string,
-  opts: { rps?: number; tickMs?: number; seed?: number } = {},
+  opts: {
+    rps?: number;
+    tickMs?: number;
+    seed?: number;
+    clients?: ClientPoolOptions;
+    onRequest?: (request: RoutedRequest) => void;
+  } = {},
 ): Promise<Simulation> {
   const ticks: SimulatedTick[] = [];
   const problems: { at: number; problem: string }[] = [];
@@ -44,6 +56,8 @@ export async function simulateTraffic(
     seed: opts.seed ?? 7,
     logger: pino({ level: 'warn' }, stream),
     onTick: (traffic, at) => ticks.push({ at: at.getTime(), traffic }),
+    ...(opts.clients ? { clients: opts.clients } : {}),
+    ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
   });
   const requests = (workload: string, over: readonly SimulatedTick[] = ticks) => {
     let total = 0;
