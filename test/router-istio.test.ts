@@ -443,6 +443,21 @@ describe('IstioRouter', () => {
     expect(readWeights(after, 'podinfo')).toEqual({ primary: 100, canary: 0 });
   });
 
+  it('mirror and session affinity together: the mirror is on the weighted split, never on the sticky route', () => {
+    const canary = makeCanary();
+    canary.spec.analysis.sessionAffinity = { cookieName: 'canary', maxAge: 60 };
+    canary.spec.analysis.mirror = true;
+    canary.spec.analysis.mirrorWeight = 25;
+    canary.status = { phase: 'Progressing', canaryWeight: 0, lastAppliedSpec: 'rev-2' };
+    const vs = buildVirtualService(canary, { primary: 100, canary: 0, mirrored: true });
+    expect(() => new IstioVirtualService(vs as never).validate()).not.toThrow();
+    const [sticky, split] = vs.spec?.http ?? [];
+    expect(sticky?.name).toBe(STICKY_ROUTE_NAME);
+    expect(sticky?.mirror).toBeUndefined();
+    expect(split).toMatchObject({ mirror: { host: 'podinfo-canary' }, mirrorPercentage: { value: 25 } });
+    expect(readWeights(vs, 'podinfo')).toEqual({ primary: 100, canary: 0, mirrored: true });
+  });
+
   it('factory builds the istio router and names unsupported providers', () => {
     const api = new InMemoryKubeApi();
     const deps = {
