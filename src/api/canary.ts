@@ -24,6 +24,9 @@ import {
 } from './constants.ts';
 import { type ValidationResult, validateWith } from './issues.ts';
 import { releaseWindowsSchema } from './release-windows.ts';
+import { sessionAffinitySchema } from './session-affinity.ts';
+
+export { sessionAffinitySchema };
 
 const builtinMetricNames: readonly string[] = BUILTIN_METRICS;
 
@@ -163,18 +166,6 @@ export const canaryAlertSchema = z.strictObject({
     .describe('Lowest severity sent: info (everything), warn or error (default info).')
     .default(CANARY_DEFAULTS.alertSeverity),
   providerRef: crossNamespaceRefSchema.describe('The AlertProvider to send to.'),
-});
-
-export const sessionAffinitySchema = z.strictObject({
-  cookieName: z
-    .string()
-    .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, {
-      error: "must be a cookie name (letters, digits and !#$%&'*+-.^_`|~, no spaces, = or ;)",
-    })
-    .describe('Name of the cookie set on responses from the canary.'),
-  maxAge: intAtLeast(1)
-    .describe('Seconds the cookie lives (default 86400, a day).')
-    .default(CANARY_DEFAULTS.sessionAffinityMaxAge),
 });
 
 function uniqueNames(what: string) {
