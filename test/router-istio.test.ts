@@ -509,4 +509,25 @@ describe('KubernetesRouter (blue/green without a mesh)', () => {
     ).rejects.toBeInstanceOf(TrafficSplitUnsupportedError);
     expect((err as TrafficSplitUnsupportedError).code).toBe('TRAFFIC_SPLIT_UNSUPPORTED');
   });
+
+  it('finalize (revertOnDeletion) points the apex Service at the target and hands it over', async () => {
+    const api = new InMemoryKubeApi();
+    api.seed(RESOURCES.deployment, target());
+    const canary = makeCanary();
+    const services = api.cache<Service>(RESOURCES.service);
+    const router = new KubernetesRouter({
+      api,
+      deployments: api.cache<Deployment>(RESOURCES.deployment),
+      services,
+    });
+    await router.reconcile(canary);
+    await router.finalize(canary);
+    const apex = services.get('test', 'podinfo');
+    expect(apex?.spec?.selector).toEqual({ app: 'podinfo' });
+    expect(apex?.metadata?.ownerReferences ?? []).toEqual([]);
+    expect(services.get('test', 'podinfo-primary')?.spec?.selector).toEqual({ app: 'podinfo-primary' });
+    const writes = api.writes().length;
+    await router.finalize(canary);
+    expect(api.writes().length).toBe(writes);
+  });
 });
