@@ -90,6 +90,10 @@ describe('end to end: analysis.sessionAffinity', () => {
         wandering++;
       }
     }
+    console.log(
+      `e2e figures: session affinity: ${sticky} cookie-keeping users stayed on the canary after reaching it; ` +
+        `${wandering} users without cookies went back and forth; ${rollout.length} requests during the rollout`,
+    );
     expect(sticky).toBeGreaterThanOrEqual(5);
     expect(wandering).toBeGreaterThanOrEqual(3);
 
