@@ -146,35 +146,62 @@ const status = fc.record(
   { requiredKeys: [] },
 );
 
-const canaryInput = fc.record(
-  {
-    apiVersion: fc.constant('petrel.dev/v1alpha1'),
-    kind: fc.constant('Canary'),
-    metadata: fc.record(
-      { name: dnsLabel, namespace: dnsLabel, labels: stringMap },
-      { requiredKeys: ['name'] },
-    ),
-    spec: fc.record(
-      {
-        targetRef: fc.record(
-          { apiVersion: fc.constant('apps/v1'), kind: fc.constant('Deployment'), name: dnsLabel },
-          { requiredKeys: ['kind', 'name'] },
-        ),
-        service,
-        analysis,
-        progressDeadlineSeconds: fc.integer({ min: 1, max: 86_400 }),
-        skipAnalysis: fc.boolean(),
-        suspend: fc.boolean(),
-        revertOnDeletion: fc.boolean(),
-        // gatewayapi:v1 needs gatewayRefs and refuses the Istio-only fields: gatewayCanaryInput below.
-        provider: fc.constantFrom(...CANARY_PROVIDERS.filter((p) => p !== 'gatewayapi:v1')),
-      },
-      { requiredKeys: ['targetRef', 'service'] },
-    ),
-    status,
-  },
-  { requiredKeys: ['apiVersion', 'kind', 'metadata', 'spec'] },
-);
+const canaryInput = fc
+  .record(
+    {
+      apiVersion: fc.constant('petrel.dev/v1alpha1'),
+      kind: fc.constant('Canary'),
+      metadata: fc.record(
+        { name: dnsLabel, namespace: dnsLabel, labels: stringMap },
+        { requiredKeys: ['name'] },
+      ),
+      spec: fc.record(
+        {
+          targetRef: fc.record(
+            { apiVersion: fc.constant('apps/v1'), kind: fc.constant('Deployment'), name: dnsLabel },
+            { requiredKeys: ['kind', 'name'] },
+          ),
+          service,
+          analysis,
+          progressDeadlineSeconds: fc.integer({ min: 1, max: 86_400 }),
+          skipAnalysis: fc.boolean(),
+          suspend: fc.boolean(),
+          revertOnDeletion: fc.boolean(),
+          // gatewayapi:v1 needs gatewayRefs and refuses the Istio-only fields: gatewayCanaryInput below.
+          provider: fc.constantFrom(...CANARY_PROVIDERS.filter((p) => p !== 'gatewayapi:v1')),
+        },
+        { requiredKeys: ['targetRef', 'service'] },
+      ),
+      status,
+    },
+    { requiredKeys: ['apiVersion', 'kind', 'metadata', 'spec'] },
+  )
+  .map(coherent);
+
+/**
+ * Drops the field combinations validateCanary refuses as meaningless together (src/api/combinations.ts),
+ * so every generated Canary is one the API accepts: no weights with provider kubernetes, no promotion steps
+ * without weight steps, no mirror with A/B matches, stepWeight at most maxWeight.
+ */
+function coherent<T extends { spec: { provider?: string; analysis?: Record<string, unknown> } }>(
+  input: T,
+): T {
+  const analysis = { ...(input.spec.analysis ?? {}) };
+  const drop = (...fields: string[]) => {
+    for (const f of fields) delete analysis[f];
+  };
+  if (input.spec.provider === 'kubernetes') {
+    drop('stepWeight', 'stepWeights', 'maxWeight', 'mirror', 'mirrorWeight', 'stepWeightPromotion', 'match');
+    analysis.iterations ??= 1;
+  } else {
+    if (analysis.iterations !== undefined) drop('stepWeightPromotion');
+    if ((analysis.match as unknown[] | undefined)?.length) drop('mirror', 'mirrorWeight');
+    const max = (analysis.maxWeight as number | undefined) ?? 50;
+    if (typeof analysis.stepWeight === 'number' && analysis.stepWeight > max)
+      analysis.maxWeight = analysis.stepWeight;
+  }
+  return { ...input, spec: { ...input.spec, analysis } };
+}
 
 const gatewayRef = fc.record(
   { name: dnsLabel, namespace: dnsLabel, sectionName: dnsLabel, port: fc.integer({ min: 1, max: 65535 }) },

@@ -122,7 +122,7 @@ describe('Canary defaults', () => {
           skipAnalysis: true,
           suspend: true,
           revertOnDeletion: true,
-          provider: 'kubernetes',
+          provider: 'istio',
         },
         { interval: '30s', threshold: 2, maxWeight: 80, stepWeight: 20 },
       ),
@@ -132,9 +132,11 @@ describe('Canary defaults', () => {
       skipAnalysis: true,
       suspend: true,
       revertOnDeletion: true,
-      provider: 'kubernetes',
+      provider: 'istio',
       analysis: { interval: '30s', threshold: 2, maxWeight: 80, stepWeight: 20 },
     });
+    const blueGreen = valid(canary({ provider: 'kubernetes' }, { iterations: 4 }));
+    expect(blueGreen.spec).toMatchObject({ provider: 'kubernetes', analysis: { iterations: 4 } });
   });
 
   it('keeps metadata fields the API server adds', () => {
@@ -357,7 +359,9 @@ describe('Canary rules', () => {
     for (const severity of ALERT_SEVERITIES) {
       valid(canary({}, { alerts: [{ name: 'a', severity, providerRef: { name: 'p', namespace: 'ops' } }] }));
     }
-    for (const provider of ['istio', 'kubernetes']) valid(canary({ provider }));
+    valid(canary({ provider: 'istio' }));
+    // Services have no weights: provider kubernetes analyses by iterations (blue/green).
+    valid(canary({ provider: 'kubernetes' }, { iterations: 3 }));
   });
 
   it('accepts a custom metric with a templateRef and variables, and int-or-string target ports', () => {

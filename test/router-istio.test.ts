@@ -7,10 +7,13 @@ import { RESOURCES } from '../src/kube/resources.ts';
 import type { Deployment } from '../src/kube/workloads.ts';
 import { createRouter, RouterFactory } from '../src/routers/factory.ts';
 import {
+  affinityCookie,
   buildDestinationRules,
   buildVirtualService,
   type DestinationRule,
   IstioRouter,
+  readWeights,
+  STICKY_ROUTE_NAME,
   type VirtualService,
 } from '../src/routers/istio.ts';
 import { KubernetesRouter, TrafficSplitUnsupportedError } from '../src/routers/kubernetes.ts';
@@ -300,13 +303,32 @@ describe('IstioRouter', () => {
     );
   });
 
-  it('finalize routes everything back to the primary', async () => {
-    const { router } = setup();
+  it('finalize (revertOnDeletion) points the apex Service and the route at the target and hands them over', async () => {
+    const { api, router, vs } = setup();
     const canary = makeCanary();
     await router.reconcile(canary);
     await router.setRoutes(canary, { primary: 50, canary: 50 });
+    const before = api.writes().length;
     await router.finalize(canary);
-    expect(router.getRoutes(canary)).toEqual({ primary: 100, canary: 0 });
+    const apex = api.cache<Service>(RESOURCES.service).get('test', 'podinfo');
+    expect(apex?.spec?.selector).toEqual({ app: 'podinfo' });
+    expect(apex?.metadata?.ownerReferences ?? []).toEqual([]);
+    expect(apex?.metadata?.labels?.['petrel.dev/managed-by']).toBe('petrel');
+    expect(vs()?.metadata?.ownerReferences ?? []).toEqual([]);
+    expect(vs()?.spec?.http?.map((h) => h.route)).toEqual([
+      [{ destination: { host: 'podinfo', port: { number: 9898 } }, weight: 100 }],
+    ]);
+    // The selector is switched before the route names the apex Service; a second call writes nothing.
+    const writes = api
+      .writes()
+      .slice(before)
+      .map((w) => `${w.verb} ${w.resource} ${w.name}`);
+    expect(writes).toEqual(['patch services podinfo', 'patch virtualservices podinfo']);
+    await router.finalize(canary);
+    expect(api.writes().length).toBe(before + 2);
+    // The -primary and -canary Services keep their owner: the garbage collector takes them with the Canary.
+    const primarySvc = api.cache<Service>(RESOURCES.service).get('test', 'podinfo-primary');
+    expect(primarySvc?.metadata?.ownerReferences?.length).toBe(1);
   });
 
   it('routes only matching requests to the canary for A/B testing (spec.analysis.match)', async () => {
@@ -372,6 +394,70 @@ describe('IstioRouter', () => {
     expect(() => new IstioVirtualService(broken as never).validate()).toThrow();
   });
 
+  it('session affinity: canary responses set the cookie, a first route keeps its users on the canary', () => {
+    const canary = makeCanary();
+    canary.spec.analysis.sessionAffinity = { cookieName: 'canary', maxAge: 3600 };
+    canary.status = { phase: 'Progressing', canaryWeight: 10, lastAppliedSpec: 'rev-2' };
+    const vs = buildVirtualService(canary, { primary: 90, canary: 10 });
+    expect(() => new IstioVirtualService(vs as never).validate()).not.toThrow();
+    const [sticky, split] = vs.spec?.http ?? [];
+    const cookie = affinityCookie(canary);
+    expect(cookie?.value).toMatch(/^[0-9a-f]{20}$/);
+    expect(sticky).toMatchObject({
+      name: STICKY_ROUTE_NAME,
+      // Merged with the service's own match, as A/B conditions are.
+      match: [{ uri: { prefix: '/api' }, headers: { cookie: { regex: `.*canary=${cookie?.value}.*` } } }],
+      route: [
+        { destination: { host: 'podinfo-primary' }, weight: 0 },
+        { destination: { host: 'podinfo-canary' }, weight: 100 },
+      ],
+    });
+    expect(split?.route?.[1]?.headers).toEqual({
+      response: { add: { 'Set-Cookie': `canary=${cookie?.value}; Max-Age=3600` } },
+    });
+    expect(split?.route?.[0]?.headers).toBeUndefined();
+    // The weights are read from the split, not from the sticky route.
+    expect(readWeights(vs, 'podinfo')).toEqual({ primary: 90, canary: 10 });
+
+    // The same cookie at every tick of this rollout; another revision, another cookie.
+    expect(affinityCookie(canary)).toEqual(cookie);
+    expect(affinityCookie({ ...canary, status: { lastAppliedSpec: 'rev-3' } })?.value).not.toBe(
+      cookie?.value,
+    );
+
+    // No share for the canary: its users go to the primary and their cookie expires; the service's own
+    // header operations are kept.
+    const after = buildVirtualService(canary, { primary: 100, canary: 0 });
+    expect(() => new IstioVirtualService(after as never).validate()).not.toThrow();
+    expect(after.spec?.http?.[0]).toMatchObject({
+      name: STICKY_ROUTE_NAME,
+      route: [
+        { destination: { host: 'podinfo-primary' }, weight: 100 },
+        { destination: { host: 'podinfo-canary' }, weight: 0 },
+      ],
+      headers: {
+        request: { set: { 'x-petrel': 'yes' } },
+        response: { add: { 'Set-Cookie': `canary=${cookie?.value}; Max-Age=-1` } },
+      },
+    });
+    expect(readWeights(after, 'podinfo')).toEqual({ primary: 100, canary: 0 });
+  });
+
+  it('mirror and session affinity together: the mirror is on the weighted split, never on the sticky route', () => {
+    const canary = makeCanary();
+    canary.spec.analysis.sessionAffinity = { cookieName: 'canary', maxAge: 60 };
+    canary.spec.analysis.mirror = true;
+    canary.spec.analysis.mirrorWeight = 25;
+    canary.status = { phase: 'Progressing', canaryWeight: 0, lastAppliedSpec: 'rev-2' };
+    const vs = buildVirtualService(canary, { primary: 100, canary: 0, mirrored: true });
+    expect(() => new IstioVirtualService(vs as never).validate()).not.toThrow();
+    const [sticky, split] = vs.spec?.http ?? [];
+    expect(sticky?.name).toBe(STICKY_ROUTE_NAME);
+    expect(sticky?.mirror).toBeUndefined();
+    expect(split).toMatchObject({ mirror: { host: 'podinfo-canary' }, mirrorPercentage: { value: 25 } });
+    expect(readWeights(vs, 'podinfo')).toEqual({ primary: 100, canary: 0, mirrored: true });
+  });
+
   it('factory builds the istio router and names unsupported providers', () => {
     const api = new InMemoryKubeApi();
     const deps = {
@@ -422,5 +508,26 @@ describe('KubernetesRouter (blue/green without a mesh)', () => {
       router.setRoutes(canary, { primary: 100, canary: 0, mirrored: true }),
     ).rejects.toBeInstanceOf(TrafficSplitUnsupportedError);
     expect((err as TrafficSplitUnsupportedError).code).toBe('TRAFFIC_SPLIT_UNSUPPORTED');
+  });
+
+  it('finalize (revertOnDeletion) points the apex Service at the target and hands it over', async () => {
+    const api = new InMemoryKubeApi();
+    api.seed(RESOURCES.deployment, target());
+    const canary = makeCanary();
+    const services = api.cache<Service>(RESOURCES.service);
+    const router = new KubernetesRouter({
+      api,
+      deployments: api.cache<Deployment>(RESOURCES.deployment),
+      services,
+    });
+    await router.reconcile(canary);
+    await router.finalize(canary);
+    const apex = services.get('test', 'podinfo');
+    expect(apex?.spec?.selector).toEqual({ app: 'podinfo' });
+    expect(apex?.metadata?.ownerReferences ?? []).toEqual([]);
+    expect(services.get('test', 'podinfo-primary')?.spec?.selector).toEqual({ app: 'podinfo-primary' });
+    const writes = api.writes().length;
+    await router.finalize(canary);
+    expect(api.writes().length).toBe(writes);
   });
 });

@@ -18,12 +18,20 @@ import {
   type VirtualServiceLike,
   type WorkloadTarget,
 } from './traffic/routes.ts';
+import {
+  ClientPool,
+  type ClientPoolOptions,
+  type RoutedRequest,
+  resolveSessionRoutes,
+  routesByCookie,
+} from './traffic/sessions.ts';
 import { simulateTick, type TickTraffic } from './traffic/simulate.ts';
 
 export { type Behaviour, DEFAULT_BEHAVIOUR, parseBehaviour, SIM_ANNOTATIONS } from './traffic/behaviour.ts';
 export { type HttpRouteLike, resolveHttpRoute } from './traffic/httproute.ts';
 export { type RandomSource, seededRandom } from './traffic/random.ts';
 export { resolveRoutes, serviceOfHost, type WorkloadTarget } from './traffic/routes.ts';
+export { ClientPool, type ClientPoolOptions, type RoutedRequest } from './traffic/sessions.ts';
 export { sampleLatency, simulateTick, type TickInput, type TickTraffic } from './traffic/simulate.ts';
 
 /** The product's Clock; the simulator's ticks run on the sandbox's system clock, which keeps the process alive. */
@@ -49,6 +57,13 @@ export interface StartTrafficSimulatorOptions {
   syncTimeoutMs?: number;
   /** Called after every tick with what was simulated, e.g. for a live display. Must not throw. */
   onTick?: (traffic: readonly TickTraffic[], at: Date) => void;
+  /**
+   * The clients of a VirtualService that routes on cookies (session affinity), whose requests are then
+   * routed one by one. Default: 100 clients, half of them keeping cookies.
+   */
+  clients?: ClientPoolOptions;
+  /** Told about each request routed one by one (cookie routing only). Must not throw. */
+  onRequest?: (request: RoutedRequest) => void;
 }
 
 export interface TrafficSimulator {
@@ -138,6 +153,23 @@ export async function startTrafficSimulator(opts: StartTrafficSimulatorOptions):
   let timer: unknown;
   let inFlight: Promise<TickTraffic[]> | undefined;
 
+  const pools = new Map<string, ClientPool>();
+  const poolOf = (vs: VirtualServiceLike) => {
+    const key = `${vs.metadata?.namespace}/${vs.metadata?.name}`;
+    let pool = pools.get(key);
+    if (!pool) {
+      pool = new ClientPool(opts.clients);
+      pools.set(key, pool);
+    }
+    return pool;
+  };
+  /** Requests of one VirtualService in `elapsedMs`, the fraction rounded at random (the long-run rate is exact). */
+  const requestsIn = (elapsedMs: number) => {
+    const expected = (rps * elapsedMs) / 1000;
+    const whole = Math.floor(expected);
+    return whole + (random() < expected - whole ? 1 : 0);
+  };
+
   /** Logs routing and annotation problems when they appear, not on every tick. */
   const report = (problems: string[]) => {
     const current = new Set(problems);
@@ -152,7 +184,9 @@ export async function startTrafficSimulator(opts: StartTrafficSimulatorOptions):
     const problems: string[] = [];
     const targets: WorkloadTarget[] = [];
     for (const vs of virtualServices.list(opts.namespace) as readonly VirtualServiceLike[]) {
-      const resolved = resolveRoutes(vs, cluster);
+      const resolved = routesByCookie(vs)
+        ? resolveSessionRoutes(vs, cluster, poolOf(vs), requestsIn(elapsedMs), now, random, opts.onRequest)
+        : resolveRoutes(vs, cluster);
       targets.push(...resolved.targets);
       problems.push(...resolved.problems);
     }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { combinationIssues } from './combinations.ts';
 import {
   crossNamespaceRefSchema,
   dnsSubdomainSchema,
@@ -28,6 +29,9 @@ import {
 import { gatewayApiProblems, gatewayRefSchema } from './gateway-api.ts';
 import { type ValidationResult, validateWith } from './issues.ts';
 import { releaseWindowsSchema } from './release-windows.ts';
+import { sessionAffinitySchema } from './session-affinity.ts';
+
+export { sessionAffinitySchema };
 
 const builtinMetricNames: readonly string[] = BUILTIN_METRICS;
 
@@ -225,6 +229,9 @@ const analysisFields = z
     mirrorWeight: intInRange(0, 100)
       .describe('Percentage of traffic mirrored (needs mirror: true).')
       .optional(),
+    sessionAffinity: sessionAffinitySchema
+      .describe('Keep a user who reached the canary on it for the rest of the rollout, with a cookie.')
+      .optional(),
     metrics: z
       .array(canaryMetricSchema)
       .check(uniqueNames('metric'))
@@ -348,6 +355,8 @@ export const canaryNoticeSchema = z.object({
   /** The phase the decision moved from, when it changed the phase (a rollout that ends fires post-rollout hooks). */
   from: canaryPhaseSchema.optional(),
   weight: intInRange(0, 100).optional(),
+  /** webhooks[].muteAlert: recorded as a Kubernetes event and posted to event webhooks, but not alerted. */
+  muteAlert: z.boolean().optional(),
   /** Receivers that have it (alert and event webhook names); skipped when it is sent again. */
   sent: z.array(z.string()).max(MAX_NOTICE_RECEIVERS).optional(),
   /** Every receiver has it or gave up on it: never sent again. */
@@ -403,5 +412,9 @@ export type CanaryHistoryEntry = z.output<typeof canaryHistoryEntrySchema>;
 
 /** Validates and defaults an untrusted object; never throws for bad input. */
 export function validateCanary(input: unknown): ValidationResult<Canary> {
-  return validateWith(canarySchema, input);
+  const result = validateWith(canarySchema, input);
+  if (!result.ok) return result;
+  // Fields that are valid one by one but mean nothing together are refused, never ignored.
+  const issues = combinationIssues(input, result.value);
+  return issues.length > 0 ? { ok: false, issues } : result;
 }

@@ -64,6 +64,7 @@ export const CANARY_DEFAULTS = {
   provider: 'istio',
   webhookType: 'rollout',
   alertSeverity: 'info',
+  sessionAffinityMaxAge: 86_400,
 } as const;
 
 /** Placeholders a MetricTemplate query may use, besides `{{ variables.NAME }}` (from templateVariables). */

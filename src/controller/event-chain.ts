@@ -19,7 +19,7 @@ export interface EventFollower {
     type: EventSeverity,
     reason: string,
     message: string,
-    notice?: { key: string; time?: string; skip: ReadonlySet<string> },
+    notice?: { key: string; time?: string; skip: ReadonlySet<string>; muteAlert?: boolean },
   ): readonly FollowerCall[] | undefined;
 }
 

@@ -26,6 +26,8 @@ export interface NoticeDelivery {
   settled(external: boolean): void;
   /** Some receivers were not reached (a full queue, a stop): still owed, sent again on a later reconcile. */
   released(): void;
+  /** webhooks[].muteAlert: recorded and posted to event webhooks, but no alert is sent for it. */
+  muteAlert?: boolean;
 }
 
 /** Where Kubernetes events go (the kube package's EventRecorder fits). */

@@ -43,7 +43,13 @@ export class NoticeLedger {
         },
       };
       try {
-        await events.record(subject, notice.type, notice.reason, notice.message, delivery);
+        await events.record(
+          subject,
+          notice.type,
+          notice.reason,
+          notice.message,
+          notice.muteAlert ? { ...delivery, muteAlert: true } : delivery,
+        );
       } catch (err) {
         // Not sent: the next reconcile tries again.
         this.canaries.get(canaryKey)?.delete(notice.key);

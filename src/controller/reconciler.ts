@@ -27,6 +27,7 @@ import type { HookObserver } from '../webhooks/gates.ts';
 import { targetConfigHashes, withTrackedConfigs } from './configs.ts';
 import { crossNamespaceRefProblems, withoutCrossNamespaceAlerts } from './cross-namespace.ts';
 import { type EventSink, execute } from './executor.ts';
+import { CanaryFinalizer } from './finalizer.ts';
 import { splitKey } from './keys.ts';
 import { NoticeLedger } from './notice-ledger.ts';
 import { observePrimary, observeTarget } from './observe.ts';
@@ -83,16 +84,22 @@ export class CanaryReconciler {
   private readonly canaries: WriteThroughCache<KubeObject>;
   private readonly notices: NoticeLedger;
 
+  private readonly finalizer: CanaryFinalizer;
+
   constructor(private readonly deps: ReconcilerDeps) {
     this.canaries = new WriteThroughCache(deps.canaries);
     this.notices = new NoticeLedger(deps.wake);
+    this.finalizer = new CanaryFinalizer({ ...deps, canaries: this.canaries });
   }
 
   readonly reconcile = async (key: string): Promise<ReconcileResult | undefined> => {
     const { namespace, name } = splitKey(key);
     const raw = this.canaries.get(namespace, name) as RawCanary | undefined;
     if (!raw) return undefined;
-    if (raw.metadata?.deletionTimestamp) return this.whileDeleting(raw);
+    // A Canary being deleted is left alone unless revertOnDeletion put Petrel's finalizer on it: acting would
+    // re-create the objects the garbage collector is removing and alert every channel about it.
+    const finalizing = await this.finalizer.reconcile(raw);
+    if (finalizing) return finalizing.result;
     const log = this.deps.logger.child({ canary: key });
 
     const validation = validateCanary(this.withDefaultProvider(raw));
@@ -226,14 +233,6 @@ export class CanaryReconciler {
     const requeueAfterMs = decision.requeueAfterMs ?? (cleared ? 0 : undefined);
     return requeueAfterMs === undefined ? {} : { requeueAfterMs };
   };
-
-  /**
-   * A Canary being deleted: nothing of a rollout acts on it (acting would re-create the objects the garbage
-   * collector is removing and alert every channel about it). Finalizer work on deletion goes here.
-   */
-  private async whileDeleting(_raw: RawCanary): Promise<ReconcileResult | undefined> {
-    return undefined;
-  }
 
   /**
    * Writes the deliveries this process saw into each canary's status (on a graceful stop, once the

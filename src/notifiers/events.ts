@@ -28,8 +28,10 @@ export class AlertSink {
     type: EventType,
     reason: string,
     message: string,
-    notice?: { key: string; time?: string; skip: ReadonlySet<string> },
+    notice?: { key: string; time?: string; skip: ReadonlySet<string>; muteAlert?: boolean },
   ): Dispatched[] {
+    // webhooks[].muteAlert: the event was recorded; no alert for it.
+    if (notice?.muteAlert) return [];
     // An alert sent again after a restart reports when its transition happened.
     const recorded = notice?.time ? Date.parse(notice.time) : Number.NaN;
     const at = Number.isFinite(recorded) ? new Date(recorded) : this.opts.now();

@@ -22,6 +22,8 @@ export interface GateObservation {
   open: boolean;
   /** The answers that decided, e.g. "webhook gate (confirm-promotion) answered HTTP 403 after 1 attempt(s)". */
   detail: string;
+  /** A closed gate whose every failed webhook has muteAlert: its event raises no alert. */
+  muted?: boolean;
 }
 
 export type GateObservations = Partial<Record<GateType, GateObservation>>;

@@ -55,6 +55,7 @@ export function withNotices(canary: Canary, decision: Decision, now: Date): Deci
     ...(status.phase ? { phase: status.phase } : {}),
     ...(moved ? { from } : {}),
     weight: status.canaryWeight ?? 0,
+    ...(e.muteAlert ? { muteAlert: true } : {}),
   }));
   return {
     ...decision,

@@ -11,8 +11,14 @@ export const PROMOTED = 'Promoted';
 /** Set while a person paused the canary (petrel pause). */
 export const PAUSED = 'Paused';
 
-export function event(reason: Reason): Action {
-  return { type: 'event', severity: reason.severity, reason: reason.code, message: reason.message };
+export function event(reason: Reason, muteAlert = false): Action {
+  const action: Action = {
+    type: 'event',
+    severity: reason.severity,
+    reason: reason.code,
+    message: reason.message,
+  };
+  return muteAlert ? { ...action, muteAlert: true } : action;
 }
 
 /** Nothing moves and nothing is written but the reason; only a change in the world wakes the canary. */

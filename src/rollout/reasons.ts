@@ -107,6 +107,13 @@ export const reasons = {
     normal('WaitingForStep', `canary weight ${weight}; next analysis in ${Math.ceil(remainingMs / 1000)}s`),
   advance: (weight: number, from: number) =>
     normal('AdvanceWeight', `advance canary weight ${from} -> ${weight}`),
+  mirroring: (percent: number) =>
+    normal(
+      'AdvanceWeight',
+      `mirroring ${percent}% of the traffic to the canary (responses discarded) for one step before shifting any`,
+    ),
+  promotionStep: (weight: number, from: number) =>
+    normal('AdvanceWeight', `promotion: the primary takes traffic back, canary weight ${from} -> ${weight}`),
   iteration: (done: number, total: number) =>
     normal('Iteration', `analysis iteration ${done}/${total} passed`),
   checkFailed: (failed: number, threshold: number, detail: string) =>

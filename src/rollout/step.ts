@@ -14,11 +14,33 @@ export function intervalOf(canary: Canary): number {
 }
 
 /**
- * The first step of a weight schedule (weight 0 to the first weight) is due at once and runs no analysis:
- * nothing has been sent to the canary yet.
+ * The first step of a weight schedule (weight 0 to the first weight, or to mirroring) is due at once and
+ * runs no analysis: nothing has been sent to the canary yet.
  */
 export function isOpeningStep(canary: Canary, status: CanaryStatus): boolean {
-  return hasWeightSteps(canary.spec.analysis ?? {}) && (status.canaryWeight ?? 0) === 0;
+  return (
+    hasWeightSteps(canary.spec.analysis ?? {}) &&
+    (status.canaryWeight ?? 0) === 0 &&
+    !isMirrorStep(canary, status)
+  );
+}
+
+/**
+ * spec.analysis.mirror with a weight schedule takes one step of mirroring before any traffic shifts
+ * (Flagger's semantics): the opening step starts it at weight 0, and it lasts until the next step passes.
+ * It has begun when a step was taken at weight 0 after the rollout (re)started: lastStepTime is then later
+ * than lastTransitionTime. E.g. started 10:00:00, mirroring from 10:00:01, checks at 10:01:01 pass: 10%.
+ */
+export function isMirrorStep(canary: Canary, status: CanaryStatus): boolean {
+  const analysis = canary.spec.analysis ?? {};
+  if (analysis.mirror !== true || !hasWeightSteps(analysis) || (status.canaryWeight ?? 0) !== 0) return false;
+  return timeOf(status.lastStepTime, 0) > timeOf(status.lastTransitionTime, 0);
+}
+
+/** Whether the rollout starts with a step of mirroring (mirror: true and a weight schedule). */
+export function mirrorsBeforeShifting(canary: Canary): boolean {
+  const analysis = canary.spec.analysis ?? {};
+  return analysis.mirror === true && hasWeightSteps(analysis);
 }
 
 /**

@@ -25,11 +25,15 @@ export interface CheckObservation {
   reason: string;
   /** The error's stable code when the check could not be evaluated. */
   code?: string;
+  /** A failed `rollout` webhook with muteAlert: its failure raises no alert. */
+  muted?: boolean;
 }
 
 export interface Weights {
   primary: number;
   canary: number;
+  /** The primary's traffic is also copied to the canary (spec.analysis.mirror); absent means not. */
+  mirrored?: boolean;
 }
 
 /** Everything `decide` needs to know about the world; gathered from caches (and Prometheus when due). */
@@ -63,7 +67,14 @@ export type Action =
   | { type: 'setWeights'; weights: Weights }
   | { type: 'scaleTarget'; replicas: number }
   | { type: 'promotePrimary' }
-  | { type: 'event'; severity: EventSeverity; reason: DecisionReasonCode; message: string }
+  /** `muteAlert`: recorded as a Kubernetes event, but no alert is sent for it (webhooks[].muteAlert). */
+  | {
+      type: 'event';
+      severity: EventSeverity;
+      reason: DecisionReasonCode;
+      message: string;
+      muteAlert?: boolean;
+    }
   /** Removes the manual-action annotation once the action was carried out. */
   | { type: 'clearManualAction' };
 

@@ -43,7 +43,25 @@ export function weightsFor(canaryWeight: number): Weights {
 }
 
 export function sameWeights(a: Weights | undefined, b: Weights): boolean {
-  return a !== undefined && a.primary === b.primary && a.canary === b.canary;
+  return (
+    a !== undefined &&
+    a.primary === b.primary &&
+    a.canary === b.canary &&
+    (a.mirrored ?? false) === (b.mirrored ?? false)
+  );
+}
+
+/** The weights with the primary's traffic also mirrored to the canary. */
+export function mirroredWeights(canaryWeight: number): Weights {
+  return { ...weightsFor(canaryWeight), mirrored: true };
+}
+
+/**
+ * The weight after `current` when the primary takes traffic back in steps of `stepWeightPromotion` after a
+ * promotion (Flagger's semantics); 0 ends the promotion. E.g. 50 with steps of 20: 30, then 10, then 0.
+ */
+export function nextPromotionWeight(current: number, stepWeightPromotion: number): number {
+  return Math.max(0, current - Math.max(1, stepWeightPromotion));
 }
 
 function explicitSteps(schedule: WeightSchedule): number[] {

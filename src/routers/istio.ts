@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Canary } from '../api/canary.ts';
 import { mergePatchDiff } from '../kube/canonical.ts';
 import { TargetNotFoundError } from '../kube/deployments.ts';
@@ -14,6 +15,7 @@ import { RESOURCES, type ResourceKind } from '../kube/resources.ts';
 import type { KubeApi, KubeObject } from '../kube/types.ts';
 import type { Deployment } from '../kube/workloads.ts';
 import { patchOrCreate, WriteThroughCache } from '../kube/write-through.ts';
+import { handOver, handOverApexService } from './handover.ts';
 import { assertValidWeights, type Router, type RouteWeights } from './router.ts';
 import { reconcileServices, type Service } from './services.ts';
 
@@ -128,7 +130,8 @@ export function buildVirtualService(canary: Canary, weights: RouteWeights): Virt
     split.mirror = { host: canaryName(target), port };
     split.mirrorPercentage = { value: canary.spec.analysis?.mirrorWeight ?? 100 };
   }
-  const http = [structuredClone(dropUndefined(split))];
+  const sticky = abMatch?.length ? undefined : stickyRoute(canary, split, common);
+  const http = [...(sticky ? [sticky] : []), structuredClone(dropUndefined(split))];
   if (abMatch?.length) {
     const rest: IstioHttpRoute = {
       match: serviceMatch,
@@ -147,6 +150,85 @@ export function buildVirtualService(canary: Canary, weights: RouteWeights): Virt
   };
 }
 
+/**
+ * The VirtualService a deleted Canary with revertOnDeletion leaves behind: the service's own route
+ * (match, retries, timeout, headers, corsPolicy) with all traffic on the apex Service `<target>`.
+ */
+export function buildApexVirtualService(canary: Canary): VirtualService {
+  const vs = buildVirtualService(canary, INITIAL_WEIGHTS);
+  const svc = canary.spec.service;
+  const target = canary.spec.targetRef.name;
+  const route: IstioHttpRoute = {
+    match: svc.match as Record<string, unknown>[] | undefined,
+    retries: svc.retries as Record<string, unknown> | undefined,
+    timeout: svc.timeout,
+    headers: svc.headers as Record<string, unknown> | undefined,
+    corsPolicy: svc.corsPolicy as Record<string, unknown> | undefined,
+    route: [{ destination: { host: target, port: { number: svc.port } }, weight: 100 }],
+  };
+  return { ...vs, spec: { ...vs.spec, http: [structuredClone(dropUndefined(route))] } };
+}
+
+/** The route of spec.analysis.sessionAffinity, first in the VirtualService; never a weighted split. */
+export const STICKY_ROUTE_NAME = 'sticky-route';
+
+/**
+ * The session cookie of the rollout under way: `<cookieName>` and a value derived from the Canary and the
+ * revision under analysis, so it is the same at every tick and after a restart, and new for each rollout.
+ */
+export function affinityCookie(canary: Canary): { name: string; value: string } | undefined {
+  const affinity = canary.spec.analysis?.sessionAffinity;
+  const revision = canary.status?.lastAppliedSpec;
+  if (!affinity || !revision) return undefined;
+  const owner = canary.metadata.uid ?? `${canary.metadata.namespace}/${canary.metadata.name}`;
+  const value = createHash('sha256').update(`${owner}/${revision}`).digest('hex').slice(0, 20);
+  return { name: affinity.cookieName, value };
+}
+
+/**
+ * spec.analysis.sessionAffinity (Flagger's semantics): while the canary has a share of the traffic, its
+ * responses set the cookie (`Set-Cookie` added on the canary destination of the split) and a route matching
+ * the cookie keeps those users on the canary. With no share (before, after, or rolled back), the route sends
+ * them to the primary and expires the cookie (Max-Age=-1). Mutates `split` (the canary destination).
+ */
+function stickyRoute(
+  canary: Canary,
+  split: IstioHttpRoute,
+  common: Pick<IstioHttpRoute, 'retries' | 'timeout' | 'headers' | 'corsPolicy'>,
+): IstioHttpRoute | undefined {
+  const cookie = affinityCookie(canary);
+  const maxAge = canary.spec.analysis?.sessionAffinity?.maxAge ?? 86_400;
+  if (!cookie || !split.route) return undefined;
+  const serviceMatch = canary.spec.service.match as Record<string, unknown>[] | undefined;
+  const carriesCookie = { headers: { cookie: { regex: `.*${escapeRegex(cookie.name)}=${cookie.value}.*` } } };
+  const match = mergeMatches([carriesCookie], serviceMatch);
+  const [primary, canaryDestination] = split.route;
+  if (!primary || !canaryDestination) return undefined;
+  if ((canaryDestination.weight ?? 0) > 0) {
+    canaryDestination.headers = setCookie(undefined, `${cookie.name}=${cookie.value}; Max-Age=${maxAge}`);
+    const route = [
+      { destination: primary.destination, weight: 0 },
+      { destination: canaryDestination.destination, weight: 100 },
+    ];
+    return structuredClone(dropUndefined({ name: STICKY_ROUTE_NAME, match, ...common, route }));
+  }
+  const headers = setCookie(common.headers, `${cookie.name}=${cookie.value}; Max-Age=-1`);
+  return structuredClone(
+    dropUndefined({ name: STICKY_ROUTE_NAME, match, ...common, headers, route: split.route }),
+  );
+}
+
+/** Istio header operations with `Set-Cookie` added to the response, keeping the ones given. */
+function setCookie(headers: Record<string, unknown> | undefined, value: string): Record<string, unknown> {
+  const response = (headers?.response ?? {}) as Record<string, unknown>;
+  const add = (response.add ?? {}) as Record<string, unknown>;
+  return { ...headers, response: { ...response, add: { ...add, 'Set-Cookie': value } } };
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 function dropUndefined<T extends Record<string, unknown>>(obj: T): T {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
 }
@@ -158,7 +240,7 @@ function dropUndefined<T extends Record<string, unknown>>(obj: T): T {
  * destination; Go clients omit zero weights). Undefined when the route is not a primary/canary split.
  */
 export function readWeights(vs: VirtualService, target: string): RouteWeights | undefined {
-  const http = vs.spec?.http ?? [];
+  const http = (vs.spec?.http ?? []).filter((h) => h.name !== STICKY_ROUTE_NAME);
   const split = http.find((h) => h.route?.some((r) => r.destination?.host === canaryName(target))) ?? http[0];
   const weights = splitWeights(split?.route, target);
   const mirror = split?.mirror as { host?: string } | undefined;
@@ -232,11 +314,18 @@ export class IstioRouter implements Router {
     return readWeights(actual, canary.spec.targetRef.name);
   }
 
+  /**
+   * The apex Service selects the target's pods first (the route still names the primary Service then),
+   * then the VirtualService sends everything to the apex Service; both are handed over.
+   */
   async finalize(canary: Canary): Promise<void> {
     const ns = namespaceOf(canary);
-    const actual = this.virtualServices.get(ns, canary.spec.targetRef.name);
-    if (!actual || !isOwnedBy(actual, canary)) return;
-    await this.setRoutes(canary, INITIAL_WEIGHTS);
+    const targetName = canary.spec.targetRef.name;
+    const target = this.deployments.get(ns, targetName);
+    if (!target) throw new TargetNotFoundError(ns, targetName);
+    await handOverApexService(this.api, this.services, canary, selectorLabel(target));
+    const apexOnly = buildApexVirtualService(canary).spec ?? {};
+    await handOver(this.api, RESOURCES.virtualService, this.virtualServices, canary, targetName, apexOnly);
   }
 
   /** Create when missing; otherwise patch the spec and Petrel's metadata only where they differ. */

@@ -6,6 +6,7 @@ import { isOwnedBy } from '../kube/ownership.ts';
 import type { KubeApi } from '../kube/types.ts';
 import type { Deployment } from '../kube/workloads.ts';
 import { WriteThroughCache } from '../kube/write-through.ts';
+import { handOverApexService } from './handover.ts';
 import { assertValidWeights, type Router, type RouteWeights } from './router.ts';
 import { reconcileServices, type Service } from './services.ts';
 
@@ -61,5 +62,10 @@ export class KubernetesRouter implements Router {
     return apex && isOwnedBy(apex, canary) ? { primary: 100, canary: 0 } : undefined;
   }
 
-  async finalize(): Promise<void> {}
+  async finalize(canary: Canary): Promise<void> {
+    const ns = canary.metadata.namespace ?? '';
+    const target = this.deployments.get(ns, canary.spec.targetRef.name);
+    if (!target) throw new TargetNotFoundError(ns, canary.spec.targetRef.name);
+    await handOverApexService(this.api, this.services, canary, selectorLabel(target));
+  }
 }

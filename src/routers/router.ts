@@ -25,7 +25,11 @@ export interface Router {
   setRoutes(canary: Canary, weights: RouteWeights): Promise<void>;
   /** Live weights from the cache; undefined when the route does not exist (yet) or is not Petrel's. */
   getRoutes(canary: Canary): RouteWeights | undefined;
-  /** Called when the Canary is deleted: points the apex route back at the primary (100/0). */
+  /**
+   * revertOnDeletion, once the target Deployment is scaled up and ready: points the apex Service (and the
+   * mesh route) at the target's pods and removes their ownerReference to the Canary, so they keep serving
+   * after it is gone. Idempotent: writes nothing when already done.
+   */
   finalize(canary: Canary): Promise<void>;
 }
 

@@ -21,6 +21,8 @@ export interface HookCheck {
   passed: boolean;
   reason: string;
   code?: string;
+  /** A failure of a webhook with muteAlert. */
+  muted?: boolean;
 }
 
 export interface HookObservations {
@@ -62,7 +64,7 @@ export class HookObserver {
       const ofType = hooks.filter((h) => h.type === type);
       if (ofType.length === 0) continue;
       const outcomes = ofType.map((h) => this.poll(key, canary, h, type, token, targetRevision, freshness));
-      const gate = gateOf(type, outcomes);
+      const gate = withMutedAlert(type, gateOf(type, outcomes), ofType, outcomes);
       if (gate.pending) out.pending = true;
       out.webhooks = { ...out.webhooks, [type]: gate };
     }
@@ -72,7 +74,8 @@ export class HookObserver {
         this.poll(key, canary, h, 'rollout', token, targetRevision, freshness),
       );
       if (outcomes.some((o) => o === undefined)) out.pending = true;
-      else if (outcomes.length > 0) out.rolloutChecks = (outcomes as WebhookOutcome[]).map(checkOf);
+      else if (outcomes.length > 0)
+        out.rolloutChecks = (outcomes as WebhookOutcome[]).map((o, i) => checkOf(o, rollout[i]?.muteAlert));
     }
     return out;
   }
@@ -146,13 +149,29 @@ export function gateOf(type: GateType, outcomes: readonly (WebhookOutcome | unde
   return { pending: false, open: failed.length === 0, detail: failed.map((o) => o.message).join('; ') };
 }
 
-function checkOf(o: WebhookOutcome): HookCheck {
+function checkOf(o: WebhookOutcome, muteAlert?: boolean): HookCheck {
   return {
     metric: `webhook ${o.hook}`,
     passed: o.ok,
     reason: o.message,
     ...(o.code ? { code: o.code } : {}),
+    ...(!o.ok && muteAlert ? { muted: true } : {}),
   };
+}
+
+/**
+ * webhooks[].muteAlert (Flagger's): a closed gate whose every failed webhook asks for it raises no alert.
+ * The rollback gate is left out: its 2xx answer is a request, not a failure.
+ */
+export function withMutedAlert(
+  type: GateType,
+  gate: GateObservation,
+  hooks: readonly CanaryWebhook[],
+  outcomes: readonly (WebhookOutcome | undefined)[],
+): GateObservation {
+  if (type === 'rollback' || gate.pending || gate.open) return gate;
+  const muted = hooks.every((hook, i) => outcomes[i]?.ok === true || hook.muteAlert === true);
+  return muted ? { ...gate, muted: true } : gate;
 }
 
 /** Webhooks of an object that may not have passed validation (an invalid Canary): only the valid ones. */

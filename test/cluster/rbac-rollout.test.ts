@@ -31,7 +31,7 @@ import {
 import { setupOnce, useControlPlane } from './support.ts';
 
 /** What a mode does once its Canary is Initialized. */
-type Script = 'releases' | 'secrets-and-manual-actions';
+type Script = 'releases' | 'secrets-and-manual-actions' | 'gateway-api';
 
 /** One way to install the chart: its release, the namespace the rollouts run in, and what they do. */
 interface Mode {
@@ -68,6 +68,14 @@ const MODES: Mode[] = [
     namespace: 'rollout-sec',
     set: ['watchNamespaces={rollout-sec}', 'trackSecrets=true', 'rbac.secrets=namespaced'],
     script: 'secrets-and-manual-actions',
+  },
+  {
+    title: 'namespaced with Gateway API routing',
+    release: 'petrel-gw',
+    releaseNamespace: 'petrel-gw-system',
+    namespace: 'rollout-gw',
+    set: ['watchNamespaces={rollout-gw}', 'gatewayAPI.enabled=true'],
+    script: 'gateway-api',
   },
 ];
 
@@ -227,6 +235,16 @@ describe.each(MODES)('the controller as the chart ServiceAccount with the chart 
           alerts ? { alerts: [{ name: 'hooks', severity: 'info', providerRef: { name: 'hooks' } }] } : {},
           {
             autoscalerRef: { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: 'podinfo' },
+            ...(m.script === 'gateway-api'
+              ? {
+                  provider: 'gatewayapi:v1',
+                  service: {
+                    port: 9898,
+                    targetPort: 9898,
+                    gatewayRefs: [{ name: 'public', namespace: 'gateways' }],
+                  },
+                }
+              : {}),
           },
         ),
       );
@@ -253,6 +271,19 @@ describe.each(MODES)('the controller as the chart ServiceAccount with the chart 
         // A new image that fails half its requests: rolled back.
         traffic.setErrorRatio('podinfo', 0.5);
         phases.push(await rollout(NAMESPACE, () => setImage(cluster.api, NAMESPACE, 'podinfo:3.0')));
+      } else if (m.script === 'gateway-api') {
+        // HTTPRoute weights instead of a VirtualService: a new image promoted, a failing one rolled back.
+        phases.push(await rollout(NAMESPACE, () => setImage(cluster.api, NAMESPACE, 'podinfo:2.0')));
+        traffic.setErrorRatio('podinfo', 0.5);
+        phases.push(await rollout(NAMESPACE, () => setImage(cluster.api, NAMESPACE, 'podinfo:3.0')));
+        const route = await cluster.api.get<
+          KubeObject & { spec?: { rules?: { backendRefs?: unknown[] }[] } }
+        >({
+          resource: RESOURCES.httpRoute,
+          namespace: NAMESPACE,
+          name: 'podinfo',
+        });
+        found.backendRefs = route.spec?.rules?.at(-1)?.backendRefs;
       } else {
         // A change of the tracked Secret alone: promoted into the primary's copy of the Secret.
         phases.push(
@@ -373,6 +404,15 @@ describe.each(MODES)('the controller as the chart ServiceAccount with the chart 
       expect(phases, output.slice(-4000)).toEqual(['Succeeded', 'Succeeded', 'Failed']);
       expect(found.primaryColor).toBe('green');
     });
+  } else if (m.script === 'gateway-api') {
+    it('promotes a new image and rolls back a failing one through an HTTPRoute', () => {
+      ready();
+      expect(phases, output.slice(-4000)).toEqual(['Succeeded', 'Failed']);
+      expect(found.backendRefs).toEqual([
+        expect.objectContaining({ name: 'podinfo-primary', weight: 100 }),
+        expect.objectContaining({ name: 'podinfo-canary', weight: 0 }),
+      ]);
+    });
   } else {
     it('promotes a Secret change into the primary copy, holds while paused, and rolls back on abort', () => {
       ready();
@@ -441,5 +481,11 @@ describe('the chart grants nothing the controller does not use', () => {
       'patch autoscaling/horizontalpodautoscalers',
     ])
       expect([...secrets].sort(), needed).toContain(needed);
+    const gateway = used.get(MODES[3]!.title) ?? new Set();
+    for (const needed of [
+      'create gateway.networking.k8s.io/httproutes',
+      'patch gateway.networking.k8s.io/httproutes',
+    ])
+      expect([...gateway].sort(), needed).toContain(needed);
   });
 });

@@ -22,6 +22,8 @@ export interface TickTraffic {
   /** One per request; the first `errors` belong to the failed requests. */
   latenciesMs: number[];
   behaviour: Behaviour;
+  /** How many of `requests` were mirrored copies: served and measured, their responses discarded. */
+  mirrored: number;
 }
 
 /**
@@ -64,6 +66,7 @@ export function simulateTick(input: TickInput): TickTraffic[] {
       ];
       existing.requests += requests;
       existing.errors += errors;
+      if (target.mirrored) existing.mirrored += requests;
     } else {
       byWorkload.set(key, {
         namespace: target.namespace,
@@ -73,6 +76,7 @@ export function simulateTick(input: TickInput): TickTraffic[] {
         errors,
         latenciesMs: latencies,
         behaviour,
+        mirrored: target.mirrored ? requests : 0,
       });
     }
   }

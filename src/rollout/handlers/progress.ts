@@ -4,15 +4,22 @@ import { checksDue } from '../plan.ts';
 import { PROGRESSING_CONDITION_REASON, reasons } from '../reasons.ts';
 import { releaseGate } from '../release-gate.ts';
 import { withCondition, withHistory } from '../status.ts';
-import { isFinalStep, isOpeningStep, stepRemainingMs, timeOf } from '../step.ts';
+import {
+  isFinalStep,
+  isMirrorStep,
+  isOpeningStep,
+  mirrorsBeforeShifting,
+  stepRemainingMs,
+  timeOf,
+} from '../step.ts';
 import type { Action, Decision, Reason, Weights } from '../types.ts';
 import { judge } from '../verdicts.ts';
-import { hasWeightSteps, nextWeight, sameWeights, weightsFor } from '../weights.ts';
+import { hasWeightSteps, mirroredWeights, nextWeight, sameWeights, weightsFor } from '../weights.ts';
 import { promote, promoteOrWait } from './promotion.ts';
 
 /** What one condition of a step says when it has something to say. */
 export type StepOutcome =
-  | { kind: 'hold'; reason: Reason; requeueAfterMs: number; event?: boolean }
+  | { kind: 'hold'; reason: Reason; requeueAfterMs: number; event?: boolean; muteAlert?: boolean }
   | { kind: 'rollback'; reason: Reason }
   /** skipAnalysis promotes at once; otherwise the confirm-promotion gate is asked first. */
   | { kind: 'promote'; skipAnalysis: boolean };
@@ -55,9 +62,15 @@ function desiredWeights(ctx: Context): Weights {
   const analysis = ctx.canary.spec.analysis ?? {};
   // A/B testing: the requests matching spec.analysis.match all go to a ready canary; the rest stay on the primary.
   const abTesting = !hasWeightSteps(analysis) && (analysis.match?.length ?? 0) > 0;
-  return abTesting && canaryReady(ctx)
-    ? { primary: 0, canary: 100 }
-    : weightsFor(ctx.status.canaryWeight ?? 0);
+  // Mirroring (spec.analysis.mirror): throughout an analysis by iterations, or for the first step of a
+  // weight schedule; only to a ready canary.
+  const mirroring =
+    analysis.mirror === true &&
+    !abTesting &&
+    (!hasWeightSteps(analysis) || isMirrorStep(ctx.canary, ctx.status)) &&
+    canaryReady(ctx);
+  if (abTesting && canaryReady(ctx)) return { primary: 0, canary: 100 };
+  return mirroring ? mirroredWeights(0) : weightsFor(ctx.status.canaryWeight ?? 0);
 }
 
 /** What every tick of a rollout keeps in place: the routes at the current weight, the canary scaled up. */
@@ -73,7 +86,7 @@ function stepActions(ctx: Context): Action[] {
 function settle(ctx: Context, actions: Action[], outcome: StepOutcome): Decision {
   switch (outcome.kind) {
     case 'hold':
-      if (outcome.event) actions.push(event(outcome.reason));
+      if (outcome.event) actions.push(event(outcome.reason, outcome.muteAlert));
       return { status: ctx.status, actions, reason: outcome.reason, requeueAfterMs: outcome.requeueAfterMs };
     case 'rollback':
       return rollback(ctx, outcome.reason);
@@ -82,11 +95,17 @@ function settle(ctx: Context, actions: Action[], outcome: StepOutcome): Decision
   }
 }
 
-const holdFor = (reason: Reason, requeueAfterMs: number, withEvent = false): StepOutcome => ({
+const holdFor = (
+  reason: Reason,
+  requeueAfterMs: number,
+  withEvent = false,
+  muteAlert = false,
+): StepOutcome => ({
   kind: 'hold',
   reason,
   requeueAfterMs,
   ...(withEvent ? { event: true } : {}),
+  ...(withEvent && muteAlert ? { muteAlert: true } : {}),
 });
 
 /** Waits for the canary to be ready; rolls back once progressDeadlineSeconds have passed since the last step. */
@@ -139,7 +158,7 @@ function rollbackAsked(ctx: Context): StepOutcome | undefined {
 function preRolloutFailed(ctx: Context): StepOutcome | undefined {
   const gate = ctx.obs.webhooks?.['pre-rollout'];
   if (!gate || gate.open) return undefined;
-  return failedCheck(ctx, gate.detail, reasons.preRolloutFailed);
+  return failedCheck(ctx, gate.detail, reasons.preRolloutFailed, gate.muted === true);
 }
 
 function checksNotGathered(ctx: Context): StepOutcome | undefined {
@@ -154,7 +173,9 @@ function checkResults(ctx: Context): StepOutcome | undefined {
   const { status } = ctx;
   status.history = withHistory(status.history, checks, status.canaryWeight ?? 0, ctx.now);
   const verdict = judge(checks);
-  if (!verdict.passed) return failedCheck(ctx, verdict.failures, reasons.checkFailed);
+  // Only failures of webhooks with muteAlert: the hold is recorded, no alert sent.
+  const muted = checks.every((c) => c.passed || c.muted === true);
+  if (!verdict.passed) return failedCheck(ctx, verdict.failures, reasons.checkFailed, muted);
   stepTaken(ctx);
   return undefined;
 }
@@ -188,6 +209,7 @@ function trafficIncreaseHeld(ctx: Context): StepOutcome | undefined {
     reasons.trafficIncreaseHeld(ctx.status.canaryWeight ?? 0, gate.detail),
     ctx.intervalMs,
     true,
+    gate.muted === true,
   );
 }
 
@@ -196,13 +218,15 @@ function failedCheck(
   ctx: Context,
   detail: string,
   reasonOf: (failed: number, threshold: number, detail: string) => Reason,
+  muteAlert = false,
 ): StepOutcome {
   const failed = (ctx.status.failedChecks ?? 0) + 1;
   ctx.status.failedChecks = failed;
   stepTaken(ctx);
   if (failed >= ctx.threshold)
     return { kind: 'rollback', reason: reasons.thresholdReached(ctx.threshold, detail) };
-  return holdFor(reasonOf(failed, ctx.threshold, detail), ctx.intervalMs, true);
+  // Reaching the threshold rolls back: that is alerted whatever the webhook's muteAlert says.
+  return holdFor(reasonOf(failed, ctx.threshold, detail), ctx.intervalMs, true, muteAlert);
 }
 
 /** The step is used up: the next one is an interval away. */
@@ -212,6 +236,8 @@ function stepTaken(ctx: Context): void {
 
 function advance(ctx: Context, actions: Action[]): Decision {
   const { status } = ctx;
+  if (mirrorsBeforeShifting(ctx.canary) && isOpeningStep(ctx.canary, status))
+    return startMirroring(ctx, actions);
   const weight = status.canaryWeight ?? 0;
   const next = nextWeight(ctx.canary.spec.analysis ?? {}, weight);
   const reason = reasons.advance(next, weight);
@@ -231,6 +257,32 @@ function advance(ctx: Context, actions: Action[]): Decision {
     actions: [
       ...actions.filter((a) => a.type !== 'setWeights'),
       { type: 'setWeights', weights: weightsFor(next) },
+    ],
+    reason,
+    requeueAfterMs: ctx.intervalMs,
+  };
+}
+
+/** The opening step of a rollout with mirror: the canary gets a copy of the primary's traffic, no share of it. */
+function startMirroring(ctx: Context, actions: Action[]): Decision {
+  const { status } = ctx;
+  const reason = reasons.mirroring(ctx.canary.spec.analysis?.mirrorWeight ?? 100);
+  status.phase = 'Progressing';
+  status.canaryWeight = 0;
+  status.lastStepTime = ctx.now.toISOString();
+  status.conditions = withCondition(
+    status.conditions,
+    PROMOTED,
+    'Unknown',
+    PROGRESSING_CONDITION_REASON,
+    reason.message,
+    ctx.now,
+  );
+  return {
+    status,
+    actions: [
+      ...actions.filter((a) => a.type !== 'setWeights'),
+      { type: 'setWeights', weights: mirroredWeights(0) },
     ],
     reason,
     requeueAfterMs: ctx.intervalMs,

@@ -3,9 +3,9 @@ import type { Context } from '../context.ts';
 import { allOnPrimary, event, PROMOTED, rollback, routeToPrimary, settle } from '../outcomes.ts';
 import { reasons } from '../reasons.ts';
 import { withCondition } from '../status.ts';
-import { timeOf } from '../step.ts';
+import { stepRemainingMs, timeOf } from '../step.ts';
 import type { Action, Decision, Reason } from '../types.ts';
-import { sameWeights, weightsFor } from '../weights.ts';
+import { hasWeightSteps, nextPromotionWeight, sameWeights, weightsFor } from '../weights.ts';
 
 /** Promoting: the target's template is copied to the primary; the canary keeps its traffic meanwhile. */
 export function promote(ctx: Context, actions: Action[], skipped: boolean, why?: Reason): Decision {
@@ -40,7 +40,7 @@ export function promoteOrWait(ctx: Context, actions: Action[]): Decision {
   if (status.phase !== 'WaitingPromotion') {
     status.phase = 'WaitingPromotion';
     status.lastTransitionTime = ctx.now.toISOString();
-    actions.push(event(reason));
+    actions.push(event(reason, gate.muted === true));
   }
   return { status, actions, reason, requeueAfterMs: ctx.intervalMs };
 }
@@ -56,6 +56,8 @@ export function awaitPrimary(ctx: Context): Decision {
   if (!sameWeights(obs.routes, desired)) actions.push({ type: 'setWeights', weights: desired });
   const promoted = obs.primary?.revision === status.lastAppliedSpec;
   if (promoted && obs.primary?.ready) {
+    const stepped = promotionStep(ctx, actions);
+    if (stepped) return stepped;
     const reason = reasons.finalising(ctx.primary);
     const next: CanaryStatus = {
       ...status,
@@ -78,6 +80,35 @@ export function awaitPrimary(ctx: Context): Decision {
     actions,
     reason: reasons.waitingForPrimary(ctx.primary, remaining),
     requeueAfterMs: remaining,
+  };
+}
+
+/**
+ * spec.analysis.stepWeightPromotion: once the primary runs the promoted revision, it takes the traffic back
+ * in steps, one per interval (Flagger's semantics), instead of all at once; the step that would reach 0 is
+ * Finalising's. E.g. canary 50, steps of 20: 30, then 10, then Finalising (0). Undefined: no step now.
+ */
+function promotionStep(ctx: Context, actions: Action[]): Decision | undefined {
+  const { status } = ctx;
+  const analysis = ctx.canary.spec.analysis ?? {};
+  const weight = status.canaryWeight ?? 0;
+  if (!analysis.stepWeightPromotion || !hasWeightSteps(analysis) || weight === 0) return undefined;
+  const remaining = stepRemainingMs(ctx.canary, status, ctx.nowMs);
+  if (remaining > 0) {
+    return { status, actions, reason: reasons.waitingForStep(weight, remaining), requeueAfterMs: remaining };
+  }
+  const next = nextPromotionWeight(weight, analysis.stepWeightPromotion);
+  if (next === 0) return undefined;
+  const reason = reasons.promotionStep(next, weight);
+  return {
+    status: { ...status, canaryWeight: next, lastStepTime: ctx.now.toISOString() },
+    actions: [
+      ...actions.filter((a) => a.type !== 'setWeights'),
+      { type: 'setWeights', weights: weightsFor(next) },
+      event(reason),
+    ],
+    reason,
+    requeueAfterMs: ctx.intervalMs,
   };
 }
 

@@ -39,7 +39,7 @@ function startRollout(ctx: Context, fromSteadyState: boolean): Decision {
   const confirm = fromSteadyState ? ctx.obs.webhooks?.['confirm-rollout'] : undefined;
   if (confirm?.pending)
     return { status: ctx.status, actions: [], reason: reasons.webhookPending(), requeueAfterMs: 1000 };
-  if (confirm && !confirm.open) return waitForConfirmation(ctx, confirm.detail);
+  if (confirm && !confirm.open) return waitForConfirmation(ctx, confirm.detail, confirm.muted === true);
   const replicas = canaryReplicas(ctx);
   const reason = fromSteadyState ? reasons.newRevision(ctx.target, replicas) : reasons.restarted(ctx.target);
   const actions: Action[] = [{ type: 'ensureRoutes' }];
@@ -68,14 +68,14 @@ function startRollout(ctx: Context, fromSteadyState: boolean): Decision {
   return { status, actions, reason, requeueAfterMs: Math.min(ctx.intervalMs, ctx.deadlineSeconds * 1000) };
 }
 
-function waitForConfirmation(ctx: Context, detail: string): Decision {
+function waitForConfirmation(ctx: Context, detail: string, muteAlert: boolean): Decision {
   const reason = reasons.waitingForConfirmation(detail);
   const actions = allOnPrimary(ctx);
   const status: CanaryStatus = { ...ctx.status, canaryWeight: 0 };
   if (status.phase !== 'Waiting') {
     status.phase = 'Waiting';
     status.lastTransitionTime = ctx.now.toISOString();
-    actions.push(event(reason));
+    actions.push(event(reason, muteAlert));
   }
   return { status, actions, reason, requeueAfterMs: ctx.intervalMs };
 }

@@ -1,0 +1,209 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTrafficSimulator, type TrafficSimulator } from '../dev/sandbox/traffic.ts';
+import type { RunningController } from '../src/controller/controller.ts';
+import { isKubeApiError } from '../src/kube/errors.ts';
+import { RESOURCES } from '../src/kube/resources.ts';
+import type { KubeObject } from '../src/kube/types.ts';
+import { REVERT_FINALIZER } from '../src/rollout/deletion.ts';
+import type { VirtualService } from '../src/routers/istio.ts';
+import {
+  createNamespace,
+  getCanary,
+  getDeployment,
+  podinfoCanary,
+  podinfoDeployment,
+  runController,
+  testLogger,
+  useE2e,
+  waitFor,
+  waitForPhase,
+} from './support/e2e.ts';
+
+// The target takes this long to become ready once scaled up: long enough to stop the controller between
+// the Terminating phase and the end of the revert.
+const env = useE2e({ deploymentReadyDelayMs: 1500 });
+
+interface Tick {
+  at: number;
+  byWorkload: Record<string, number>;
+}
+
+/** The traffic simulator with every tick and every routing problem it reports, timed. */
+async function simulate(namespace: string) {
+  const ticks: Tick[] = [];
+  const problems: { at: number; problem: string }[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      const line = JSON.parse(String(chunk)) as { problem?: string };
+      if (line.problem) problems.push({ at: Date.now(), problem: line.problem });
+      cb();
+    },
+  });
+  const simulator: TrafficSimulator = await startTrafficSimulator({
+    kubeConfig: env.sandbox.kubeConfig(),
+    prometheusUrl: env.prometheusUrl,
+    namespace,
+    rps: 200,
+    tickMs: 100,
+    seed: 7,
+    logger: pino({ level: 'warn' }, stream),
+    onTick: (traffic, at) =>
+      ticks.push({
+        at: at.getTime(),
+        byWorkload: Object.fromEntries(traffic.map((t) => [t.workload, t.requests])),
+      }),
+  });
+  return { simulator, ticks, problems };
+}
+
+async function exists(resource: (typeof RESOURCES)[keyof typeof RESOURCES], ns: string, name: string) {
+  try {
+    await env.api.get({ resource, namespace: ns, name });
+    return true;
+  } catch (err) {
+    if (isKubeApiError(err, 'NOT_FOUND')) return false;
+    throw err;
+  }
+}
+
+describe('end to end: revertOnDeletion', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  }, 60_000);
+
+  function startController(ns: string): RunningController {
+    const controller = runController(env, ns, testLogger().logger);
+    cleanups.push(() => controller.stop());
+    return controller;
+  }
+
+  it('hands the app back to the target across a controller restart, serving every moment', async () => {
+    const ns = 'e2e-revert';
+    await createNamespace(env.api, ns);
+    await env.api.create(RESOURCES.deployment, podinfoDeployment(ns, 'podinfo:1.0'));
+    const first = startController(ns);
+    await first.ready;
+    await env.api.create(RESOURCES.canary, podinfoCanary(ns, { metrics: [] }, { revertOnDeletion: true }));
+    await waitForPhase(env.api, ns, ['Initialized']);
+    const canary = await getCanary(env.api, ns);
+    expect(canary.metadata?.finalizers).toEqual([REVERT_FINALIZER]);
+    expect((await getDeployment(env.api, ns, 'podinfo')).spec?.replicas).toBe(0);
+
+    const { simulator, ticks, problems } = await simulate(ns);
+    cleanups.push(() => simulator.stop());
+    await waitFor('traffic on the primary', async () =>
+      ticks.filter((t) => (t.byWorkload['podinfo-primary'] ?? 0) > 0).length >= 3 ? true : undefined,
+    );
+
+    const deletedAt = Date.now();
+    await env.api.delete({ resource: RESOURCES.canary, namespace: ns, name: 'podinfo' });
+    const terminating = await waitForPhase(env.api, ns, ['Terminating', 'Terminated'], 10_000);
+    expect(terminating.status?.phase).toBe('Terminating');
+    expect(terminating.metadata?.deletionTimestamp).toBeDefined();
+    // The controller dies in the middle of the revert; a new one must carry it to its end.
+    await first.stop();
+    expect(await exists(RESOURCES.canary, ns, 'podinfo')).toBe(true);
+    const second = startController(ns);
+    await second.ready;
+
+    await waitFor(
+      'the Canary to be gone',
+      async () => ((await exists(RESOURCES.canary, ns, 'podinfo')) ? undefined : true),
+      { timeoutMs: 20_000 },
+    );
+    const goneAfterMs = Date.now() - deletedAt;
+    await waitFor(
+      'the primary and the generated objects to be gone',
+      async () => {
+        const left = await Promise.all([
+          exists(RESOURCES.deployment, ns, 'podinfo-primary'),
+          exists(RESOURCES.service, ns, 'podinfo-primary'),
+          exists(RESOURCES.service, ns, 'podinfo-canary'),
+          exists(RESOURCES.destinationRule, ns, 'podinfo-primary'),
+          exists(RESOURCES.destinationRule, ns, 'podinfo-canary'),
+        ]);
+        return left.some(Boolean) ? undefined : true;
+      },
+      { timeoutMs: 10_000 },
+    );
+
+    // The target runs the primary's replicas, and the apex routes point at it, no longer owned.
+    const reverted = await getDeployment(env.api, ns, 'podinfo');
+    expect(reverted.spec?.replicas).toBe(2);
+    const apex = await env.api.get<KubeObject & { spec?: { selector?: Record<string, string> } }>({
+      resource: RESOURCES.service,
+      namespace: ns,
+      name: 'podinfo',
+    });
+    expect(apex.spec?.selector).toEqual({ app: 'podinfo' });
+    expect(apex.metadata?.ownerReferences ?? []).toEqual([]);
+    const vs = await env.api.get<VirtualService>({
+      resource: RESOURCES.virtualService,
+      namespace: ns,
+      name: 'podinfo',
+    });
+    expect(vs.metadata?.ownerReferences ?? []).toEqual([]);
+    expect(vs.spec?.http?.[0]?.route).toEqual([
+      { destination: { host: 'podinfo', port: { number: 9898 } }, weight: 100 },
+    ]);
+
+    // Every tick since the delete served requests, none was sent to a Service without ready pods, and
+    // the last ones all went to the target.
+    const until = Date.now();
+    await waitFor('three more ticks', async () =>
+      ticks.filter((t) => t.at > until).length >= 3 ? true : undefined,
+    );
+    const since = ticks.filter((t) => t.at >= deletedAt);
+    expect(since.length).toBeGreaterThan(10);
+    const idle = since.filter((t) => Object.values(t.byWorkload).reduce((a, b) => a + b, 0) === 0);
+    expect(idle).toEqual([]);
+    expect(problems.filter((p) => p.at >= deletedAt)).toEqual([]);
+    const served = since.reduce((a, t) => a + Object.values(t.byWorkload).reduce((x, y) => x + y, 0), 0);
+    console.log(
+      `e2e figures: revertOnDeletion with a controller restart: delete -> Canary gone ${goneAfterMs} ms; ` +
+        `${since.length} traffic ticks since the delete, ${served} requests served, none without a backend`,
+    );
+    const last = ticks.at(-1);
+    expect(Object.keys(last?.byWorkload ?? {})).toEqual(['podinfo']);
+
+    const events = await env.api.list<KubeObject & { reason?: string; involvedObject?: { name?: string } }>(
+      RESOURCES.event,
+      { namespace: ns },
+    );
+    const reasons = events.items.map((e) => e.reason);
+    expect(reasons).toContain('Terminating');
+    expect(reasons).toContain('Terminated');
+  }, 90_000);
+
+  it('adds the finalizer with the field and removes it when the field is turned off', async () => {
+    const ns = 'e2e-revert-toggle';
+    await createNamespace(env.api, ns);
+    await env.api.create(RESOURCES.deployment, podinfoDeployment(ns, 'podinfo:1.0'));
+    const controller = startController(ns);
+    await controller.ready;
+    await env.api.create(RESOURCES.canary, podinfoCanary(ns, { metrics: [] }, { revertOnDeletion: true }));
+    await waitFor('the finalizer', async () =>
+      (await getCanary(env.api, ns)).metadata?.finalizers?.includes(REVERT_FINALIZER) ? true : undefined,
+    );
+    await env.api.mergePatch(
+      { resource: RESOURCES.canary, namespace: ns, name: 'podinfo' },
+      { spec: { revertOnDeletion: false } },
+    );
+    await waitFor('the finalizer to go', async () =>
+      (await getCanary(env.api, ns)).metadata?.finalizers?.length ? undefined : true,
+    );
+    // Without the field, deletion is left to the garbage collector: the owned objects go with the Canary.
+    await waitForPhase(env.api, ns, ['Initialized']);
+    await env.api.delete({ resource: RESOURCES.canary, namespace: ns, name: 'podinfo' });
+    await waitFor('the Canary and its primary to be gone', async () =>
+      (await exists(RESOURCES.canary, ns, 'podinfo')) ||
+      (await exists(RESOURCES.deployment, ns, 'podinfo-primary'))
+        ? undefined
+        : true,
+    );
+    expect((await getDeployment(env.api, ns, 'podinfo')).spec?.replicas).toBe(0);
+  }, 60_000);
+});
