@@ -255,7 +255,8 @@ const gatewayCanaryInput = fc
         analysis: { ...analysis, match: abMatch },
       },
     };
-  });
+  })
+  .map(coherent);
 
 const metricTemplateInput = fc.record({
   apiVersion: fc.constant('petrel.dev/v1alpha1'),
