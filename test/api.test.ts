@@ -12,6 +12,7 @@ import {
   PETREL_GROUP,
   PETREL_VERSION,
   parseDuration,
+  unsupportedProviderMessage,
   validateAlertProvider,
   validateCanary,
   validateMetricTemplate,
@@ -122,7 +123,7 @@ describe('Canary defaults', () => {
           skipAnalysis: true,
           suspend: true,
           revertOnDeletion: true,
-          provider: 'kubernetes',
+          provider: 'istio',
         },
         { interval: '30s', threshold: 2, maxWeight: 80, stepWeight: 20 },
       ),
@@ -132,7 +133,7 @@ describe('Canary defaults', () => {
       skipAnalysis: true,
       suspend: true,
       revertOnDeletion: true,
-      provider: 'kubernetes',
+      provider: 'istio',
       analysis: { interval: '30s', threshold: 2, maxWeight: 80, stepWeight: 20 },
     });
   });
@@ -302,7 +303,7 @@ describe('Canary rules', () => {
       'unknown provider',
       canary({ provider: 'linkerd' }),
       'spec.provider',
-      'must be one of "istio", "kubernetes" (got "linkerd")',
+      unsupportedProviderMessage('linkerd'),
     ],
     [
       'mirrorWeight without mirror',
@@ -320,7 +321,7 @@ describe('Canary rules', () => {
       'target kind',
       canary({ targetRef: { kind: 'DaemonSet', name: 'x' } }),
       'spec.targetRef.kind',
-      'must be "Deployment" (got "DaemonSet")',
+      'not supported by Petrel: targetRef.kind "DaemonSet"; Petrel rolls out Deployments only (Flagger\'s DaemonSet and Service targets have no equivalent)',
     ],
     ['missing service', canary({ service: undefined }), 'spec.service', 'required'],
     [
@@ -357,7 +358,8 @@ describe('Canary rules', () => {
     for (const severity of ALERT_SEVERITIES) {
       valid(canary({}, { alerts: [{ name: 'a', severity, providerRef: { name: 'p', namespace: 'ops' } }] }));
     }
-    for (const provider of ['istio', 'kubernetes']) valid(canary({ provider }));
+    valid(canary({ provider: 'istio' }));
+    valid(canary({ provider: 'kubernetes' }, { iterations: 10 }));
   });
 
   it('accepts a custom metric with a templateRef and variables, and int-or-string target ports', () => {
@@ -419,7 +421,7 @@ describe('MetricTemplate', () => {
       'unknown provider type',
       { provider: { type: 'datadog' }, query: 'up' },
       'spec.provider.type',
-      'must be "prometheus" (got "datadog")',
+      'not supported by Petrel: metrics provider type "datadog"; Petrel queries Prometheus: use type prometheus',
     ],
     ['empty query', { provider: { type: 'prometheus' }, query: '  ' }, 'spec.query', 'must not be empty'],
     [

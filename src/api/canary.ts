@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { httpRetrySchema, thresholdRangeSchema, uniqueNames } from './canary-parts.ts';
+import { checkCanarySpec } from './canary-rules.ts';
+import { flaggerServiceFields } from './canary-service-fields.ts';
 import {
   crossNamespaceRefSchema,
   dnsSubdomainSchema,
@@ -21,15 +24,23 @@ import {
   PETREL_API_VERSION,
   WEBHOOK_TYPES,
 } from './constants.ts';
+import { flaggerFieldMessage, NOT_SUPPORTED, unsupportedProviderMessage } from './flagger-compat.ts';
 import { type ValidationResult, validateWith } from './issues.ts';
 import { releaseWindowsSchema } from './release-windows.ts';
+
+export { httpRetrySchema, thresholdRangeSchema } from './canary-parts.ts';
 
 const builtinMetricNames: readonly string[] = BUILTIN_METRICS;
 
 export const targetRefSchema = z
   .strictObject({
     apiVersion: z.literal('apps/v1').optional(),
-    kind: z.literal('Deployment'),
+    kind: z.literal('Deployment', {
+      error: (issue) =>
+        issue.input === undefined
+          ? 'required'
+          : `${NOT_SUPPORTED}: targetRef.kind ${JSON.stringify(issue.input)}; Petrel rolls out Deployments only (Flagger's DaemonSet and Service targets have no equivalent)`,
+    }),
     name: dnsSubdomainSchema().describe("Name of the Deployment in the Canary's namespace."),
   })
   .describe(
@@ -38,17 +49,19 @@ export const targetRefSchema = z
 
 export const autoscalerRefSchema = z
   .strictObject({
-    apiVersion: z.enum(['autoscaling/v2', 'autoscaling/v2beta2']).optional(),
-    kind: z.literal('HorizontalPodAutoscaler'),
+    apiVersion: z
+      .enum(['autoscaling/v2', 'autoscaling/v2beta2', 'autoscaling/v2beta1'])
+      .describe('Any served version: Petrel reads and copies the HPA through autoscaling/v2.')
+      .optional(),
+    kind: z.literal('HorizontalPodAutoscaler', {
+      error: (issue) =>
+        issue.input === undefined
+          ? 'required'
+          : `${NOT_SUPPORTED}: autoscalerRef.kind ${JSON.stringify(issue.input)}; use a HorizontalPodAutoscaler (KEDA ScaledObjects are not copied for the primary)`,
+    }),
     name: dnsSubdomainSchema(),
   })
   .describe('A HorizontalPodAutoscaler for the target; Petrel gives the primary its own copy.');
-
-export const httpRetrySchema = z.strictObject({
-  attempts: intAtLeast(0).optional(),
-  perTryTimeout: durationSchema().optional(),
-  retryOn: z.string().optional(),
-});
 
 export const canaryServiceSchema = z.strictObject({
   port: intInRange(1, 65535).describe(
@@ -80,26 +93,8 @@ export const canaryServiceSchema = z.strictObject({
     .describe('Istio HTTPMatchRequests for the VirtualService route.')
     .optional(),
   corsPolicy: freeFormObjectSchema.describe('Istio CorsPolicy for the VirtualService route.').optional(),
+  ...flaggerServiceFields,
 });
-
-export const thresholdRangeSchema = z
-  .strictObject({
-    min: z.number().describe('The check fails when the value is below min.').optional(),
-    max: z.number().describe('The check fails when the value is above max.').optional(),
-  })
-  .check((ctx) => {
-    const { min, max } = ctx.value;
-    if (min === undefined && max === undefined) {
-      ctx.issues.push({ code: 'custom', input: ctx.value, message: 'set min, max or both' });
-    } else if (min !== undefined && max !== undefined && min > max) {
-      ctx.issues.push({
-        code: 'custom',
-        input: ctx.value,
-        path: ['min'],
-        message: `must not be greater than max (${min} > ${max})`,
-      });
-    }
-  });
 
 export const canaryMetricSchema = z
   .strictObject({
@@ -113,6 +108,12 @@ export const canaryMetricSchema = z
     thresholdRange: thresholdRangeSchema
       .describe('Accepted range of the value; set min, max or both.')
       .optional(),
+    threshold: z
+      .number()
+      .describe(
+        "Flagger's older form of thresholdRange: the minimum for request-success-rate, the maximum for every other metric.",
+      )
+      .optional(),
     interval: durationSchema(1000)
       .describe('Range of the query, filled into {{ interval }} (default 1m).')
       .default(CANARY_DEFAULTS.metricInterval),
@@ -121,7 +122,15 @@ export const canaryMetricSchema = z
       .optional(),
   })
   .check((ctx) => {
-    const { name, templateRef } = ctx.value;
+    const { name, templateRef, threshold, thresholdRange } = ctx.value;
+    if (threshold !== undefined && thresholdRange !== undefined) {
+      ctx.issues.push({
+        code: 'custom',
+        input: threshold,
+        path: ['threshold'],
+        message: 'threshold is the older form of thresholdRange: keep thresholdRange only',
+      });
+    }
     const builtin = builtinMetricNames.includes(name);
     if (builtin && templateRef) {
       ctx.issues.push({
@@ -138,6 +147,12 @@ export const canaryMetricSchema = z
         message: `required: "${name}" is not a builtin check (${BUILTIN_METRICS.join(', ')}), so it needs a templateRef to a MetricTemplate`,
       });
     }
+  })
+  .transform(({ threshold, ...metric }) => {
+    if (threshold === undefined || metric.thresholdRange) return metric;
+    // Flagger fails request-success-rate below its threshold and every other metric above it.
+    const range = metric.name === 'request-success-rate' ? { min: threshold } : { max: threshold };
+    return { ...metric, thresholdRange: range };
   });
 
 export const canaryWebhookSchema = z.strictObject({
@@ -163,23 +178,6 @@ export const canaryAlertSchema = z.strictObject({
     .default(CANARY_DEFAULTS.alertSeverity),
   providerRef: crossNamespaceRefSchema.describe('The AlertProvider to send to.'),
 });
-
-function uniqueNames(what: string) {
-  return (ctx: z.core.ParsePayload<{ name: string }[]>) => {
-    const seen = new Set<string>();
-    ctx.value.forEach((item, index) => {
-      if (seen.has(item.name)) {
-        ctx.issues.push({
-          code: 'custom',
-          input: item.name,
-          path: [index, 'name'],
-          message: `duplicate ${what} name "${item.name}": names must be unique`,
-        });
-      }
-      seen.add(item.name);
-    });
-  };
-}
 
 const analysisFields = z
   .strictObject({
@@ -261,39 +259,50 @@ const analysisFields = z
     }
   });
 
-/** `stepWeight` defaults to 10 only when no `stepWeights` schedule is given. */
-export const canaryAnalysisSchema = analysisFields.transform(({ stepWeight, ...rest }) => {
-  const out: z.output<typeof analysisFields> = { ...rest };
-  if (rest.stepWeights === undefined) out.stepWeight = stepWeight ?? CANARY_DEFAULTS.stepWeight;
-  return out;
-});
+export const canaryAnalysisSchema = analysisFields;
 
-export const canarySpecSchema = z.strictObject({
-  targetRef: targetRefSchema,
-  autoscalerRef: autoscalerRefSchema.optional(),
-  service: canaryServiceSchema,
-  analysis: canaryAnalysisSchema.describe('How traffic moves and what is checked at each step.').prefault({}),
-  progressDeadlineSeconds: intInRange(1, 86_400)
-    .describe('Seconds a new version may take to become ready before it is rolled back (default 600).')
-    .default(CANARY_DEFAULTS.progressDeadlineSeconds),
-  skipAnalysis: z.boolean().describe('Promote without checks (default false).').default(false),
-  suspend: z.boolean().describe('Pause all work on this Canary (default false).').default(false),
-  revertOnDeletion: z
-    .boolean()
-    .describe('On deletion, route all traffic back to the target Deployment (default false).')
-    .default(false),
-  provider: z
-    .enum(CANARY_PROVIDERS)
-    .describe(
-      'How traffic is shifted: istio (VirtualService weights) or kubernetes (Service switch). Default istio.',
-    )
-    .default(CANARY_DEFAULTS.provider),
-  releaseWindows: releaseWindowsSchema
-    .describe(
-      'When rollouts may start and advance (cron windows in a time zone); unset, they may at any time.',
-    )
-    .optional(),
-});
+/**
+ * `stepWeight` defaults to 10 only when the schedule walks weights (no `stepWeights`, no `iterations`).
+ * Applied after the spec's rules, which must see what was written.
+ */
+function withStepWeightDefault(analysis: z.output<typeof analysisFields>): z.output<typeof analysisFields> {
+  if (analysis.stepWeights !== undefined || analysis.iterations !== undefined) return analysis;
+  return { ...analysis, stepWeight: analysis.stepWeight ?? CANARY_DEFAULTS.stepWeight };
+}
+
+export const canarySpecSchema = z
+  .strictObject({
+    targetRef: targetRefSchema,
+    autoscalerRef: autoscalerRefSchema.optional(),
+    service: canaryServiceSchema,
+    analysis: canaryAnalysisSchema
+      .describe('How traffic moves and what is checked at each step.')
+      .prefault({}),
+    progressDeadlineSeconds: intInRange(1, 86_400)
+      .describe('Seconds a new version may take to become ready before it is rolled back (default 600).')
+      .default(CANARY_DEFAULTS.progressDeadlineSeconds),
+    skipAnalysis: z.boolean().describe('Promote without checks (default false).').default(false),
+    suspend: z.boolean().describe('Pause all work on this Canary (default false).').default(false),
+    revertOnDeletion: z
+      .boolean()
+      .describe('On deletion, route all traffic back to the target Deployment (default false).')
+      .default(false),
+    provider: z
+      .enum(CANARY_PROVIDERS, {
+        error: (issue) => (issue.input === undefined ? 'required' : unsupportedProviderMessage(issue.input)),
+      })
+      .describe(
+        'How traffic is shifted: istio (VirtualService weights) or kubernetes (Service switch). Default istio.',
+      )
+      .default(CANARY_DEFAULTS.provider),
+    releaseWindows: releaseWindowsSchema
+      .describe(
+        'When rollouts may start and advance (cron windows in a time zone); unset, they may at any time.',
+      )
+      .optional(),
+  })
+  .check((ctx) => checkCanarySpec(ctx.value, ctx.issues))
+  .transform((spec) => ({ ...spec, analysis: withStepWeightDefault(spec.analysis) }));
 
 export const canaryPhaseSchema = z.enum(CANARY_PHASES);
 
@@ -362,5 +371,5 @@ export type CanaryHistoryEntry = z.output<typeof canaryHistoryEntrySchema>;
 
 /** Validates and defaults an untrusted object; never throws for bad input. */
 export function validateCanary(input: unknown): ValidationResult<Canary> {
-  return validateWith(canarySchema, input);
+  return validateWith(canarySchema, input, (path) => flaggerFieldMessage('Canary', path));
 }
