@@ -34,7 +34,12 @@ const builtinMetricNames: readonly string[] = BUILTIN_METRICS;
 
 export const targetRefSchema = z
   .strictObject({
-    apiVersion: z.literal('apps/v1').optional(),
+    apiVersion: z
+      .literal('apps/v1', {
+        error: (issue) =>
+          `${NOT_SUPPORTED}: targetRef.apiVersion ${JSON.stringify(issue.input)}; Petrel rolls out apps/v1 Deployments only`,
+      })
+      .optional(),
     kind: z.literal('Deployment', {
       error: (issue) =>
         issue.input === undefined
@@ -50,7 +55,10 @@ export const targetRefSchema = z
 export const autoscalerRefSchema = z
   .strictObject({
     apiVersion: z
-      .enum(['autoscaling/v2', 'autoscaling/v2beta2', 'autoscaling/v2beta1'])
+      .enum(['autoscaling/v2', 'autoscaling/v2beta2', 'autoscaling/v2beta1'], {
+        error: (issue) =>
+          `${NOT_SUPPORTED}: autoscalerRef.apiVersion ${JSON.stringify(issue.input)}; use a HorizontalPodAutoscaler (autoscaling/v2)`,
+      })
       .describe('Any served version: Petrel reads and copies the HPA through autoscaling/v2.')
       .optional(),
     kind: z.literal('HorizontalPodAutoscaler', {

@@ -51,7 +51,7 @@ export const FLAGGER_UNSUPPORTED_FIELDS: Readonly<Record<string, Readonly<Record
   },
   AlertProvider: {
     'spec.proxy':
-      'a proxy per AlertProvider: start the controller with HTTPS_PROXY/HTTP_PROXY/NO_PROXY (chart value proxy), which every alert and webhook uses',
+      'a proxy per AlertProvider: give the controller HTTPS_PROXY/HTTP_PROXY/NO_PROXY (chart value env), which every alert and webhook uses',
   },
 };
 
@@ -99,3 +99,14 @@ export const ALERT_PROVIDER_HINTS: Readonly<Record<string, string>> = {
   rocket: 'use type slack (Rocket.Chat incoming webhooks accept Slack messages)',
   gchat: 'use type webhook with a relay to Google Chat',
 };
+
+export const FLAGGER_GROUP = 'flagger.app';
+export const FLAGGER_KINDS = ['Canary', 'MetricTemplate', 'AlertProvider'] as const;
+
+/** The kind of a Flagger Canary, MetricTemplate or AlertProvider (any flagger.app version); undefined otherwise. */
+export function flaggerKind(input: unknown): (typeof FLAGGER_KINDS)[number] | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const { apiVersion, kind } = input as { apiVersion?: unknown; kind?: unknown };
+  if (typeof apiVersion !== 'string' || apiVersion.split('/')[0] !== FLAGGER_GROUP) return undefined;
+  return FLAGGER_KINDS.find((k) => k === kind);
+}
