@@ -31,6 +31,16 @@ export const alertProviderSpecSchema = z
         message: 'required: set address or secretRef (a Secret with the key "address")',
       });
     }
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.address) || has(self.secretRef)',
+        message: 'set address or secretRef (a Secret with the key "address")',
+        fieldPath: '.address',
+        reason: 'FieldValueRequired',
+      },
+    ],
   });
 
 export const alertProviderSchema = z.object({

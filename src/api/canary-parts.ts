@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { celRules, THRESHOLD_RANGE_CEL_RULES } from './canary-rules.ts';
 import { durationSchema, intAtLeast } from './common.ts';
 
 /** Small schemas of the Canary spec, kept apart so canary.ts stays readable. */
@@ -26,7 +27,8 @@ export const thresholdRangeSchema = z
         message: `must not be greater than max (${min} > ${max})`,
       });
     }
-  });
+  })
+  .meta(celRules(THRESHOLD_RANGE_CEL_RULES));
 
 /** A list check: every item's name is unique (metrics, webhooks, alerts). */
 export function uniqueNames(what: string) {

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { BUILTIN_METRICS } from './constants.ts';
 import { NOT_SUPPORTED } from './flagger-compat.ts';
 import { type IstioIssue, istioRouteIssues, istioTrafficPolicyIssues } from './istio-passthrough.ts';
 
@@ -147,4 +148,107 @@ export function checkCanarySpec(spec: SpecView, issues: Issues): void {
 
 function pushIstio(issues: Issues, found: IstioIssue[], prefix: PropertyKey[]): void {
   for (const issue of found) push(issues, undefined, [...prefix, ...issue.path], issue.message);
+}
+
+/** A CRD validation rule (x-kubernetes-validations), evaluated by the API server with CEL. */
+export interface CelRule {
+  rule: string;
+  message: string;
+  fieldPath?: string;
+  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+}
+
+const isKubernetes = "has(self.provider) && self.provider == 'kubernetes'";
+const ISTIO_ONLY_HAS = ISTIO_ONLY_SERVICE_FIELDS.map((f) => `has(self.service.${f})`).join(' || ');
+
+/**
+ * The rules of checkCanarySpec that CEL can say, on spec (self = spec). The API server refuses what
+ * they refuse, so a Canary applied with kubectl fails the same way lint does.
+ */
+export const CANARY_SPEC_CEL_RULES: readonly CelRule[] = [
+  {
+    rule: '!has(self.analysis) || !has(self.analysis.stepWeight) || self.analysis.stepWeight <= (has(self.analysis.maxWeight) ? self.analysis.maxWeight : 50)',
+    message: 'analysis.stepWeight must not be greater than analysis.maxWeight (default 50)',
+    fieldPath: '.analysis.stepWeight',
+  },
+  {
+    rule: '!has(self.analysis) || !has(self.analysis.iterations) || (!has(self.analysis.stepWeight) && !has(self.analysis.stepWeights))',
+    message:
+      'analysis.stepWeight and stepWeights have no effect with analysis.iterations (A/B and blue/green run iterations without weight steps): remove one of them',
+    fieldPath: '.analysis',
+  },
+  {
+    rule: `!(${isKubernetes}) || (has(self.analysis) && has(self.analysis.iterations))`,
+    message:
+      'provider kubernetes needs analysis.iterations: Services cannot split traffic by weight, so blue/green runs iterations against <target>-canary',
+    fieldPath: '.analysis',
+    reason: 'FieldValueRequired',
+  },
+  {
+    rule: `!(${isKubernetes}) || !has(self.analysis) || (!has(self.analysis.stepWeight) && !has(self.analysis.stepWeights) && !has(self.analysis.mirror) && !has(self.analysis.match))`,
+    message:
+      'provider kubernetes cannot use analysis.stepWeight, stepWeights, mirror or match (Services have no weights, mirrors or matches): use analysis.iterations, or provider istio',
+    fieldPath: '.analysis',
+    reason: 'FieldValueForbidden',
+  },
+  {
+    rule: `!(${isKubernetes}) || !(${ISTIO_ONLY_HAS})`,
+    message: `provider kubernetes writes only Services: the Istio fields service.${ISTIO_ONLY_SERVICE_FIELDS.join(', ')} would be ignored; remove them or use provider istio`,
+    fieldPath: '.service',
+    reason: 'FieldValueForbidden',
+  },
+  {
+    rule: `!has(self.service.name) || self.service.name == self.targetRef.name || (${isKubernetes})`,
+    message:
+      'service.name must equal targetRef.name (the Services are named after the target) unless provider is kubernetes',
+    fieldPath: '.service.name',
+  },
+  {
+    rule: '!has(self.service.delegation) || !self.service.delegation || ((!has(self.service.hosts) || size(self.service.hosts) == 0) && (!has(self.service.gateways) || size(self.service.gateways) == 0))',
+    message:
+      'service.hosts and service.gateways must be empty with service.delegation: true (the root VirtualService has them)',
+    fieldPath: '.service',
+  },
+];
+
+/** Rules on analysis (self = spec.analysis). */
+export const CANARY_ANALYSIS_CEL_RULES: readonly CelRule[] = [
+  {
+    rule: '!(has(self.stepWeight) && has(self.stepWeights))',
+    message: 'stepWeight and stepWeights are mutually exclusive: keep one of them',
+  },
+  {
+    rule: '!has(self.mirrorWeight) || (has(self.mirror) && self.mirror)',
+    message: 'mirrorWeight needs mirror: true',
+    fieldPath: '.mirrorWeight',
+  },
+];
+
+/** Rules on each analysis.metrics item (self = the metric). */
+export const CANARY_METRIC_CEL_RULES: readonly CelRule[] = [
+  {
+    rule: `has(self.templateRef) != (self.name in [${BUILTIN_METRICS.map((m) => `'${m}'`).join(', ')}])`,
+    message:
+      'a builtin check (request-success-rate, request-duration) takes no templateRef; any other metric needs one',
+    fieldPath: '.templateRef',
+  },
+  {
+    rule: '!(has(self.threshold) && has(self.thresholdRange))',
+    message: 'threshold is the older form of thresholdRange: keep thresholdRange only',
+    fieldPath: '.threshold',
+  },
+];
+
+/** Rules on a thresholdRange (self = the range). */
+export const THRESHOLD_RANGE_CEL_RULES: readonly CelRule[] = [
+  { rule: 'has(self.min) || has(self.max)', message: 'set min, max or both' },
+  {
+    rule: '!has(self.min) || !has(self.max) || self.min <= self.max',
+    message: 'min must not be greater than max',
+  },
+];
+
+/** The JSON Schema metadata that carries rules into the CRD. */
+export function celRules(rules: readonly CelRule[]): { 'x-kubernetes-validations': CelRule[] } {
+  return { 'x-kubernetes-validations': rules.map((r) => ({ ...r })) };
 }

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { httpRetrySchema, thresholdRangeSchema, uniqueNames } from './canary-parts.ts';
-import { checkCanarySpec } from './canary-rules.ts';
+import {
+  CANARY_ANALYSIS_CEL_RULES,
+  CANARY_METRIC_CEL_RULES,
+  CANARY_SPEC_CEL_RULES,
+  celRules,
+  checkCanarySpec,
+} from './canary-rules.ts';
 import { flaggerServiceFields } from './canary-service-fields.ts';
 import {
   crossNamespaceRefSchema,
@@ -156,6 +162,7 @@ export const canaryMetricSchema = z
       });
     }
   })
+  .meta(celRules(CANARY_METRIC_CEL_RULES))
   .transform(({ threshold, ...metric }) => {
     if (threshold === undefined || metric.thresholdRange) return metric;
     // Flagger fails request-success-rate below its threshold and every other metric above it.
@@ -265,7 +272,8 @@ const analysisFields = z
         message: 'needs mirror: true',
       });
     }
-  });
+  })
+  .meta(celRules(CANARY_ANALYSIS_CEL_RULES));
 
 export const canaryAnalysisSchema = analysisFields;
 
@@ -310,6 +318,7 @@ export const canarySpecSchema = z
       .optional(),
   })
   .check((ctx) => checkCanarySpec(ctx.value, ctx.issues))
+  .meta(celRules(CANARY_SPEC_CEL_RULES))
   .transform((spec) => ({ ...spec, analysis: withStepWeightDefault(spec.analysis) }));
 
 export const canaryPhaseSchema = z.enum(CANARY_PHASES);
