@@ -278,12 +278,15 @@ const analysisFields = z
 export const canaryAnalysisSchema = analysisFields;
 
 /**
- * `stepWeight` defaults to 10 only when the schedule walks weights (no `stepWeights`, no `iterations`).
+ * `stepWeight` defaults to 10 (or maxWeight when lower) only when the schedule walks weights (no
+ * `stepWeights`, no `iterations`).
  * Applied after the spec's rules, which must see what was written.
  */
 function withStepWeightDefault(analysis: z.output<typeof analysisFields>): z.output<typeof analysisFields> {
   if (analysis.stepWeights !== undefined || analysis.iterations !== undefined) return analysis;
-  return { ...analysis, stepWeight: analysis.stepWeight ?? CANARY_DEFAULTS.stepWeight };
+  // Never above maxWeight, so a defaulted spec passes the stepWeight <= maxWeight rule when read again.
+  const stepWeight = analysis.stepWeight ?? Math.min(CANARY_DEFAULTS.stepWeight, analysis.maxWeight);
+  return { ...analysis, stepWeight };
 }
 
 export const canarySpecSchema = z
