@@ -3,8 +3,8 @@
  * Petrel passes through (HTTPRoute parts of a VirtualService, a DestinationRule's trafficPolicy), read
  * from @kubernetes-models/istio's type declarations. A real Istio API server prunes unknown fields
  * silently, and the package's validators ignore them, so lint needs the names to catch a typo such as
- * `uri: {prefx: /api}`. Run with `npx tsx dev/generate/istio-fields.ts`; test/api-istio.test.ts fails
- * when the file is stale.
+ * `uri: {prefx: /api}`. Run with `npx tsx dev/generate/istio-fields.ts` after upgrading the package;
+ * test/api-istio.test.ts fails while the file names another version.
  */
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
