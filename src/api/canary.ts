@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { httpRetrySchema, thresholdRangeSchema, uniqueNames } from './canary-parts.ts';
+import {
+  autoscalerRefSchema,
+  httpRetrySchema,
+  targetRefSchema,
+  thresholdRangeSchema,
+  uniqueNames,
+} from './canary-parts.ts';
 import {
   CANARY_ANALYSIS_CEL_RULES,
   CANARY_METRIC_CEL_RULES,
@@ -10,7 +16,6 @@ import {
 import { flaggerServiceFields } from './canary-service-fields.ts';
 import {
   crossNamespaceRefSchema,
-  dnsSubdomainSchema,
   durationSchema,
   freeFormObjectSchema,
   httpUrlSchema,
@@ -30,52 +35,18 @@ import {
   PETREL_API_VERSION,
   WEBHOOK_TYPES,
 } from './constants.ts';
-import { flaggerFieldMessage, NOT_SUPPORTED, unsupportedProviderMessage } from './flagger-compat.ts';
+import { flaggerFieldMessage, unsupportedProviderMessage } from './flagger-compat.ts';
 import { type ValidationResult, validateWith } from './issues.ts';
 import { releaseWindowsSchema } from './release-windows.ts';
 
-export { httpRetrySchema, thresholdRangeSchema } from './canary-parts.ts';
+export {
+  autoscalerRefSchema,
+  httpRetrySchema,
+  targetRefSchema,
+  thresholdRangeSchema,
+} from './canary-parts.ts';
 
 const builtinMetricNames: readonly string[] = BUILTIN_METRICS;
-
-export const targetRefSchema = z
-  .strictObject({
-    apiVersion: z
-      .literal('apps/v1', {
-        error: (issue) =>
-          `${NOT_SUPPORTED}: targetRef.apiVersion ${JSON.stringify(issue.input)}; Petrel rolls out apps/v1 Deployments only`,
-      })
-      .optional(),
-    kind: z.literal('Deployment', {
-      error: (issue) =>
-        issue.input === undefined
-          ? 'required'
-          : `${NOT_SUPPORTED}: targetRef.kind ${JSON.stringify(issue.input)}; Petrel rolls out Deployments only (Flagger's DaemonSet and Service targets have no equivalent)`,
-    }),
-    name: dnsSubdomainSchema().describe("Name of the Deployment in the Canary's namespace."),
-  })
-  .describe(
-    'The Deployment to roll out. Petrel copies it to <name>-primary and scales it to zero between rollouts.',
-  );
-
-export const autoscalerRefSchema = z
-  .strictObject({
-    apiVersion: z
-      .enum(['autoscaling/v2', 'autoscaling/v2beta2', 'autoscaling/v2beta1'], {
-        error: (issue) =>
-          `${NOT_SUPPORTED}: autoscalerRef.apiVersion ${JSON.stringify(issue.input)}; use a HorizontalPodAutoscaler (autoscaling/v2)`,
-      })
-      .describe('Any served version: Petrel reads and copies the HPA through autoscaling/v2.')
-      .optional(),
-    kind: z.literal('HorizontalPodAutoscaler', {
-      error: (issue) =>
-        issue.input === undefined
-          ? 'required'
-          : `${NOT_SUPPORTED}: autoscalerRef.kind ${JSON.stringify(issue.input)}; use a HorizontalPodAutoscaler (KEDA ScaledObjects are not copied for the primary)`,
-    }),
-    name: dnsSubdomainSchema(),
-  })
-  .describe('A HorizontalPodAutoscaler for the target; Petrel gives the primary its own copy.');
 
 export const canaryServiceSchema = z.strictObject({
   port: intInRange(1, 65535).describe(
