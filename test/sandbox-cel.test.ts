@@ -221,6 +221,47 @@ describe('CRD CEL rules in the sandbox API server', () => {
   });
 });
 
+describe('CRDs with CEL rules', () => {
+  it('refuses a CRD whose rule does not compile, naming the rule', async () => {
+    const crd = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'widgets.example.dev' },
+      spec: {
+        group: 'example.dev',
+        scope: 'Namespaced',
+        names: { plural: 'widgets', kind: 'Widget' },
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: {
+              openAPIV3Schema: {
+                type: 'object',
+                properties: {
+                  spec: {
+                    type: 'object',
+                    properties: { size: { type: 'integer' } },
+                    'x-kubernetes-validations': [{ rule: 'self.size <=', message: 'too big' }],
+                  },
+                },
+              },
+            },
+          },
+        ],
+      },
+    };
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const error = await custom.createClusterCustomObject({ ...CRD_REF, body: crd }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiException);
+    expect((error as ApiException<string>).code).toBe(422);
+    expect(String((error as ApiException<string>).body)).toContain(
+      'spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule',
+    );
+  });
+});
+
 describe('the CEL evaluator', () => {
   const schema = {
     type: 'object',

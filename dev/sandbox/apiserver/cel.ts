@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { type CelInput, isCelError, run } from '@bufbuild/cel';
+import { type CelInput, isCelError, parse, run } from '@bufbuild/cel';
 import type { StatusCause } from './errors.ts';
 import type { OpenApiSchema } from './types.ts';
 
@@ -130,4 +130,45 @@ function messageOf(rule: ValidationRule, bindings: Record<string, CelInput>): st
     if (typeof result === 'string' && result.trim() !== '') return result;
   }
   return rule.message ?? `failed rule: ${rule.rule}`;
+}
+
+/**
+ * A CRD whose x-kubernetes-validations do not compile is refused at creation, as the API server does
+ * (`spec.validation.openAPIV3Schema...x-kubernetes-validations[0].rule: Invalid value: ...: compilation
+ * failed`). Only syntax is checked here, not types against the schema.
+ */
+export function celRuleCompileCauses(schema: unknown, path: string): StatusCause[] {
+  const causes: StatusCause[] = [];
+  const visit = (node: unknown, at: string): void => {
+    if (!isMap(node)) return;
+    const rules = node['x-kubernetes-validations'];
+    if (Array.isArray(rules)) {
+      rules.forEach((rule, index) => {
+        const field = `${at}.x-kubernetes-validations[${index}]`;
+        const { rule: expr, messageExpression } = (isMap(rule) ? rule : {}) as Partial<ValidationRule>;
+        for (const [key, text] of [
+          ['rule', expr],
+          ['messageExpression', messageExpression],
+        ] as const) {
+          if (key === 'messageExpression' && text === undefined) continue;
+          try {
+            if (typeof text !== 'string' || text.trim() === '') throw new Error('must not be empty');
+            parse(text);
+          } catch (error) {
+            causes.push({
+              reason: 'FieldValueInvalid',
+              message: `Invalid value: ${JSON.stringify(text ?? null)}: compilation failed: ${(error as Error).message}`,
+              field: `${field}.${key}`,
+            });
+          }
+        }
+      });
+    }
+    for (const [key, child] of Object.entries((node.properties ?? {}) as Record<string, unknown>))
+      visit(child, `${at}.properties[${key}]`);
+    if (node.items) visit(node.items, `${at}.items`);
+    if (isMap(node.additionalProperties)) visit(node.additionalProperties, `${at}.additionalProperties`);
+  };
+  visit(schema, path);
+  return causes;
 }
