@@ -35,9 +35,6 @@ const text = fc.string({ minLength: 1, maxLength: 12 });
 const stringMap = fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.string({ maxLength: 8 }), {
   maxKeys: 3,
 });
-const freeForm = fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), {
-  maxKeys: 3,
-});
 const url = fc.webUrl({ validSchemes: ['http', 'https'] });
 const ref = fc.record({ name: dnsLabel, namespace: dnsLabel }, { requiredKeys: ['name'] });
 

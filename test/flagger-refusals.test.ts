@@ -35,7 +35,10 @@ function withField(spec: Record<string, unknown>, path: string, value: unknown):
       return;
     }
     if (list) node = (node[key] as Record<string, unknown>[])[0]!;
-    else node = (node[key] ??= {}) as Record<string, unknown>;
+    else {
+      node[key] ??= {};
+      node = node[key] as Record<string, unknown>;
+    }
   });
   return copy;
 }

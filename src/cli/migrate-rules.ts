@@ -34,7 +34,12 @@ export function migrateDocument(doc: Document): Migration | undefined {
   return { kind, changes, extra };
 }
 
-function migrateCanary(doc: Document, spec: YAMLMap, changes: string[], extra: Record<string, unknown>[]): void {
+function migrateCanary(
+  doc: Document,
+  spec: YAMLMap,
+  changes: string[],
+  extra: Record<string, unknown>[],
+): void {
   const oldAnalysis = pairOf(spec, 'canaryAnalysis');
   if (oldAnalysis && !spec.has('analysis')) {
     renameKey(oldAnalysis, 'analysis');

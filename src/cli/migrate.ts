@@ -78,7 +78,8 @@ export const migrateCommand: Command = async (args, io) => {
       }
     }
   }
-  for (const line of [...report.changes, ...report.remaining, ...report.unreadable]) io.stderr.write(`${line}\n`);
+  for (const line of [...report.changes, ...report.remaining, ...report.unreadable])
+    io.stderr.write(`${line}\n`);
   io.stderr.write(`${summary(report, write)}\n`);
   if (report.unreadable.length > 0) return EXIT_UNREADABLE;
   return report.remaining.length > 0 ? EXIT_NO_EQUIVALENT : EXIT_MIGRATED;
@@ -123,7 +124,12 @@ export function migrateSource(
   report.outputs.push({ name: source.name, text: changed ? text : source.text, changed });
 }
 
-function recordRemaining(object: object, title: string, report: MigrationReport, meshProvider?: string): void {
+function recordRemaining(
+  object: object,
+  title: string,
+  report: MigrationReport,
+  meshProvider?: string,
+): void {
   const result = validatePetrelResource(withDefaultProvider(object, meshProvider));
   const issues = result.ok
     ? result.value.kind === 'MetricTemplate'
