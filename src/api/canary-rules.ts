@@ -154,6 +154,8 @@ function pushIstio(issues: Issues, found: IstioIssue[], prefix: PropertyKey[]): 
 export interface CelRule {
   rule: string;
   message: string;
+  /** A CEL string expression for the message, with the values; `message` is the fallback. */
+  messageExpression?: string;
   fieldPath?: string;
   reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
 }
@@ -169,6 +171,8 @@ export const CANARY_SPEC_CEL_RULES: readonly CelRule[] = [
   {
     rule: '!has(self.analysis) || !has(self.analysis.stepWeight) || self.analysis.stepWeight <= (has(self.analysis.maxWeight) ? self.analysis.maxWeight : 50)',
     message: 'analysis.stepWeight must not be greater than analysis.maxWeight (default 50)',
+    messageExpression:
+      "'analysis.stepWeight must not be greater than analysis.maxWeight (' + string(self.analysis.stepWeight) + ' > ' + string(has(self.analysis.maxWeight) ? self.analysis.maxWeight : 50) + ')'",
     fieldPath: '.analysis.stepWeight',
   },
   {
