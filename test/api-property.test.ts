@@ -35,9 +35,6 @@ const text = fc.string({ minLength: 1, maxLength: 12 });
 const stringMap = fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.string({ maxLength: 8 }), {
   maxKeys: 3,
 });
-const freeForm = fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), {
-  maxKeys: 3,
-});
 const url = fc.webUrl({ validSchemes: ['http', 'https'] });
 const ref = fc.record({ name: dnsLabel, namespace: dnsLabel }, { requiredKeys: ['name'] });
 
@@ -93,6 +90,34 @@ const stepping = fc.oneof(
     .map((ws) => ({ stepWeights: [...ws].sort((a, b) => a - b) })),
 );
 
+// Istio validates what Petrel passes through, so the generated values are drawn from valid Istio shapes.
+const istioMatch = fc.array(
+  fc.constantFrom<Record<string, unknown>>(
+    { uri: { prefix: '/api' } },
+    { headers: { 'x-user': { exact: 'insider' } } },
+    { method: { exact: 'GET' }, ignoreUriCase: true },
+    { queryParams: { beta: { regex: '^on$' } } },
+  ),
+  { maxLength: 2 },
+);
+const istioTrafficPolicy = fc.constantFrom<Record<string, unknown>>(
+  { tls: { mode: 'ISTIO_MUTUAL' } },
+  { loadBalancer: { simple: 'LEAST_REQUEST' } },
+  {
+    connectionPool: { http: { http1MaxPendingRequests: 10 } },
+    outlierDetection: { consecutive5xxErrors: 3 },
+  },
+);
+const istioHeaders = fc.constantFrom<Record<string, unknown>>(
+  { request: { set: { 'x-canary': 'yes' } } },
+  { response: { remove: ['x-internal'] } },
+);
+const istioCors = fc.constantFrom<Record<string, unknown>>({
+  allowOrigins: [{ exact: 'https://app.test' }],
+  allowMethods: ['GET', 'POST'],
+  maxAge: '24h',
+});
+
 const analysis = fc
   .tuple(
     fc.record(
@@ -102,7 +127,7 @@ const analysis = fc
         maxWeight: weight,
         stepWeightPromotion: weight,
         iterations: fc.integer({ min: 1, max: 20 }),
-        match: fc.array(freeForm, { maxLength: 2 }),
+        match: istioMatch,
         metrics: uniqueByName(metric),
         webhooks: uniqueByName(webhook),
         alerts: uniqueByName(alert),
@@ -123,12 +148,16 @@ const service = fc.record(
     portName: dnsLabel,
     gateways: fc.array(dnsLabel, { maxLength: 2 }),
     hosts: fc.array(dnsLabel, { maxLength: 2 }),
-    trafficPolicy: freeForm,
+    trafficPolicy: istioTrafficPolicy,
     retries: fc.record({ attempts: fc.nat(5), perTryTimeout: duration, retryOn: text }, { requiredKeys: [] }),
     timeout: duration,
-    headers: freeForm,
-    match: fc.array(freeForm, { maxLength: 2 }),
-    corsPolicy: freeForm,
+    headers: istioHeaders,
+    match: istioMatch,
+    corsPolicy: istioCors,
+    appProtocol: fc.constantFrom('http', 'grpc', 'kubernetes.io/h2c'),
+    portDiscovery: fc.boolean(),
+    rewrite: fc.constantFrom<Record<string, unknown>>({ uri: '/' }, { authority: 'app.test' }),
+    apex: fc.record({ labels: stringMap, annotations: stringMap }, { requiredKeys: [] }),
   },
   { requiredKeys: ['port'] },
 );
@@ -176,7 +205,7 @@ const canaryInput = fc
     },
     { requiredKeys: ['apiVersion', 'kind', 'metadata', 'spec'] },
   )
-  .map(coherent);
+  .map((input) => coherent({ ...input, spec: withinCanaryRules(input.spec) }));
 
 /**
  * Drops the field combinations validateCanary refuses as meaningless together (src/api/combinations.ts),
@@ -257,6 +286,41 @@ const gatewayCanaryInput = fc
     };
   })
   .map(coherent);
+
+/**
+ * Shapes a generated spec to the rules between fields (src/api/canary-rules.ts): no weight steps with
+ * iterations, stepWeight within maxWeight, and blue/green only (iterations, no Istio fields) for provider
+ * kubernetes. The rules themselves are tested case by case in test/api-compat.test.ts.
+ */
+function withinCanaryRules<
+  S extends { provider?: string; analysis?: Record<string, unknown>; service: Record<string, unknown> },
+>(spec: S): S {
+  const analysis = { ...spec.analysis };
+  const service = { ...spec.service };
+  if (spec.provider === 'kubernetes') {
+    analysis.iterations ??= 1;
+    for (const field of ['mirror', 'mirrorWeight', 'match']) delete analysis[field];
+    for (const field of [
+      'gateways',
+      'hosts',
+      'trafficPolicy',
+      'retries',
+      'timeout',
+      'headers',
+      'match',
+      'corsPolicy',
+      'rewrite',
+    ])
+      delete service[field];
+  }
+  if (analysis.iterations !== undefined) {
+    delete analysis.stepWeight;
+    delete analysis.stepWeights;
+  }
+  const max = (analysis.maxWeight as number | undefined) ?? 50;
+  if (typeof analysis.stepWeight === 'number' && analysis.stepWeight > max) analysis.stepWeight = max;
+  return { ...spec, analysis, service };
+}
 
 const metricTemplateInput = fc.record({
   apiVersion: fc.constant('petrel.dev/v1alpha1'),

@@ -12,6 +12,7 @@ import {
   PETREL_GROUP,
   PETREL_VERSION,
   parseDuration,
+  unsupportedProviderMessage,
   validateAlertProvider,
   validateCanary,
   validateMetricTemplate,
@@ -304,7 +305,7 @@ describe('Canary rules', () => {
       'unknown provider',
       canary({ provider: 'linkerd' }),
       'spec.provider',
-      'must be one of "istio", "kubernetes", "gatewayapi:v1" (got "linkerd")',
+      unsupportedProviderMessage('linkerd'),
     ],
     [
       'mirrorWeight without mirror',
@@ -322,7 +323,7 @@ describe('Canary rules', () => {
       'target kind',
       canary({ targetRef: { kind: 'DaemonSet', name: 'x' } }),
       'spec.targetRef.kind',
-      'must be "Deployment" (got "DaemonSet")',
+      'not supported by Petrel: targetRef.kind "DaemonSet"; Petrel rolls out Deployments only (Flagger\'s DaemonSet and Service targets have no equivalent)',
     ],
     ['missing service', canary({ service: undefined }), 'spec.service', 'required'],
     [
@@ -423,7 +424,7 @@ describe('MetricTemplate', () => {
       'unknown provider type',
       { provider: { type: 'datadog' }, query: 'up' },
       'spec.provider.type',
-      'must be "prometheus" (got "datadog")',
+      'not supported by Petrel: metrics provider type "datadog"; Petrel queries Prometheus: use type prometheus',
     ],
     ['empty query', { provider: { type: 'prometheus' }, query: '  ' }, 'spec.query', 'must not be empty'],
     [

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { controllerCommand, parseControllerArgs, UsageError } from '../src/cli/controller.ts';
+import { MESH_PROVIDERS } from '../src/controller/mesh.ts';
 
 describe('petrel controller options', () => {
   it('reads flags, with repeatable and comma-separated namespaces', () => {
@@ -77,7 +78,7 @@ describe('petrel controller options', () => {
   });
 
   it.each([
-    [['--mesh-provider', 'linkerd'], '--mesh-provider: must be one of istio'],
+    [['--mesh-provider', 'linkerd'], `--mesh-provider: must be one of ${MESH_PROVIDERS.join(', ')}`],
     [['--workers', 'many'], '--workers'],
     [['--workers', '0'], '--workers: must be at least 1'],
     [['--prometheus-address', 'prom:9090'], '--prometheus-address: must be an http:// or https:// URL'],

@@ -227,16 +227,16 @@ describe('end to end: gates, manual control and notifications', () => {
       phase: 'Failed',
     });
 
+    // Invalid in a way the CRD lets in and the controller refuses: a misspelt Istio match key.
     const invalid = podinfoCanary(ns, {
-      stepWeight: 10,
-      stepWeights: [10, 20],
+      match: [{ uri: { prefx: '/api' } }],
       alerts: ALERTS,
     }) as unknown as KubeObject;
     invalid.metadata = { name: 'broken', namespace: ns };
     await env.api.create(RESOURCES.canary, invalid);
     const alert = await alertWith(ns, 'InvalidSpec');
     expect(alert).toMatchObject({ canary: 'broken', severity: 'error' });
-    expect(alert.message).toContain('stepWeights');
+    expect(alert.message).toContain('prefx');
   }, 60_000);
 
   it('rolls back when a rollout hook keeps failing, and alerts with the failing check', async () => {

@@ -146,7 +146,9 @@ describe('end to end: controller + sandbox API server + Prometheus', () => {
   it('isolates canaries: an invalid one and one without its target never hold up a healthy one', async () => {
     const ns = 'e2e-isolation';
     await prepare(ns);
-    const invalid = podinfoCanary(ns, { stepWeights: [10, 20] });
+    // Invalid in a way only the controller sees (the CRD and its CEL rules let it in): a misspelt Istio
+    // match key, which the mesh would prune into "match everything".
+    const invalid = podinfoCanary(ns, { match: [{ uri: { prefx: '/api' } }] });
     invalid.metadata.name = 'invalid';
     const orphan = podinfoCanary(ns);
     orphan.metadata.name = 'orphan';
@@ -160,7 +162,7 @@ describe('end to end: controller + sandbox API server + Prometheus', () => {
       const c = await getCanary(env.api, ns, 'invalid');
       return c.status?.conditions?.find((x) => x.type === 'InvalidSpec');
     });
-    expect(invalidNow.message).toContain('spec.analysis.stepWeights');
+    expect(invalidNow.message).toContain('spec.analysis.match[0].uri.prefx');
     const events = await env.api.list<KubeObject & { reason?: string; involvedObject?: { name?: string } }>(
       RESOURCES.event,
       { namespace: ns },

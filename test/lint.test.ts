@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unsupportedProviderMessage } from '../src/api/flagger-compat.ts';
 import { lintCommand } from '../src/cli/lint.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -114,7 +115,7 @@ describe('petrel lint', () => {
     const bad = await lint(['-'], `${CANARY}  provider: linkerd\n`);
     expect(bad.code).toBe(1);
     expect(bad.lines).toEqual([
-      '<stdin>#1 Canary test/podinfo: spec.provider: must be one of "istio", "kubernetes", "gatewayapi:v1" (got "linkerd")',
+      `<stdin>#1 Canary test/podinfo: spec.provider: ${unsupportedProviderMessage('linkerd')}`,
     ]);
   });
 
@@ -124,7 +125,7 @@ describe('petrel lint', () => {
     const result = await lint(['-'], list);
     expect(result.code).toBe(1);
     expect(result.lines).toEqual([
-      '<stdin>#1.items[1] Canary test/podinfo: spec.provider: must be one of "istio", "kubernetes", "gatewayapi:v1" (got "nginx")',
+      `<stdin>#1.items[1] Canary test/podinfo: spec.provider: ${unsupportedProviderMessage('nginx')}`,
     ]);
     expect(result.err).toContain('in 2 Petrel resources');
   });

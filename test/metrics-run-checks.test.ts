@@ -11,7 +11,8 @@ function canary(metrics: CanaryMetricInput[], provider: 'istio' | 'kubernetes' =
     spec: {
       targetRef: { kind: 'Deployment', name: 'podinfo' },
       service: { port: 80 },
-      analysis: { metrics },
+      // provider kubernetes is blue/green: it needs iterations.
+      analysis: { metrics, ...(provider === 'kubernetes' ? { iterations: 1 } : {}) },
       provider,
     },
   });

@@ -1,8 +1,22 @@
 import { z } from 'zod';
+import {
+  autoscalerRefSchema,
+  httpRetrySchema,
+  targetRefSchema,
+  thresholdRangeSchema,
+  uniqueNames,
+} from './canary-parts.ts';
+import {
+  CANARY_ANALYSIS_CEL_RULES,
+  CANARY_METRIC_CEL_RULES,
+  CANARY_SPEC_CEL_RULES,
+  celRules,
+  checkCanarySpec,
+} from './canary-rules.ts';
+import { flaggerServiceFields } from './canary-service-fields.ts';
 import { combinationIssues } from './combinations.ts';
 import {
   crossNamespaceRefSchema,
-  dnsSubdomainSchema,
   durationSchema,
   freeFormObjectSchema,
   httpUrlSchema,
@@ -26,6 +40,7 @@ import {
   PETREL_API_VERSION,
   WEBHOOK_TYPES,
 } from './constants.ts';
+import { flaggerFieldMessage, unsupportedProviderMessage } from './flagger-compat.ts';
 import { gatewayApiProblems, gatewayRefSchema } from './gateway-api.ts';
 import { type ValidationResult, validateWith } from './issues.ts';
 import { releaseWindowsSchema } from './release-windows.ts';
@@ -33,31 +48,14 @@ import { sessionAffinitySchema } from './session-affinity.ts';
 
 export { sessionAffinitySchema };
 
+export {
+  autoscalerRefSchema,
+  httpRetrySchema,
+  targetRefSchema,
+  thresholdRangeSchema,
+} from './canary-parts.ts';
+
 const builtinMetricNames: readonly string[] = BUILTIN_METRICS;
-
-export const targetRefSchema = z
-  .strictObject({
-    apiVersion: z.literal('apps/v1').optional(),
-    kind: z.literal('Deployment'),
-    name: dnsSubdomainSchema().describe("Name of the Deployment in the Canary's namespace."),
-  })
-  .describe(
-    'The Deployment to roll out. Petrel copies it to <name>-primary and scales it to zero between rollouts.',
-  );
-
-export const autoscalerRefSchema = z
-  .strictObject({
-    apiVersion: z.enum(['autoscaling/v2', 'autoscaling/v2beta2']).optional(),
-    kind: z.literal('HorizontalPodAutoscaler'),
-    name: dnsSubdomainSchema(),
-  })
-  .describe('A HorizontalPodAutoscaler for the target; Petrel gives the primary its own copy.');
-
-export const httpRetrySchema = z.strictObject({
-  attempts: intAtLeast(0).optional(),
-  perTryTimeout: durationSchema().optional(),
-  retryOn: z.string().optional(),
-});
 
 export const canaryServiceSchema = z.strictObject({
   port: intInRange(1, 65535).describe(
@@ -95,26 +93,8 @@ export const canaryServiceSchema = z.strictObject({
     .max(32)
     .describe('Gateways the HTTPRoute attaches to (parentRefs); required with provider gatewayapi:v1.')
     .optional(),
+  ...flaggerServiceFields,
 });
-
-export const thresholdRangeSchema = z
-  .strictObject({
-    min: z.number().describe('The check fails when the value is below min.').optional(),
-    max: z.number().describe('The check fails when the value is above max.').optional(),
-  })
-  .check((ctx) => {
-    const { min, max } = ctx.value;
-    if (min === undefined && max === undefined) {
-      ctx.issues.push({ code: 'custom', input: ctx.value, message: 'set min, max or both' });
-    } else if (min !== undefined && max !== undefined && min > max) {
-      ctx.issues.push({
-        code: 'custom',
-        input: ctx.value,
-        path: ['min'],
-        message: `must not be greater than max (${min} > ${max})`,
-      });
-    }
-  });
 
 export const canaryMetricSchema = z
   .strictObject({
@@ -128,6 +108,12 @@ export const canaryMetricSchema = z
     thresholdRange: thresholdRangeSchema
       .describe('Accepted range of the value; set min, max or both.')
       .optional(),
+    threshold: z
+      .number()
+      .describe(
+        "Flagger's older form of thresholdRange: the minimum for request-success-rate, the maximum for every other metric.",
+      )
+      .optional(),
     interval: durationSchema(1000)
       .describe('Range of the query, filled into {{ interval }} (default 1m).')
       .default(CANARY_DEFAULTS.metricInterval),
@@ -136,7 +122,15 @@ export const canaryMetricSchema = z
       .optional(),
   })
   .check((ctx) => {
-    const { name, templateRef } = ctx.value;
+    const { name, templateRef, threshold, thresholdRange } = ctx.value;
+    if (threshold !== undefined && thresholdRange !== undefined) {
+      ctx.issues.push({
+        code: 'custom',
+        input: threshold,
+        path: ['threshold'],
+        message: 'threshold is the older form of thresholdRange: keep thresholdRange only',
+      });
+    }
     const builtin = builtinMetricNames.includes(name);
     if (builtin && templateRef) {
       ctx.issues.push({
@@ -153,6 +147,13 @@ export const canaryMetricSchema = z
         message: `required: "${name}" is not a builtin check (${BUILTIN_METRICS.join(', ')}), so it needs a templateRef to a MetricTemplate`,
       });
     }
+  })
+  .meta(celRules(CANARY_METRIC_CEL_RULES))
+  .transform(({ threshold, ...metric }) => {
+    if (threshold === undefined || metric.thresholdRange) return metric;
+    // Flagger fails request-success-rate below its threshold and every other metric above it.
+    const range = metric.name === 'request-success-rate' ? { min: threshold } : { max: threshold };
+    return { ...metric, thresholdRange: range };
   });
 
 export const canaryWebhookSchema = z.strictObject({
@@ -178,23 +179,6 @@ export const canaryAlertSchema = z.strictObject({
     .default(CANARY_DEFAULTS.alertSeverity),
   providerRef: crossNamespaceRefSchema.describe('The AlertProvider to send to.'),
 });
-
-function uniqueNames(what: string) {
-  return (ctx: z.core.ParsePayload<{ name: string }[]>) => {
-    const seen = new Set<string>();
-    ctx.value.forEach((item, index) => {
-      if (seen.has(item.name)) {
-        ctx.issues.push({
-          code: 'custom',
-          input: item.name,
-          path: [index, 'name'],
-          message: `duplicate ${what} name "${item.name}": names must be unique`,
-        });
-      }
-      seen.add(item.name);
-    });
-  };
-}
 
 const analysisFields = z
   .strictObject({
@@ -277,47 +261,62 @@ const analysisFields = z
         message: 'needs mirror: true',
       });
     }
-  });
+  })
+  .meta(celRules(CANARY_ANALYSIS_CEL_RULES));
 
-/** `stepWeight` defaults to 10 only when no `stepWeights` schedule is given. */
-export const canaryAnalysisSchema = analysisFields.transform(({ stepWeight, ...rest }) => {
-  const out: z.output<typeof analysisFields> = { ...rest };
-  if (rest.stepWeights === undefined) out.stepWeight = stepWeight ?? CANARY_DEFAULTS.stepWeight;
-  return out;
-});
+export const canaryAnalysisSchema = analysisFields;
 
-const canarySpecFields = z.strictObject({
-  targetRef: targetRefSchema,
-  autoscalerRef: autoscalerRefSchema.optional(),
-  service: canaryServiceSchema,
-  analysis: canaryAnalysisSchema.describe('How traffic moves and what is checked at each step.').prefault({}),
-  progressDeadlineSeconds: intInRange(1, 86_400)
-    .describe('Seconds a new version may take to become ready before it is rolled back (default 600).')
-    .default(CANARY_DEFAULTS.progressDeadlineSeconds),
-  skipAnalysis: z.boolean().describe('Promote without checks (default false).').default(false),
-  suspend: z.boolean().describe('Pause all work on this Canary (default false).').default(false),
-  revertOnDeletion: z
-    .boolean()
-    .describe('On deletion, route all traffic back to the target Deployment (default false).')
-    .default(false),
-  provider: z
-    .enum(CANARY_PROVIDERS)
-    .describe(
-      'How traffic is shifted: istio (VirtualService weights), gatewayapi:v1 (HTTPRoute weights) or kubernetes (Service switch). Default istio.',
-    )
-    .default(CANARY_DEFAULTS.provider),
-  releaseWindows: releaseWindowsSchema
-    .describe(
-      'When rollouts may start and advance (cron windows in a time zone); unset, they may at any time.',
-    )
-    .optional(),
-});
+/**
+ * `stepWeight` defaults to 10 (or maxWeight when lower) only when the schedule walks weights (no
+ * `stepWeights`, no `iterations`).
+ * Applied after the spec's rules, which must see what was written.
+ */
+function withStepWeightDefault(analysis: z.output<typeof analysisFields>): z.output<typeof analysisFields> {
+  if (analysis.stepWeights !== undefined || analysis.iterations !== undefined) return analysis;
+  // Never above maxWeight, so a defaulted spec passes the stepWeight <= maxWeight rule when read again.
+  const stepWeight = analysis.stepWeight ?? Math.min(CANARY_DEFAULTS.stepWeight, analysis.maxWeight);
+  return { ...analysis, stepWeight };
+}
 
-/** Fields whose meaning depends on the provider (Gateway API routing), checked on the whole spec. */
-export const canarySpecSchema = canarySpecFields.check((ctx) => {
-  for (const problem of gatewayApiProblems(ctx.value))
-    ctx.issues.push({ code: 'custom', input: ctx.value, path: problem.path, message: problem.message });
-});
+export const canarySpecSchema = z
+  .strictObject({
+    targetRef: targetRefSchema,
+    autoscalerRef: autoscalerRefSchema.optional(),
+    service: canaryServiceSchema,
+    analysis: canaryAnalysisSchema
+      .describe('How traffic moves and what is checked at each step.')
+      .prefault({}),
+    progressDeadlineSeconds: intInRange(1, 86_400)
+      .describe('Seconds a new version may take to become ready before it is rolled back (default 600).')
+      .default(CANARY_DEFAULTS.progressDeadlineSeconds),
+    skipAnalysis: z.boolean().describe('Promote without checks (default false).').default(false),
+    suspend: z.boolean().describe('Pause all work on this Canary (default false).').default(false),
+    revertOnDeletion: z
+      .boolean()
+      .describe('On deletion, route all traffic back to the target Deployment (default false).')
+      .default(false),
+    provider: z
+      .enum(CANARY_PROVIDERS, {
+        error: (issue) => (issue.input === undefined ? 'required' : unsupportedProviderMessage(issue.input)),
+      })
+      .describe(
+        'How traffic is shifted: istio (VirtualService weights), gatewayapi:v1 (HTTPRoute weights) or kubernetes (Service switch). Default istio.',
+      )
+      .default(CANARY_DEFAULTS.provider),
+    releaseWindows: releaseWindowsSchema
+      .describe(
+        'When rollouts may start and advance (cron windows in a time zone); unset, they may at any time.',
+      )
+      .optional(),
+  })
+  .check((ctx) => {
+    checkCanarySpec(ctx.value, ctx.issues);
+    // Fields whose meaning depends on the provider (Gateway API routing).
+    for (const problem of gatewayApiProblems(ctx.value))
+      ctx.issues.push({ code: 'custom', input: ctx.value, path: problem.path, message: problem.message });
+  })
+  .meta(celRules(CANARY_SPEC_CEL_RULES))
+  .transform((spec) => ({ ...spec, analysis: withStepWeightDefault(spec.analysis) }));
 
 export const canaryPhaseSchema = z.enum(CANARY_PHASES);
 
@@ -412,7 +411,7 @@ export type CanaryHistoryEntry = z.output<typeof canaryHistoryEntrySchema>;
 
 /** Validates and defaults an untrusted object; never throws for bad input. */
 export function validateCanary(input: unknown): ValidationResult<Canary> {
-  const result = validateWith(canarySchema, input);
+  const result = validateWith(canarySchema, input, (path) => flaggerFieldMessage('Canary', path));
   if (!result.ok) return result;
   // Fields that are valid one by one but mean nothing together are refused, never ignored.
   const issues = combinationIssues(input, result.value);

@@ -67,5 +67,14 @@ export const CANARY_DEFAULTS = {
   sessionAffinityMaxAge: 86_400,
 } as const;
 
-/** Placeholders a MetricTemplate query may use, besides `{{ variables.NAME }}` (from templateVariables). */
-export const TEMPLATE_VARIABLES = ['namespace', 'target', 'interval'] as const;
+/**
+ * Placeholders a MetricTemplate query may use, besides `{{ variables.NAME }}` (from templateVariables):
+ * Flagger's, except those of routers Petrel does not drive (see FLAGGER_ONLY_PLACEHOLDERS).
+ */
+export const TEMPLATE_VARIABLES = ['namespace', 'target', 'interval', 'name', 'service'] as const;
+
+/** Flagger placeholders with no value here, and why. */
+export const FLAGGER_ONLY_PLACEHOLDERS: Readonly<Record<string, string>> = {
+  ingress: "the nginx provider's Ingress name",
+  route: "Knative's revision name",
+};

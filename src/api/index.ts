@@ -4,6 +4,7 @@ export * from './common.ts';
 export * from './constants.ts';
 export * from './crd.ts';
 export * from './duration.ts';
+export * from './flagger-compat.ts';
 export * from './issues.ts';
 export * from './label-selector.ts';
 export * from './metric-template.ts';

@@ -34,20 +34,21 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+/** The message for a field the schema does not know but another tool does (Flagger's), by its dotted path. */
+export type UnknownFieldExplainer = (path: string) => string | undefined;
+
 /**
  * Flattens a ZodError into path/message pairs. Unknown keys become one entry per key so each
  * line names the offending field. Messages are the friendly ones when the error came from one
  * of the validate* functions (they parse with `petrelErrorMap`).
  */
-export function formatIssues(error: z.ZodError): ValidationIssue[] {
+export function formatIssues(error: z.ZodError, unknownField?: UnknownFieldExplainer): ValidationIssue[] {
   const out: ValidationIssue[] = [];
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
-        out.push({
-          path: formatPath([...issue.path, key]),
-          message: 'unknown field: remove it or check its spelling',
-        });
+        const path = formatPath([...issue.path, key]);
+        out.push({ path, message: unknownField?.(path) ?? 'unknown field: remove it or check its spelling' });
       }
     } else {
       out.push({ path: formatPath(issue.path), message: issue.message });
@@ -115,10 +116,14 @@ function article(type: string): string {
 }
 
 /** Parses `input` with the friendly messages; never throws for bad input. */
-export function validateWith<S extends z.ZodType>(schema: S, input: unknown): ValidationResult<z.output<S>> {
+export function validateWith<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  unknownField?: UnknownFieldExplainer,
+): ValidationResult<z.output<S>> {
   const result = schema.safeParse(input, { error: petrelErrorMap });
   if (result.success) return { ok: true, value: result.data };
-  return { ok: false, issues: formatIssues(result.error) };
+  return { ok: false, issues: formatIssues(result.error, unknownField) };
 }
 
 /** The items of a list that parse with `schema`, the rest dropped: for parts of an object that failed as a whole. */

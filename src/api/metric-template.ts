@@ -1,10 +1,16 @@
 import { z } from 'zod';
 import { httpUrlSchema, objectMetaSchema, secretRefSchema } from './common.ts';
 import { METRIC_PROVIDER_TYPES, PETREL_API_VERSION } from './constants.ts';
+import { flaggerFieldMessage, METRIC_PROVIDER_HINT, NOT_SUPPORTED } from './flagger-compat.ts';
 import { type ValidationResult, validateWith } from './issues.ts';
 
 export const metricTemplateProviderSchema = z.strictObject({
-  type: z.enum(METRIC_PROVIDER_TYPES),
+  type: z.enum(METRIC_PROVIDER_TYPES, {
+    error: (issue) =>
+      issue.input === undefined
+        ? 'required'
+        : `${NOT_SUPPORTED}: metrics provider type ${JSON.stringify(issue.input)}; ${METRIC_PROVIDER_HINT}`,
+  }),
   address: httpUrlSchema
     .describe("Prometheus base URL; the controller's default Prometheus when absent.")
     .optional(),
@@ -21,7 +27,7 @@ export const metricTemplateSpecSchema = z.strictObject({
     .trim()
     .min(1)
     .describe(
-      'PromQL returning one number, with {{ namespace }}, {{ target }}, {{ interval }} and {{ variables.NAME }} placeholders.',
+      'PromQL returning one number, with {{ namespace }}, {{ name }}, {{ target }}, {{ service }}, {{ interval }} and {{ variables.NAME }} placeholders.',
     ),
 });
 
@@ -38,5 +44,5 @@ export type MetricTemplateSpec = z.output<typeof metricTemplateSpecSchema>;
 export type MetricTemplateProvider = z.output<typeof metricTemplateProviderSchema>;
 
 export function validateMetricTemplate(input: unknown): ValidationResult<MetricTemplate> {
-  return validateWith(metricTemplateSchema, input);
+  return validateWith(metricTemplateSchema, input, (path) => flaggerFieldMessage('MetricTemplate', path));
 }

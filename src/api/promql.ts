@@ -1,5 +1,6 @@
 import { parser } from '@prometheus-io/lezer-promql';
-import { TEMPLATE_VARIABLES } from './constants.ts';
+import { FLAGGER_ONLY_PLACEHOLDERS, TEMPLATE_VARIABLES } from './constants.ts';
+import { NOT_SUPPORTED } from './flagger-compat.ts';
 import type { ValidationIssue } from './issues.ts';
 
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
@@ -90,6 +91,14 @@ export function checkPromQLTemplate(query: string, path = 'spec.query'): Validat
     const name = match[1]!;
     if (!knownVariables.includes(name) && !VARIABLE_NAME.test(name)) {
       const { line, column } = lineAndColumn(query, match.index);
+      const flaggerOnly = FLAGGER_ONLY_PLACEHOLDERS[name];
+      if (flaggerOnly) {
+        issues.push({
+          path,
+          message: `${NOT_SUPPORTED}: placeholder ${match[0]} at line ${line}, column ${column} (${flaggerOnly}); use {{ target }}, {{ service }} or {{ variables.NAME }}`,
+        });
+        continue;
+      }
       issues.push({
         path,
         message: `unknown placeholder ${match[0]} at line ${line}, column ${column} of the query: use ${TEMPLATE_VARIABLES.map((v) => `{{ ${v} }}`).join(', ')} or {{ variables.NAME }}`,

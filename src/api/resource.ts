@@ -40,3 +40,15 @@ export function validatePetrelResource(input: unknown): ValidationResult<PetrelR
       };
   }
 }
+
+/**
+ * The object with spec.provider set to `provider` when it is a Canary that sets none: what the controller
+ * does with its --mesh-provider before validating. Anything else is returned as it is.
+ */
+export function withDefaultProvider<T>(input: T, provider: string | undefined): T {
+  if (!provider || typeof input !== 'object' || input === null) return input;
+  const { kind, spec } = input as { kind?: unknown; spec?: unknown };
+  if (kind !== 'Canary' || typeof spec !== 'object' || spec === null || Array.isArray(spec)) return input;
+  if ('provider' in spec) return input;
+  return { ...input, spec: { ...spec, provider } };
+}

@@ -2,21 +2,31 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { LineCounter, parseAllDocuments } from 'yaml';
+import { CANARY_PROVIDERS } from '../api/constants.ts';
+import { flaggerKind } from '../api/flagger-compat.ts';
 import { checkPromQLTemplate } from '../api/promql.ts';
-import { isPetrelObject, validatePetrelResource } from '../api/resource.ts';
-import { parseCommandLine } from './command-line.ts';
+import { isPetrelObject, validatePetrelResource, withDefaultProvider } from '../api/resource.ts';
+import { parseCommandLine, usageError } from './command-line.ts';
 import type { Command } from './run.ts';
 
-const USAGE = `usage: petrel lint FILE|DIR|- ...
+const USAGE = `usage: petrel lint [--mesh-provider NAME] FILE|DIR|- ...
   Validates every petrel.dev resource in the YAML files given (folders are searched for
   *.yaml and *.yml, - reads stdin) and prints one line per problem:
     FILE#DOC KIND NAMESPACE/NAME: FIELD: PROBLEM
   DOC counts the YAML documents in a file from 1; objects inside a v1 List (kubectl get -o yaml)
-  are shown as DOC.items[N], counted from 0. Other kinds are skipped.
+  are shown as DOC.items[N], counted from 0. Flagger's flagger.app objects are reported with the
+  command that rewrites them (petrel migrate). Other kinds are skipped.
+  --mesh-provider NAME  spec.provider of Canaries that do not set it, as the controller's flag of
+                        that name (${CANARY_PROVIDERS.join(', ')}; default istio) [PETREL_MESH_PROVIDER]
   Exit status: 0 all valid, 1 problems found, 2 input could not be read or parsed.
 `;
 
-const COMMAND_LINE = { command: 'petrel lint', usage: USAGE, flags: {}, positionals: true } as const;
+const COMMAND_LINE = {
+  command: 'petrel lint',
+  usage: USAGE,
+  flags: { 'mesh-provider': { type: 'string' } },
+  positionals: true,
+} as const;
 
 export const EXIT_VALID = 0;
 export const EXIT_PROBLEMS = 1;
@@ -33,6 +43,13 @@ export interface LintReport {
   unreadable: string[];
   resources: number;
   files: number;
+  /** flagger.app objects seen (each is also a problem). */
+  flaggerObjects?: number;
+}
+
+export interface LintOptions {
+  /** spec.provider of Canaries that do not set it (the controller's --mesh-provider). */
+  meshProvider?: string;
 }
 
 export const lintCommand: Command = async (args, io) => {
@@ -42,6 +59,11 @@ export const lintCommand: Command = async (args, io) => {
   }
   const parsed = parseCommandLine(args, io, COMMAND_LINE);
   if (typeof parsed === 'number') return parsed;
+  const meshProvider = parsed.values['mesh-provider'] ?? (io.env.PETREL_MESH_PROVIDER || undefined);
+  if (meshProvider !== undefined && !(CANARY_PROVIDERS as readonly string[]).includes(meshProvider)) {
+    return usageError(io, COMMAND_LINE, `--mesh-provider: must be one of ${CANARY_PROVIDERS.join(', ')}`);
+  }
+  const options: LintOptions = { meshProvider };
   const report: LintReport = { problems: [], unreadable: [], resources: 0, files: 0 };
   for (const arg of parsed.positionals) {
     let sources: LintSource[];
@@ -51,7 +73,7 @@ export const lintCommand: Command = async (args, io) => {
       report.unreadable.push(`${arg}: ${describeReadError(error)}`);
       continue;
     }
-    for (const source of sources) lintSource(source, report);
+    for (const source of sources) lintSource(source, report, options);
   }
   for (const line of report.problems) io.stdout.write(`${line}\n`);
   for (const line of report.unreadable) io.stderr.write(`${line}\n`);
@@ -61,7 +83,7 @@ export const lintCommand: Command = async (args, io) => {
 };
 
 /** Lints one YAML text, adding to `report`; exported for tests and other callers that hold text already. */
-export function lintSource(source: LintSource, report: LintReport): void {
+export function lintSource(source: LintSource, report: LintReport, options: LintOptions = {}): void {
   report.files += 1;
   const lineCounter = new LineCounter();
   // YAML 1.1, as kubectl, Argo CD and Flux read manifests (sigs.k8s.io/yaml): `suspend: yes` is a boolean there.
@@ -97,9 +119,9 @@ export function lintSource(source: LintSource, report: LintReport): void {
     }
     if (isKubernetesList(object)) {
       for (const [itemIndex, item] of object.items.entries())
-        lintObject(item, `${label}.items[${itemIndex}]`, report);
+        lintObject(item, `${label}.items[${itemIndex}]`, report, options, source.name);
     } else {
-      lintObject(object, label, report);
+      lintObject(object, label, report, options, source.name);
     }
   });
 }
@@ -110,11 +132,27 @@ function isKubernetesList(object: object): object is { items: unknown[] } {
   return apiVersion === 'v1' && typeof kind === 'string' && kind.endsWith('List') && Array.isArray(items);
 }
 
-function lintObject(object: unknown, label: string, report: LintReport): void {
+function lintObject(
+  object: unknown,
+  label: string,
+  report: LintReport,
+  options: LintOptions,
+  sourceName: string,
+): void {
+  const flagger = flaggerKind(object);
+  if (flagger) {
+    report.flaggerObjects = (report.flaggerObjects ?? 0) + 1;
+    const { apiVersion } = object as { apiVersion: string };
+    const file = sourceName === '<stdin>' ? '-' : sourceName;
+    report.problems.push(
+      `${label} ${resourceTitle(object as object)}: apiVersion: ${apiVersion} is a Flagger ${flagger}, which Petrel does not read: rewrite it with \`petrel migrate ${file}\``,
+    );
+    return;
+  }
   if (!isPetrelObject(object)) return;
   report.resources += 1;
   const title = `${label} ${resourceTitle(object)}`;
-  const result = validatePetrelResource(object);
+  const result = validatePetrelResource(withDefaultProvider(object, options.meshProvider));
   const issues = result.ok
     ? result.value.kind === 'MetricTemplate'
       ? checkPromQLTemplate(result.value.spec.query)
@@ -134,7 +172,7 @@ function resourceTitle(object: { kind?: unknown; metadata?: unknown }): string {
     : `${kind} ${shownName}`;
 }
 
-async function readSources(path: string): Promise<LintSource[]> {
+export async function readSources(path: string): Promise<LintSource[]> {
   const info = await stat(path);
   if (!info.isDirectory()) return [{ name: path, text: await readFile(path, 'utf8') }];
   const entries = await readdir(path, { withFileTypes: true });
@@ -149,13 +187,13 @@ async function readSources(path: string): Promise<LintSource[]> {
   return sources;
 }
 
-async function readAll(stream: Readable): Promise<string> {
+export async function readAll(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function describeReadError(error: unknown): string {
+export function describeReadError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return 'no such file or directory';
   if (code === 'EACCES') return 'permission denied';
@@ -173,6 +211,7 @@ function summary(report: LintReport): string {
     `${count(report.problems.length, 'problem')} in ${count(report.resources, 'Petrel resource')}`,
   ];
   parts.push(`${count(report.files, 'file')} read`);
+  if (report.flaggerObjects) parts.push(`${count(report.flaggerObjects, 'Flagger object')} to migrate`);
   if (report.unreadable.length > 0) parts.push(`${report.unreadable.length} unreadable`);
   return `${parts[0]} (${parts.slice(1).join(', ')})`;
 }

@@ -16,6 +16,7 @@ const USAGE = `usage: petrel <command> [options]
 
 commands:
   lint FILE...     validate Petrel resources in YAML files or folders (- for stdin)
+  migrate FILE...  rewrite Flagger Canary, MetricTemplate and AlertProvider manifests for Petrel
   crds --out DIR   write the CustomResourceDefinitions generated from the schemas
   controller       run the controller (petrel controller --help for its options)
   sandbox          run a local Kubernetes API server for demos and tests (--help; source checkout only)
@@ -33,6 +34,7 @@ commands:
 const commands: Record<string, () => Promise<Command>> = {
   crds: async () => (await import('./crds.ts')).crdsCommand,
   lint: async () => (await import('./lint.ts')).lintCommand,
+  migrate: async () => (await import('./migrate.ts')).migrateCommand,
   controller: async () => (await import('./controller.ts')).controllerCommand,
   promote: async () => (await import('./manual.ts')).promoteCommand,
   abort: async () => (await import('./manual.ts')).abortCommand,

@@ -79,6 +79,7 @@ function resolve(input: RunChecksInput, metric: CanaryMetric): { query: string; 
     name: canary.metadata.name,
     namespace,
     target: canary.spec.targetRef.name,
+    service: canary.spec.service.name ?? canary.spec.targetRef.name,
     interval: metric.interval,
     variables: metric.templateVariables ?? {},
   };

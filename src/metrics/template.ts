@@ -8,6 +8,8 @@ export interface TemplateModel {
   /** The metric's interval, e.g. '1m', pasted into range selectors. */
   interval: string;
   variables: Readonly<Record<string, string>>;
+  /** The apex Service's name (spec.service.name, else the target's): Flagger's `{{ service }}`. */
+  service?: string;
 }
 
 export class TemplateRenderError extends Error {
@@ -35,6 +37,7 @@ export function renderQuery(template: string, model: TemplateModel): string {
   const rendered = template.replace(PLACEHOLDER, (_match, inner: string) => {
     const expr = inner.trim();
     if ((SIMPLE_NAMES as readonly string[]).includes(expr)) return model[expr as SimpleName];
+    if (expr === 'service') return model.service ?? model.target;
     const variable = VARIABLE.exec(expr);
     if (variable) {
       const key = variable[1]!;
@@ -49,7 +52,7 @@ export function renderQuery(template: string, model: TemplateModel): string {
       return model.variables[key]!;
     }
     throw new TemplateRenderError(
-      `unknown template variable "${expr}": use one of ${SIMPLE_NAMES.map((n) => `{{ ${n} }}`).join(', ')} or {{ variables.NAME }}`,
+      `unknown template variable "${expr}": use one of ${[...SIMPLE_NAMES, 'service'].map((n) => `{{ ${n} }}`).join(', ')} or {{ variables.NAME }}`,
       expr,
     );
   });

@@ -116,6 +116,7 @@ export function buildVirtualService(canary: Canary, weights: RouteWeights): Virt
     timeout: svc.timeout,
     headers: svc.headers as Record<string, unknown> | undefined,
     corsPolicy: svc.corsPolicy as Record<string, unknown> | undefined,
+    rewrite: svc.rewrite as Record<string, unknown> | undefined,
   };
   const abMatch = canary.spec.analysis?.match as Record<string, unknown>[] | undefined;
   const split: IstioHttpRoute = {
@@ -140,8 +141,9 @@ export function buildVirtualService(canary: Canary, weights: RouteWeights): Virt
     };
     http.push(structuredClone(dropUndefined(rest)));
   }
-  const spec: VirtualService['spec'] = { hosts, http };
-  if (svc.gateways?.length) spec.gateways = [...svc.gateways];
+  // A delegate VirtualService (spec.service.delegation) has no hosts or gateways: a root one routes to it.
+  const spec: VirtualService['spec'] = { hosts: svc.delegation ? [] : hosts, http };
+  if (svc.gateways?.length && !svc.delegation) spec.gateways = [...svc.gateways];
   return {
     apiVersion: 'networking.istio.io/v1beta1',
     kind: 'VirtualService',
@@ -283,7 +285,13 @@ export class IstioRouter implements Router {
     const targetName = canary.spec.targetRef.name;
     const target = this.deployments.get(ns, targetName);
     if (!target) throw new TargetNotFoundError(ns, targetName);
-    await reconcileServices(this.api, this.services, canary, selectorLabel(target));
+    await reconcileServices(
+      this.api,
+      this.services,
+      canary,
+      selectorLabel(target),
+      target.spec?.template?.spec,
+    );
     for (const desired of buildDestinationRules(canary)) {
       await this.apply(RESOURCES.destinationRule, this.destinationRules, canary, desired);
     }

@@ -8,7 +8,7 @@ import type { Deployment } from '../kube/workloads.ts';
 import { WriteThroughCache } from '../kube/write-through.ts';
 import { handOverApexService } from './handover.ts';
 import { assertValidWeights, type Router, type RouteWeights } from './router.ts';
-import { reconcileServices, type Service } from './services.ts';
+import { apexServiceName, reconcileServices, type Service } from './services.ts';
 
 export interface KubernetesRouterDeps {
   api: KubeApi;
@@ -49,7 +49,13 @@ export class KubernetesRouter implements Router {
     const ns = canary.metadata.namespace ?? '';
     const target = this.deployments.get(ns, canary.spec.targetRef.name);
     if (!target) throw new TargetNotFoundError(ns, canary.spec.targetRef.name);
-    await reconcileServices(this.api, this.services, canary, selectorLabel(target));
+    await reconcileServices(
+      this.api,
+      this.services,
+      canary,
+      selectorLabel(target),
+      target.spec?.template?.spec,
+    );
   }
 
   async setRoutes(_canary: Canary, weights: RouteWeights): Promise<void> {
@@ -58,7 +64,7 @@ export class KubernetesRouter implements Router {
   }
 
   getRoutes(canary: Canary): RouteWeights | undefined {
-    const apex = this.services.get(canary.metadata.namespace ?? '', canary.spec.targetRef.name);
+    const apex = this.services.get(canary.metadata.namespace ?? '', apexServiceName(canary));
     return apex && isOwnedBy(apex, canary) ? { primary: 100, canary: 0 } : undefined;
   }
 

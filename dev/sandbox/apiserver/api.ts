@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { canonicalJson } from '../../../src/kube/canonical.ts';
 import { validateBuiltin } from './builtin-validation.ts';
+import { celCauses } from './cel.ts';
 import { applyBuiltinDefaults } from './defaults.ts';
 import {
   ApiError,
@@ -327,7 +328,7 @@ export class ResourceApi {
     next.kind = current.kind;
     delete next.metadata.managedFields;
     applyBuiltinDefaults(type, next, false);
-    const { object: checked, warnings } = this.validate(type, version, next, options);
+    const { object: checked, warnings } = this.validate(type, version, next, options, current);
     checked.apiVersion = current.apiVersion;
     checked.kind = current.kind;
     if (type.tracksGeneration) {
@@ -388,6 +389,7 @@ export class ResourceApi {
     version: string,
     object: KubeObject,
     options: WriteOptions,
+    old?: KubeObject,
   ): { object: KubeObject; warnings: string[] } {
     const causes: StatusCause[] = [...validateMetadata(type, object), ...validateBuiltin(type, object)];
     let result = object;
@@ -397,6 +399,8 @@ export class ResourceApi {
       const checked = validateAgainstSchema(schema, object as Record<string, unknown>);
       causes.push(...checked.causes);
       result = checked.value as KubeObject;
+      // CEL rules run on the pruned and defaulted object, and only when the schema itself passed.
+      if (checked.causes.length === 0) causes.push(...celCauses(schema, checked.value, old));
       if (checked.unknownFields.length > 0) {
         if (options.fieldValidation === 'Strict')
           throw badRequest(

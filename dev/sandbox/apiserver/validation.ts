@@ -1,3 +1,4 @@
+import { celRuleCompileCauses } from './cel.ts';
 import type { StatusCause } from './errors.ts';
 import type { KubeObject, ResourceType } from './types.ts';
 
@@ -177,6 +178,13 @@ export function validateCrd(crd: KubeObject): StatusCause[] {
       )
         required(`spec.versions[${i}].name`);
       if (!version.schema?.openAPIV3Schema) required(`spec.versions[${i}].schema.openAPIV3Schema`);
+      else
+        causes.push(
+          ...celRuleCompileCauses(
+            version.schema.openAPIV3Schema,
+            `spec.versions[${i}].schema.openAPIV3Schema`,
+          ),
+        );
     });
   }
   return causes;
