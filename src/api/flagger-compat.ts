@@ -31,6 +31,8 @@ export const FLAGGER_UNSUPPORTED_FIELDS: Readonly<Record<string, Readonly<Record
       'App Mesh virtual node backends: Petrel does not drive App Mesh; remove the field',
     'spec.service.mirror':
       'Gateway API request mirrors to extra backends: use spec.analysis.mirror to shadow traffic to the canary',
+    'spec.analysis.sessionAffinity.primaryCookieName':
+      'a cookie that keeps users on the primary: only users who reached the canary are kept there (sessionAffinity.cookieName); remove the field',
     'spec.service.unmanagedMetadata':
       'not needed: Petrel never overwrites labels or annotations it did not set on its Services; remove the field',
     'spec.service.appendHeaders':
