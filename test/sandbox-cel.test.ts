@@ -85,13 +85,13 @@ describe('CRD CEL rules in the sandbox API server', () => {
       'stepWeight above the default maxWeight',
       canary({}, { stepWeight: 60 }),
       'spec.analysis.stepWeight',
-      /stepWeight must not be greater than analysis.maxWeight \(60 > 50\)/,
+      /stepWeight must not be greater than analysis.maxWeight \(default 50\)/,
     ],
     [
       'stepWeight above maxWeight',
       canary({}, { stepWeight: 30, maxWeight: 20 }),
       'spec.analysis.stepWeight',
-      /must not be greater than analysis.maxWeight \(30 > 20\)/,
+      /must not be greater than analysis.maxWeight/,
     ],
     [
       'provider kubernetes with stepWeight',

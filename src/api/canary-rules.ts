@@ -171,8 +171,6 @@ export const CANARY_SPEC_CEL_RULES: readonly CelRule[] = [
   {
     rule: '!has(self.analysis) || !has(self.analysis.stepWeight) || self.analysis.stepWeight <= (has(self.analysis.maxWeight) ? self.analysis.maxWeight : 50)',
     message: 'analysis.stepWeight must not be greater than analysis.maxWeight (default 50)',
-    messageExpression:
-      "'analysis.stepWeight must not be greater than analysis.maxWeight (' + string(self.analysis.stepWeight) + ' > ' + string(has(self.analysis.maxWeight) ? self.analysis.maxWeight : 50) + ')'",
     fieldPath: '.analysis.stepWeight',
   },
   {

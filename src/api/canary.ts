@@ -57,6 +57,13 @@ export {
 
 const builtinMetricNames: readonly string[] = BUILTIN_METRICS;
 
+/**
+ * Bounds that keep the CRD's CEL rules within the API server's cost budget: without them kube-apiserver
+ * estimates each metric rule for a list and a name as long as a whole request, and refuses the CRD.
+ */
+const MAX_METRICS = 32;
+const MAX_METRIC_NAME_LENGTH = 253;
+
 export const canaryServiceSchema = z.strictObject({
   port: intInRange(1, 65535).describe(
     'Port of the Services Petrel creates (<target>, <target>-primary, <target>-canary).',
@@ -101,6 +108,7 @@ export const canaryMetricSchema = z
     name: z
       .string()
       .min(1)
+      .max(MAX_METRIC_NAME_LENGTH)
       .describe(`A builtin check (${BUILTIN_METRICS.join(', ')}) or any name with a templateRef.`),
     templateRef: crossNamespaceRefSchema
       .describe('The MetricTemplate to query, for non-builtin metrics.')
@@ -218,6 +226,7 @@ const analysisFields = z
       .optional(),
     metrics: z
       .array(canaryMetricSchema)
+      .max(MAX_METRICS)
       .check(uniqueNames('metric'))
       .describe('Checks run at every step.')
       .default([]),

@@ -58,8 +58,9 @@ interface CrdView {
 describe('the CRDs on a real kube-apiserver', () => {
   it('install as they are: Established, names accepted, structural, stored unchanged', async () => {
     const files = await readCrds(DEFAULT_CRD_DIRS);
-    // The Istio VirtualService and DestinationRule, and Petrel's four.
-    expect(files.length).toBe(6);
+    // The Istio VirtualService and DestinationRule, the Gateway API's HTTPRoute, Gateway, GatewayClass
+    // and ReferenceGrant, and Petrel's four.
+    expect(files.length).toBe(10);
     for (const file of files as unknown as CrdView[]) {
       const res = await kubeRequest(
         cluster.plane.kubeConfig(),
@@ -212,7 +213,7 @@ describe('the CRDs on a real kube-apiserver', () => {
     for (const [, kc] of servers()) for (const ns of namespaces) await createNamespace(kc, ns);
     for (const m of namespaced) await compare(m);
 
-    expect(results.filter((r) => !r.same)).toEqual([]);
+    expect(results.filter((r) => !r.same).map((r) => JSON.stringify(r))).toEqual([]);
     // The comparison is not vacuous: the podinfo example is accepted, the zero step weight refused.
     const verdict = (source: string) => results.find((r) => r.source === source)?.real;
     expect(verdict('examples/podinfo/canary.yaml#0')).toMatch(/^accepted 201/);

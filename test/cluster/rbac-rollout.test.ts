@@ -285,6 +285,26 @@ describe.each(MODES)('the controller as the chart ServiceAccount with the chart 
         });
         found.backendRefs = route.spec?.rules?.at(-1)?.backendRefs;
       } else {
+        // A Canary whose Deployment does not exist yet: its warning repeats, and the repeat is a patch of
+        // the Event's count.
+        await createObject(RESOURCES.canary, {
+          ...podinfoCanary(NAMESPACE),
+          metadata: { name: 'not-yet', namespace: NAMESPACE },
+          spec: { ...podinfoCanary(NAMESPACE).spec, targetRef: { kind: 'Deployment', name: 'not-yet' } },
+        });
+        found.repeatedWarning = await waitFor(
+          'the TargetNotFound warning to repeat',
+          async () => {
+            const events = await cluster.api.list<KubeObject & { reason?: string; count?: number }>(
+              RESOURCES.event,
+              { namespace: NAMESPACE },
+            );
+            const warning = events.items.find((e) => e.reason === 'TargetNotFound' && (e.count ?? 0) >= 2);
+            return warning ? warning.count : undefined;
+          },
+          { timeoutMs: 60_000 },
+        );
+        await cluster.api.delete({ resource: RESOURCES.canary, namespace: NAMESPACE, name: 'not-yet' });
         // A change of the tracked Secret alone: promoted into the primary's copy of the Secret.
         phases.push(
           await rollout(NAMESPACE, () =>
@@ -377,6 +397,38 @@ describe.each(MODES)('the controller as the chart ServiceAccount with the chart 
           },
           { timeoutMs: 60_000 },
         );
+        // revertOnDeletion: the finalizer hands the app back to the target Deployment before the Canary goes.
+        await cluster.api.mergePatch(
+          { resource: RESOURCES.canary, namespace: NAMESPACE, name: 'podinfo' },
+          { spec: { revertOnDeletion: true } },
+        );
+        await waitFor('the finalizer', async () =>
+          ((await canaryOf(NAMESPACE)).metadata?.finalizers?.length ?? 0) > 0 ? true : undefined,
+        );
+        await cluster.api.delete({ resource: RESOURCES.canary, namespace: NAMESPACE, name: 'podinfo' });
+        await waitFor(
+          'the Canary to be gone',
+          async () => {
+            try {
+              await canaryOf(NAMESPACE);
+              return undefined;
+            } catch {
+              return true;
+            }
+          },
+          { timeoutMs: 60_000 },
+        );
+        const target = await cluster.api.get<KubeObject & { spec?: { replicas?: number } }>({
+          resource: RESOURCES.deployment,
+          namespace: NAMESPACE,
+          name: 'podinfo',
+        });
+        const apex = await cluster.api.get<KubeObject & { spec?: { selector?: Record<string, string> } }>({
+          resource: RESOURCES.service,
+          namespace: NAMESPACE,
+          name: 'podinfo',
+        });
+        found.reverted = { replicas: target.spec?.replicas, selector: apex.spec?.selector };
       }
     } catch (error) {
       // What the controller said, and what the API server refused it, explain most failures here.
@@ -423,6 +475,10 @@ describe.each(MODES)('the controller as the chart ServiceAccount with the chart 
       expect(new Set(pause.weightsWhilePaused)).toEqual(new Set([pause.heldAt]));
       expect(found.alerts).toBeGreaterThan(0);
       expect(found.followed).toBeDefined();
+      expect(found.repeatedWarning).toBeGreaterThanOrEqual(2);
+      const reverted = found.reverted as { replicas: number; selector: Record<string, string> };
+      expect(reverted.replicas).toBeGreaterThan(0);
+      expect(Object.values(reverted.selector).join(',')).not.toContain('primary');
     });
   }
 
@@ -476,6 +532,7 @@ describe('the chart grants nothing the controller does not use', () => {
       'watch /secrets',
       'create /secrets',
       'patch petrel.dev/canaries',
+      'patch /events',
       'patch /services',
       'patch networking.istio.io/destinationrules',
       'patch autoscaling/horizontalpodautoscalers',

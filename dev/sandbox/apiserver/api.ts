@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { canonicalJson } from '../../../src/kube/canonical.ts';
 import { validateBuiltin } from './builtin-validation.ts';
-import { celCauses } from './cel.ts';
+import { celCauses, celSkippedCause } from './cel.ts';
 import { applyBuiltinDefaults } from './defaults.ts';
 import {
   ApiError,
@@ -399,8 +399,10 @@ export class ResourceApi {
       const checked = validateAgainstSchema(schema, object as Record<string, unknown>);
       causes.push(...checked.causes);
       result = checked.value as KubeObject;
-      // CEL rules run on the pruned and defaulted object, and only when the schema itself passed.
-      if (checked.causes.length === 0) causes.push(...celCauses(schema, checked.value, old));
+      // CEL rules run on the pruned and defaulted object unless the schema refused it for a type, enum,
+      // required field, length or count (what kube-apiserver treats as blocking).
+      if (checked.causes.some(blocksCel)) causes.push(...celSkippedCause(schema));
+      else causes.push(...celCauses(schema, checked.value, old));
       if (checked.unknownFields.length > 0) {
         if (options.fieldValidation === 'Strict')
           throw badRequest(
@@ -505,4 +507,19 @@ export class ResourceApi {
     }
     return out;
   }
+}
+
+const CEL_BLOCKING_REASONS = new Set([
+  'FieldValueNotSupported',
+  'FieldValueRequired',
+  'FieldValueTooLong',
+  'FieldValueTooMany',
+  'FieldValueTypeInvalid',
+]);
+
+/** A schema error after which kube-apiserver does not run a CRD's CEL rules. */
+function blocksCel(cause: StatusCause): boolean {
+  return (
+    CEL_BLOCKING_REASONS.has(cause.reason ?? '') || / in body must be of type /.test(cause.message ?? '')
+  );
 }

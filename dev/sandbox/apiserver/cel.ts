@@ -80,6 +80,31 @@ export function celCauses(
   return causes;
 }
 
+/**
+ * What the API server adds to a schema refusal when the schema has CEL rules: they were not run (field
+ * `<nil>`, as kube-apiserver words it).
+ */
+export function celSkippedCause(schema: OpenApiSchema | undefined): StatusCause[] {
+  if (!hasRules(schema)) return [];
+  return [
+    {
+      reason: 'FieldValueInvalid',
+      message:
+        'Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation',
+      field: '<nil>',
+    },
+  ];
+}
+
+function hasRules(schema: unknown): boolean {
+  if (!schema || typeof schema !== 'object') return false;
+  if (Array.isArray(schema)) return schema.some(hasRules);
+  const node = schema as Record<string, unknown>;
+  if (Array.isArray(node['x-kubernetes-validations']) && node['x-kubernetes-validations'].length > 0)
+    return true;
+  return Object.values(node).some(hasRules);
+}
+
 function visit(
   schema: OpenApiSchema | undefined,
   value: Json,
