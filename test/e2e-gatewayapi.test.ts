@@ -245,10 +245,12 @@ describe('end to end with provider gatewayapi:v1: HTTPRoute weights, simulated t
     const ns = 'gwapi-ab';
     const { weights } = await prepare(ns);
     const canary = gatewayCanary(ns);
+    // A/B runs iterations, with no weight steps.
+    const { stepWeight: _stepWeight, maxWeight: _maxWeight, ...weightless } = canary.spec.analysis;
     const spec = {
       ...canary.spec,
       analysis: {
-        ...canary.spec.analysis,
+        ...weightless,
         iterations: 3,
         metrics: [],
         match: [{ headers: { 'x-canary': { exact: 'insider' } } }],

@@ -112,21 +112,36 @@ describe('end to end: traffic mirroring (analysis.mirror, mirrorWeight)', () => 
     );
   }, 90_000);
 
-  it('refuses mirror with provider kubernetes at run time: InvalidSpec condition and event naming the field', async () => {
+  it('refuses mirror with provider kubernetes: the API server at create, the controller at run time', async () => {
     const ns = 'e2e-mirror-invalid';
     await createNamespace(env.api, ns);
     await env.api.create(RESOURCES.deployment, podinfoDeployment(ns, 'podinfo:1.0'));
+    const blueGreen = podinfoCanary(ns, { iterations: 2, mirror: true }, { provider: 'kubernetes' });
+    const { stepWeight: _s, maxWeight: _m, ...analysis } = blueGreen.spec.analysis;
+    const canary = { ...blueGreen, spec: { ...blueGreen.spec, analysis } };
+    // The CRD's rule refuses it outright.
+    await expect(env.api.create(RESOURCES.canary, canary)).rejects.toThrow(/provider kubernetes cannot use/);
+
+    // A Canary stored under a CRD without the rule (installed before it, or crds.install=false with an
+    // older copy) is refused by the controller instead: InvalidSpec condition and event naming the field.
+    const crdRef = { resource: CRD, name: 'canaries.petrel.dev' };
+    const crd = await env.api.get<KubeObject & { spec: { versions: unknown[] } }>(crdRef);
+    const setVersions = (versions: unknown[]) =>
+      env.api.jsonPatch(crdRef, [{ op: 'replace', path: '/spec/versions', value: versions }]);
+    await setVersions(stripRules(crd.spec.versions) as unknown[]);
+    try {
+      await env.api.create(RESOURCES.canary, canary);
+    } finally {
+      await setVersions(crd.spec.versions);
+    }
     const controller = runController(env, ns, testLogger().logger);
     cleanups.push(() => controller.stop());
     await controller.ready;
-    const blueGreen = podinfoCanary(ns, { iterations: 2, mirror: true }, { provider: 'kubernetes' });
-    const { stepWeight: _s, maxWeight: _m, ...analysis } = blueGreen.spec.analysis;
-    await env.api.create(RESOURCES.canary, { ...blueGreen, spec: { ...blueGreen.spec, analysis } });
     const condition = await waitFor('the InvalidSpec condition', async () => {
       const c = await getCanary(env.api, ns);
       return c.status?.conditions?.find((x) => x.type === 'InvalidSpec');
     });
-    expect(condition.message).toContain('spec.analysis.mirror: provider kubernetes cannot mirror traffic');
+    expect(condition.message).toContain('spec.analysis.mirror: cannot be used with provider kubernetes');
     const events = await env.api.list<KubeObject & { reason?: string; message?: string }>(RESOURCES.event, {
       namespace: ns,
     });
@@ -134,3 +149,22 @@ describe('end to end: traffic mirroring (analysis.mirror, mirrorWeight)', () => 
     expect((await getCanary(env.api, ns)).status?.phase).toBeUndefined();
   }, 60_000);
 });
+
+const CRD = {
+  group: 'apiextensions.k8s.io',
+  version: 'v1',
+  plural: 'customresourcedefinitions',
+  kind: 'CustomResourceDefinition',
+  namespaced: false,
+};
+
+/** A CRD schema without its x-kubernetes-validations rules. */
+function stripRules(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(stripRules);
+  if (!schema || typeof schema !== 'object') return schema;
+  return Object.fromEntries(
+    Object.entries(schema)
+      .filter(([key]) => key !== 'x-kubernetes-validations')
+      .map(([key, value]) => [key, stripRules(value)]),
+  );
+}
