@@ -466,7 +466,7 @@ describe.each(MODES)('the controller as the chart ServiceAccount with the chart 
       ]);
     });
   } else {
-    it('promotes a Secret change into the primary copy, holds while paused, and rolls back on abort', () => {
+    it('promotes a Secret change into the primary copy, holds while paused, rolls back on abort, and hands the app back to the target on deletion', () => {
       ready();
       expect(phases, output.slice(-4000)).toEqual(['Succeeded', 'Succeeded', 'Failed']);
       expect(found.primaryPassword).toBe('correct-horse');
