@@ -10,6 +10,7 @@ import type { KubeApi, KubeObject } from '../kube/types.ts';
 import type { Deployment } from '../kube/workloads.ts';
 import { WriteThroughCache } from '../kube/write-through.ts';
 import type { Clock } from '../lib/clock.ts';
+import { secretValues } from '../lib/redact.ts';
 import {
   type CheckObservation,
   decide,
@@ -259,7 +260,7 @@ export class CanaryReconciler {
     try {
       updated = await this.deps.api.patchStatus<KubeObject>(
         { resource: RESOURCES.canary, namespace, name },
-        { status },
+        { status: secretValues.scrubDeep(status) },
       );
     } catch (err) {
       if (!isKubeApiError(err, 'NOT_FOUND')) throw err;
