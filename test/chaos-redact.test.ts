@@ -109,10 +109,13 @@ describe('outbound errors', () => {
     secretValues.register(TOKEN);
     // The receiver echoes the path of a different URL holding the same token.
     const url = `${base}/other/${TOKEN}`;
-    const err = await withRetries(() => postJson(url, {}, { timeoutMs: 2000 }), {
+    const err: Error = await withRetries(() => postJson(url, {}, { timeoutMs: 2000 }), {
       retries: 2,
       initialDelayMs: 1,
-    }).catch((e: unknown) => e as Error);
+    }).then(
+      () => new Error('expected a failure'),
+      (e: unknown) => e as Error,
+    );
     expect(String(err.message)).not.toContain(TOKEN);
     expect(String((err.cause as Error).message)).not.toContain(TOKEN);
     expect(new HookCallError(`echo ${TOKEN}`, { code: 'HOOK_STATUS', retryable: false }).message).toBe(
