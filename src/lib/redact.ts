@@ -15,9 +15,12 @@ export const REDACTED = '[REDACTED]';
 
 /** Shorter values would scrub ordinary words; a credential that short is not protected by hiding it. */
 const MIN_VALUE_LENGTH = 6;
-/** A path segment is treated as a token when it is this long, or this short but holds a digit. */
-const TOKEN_SEGMENT_LENGTH = 20;
-const DIGIT_SEGMENT_LENGTH = 8;
+/**
+ * A path segment is treated as a token when it is this long, or this short but holds a digit: Slack's and
+ * Discord's tokens are 24 and 68 characters, while names such as "hooks", "services" or "prod-eu-1" are not.
+ */
+const TOKEN_SEGMENT_LENGTH = 24;
+const DIGIT_SEGMENT_LENGTH = 16;
 
 export class SecretRegistry {
   /** Insertion-ordered, so the oldest are dropped first when the registry is full. */

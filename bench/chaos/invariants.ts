@@ -1,0 +1,153 @@
+import type { RolloutPlan } from './plan.ts';
+
+/** What the harness saw of one rollout, from the sandbox's own record of every change. */
+export interface RolloutRecord {
+  plan: RolloutPlan;
+  /** The canary weight of every VirtualService write after the release, consecutive repeats collapsed. */
+  weights: number[];
+  /** Every phase the Canary status took after the release, consecutive repeats collapsed. */
+  phases: string[];
+  finalPhase?: string;
+  /** When the Canary was gone from the store (ms since epoch). */
+  deletedAt?: number;
+  /** Owned objects created after the Canary was deleted: "kind/name". */
+  recreated: string[];
+  /** Byte lengths of the InvalidSpec messages of the mutated Canaries. */
+  invalidMessageBytes: number[];
+  timedOut: boolean;
+}
+
+export interface AlertRecord {
+  namespace: string;
+  reason: string;
+}
+
+export type InvariantName =
+  | 'terminal-phase'
+  | 'weight-not-monotonic'
+  | 'weight-raised-after-rollback'
+  | 'weight-raised-after-promotion'
+  | 'recreated-after-deletion'
+  | 'alert-missing'
+  | 'alert-duplicated'
+  | 'invalid-spec-message'
+  | 'secret-leaked'
+  | 'slow-takeover';
+
+export interface Violation {
+  invariant: InvariantName;
+  namespace?: string;
+  rollout?: number;
+  detail: string;
+}
+
+export const FAILURE_REASONS = new Set(['Failed', 'ProgressDeadlineExceeded', 'RolledBack', 'Aborted']);
+const MAX_INVALID_SPEC_BYTES = 1024;
+
+/**
+ * The rollout's own invariants:
+ * - the terminal phase is the expected one (healthy → Succeeded; broken or Prometheus lost → Failed);
+ * - the canary weight never falls before the decision except to 0 (the decision itself), and never rises
+ *   again after it: weights 0,10,20,0 are fine, 0,10,0,10,0 re-exposed a rolled-back canary;
+ * - nothing the Canary owned is created after it was deleted;
+ * - every InvalidSpec message of a mutated spec is non-empty and at most 1 KiB.
+ */
+export function checkRollout(r: RolloutRecord): Violation[] {
+  const out: Violation[] = [];
+  const at = { namespace: r.plan.namespace, rollout: r.plan.index };
+  if (r.plan.expected !== 'Deleted' && r.finalPhase !== r.plan.expected) {
+    out.push({
+      ...at,
+      invariant: 'terminal-phase',
+      detail: `expected ${r.plan.expected}, ended ${r.finalPhase ?? 'without a phase'}${r.timedOut ? ' (timed out)' : ''}; phases ${r.phases.join(',')}`,
+    });
+  }
+  out.push(...checkWeights(r.weights, r.finalPhase).map((v) => ({ ...at, ...v })));
+  if (r.recreated.length > 0) {
+    out.push({
+      ...at,
+      invariant: 'recreated-after-deletion',
+      detail: `created after the Canary was deleted: ${r.recreated.join(', ')}`,
+    });
+  }
+  for (const bytes of r.invalidMessageBytes) {
+    if (bytes === 0 || bytes > MAX_INVALID_SPEC_BYTES)
+      out.push({ ...at, invariant: 'invalid-spec-message', detail: `InvalidSpec message of ${bytes} bytes` });
+  }
+  return out;
+}
+
+export function checkWeights(
+  weights: readonly number[],
+  finalPhase?: string,
+): Omit<Violation, 'namespace' | 'rollout'>[] {
+  const out: Omit<Violation, 'namespace' | 'rollout'>[] = [];
+  const seq = weights.join(',');
+  let decided = false;
+  for (let i = 1; i < weights.length; i++) {
+    const prev = weights[i - 1]!;
+    const w = weights[i]!;
+    if (!decided && w < prev) {
+      if (w !== 0) {
+        out.push({
+          invariant: 'weight-not-monotonic',
+          detail: `weight fell from ${prev} to ${w} before a decision: ${seq}`,
+        });
+      }
+      decided = true;
+      continue;
+    }
+    if (decided && w > 0) {
+      out.push({
+        invariant:
+          finalPhase === 'Succeeded' ? 'weight-raised-after-promotion' : 'weight-raised-after-rollback',
+        detail: `weight back to ${w} after the decision: ${seq}`,
+      });
+      break;
+    }
+  }
+  return out;
+}
+
+/** One alert per transition: exactly one terminal alert per finished rollout, none lost, none twice. */
+export function checkAlerts(records: readonly RolloutRecord[], alerts: readonly AlertRecord[]): Violation[] {
+  const out: Violation[] = [];
+  for (const r of records) {
+    if (r.plan.expected === 'Deleted' || r.finalPhase === undefined) continue;
+    const wanted =
+      r.finalPhase === 'Succeeded'
+        ? (reason: string) => reason === 'Succeeded'
+        : (reason: string) => FAILURE_REASONS.has(reason);
+    if (r.finalPhase !== 'Succeeded' && r.finalPhase !== 'Failed') continue;
+    const got = alerts.filter((a) => a.namespace === r.plan.namespace && wanted(a.reason));
+    const at = { namespace: r.plan.namespace, rollout: r.plan.index };
+    if (got.length === 0)
+      out.push({ ...at, invariant: 'alert-missing', detail: `no ${r.finalPhase} alert arrived` });
+    if (got.length > 1)
+      out.push({
+        ...at,
+        invariant: 'alert-duplicated',
+        detail: `${got.length} ${r.finalPhase} alerts arrived (${got.map((a) => a.reason).join(', ')})`,
+      });
+  }
+  return out;
+}
+
+/** Counts per invariant, every invariant listed (zeros included) so a report shows what was checked. */
+export function countViolations(violations: readonly Violation[]): Record<InvariantName, number> {
+  const names: InvariantName[] = [
+    'terminal-phase',
+    'weight-not-monotonic',
+    'weight-raised-after-rollback',
+    'weight-raised-after-promotion',
+    'recreated-after-deletion',
+    'alert-missing',
+    'alert-duplicated',
+    'invalid-spec-message',
+    'secret-leaked',
+    'slow-takeover',
+  ];
+  const counts = Object.fromEntries(names.map((n) => [n, 0])) as Record<InvariantName, number>;
+  for (const v of violations) counts[v.invariant]++;
+  return counts;
+}
