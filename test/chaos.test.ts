@@ -11,19 +11,22 @@ describe('chaos (short)', () => {
   it('keeps every invariant under controller kills and API faults', async () => {
     const lines: string[] = [];
     const report = await runChaos({
-      seed: 20261203,
-      rollouts: 5,
+      // Seed 40 plans broken versions killed at their rollback's route write, a lost Prometheus, a deletion,
+      // a flaky alert receiver and mutated specs.
+      seed: 40,
+      rollouts: 6,
       concurrency: 3,
       rolloutTimeoutMs: 90_000,
       progress: (line) => lines.push(line),
     });
     const summary = renderSummary(report);
     // The run really exercised what it claims.
-    expect(report.outcomes).toHaveLength(5);
+    expect(report.outcomes).toHaveLength(6);
     expect(report.faults.kills).toBeGreaterThan(0);
     expect(report.faults.apiErrorsInjected).toBeGreaterThan(0);
     expect(report.faults.alertPostsRefused).toBeGreaterThan(0);
-    expect(report.secretScan.logLines).toBeGreaterThan(0);
+    // The receiver echoed the token into errors the controller logged: the scan had something to find.
+    expect(report.secretScan.redactedLogLines).toBeGreaterThan(0);
     expect(report.violations, `${summary}\n${lines.join('\n')}`).toEqual([]);
   }, 180_000);
 

@@ -1,6 +1,7 @@
 // Run: npm run chaos -- [--seed N] [--rollouts N] [--concurrency N] [--failover] [--out FILE]
 // Rollouts under SIGKILLs, API faults, Prometheus outages, mutated specs and deletions; checks the
 // invariants of docs/reliability.md and exits 1 when any is violated.
+import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { type ChaosReport, runChaos } from './run.ts';
@@ -11,6 +12,7 @@ const USAGE = `usage: npm run chaos -- [options]
   --concurrency N   rollouts in flight at once, 1-20 (default 3)
   --failover        two controller replicas with leader election; kills hit the leader
   --out FILE        the JSON report (default chaos-report-<seed>.json)
+  --logs FILE       every controller log line, prefixed with its replica (default chaos-logs-<seed>.txt)
 `;
 
 function whole(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
@@ -62,6 +64,7 @@ async function main(): Promise<number> {
       concurrency: { type: 'string' },
       failover: { type: 'boolean' },
       out: { type: 'string' },
+      logs: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -73,14 +76,17 @@ async function main(): Promise<number> {
   const rollouts = whole('rollouts', values.rollouts, 30, 1, 1000);
   const concurrency = whole('concurrency', values.concurrency, 3, 1, 20);
   const out = values.out ?? `chaos-report-${seed}.json`;
+  const logs = createWriteStream(values.logs ?? `chaos-logs-${seed}.txt`);
   console.log(`chaos: seed ${seed}, ${rollouts} rollouts`);
   const report = await runChaos({
+    controllerLog: (line, identity) => logs.write(`${identity} ${line}\n`),
     seed,
     rollouts,
     concurrency,
     failover: values.failover ?? false,
     progress: (line) => console.log(line),
   });
+  await new Promise((resolve) => logs.end(resolve));
   await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(renderSummary(report));
   console.log(`report written to ${out}`);

@@ -28,6 +28,8 @@ export interface ChaosOptions {
   rolloutTimeoutMs?: number;
   /** Progress lines (the CLI prints them; the test keeps them). */
   progress?: (line: string) => void;
+  /** Every controller log line, with the replica that wrote it (the CLI writes them to a file). */
+  controllerLog?: (line: string, identity: string) => void;
 }
 
 const NAMESPACE_KIND: ResourceKind = {
@@ -117,7 +119,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     ...(plan.failover ? { leaseNamespace: LEASE_NAMESPACE } : {}),
     leaseDurationMs: LEASE_DURATION_MS,
     retryPeriodMs: RETRY_PERIOD_MS,
-    onLine: (line) => {
+    onLine: (line, identity) => {
+      opts.controllerLog?.(line, identity);
       if (secrets.contains(line)) logHits++;
       if (line.includes('[REDACTED]') || line.includes('[URL]')) redactedLines++;
       if (line.includes('caches synced')) synced++;
