@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { checkAlerts, checkRollout, checkWeights, type RolloutRecord } from '../bench/chaos/invariants.ts';
+import { writeKind } from '../bench/chaos/killer.ts';
+import { makePlan, type RolloutPlan } from '../bench/chaos/plan.ts';
+
+const plan = (over: Partial<RolloutPlan> = {}): RolloutPlan => ({
+  index: 0,
+  namespace: 'chaos-1-0',
+  version: 'broken',
+  prometheusOutage: false,
+  flakyReceiver: false,
+  mutants: 0,
+  killAfter: [],
+  expected: 'Failed',
+  ...over,
+});
+
+const record = (over: Partial<RolloutRecord> = {}): RolloutRecord => ({
+  plan: plan(),
+  weights: [0, 10, 0],
+  phases: ['Progressing', 'Failed'],
+  finalPhase: 'Failed',
+  recreated: [],
+  invalidMessageBytes: [],
+  timedOut: false,
+  ...over,
+});
+
+describe('chaos invariants', () => {
+  it.each([
+    [[0, 10, 20, 30, 0], 'Succeeded', []],
+    [[0, 10, 0], 'Failed', []],
+    [[0], 'Failed', []],
+    [[0, 10, 0, 10, 0], 'Failed', ['weight-raised-after-rollback']],
+    [[0, 10, 20, 30, 0, 30, 0], 'Succeeded', ['weight-raised-after-promotion']],
+    [[0, 10, 20, 10, 0], 'Failed', ['weight-not-monotonic']],
+  ])('weights %j ending %s', (weights, phase, expected) => {
+    expect(checkWeights(weights, phase).map((v) => v.invariant)).toEqual(expected);
+  });
+
+  it('reports the wrong terminal phase, a time-out, re-created objects and unbounded InvalidSpec messages', () => {
+    const v = checkRollout(
+      record({
+        plan: plan({ version: 'healthy', expected: 'Succeeded' }),
+        weights: [0, 10],
+        finalPhase: 'Progressing',
+        timedOut: true,
+        recreated: ['virtualservices/podinfo'],
+        invalidMessageBytes: [300, 0, 5000],
+      }),
+    );
+    expect(v.map((x) => x.invariant)).toEqual([
+      'terminal-phase',
+      'recreated-after-deletion',
+      'invalid-spec-message',
+      'invalid-spec-message',
+    ]);
+    expect(v[0]?.detail).toContain('timed out');
+  });
+
+  it('a deleted canary has no terminal phase to check', () => {
+    expect(checkRollout(record({ plan: plan({ expected: 'Deleted' }), finalPhase: undefined }))).toEqual([]);
+  });
+
+  it('wants exactly one terminal alert per finished rollout', () => {
+    const records = [
+      record(),
+      record({
+        plan: plan({ index: 1, namespace: 'b', version: 'healthy', expected: 'Succeeded' }),
+        finalPhase: 'Succeeded',
+      }),
+      record({ plan: plan({ index: 2, namespace: 'c' }) }),
+    ];
+    const v = checkAlerts(records, [
+      { namespace: 'chaos-1-0', reason: 'Failed' },
+      { namespace: 'chaos-1-0', reason: 'AdvanceWeight' },
+      { namespace: 'b', reason: 'Succeeded' },
+      { namespace: 'b', reason: 'Succeeded' },
+    ]);
+    expect(v.map((x) => `${x.invariant} ${x.namespace}`)).toEqual(['alert-duplicated b', 'alert-missing c']);
+  });
+
+  it('classifies controller writes by the request log entry', () => {
+    expect(writeKind({ verb: 'patch', resource: 'virtualservices', name: 'podinfo' })).toBe('route-patch');
+    expect(writeKind({ verb: 'patch', resource: 'canaries/status', name: 'podinfo' })).toBe('status-patch');
+    expect(writeKind({ verb: 'patch', resource: 'deployments', name: 'podinfo' })).toBe('scale');
+    expect(writeKind({ verb: 'patch', resource: 'deployments/scale', name: 'podinfo' })).toBe('scale');
+    expect(writeKind({ verb: 'patch', resource: 'deployments', name: 'podinfo-primary' })).toBe(
+      'promotion-copy',
+    );
+    expect(writeKind({ verb: 'create', resource: 'deployments', name: 'podinfo-primary' })).toBeUndefined();
+    expect(writeKind({ verb: 'get', resource: 'virtualservices', name: 'podinfo' })).toBeUndefined();
+  });
+
+  it('draws the same plan from the same seed, and another from another', () => {
+    const a = makePlan({ seed: 40, rollouts: 30 });
+    expect(makePlan({ seed: 40, rollouts: 30 })).toEqual(a);
+    expect(makePlan({ seed: 41, rollouts: 30 })).not.toEqual(a);
+    expect(new Set(a.rollouts.map((r) => r.expected))).toEqual(new Set(['Succeeded', 'Failed', 'Deleted']));
+    expect(a.rollouts.some((r) => r.prometheusOutage)).toBe(true);
+    expect(a.rollouts.flatMap((r) => r.killAfter)).toEqual(
+      expect.arrayContaining(['route-patch', 'status-patch', 'scale', 'promotion-copy', 'decision-route']),
+    );
+  });
+});
