@@ -46,8 +46,14 @@ export class ControllerFleet {
   }
 
   startAll(): void {
+    process.once('exit', this.killOnExit);
     for (const r of this.replicas) this.start(r);
   }
+
+  /** A harness that dies leaves no controller behind talking to a sandbox that is gone. */
+  private readonly killOnExit = () => {
+    for (const r of this.replicas) r.child?.kill('SIGKILL');
+  };
 
   isRunning(identity: string): boolean {
     const r = this.replicas.find((x) => x.identity === identity);
@@ -77,6 +83,7 @@ export class ControllerFleet {
     }, 8000);
     await Promise.all(this.replicas.map((r) => r.exited));
     clearTimeout(timer);
+    process.off('exit', this.killOnExit);
   }
 
   private start(r: Replica): void {
