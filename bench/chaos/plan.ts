@@ -68,6 +68,10 @@ export interface PlanOptions {
   seed: number;
   rollouts: number;
   failover?: boolean;
+  /** false: no SIGKILL at all (a run that looks at one thing, such as secrets, without the crash bugs). */
+  kills?: boolean;
+  /** true: every canary's receiver is flaky (refuses non-terminal alerts). */
+  allReceiversFlaky?: boolean;
   /** The run's expected length, over which random kills are spread. */
   horizonMs?: number;
   faults?: Partial<Omit<FaultPlan, 'randomKillsAtMs' | 'downtimesMs'>>;
@@ -96,7 +100,8 @@ export function makePlan(opts: PlanOptions): ChaosPlan {
     const prometheusOutage = random() < 0.1;
     const deleted = !prometheusOutage && random() < 0.12;
     const deleteAtWeight = deleted ? (random() < 0.5 ? 10 : 20) : undefined;
-    const killAfter = pickKills(random);
+    const drawn = pickKills(random);
+    const killAfter = opts.kills === false ? [] : drawn;
     const expected: Expected = deleted
       ? 'Deleted'
       : version === 'broken' || prometheusOutage
@@ -108,7 +113,7 @@ export function makePlan(opts: PlanOptions): ChaosPlan {
       version,
       prometheusOutage,
       ...(deleteAtWeight === undefined ? {} : { deleteAtWeight }),
-      flakyReceiver: random() < 0.3,
+      flakyReceiver: random() < 0.3 || opts.allReceiversFlaky === true,
       mutants: random() < 0.25 ? 2 : 0,
       killAfter,
       expected,
@@ -119,7 +124,7 @@ export function makePlan(opts: PlanOptions): ChaosPlan {
   const horizon = opts.horizonMs ?? 60_000 + opts.rollouts * 12_000;
   const randomKillsAtMs: number[] = [];
   for (let at = exponential(random, faults.randomKillMeanMs); at < horizon; ) {
-    randomKillsAtMs.push(Math.round(at));
+    if (opts.kills !== false) randomKillsAtMs.push(Math.round(at));
     at += exponential(random, faults.randomKillMeanMs);
   }
   const downtimesMs = Array.from({ length: 400 }, () => Math.round(200 + random() * 1800));

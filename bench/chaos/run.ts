@@ -14,7 +14,7 @@ import {
 import { WriteWatcher } from './killer.ts';
 import { mutantCanary } from './mutants.ts';
 import { APP, StoreObserver } from './observer.ts';
-import { type ChaosPlan, makePlan, type RolloutPlan, type WriteKind } from './plan.ts';
+import { type ChaosPlan, makePlan, type PlanOptions, type RolloutPlan, type WriteKind } from './plan.ts';
 import { HARNESS_AGENT, retried, startWorld, type World } from './world.ts';
 
 export interface ChaosOptions {
@@ -24,6 +24,8 @@ export interface ChaosOptions {
   concurrency?: number;
   /** Two controller replicas with leader election; every kill hits the leader. */
   failover?: boolean;
+  /** Narrow the plan: no kills, every alert receiver flaky (see PlanOptions). */
+  plan?: Pick<PlanOptions, 'kills' | 'allReceiversFlaky'>;
   /** Longest a rollout may take to reach its terminal phase. */
   rolloutTimeoutMs?: number;
   /** Progress lines (the CLI prints them; the test keeps them). */
@@ -102,7 +104,7 @@ export interface ChaosReport {
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
   const say = opts.progress ?? (() => {});
-  const plan = makePlan({ seed: opts.seed, rollouts: opts.rollouts, failover: opts.failover });
+  const plan = makePlan({ seed: opts.seed, rollouts: opts.rollouts, failover: opts.failover, ...opts.plan });
   const world = await startWorld(opts.seed, plan.alertFailureRate);
   const secrets = new SecretRegistry();
   const alertUrl = (ns: string) => `${world.receiver.url}/hooks/${ns}/${plan.alertTokens[ns]}`;
