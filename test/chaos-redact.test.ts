@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ControllerMetrics } from '../src/controller/metrics.ts';
 import { REDACTED, redactingStream, SecretRegistry, secretValues } from '../src/lib/redact.ts';
 import { HookCallError } from '../src/outbound/errors.ts';
 import { postJson } from '../src/outbound/post.ts';
@@ -121,5 +122,21 @@ describe('outbound errors', () => {
     expect(new HookCallError(`echo ${TOKEN}`, { code: 'HOOK_STATUS', retryable: false }).message).toBe(
       `echo ${REDACTED}`,
     );
+  });
+});
+
+describe('the metrics text', () => {
+  afterEach(() => secretValues.clear());
+
+  it('never shows a registered value, even as a label', async () => {
+    secretValues.register(TOKEN);
+    const metrics = new ControllerMetrics({ defaultMetrics: false });
+    metrics.observeCanary({
+      metadata: { namespace: 'shop', name: `c-${TOKEN}` },
+      status: { phase: 'Progressing' },
+    } as never);
+    const text = await metrics.text();
+    expect(text).toContain(`name="c-${REDACTED}"`);
+    expect(text).not.toContain(TOKEN);
   });
 });
