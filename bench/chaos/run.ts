@@ -2,11 +2,11 @@ import { seededRandom } from '../../dev/sandbox/traffic/random.ts';
 import { isKubeApiError } from '../../src/kube/errors.ts';
 import { RESOURCES, type ResourceKind } from '../../src/kube/resources.ts';
 import { SecretRegistry } from '../../src/lib/redact.ts';
+import { canary, deployment, namespace, release } from './fixtures.ts';
 import { ControllerFleet } from './fleet.ts';
 import {
   checkAlerts,
   checkRollout,
-  countViolations,
   FAILURE_REASONS,
   type RolloutRecord,
   type Violation,
@@ -14,8 +14,11 @@ import {
 import { WriteWatcher } from './killer.ts';
 import { mutantCanary } from './mutants.ts';
 import { APP, StoreObserver } from './observer.ts';
-import { type ChaosPlan, makePlan, type PlanOptions, type RolloutPlan, type WriteKind } from './plan.ts';
+import { makePlan, type PlanOptions, type RolloutPlan } from './plan.ts';
+import { type ChaosReport, type KillRecord, report } from './report.ts';
 import { HARNESS_AGENT, retried, startWorld, type World } from './world.ts';
+
+export type { ChaosReport } from './report.ts';
 
 export interface ChaosOptions {
   seed: number;
@@ -47,60 +50,6 @@ const RETRY_PERIOD_MS = 500;
 /** A standby acquires once the lease expires (up to one lease duration after the last renewal) plus one retry. */
 const TAKEOVER_BOUND_MS = LEASE_DURATION_MS + RETRY_PERIOD_MS + 1500;
 
-export interface KillRecord {
-  atMs: number;
-  cause: string;
-  identity?: string;
-  downtimeMs: number;
-  takeoverMs?: number;
-}
-
-export interface ChaosReport {
-  seed: number;
-  rollouts: number;
-  concurrency: number;
-  failover: boolean;
-  durationMs: number;
-  outcomes: {
-    namespace: string;
-    version: string;
-    prometheusOutage: boolean;
-    deleted: boolean;
-    expected: string;
-    finalPhase?: string;
-    weights: number[];
-    killAfter: WriteKind[];
-  }[];
-  faults: {
-    kills: number;
-    killsByCause: Record<string, number>;
-    apiErrorsInjected: number;
-    conflictsInjected: number;
-    watchDrops: number;
-    goneEvents: number;
-    prometheusQueriesCut: number;
-    mutantsPosted: number;
-    mutantsRefusedByApiServer: number;
-    canariesDeleted: number;
-    alertPosts: number;
-    alertPostsRefused: number;
-  };
-  controllerWrites: Record<WriteKind, number>;
-  takeoversMs: number[];
-  /** `redactedLogLines`: lines where the controller scrubbed a value, which shows the scan had something to find. */
-  secretScan: {
-    logLines: number;
-    redactedLogLines: number;
-    storeObjects: number;
-    alertsAccepted: number;
-    hits: number;
-  };
-  violationCounts: Record<string, number>;
-  violations: Violation[];
-  replay: string;
-}
-
-/** One chaos run: the plan from the seed, the world, the rollouts under faults, then the invariants. */
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
   const say = opts.progress ?? (() => {});
@@ -411,133 +360,4 @@ async function until(what: string, ok: () => boolean, timeoutMs: number): Promis
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function namespace(name: string) {
-  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name } };
-}
-
-function deployment(ns: string) {
-  const labels = { app: APP };
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: APP, namespace: ns, labels },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels, annotations: { 'sim.petrel.dev/error-ratio': '0' } },
-        spec: {
-          containers: [{ name: APP, image: 'podinfo:1.0', ports: [{ name: 'http', containerPort: 9898 }] }],
-        },
-      },
-    },
-  };
-}
-
-function release(errorRatio: number) {
-  return {
-    spec: {
-      template: {
-        metadata: { annotations: { 'sim.petrel.dev/error-ratio': String(errorRatio) } },
-        spec: {
-          containers: [{ name: APP, image: 'podinfo:2.0', ports: [{ name: 'http', containerPort: 9898 }] }],
-        },
-      },
-    },
-  };
-}
-
-function canary(ns: string) {
-  return {
-    apiVersion: 'petrel.dev/v1alpha1',
-    kind: 'Canary',
-    metadata: { name: APP, namespace: ns },
-    spec: {
-      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: APP },
-      service: { port: 9898, targetPort: 9898 },
-      progressDeadlineSeconds: 60,
-      analysis: {
-        interval: '2s',
-        threshold: 3,
-        maxWeight: 30,
-        stepWeight: 10,
-        metrics: [{ name: 'request-success-rate', thresholdRange: { min: 95 }, interval: '10s' }],
-        alerts: [{ name: 'receiver', severity: 'info', providerRef: { name: 'receiver' } }],
-      },
-    },
-  };
-}
-
-function report(
-  opts: ChaosOptions,
-  plan: ChaosPlan,
-  r: {
-    started: number;
-    records: RolloutRecord[];
-    world: World;
-    kills: KillRecord[];
-    watcher: WriteWatcher;
-    observer: StoreObserver;
-    logLines: number;
-    redactedLines: number;
-    violations: Violation[];
-    takeovers: number[];
-    mutantsPosted: number;
-    mutantsRefused: number;
-    watchDrops: number;
-    goneEvents: number;
-    injected: { errors: number; conflicts: number };
-  },
-): ChaosReport {
-  const killsByCause: Record<string, number> = {};
-  for (const k of r.kills) {
-    const cause = k.cause.startsWith('after ') ? k.cause.split(' ')[1]! : k.cause;
-    killsByCause[cause] = (killsByCause[cause] ?? 0) + 1;
-  }
-  const records = [...r.records].sort((a, b) => a.plan.index - b.plan.index);
-  return {
-    seed: plan.seed,
-    rollouts: plan.rollouts.length,
-    concurrency: opts.concurrency ?? 3,
-    failover: plan.failover,
-    durationMs: Date.now() - r.started,
-    outcomes: records.map((x) => ({
-      namespace: x.plan.namespace,
-      version: x.plan.version,
-      prometheusOutage: x.plan.prometheusOutage,
-      deleted: x.plan.deleteAtWeight !== undefined,
-      expected: x.plan.expected,
-      ...(x.finalPhase ? { finalPhase: x.finalPhase } : {}),
-      weights: x.weights,
-      killAfter: x.plan.killAfter,
-    })),
-    faults: {
-      kills: r.kills.length,
-      killsByCause,
-      apiErrorsInjected: r.injected.errors,
-      conflictsInjected: r.injected.conflicts,
-      watchDrops: r.watchDrops,
-      goneEvents: r.goneEvents,
-      prometheusQueriesCut: r.world.gate.cut,
-      mutantsPosted: r.mutantsPosted,
-      mutantsRefusedByApiServer: r.mutantsRefused,
-      canariesDeleted: records.filter((x) => x.deletedAt !== undefined).length,
-      alertPosts: r.world.receiver.posts,
-      alertPostsRefused: r.world.receiver.refused,
-    },
-    controllerWrites: { ...r.watcher.writesByKind },
-    takeoversMs: r.takeovers,
-    secretScan: {
-      logLines: r.logLines,
-      redactedLogLines: r.redactedLines,
-      storeObjects: r.observer.scanned,
-      alertsAccepted: r.world.receiver.accepted.length,
-      hits: r.violations.filter((v) => v.invariant === 'secret-leaked').length,
-    },
-    violationCounts: countViolations(r.violations),
-    violations: r.violations,
-    replay: `npm run chaos -- --seed ${plan.seed} --rollouts ${plan.rollouts.length} --concurrency ${opts.concurrency ?? 3}${plan.failover ? ' --failover' : ''}`,
-  };
 }
