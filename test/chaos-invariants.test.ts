@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { checkAlerts, checkRollout, checkWeights, type RolloutRecord } from '../bench/chaos/invariants.ts';
+import {
+  checkAlerts,
+  checkOutages,
+  checkRollout,
+  checkWeights,
+  type RolloutRecord,
+} from '../bench/chaos/invariants.ts';
 import { writeKind } from '../bench/chaos/killer.ts';
 import { makePlan, type RolloutPlan } from '../bench/chaos/plan.ts';
 
@@ -18,7 +24,10 @@ const plan = (over: Partial<RolloutPlan> = {}): RolloutPlan => ({
 const record = (over: Partial<RolloutRecord> = {}): RolloutRecord => ({
   plan: plan(),
   weights: [0, 10, 0],
+  weightTimes: [0, 1000, 2000],
   phases: ['Progressing', 'Failed'],
+  phaseTimes: [0, 2000],
+  prometheusLost: false,
   finalPhase: 'Failed',
   recreated: [],
   invalidMessageBytes: [],
@@ -60,6 +69,29 @@ describe('chaos invariants', () => {
 
   it('a deleted canary has no terminal phase to check', () => {
     expect(checkRollout(record({ plan: plan({ expected: 'Deleted' }), finalPhase: undefined }))).toEqual([]);
+  });
+
+  it('lets a healthy version fail when Prometheus was lost during its analysis, and only then', () => {
+    const healthy = plan({ version: 'healthy', expected: 'Succeeded' });
+    expect(checkRollout(record({ plan: healthy, prometheusLost: true }))).toEqual([]);
+    expect(checkRollout(record({ plan: healthy })).map((v) => v.invariant)).toEqual(['terminal-phase']);
+  });
+
+  it('sees a weight raised or a promotion while Prometheus was down, past the grace for answered checks', () => {
+    const outage = { killedAt: 10_000, readyAt: 20_000 };
+    const r = record({
+      plan: plan({ version: 'healthy', expected: 'Succeeded' }),
+      weights: [0, 10, 20, 30, 0],
+      weightTimes: [0, 5_000, 10_500, 14_000, 30_000],
+      phases: ['Progressing', 'Promoting', 'Succeeded'],
+      phaseTimes: [0, 19_000, 30_000],
+      finalPhase: 'Succeeded',
+    });
+    expect(checkOutages([r], [outage]).map((v) => v.detail)).toEqual([
+      'weight raised to 30 4000 ms after Prometheus was killed',
+      'promoted 9000 ms after Prometheus was killed',
+    ]);
+    expect(checkOutages([r], [{ killedAt: 40_000, readyAt: 50_000 }])).toEqual([]);
   });
 
   it('wants exactly one terminal alert per finished rollout', () => {

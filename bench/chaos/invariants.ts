@@ -5,8 +5,16 @@ export interface RolloutRecord {
   plan: RolloutPlan;
   /** The canary weight of every VirtualService write after the release, consecutive repeats collapsed. */
   weights: number[];
+  /** When each weight was written (ms since epoch). */
+  weightTimes: number[];
   /** Every phase the Canary status took after the release, consecutive repeats collapsed. */
   phases: string[];
+  phaseTimes: number[];
+  /** Prometheus was killed while this rollout was under analysis: Failed is then right for a healthy version. */
+  prometheusLost: boolean;
+  /** When the new version was released and when the rollout ended (terminal phase or deletion). */
+  releasedAt?: number;
+  finishedAt?: number;
   finalPhase?: string;
   /** When the Canary was gone from the store (ms since epoch). */
   deletedAt?: number;
@@ -32,7 +40,8 @@ export type InvariantName =
   | 'alert-duplicated'
   | 'invalid-spec-message'
   | 'secret-leaked'
-  | 'slow-takeover';
+  | 'slow-takeover'
+  | 'advanced-without-prometheus';
 
 export interface Violation {
   invariant: InvariantName;
@@ -55,7 +64,9 @@ const MAX_INVALID_SPEC_BYTES = 1024;
 export function checkRollout(r: RolloutRecord): Violation[] {
   const out: Violation[] = [];
   const at = { namespace: r.plan.namespace, rollout: r.plan.index };
-  if (r.plan.expected !== 'Deleted' && r.finalPhase !== r.plan.expected) {
+  const acceptable =
+    r.prometheusLost && r.plan.expected === 'Succeeded' ? ['Succeeded', 'Failed'] : [r.plan.expected];
+  if (r.plan.expected !== 'Deleted' && !acceptable.includes(r.finalPhase ?? '')) {
     out.push({
       ...at,
       invariant: 'terminal-phase',
@@ -146,8 +157,49 @@ export function countViolations(violations: readonly Violation[]): Record<Invari
     'invalid-spec-message',
     'secret-leaked',
     'slow-takeover',
+    'advanced-without-prometheus',
   ];
   const counts = Object.fromEntries(names.map((n) => [n, 0])) as Record<InvariantName, number>;
   for (const v of violations) counts[v.invariant]++;
   return counts;
+}
+
+export interface Outage {
+  killedAt: number;
+  readyAt: number;
+}
+
+/** Checks that were under way when Prometheus died may still report; after this, none could have passed. */
+export const OUTAGE_GRACE_MS = 1500;
+
+/**
+ * Prometheus down never advances or promotes: no weight rises and no canary enters Promoting between its kill
+ * (plus the grace for a check already answered) and the moment a new Prometheus answers.
+ */
+export function checkOutages(records: readonly RolloutRecord[], outages: readonly Outage[]): Violation[] {
+  const out: Violation[] = [];
+  for (const r of records) {
+    const at = { namespace: r.plan.namespace, rollout: r.plan.index };
+    for (const o of outages) {
+      const inside = (t: number | undefined) =>
+        t !== undefined && t >= o.killedAt + OUTAGE_GRACE_MS && t <= o.readyAt;
+      for (let i = 1; i < r.weights.length; i++) {
+        if (r.weights[i]! > r.weights[i - 1]! && inside(r.weightTimes[i]))
+          out.push({
+            ...at,
+            invariant: 'advanced-without-prometheus',
+            detail: `weight raised to ${r.weights[i]} ${r.weightTimes[i]! - o.killedAt} ms after Prometheus was killed`,
+          });
+      }
+      r.phases.forEach((phase, i) => {
+        if (phase === 'Promoting' && inside(r.phaseTimes[i]))
+          out.push({
+            ...at,
+            invariant: 'advanced-without-prometheus',
+            detail: `promoted ${r.phaseTimes[i]! - o.killedAt} ms after Prometheus was killed`,
+          });
+      });
+    }
+  }
+  return out;
 }

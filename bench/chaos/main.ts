@@ -38,7 +38,7 @@ export function renderSummary(r: ChaosReport): string {
       .map(([k, n]) => `${k} ${n}`)
       .join(
         ', ',
-      )}), ${r.faults.apiErrorsInjected} injected 500s, ${r.faults.conflictsInjected} 409s, ${r.faults.watchDrops} watch drops, ${r.faults.goneEvents} 410 rounds, ${r.faults.prometheusQueriesCut} Prometheus queries cut, ${r.faults.mutantsPosted} mutated specs (${r.faults.mutantsRefusedByApiServer} refused by the API server), ${r.faults.canariesDeleted} Canaries deleted, ${r.faults.alertPostsRefused}/${r.faults.alertPosts} alert posts answered 500`,
+      )}), ${r.faults.apiErrorsInjected} injected 500s, ${r.faults.conflictsInjected} 409s, ${r.faults.watchDrops} watch drops, ${r.faults.goneEvents} 410 rounds, ${r.faults.prometheusKills} Prometheus kills, ${r.faults.prometheusQueriesCut} Prometheus queries cut, ${r.faults.mutantsPosted} mutated specs (${r.faults.mutantsRefusedByApiServer} refused by the API server), ${r.faults.canariesDeleted} Canaries deleted, ${r.faults.alertPostsRefused}/${r.faults.alertPosts} alert posts answered 500`,
     ...(r.failover
       ? [
           `takeovers: ${r.takeoversMs.length}, ${r.takeoversMs.length ? `max ${Math.max(...r.takeoversMs)} ms` : ''}`,

@@ -18,7 +18,10 @@ export interface NamespaceView {
   weight?: number;
   phase?: string;
   weights: number[];
+  /** When each entry of `weights` / `phases` was written (ms since epoch). */
+  weightTimes: number[];
   phases: string[];
+  phaseTimes: number[];
   deletedAt?: number;
   recreated: string[];
   /** InvalidSpec message bytes of each mutated Canary, by name. */
@@ -57,7 +60,15 @@ export class StoreObserver {
   view(namespace: string): NamespaceView {
     let v = this.views.get(namespace);
     if (!v) {
-      v = { released: false, weights: [], phases: [], recreated: [], invalid: new Map() };
+      v = {
+        released: false,
+        weights: [],
+        weightTimes: [],
+        phases: [],
+        phaseTimes: [],
+        recreated: [],
+        invalid: new Map(),
+      };
       this.views.set(namespace, v);
     }
     return v;
@@ -92,7 +103,10 @@ export class StoreObserver {
       if (w === undefined) return;
       const before = v.weight ?? 0;
       v.weight = w;
-      if (v.released && v.weights.at(-1) !== w) v.weights.push(w);
+      if (v.released && v.weights.at(-1) !== w) {
+        v.weights.push(w);
+        v.weightTimes.push(Date.now());
+      }
       if (v.released && before > 0 && w === 0) this.onDecisionRoute(ns);
     }
     if (event.type === 'ADDED' && v.deletedAt !== undefined && OWNED[event.key]?.has(name)) {
@@ -116,6 +130,9 @@ export class StoreObserver {
     const phase = status?.phase;
     if (phase === undefined) return;
     v.phase = phase;
-    if (v.released && v.phases.at(-1) !== phase) v.phases.push(phase);
+    if (v.released && v.phases.at(-1) !== phase) {
+      v.phases.push(phase);
+      v.phaseTimes.push(Date.now());
+    }
   }
 }

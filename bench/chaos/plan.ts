@@ -50,6 +50,10 @@ export interface FaultPlan {
   randomKillsAtMs: number[];
   /** How long a killed controller stays down before it is started again, per kill in order. */
   downtimesMs: number[];
+  /** When Prometheus itself is SIGKILLed (a new, empty one starts after `prometheusDownMs`). */
+  prometheusKillsAtMs: number[];
+  /** Longer than threshold × interval (3 × 2 s): every canary in analysis fails its checks meanwhile. */
+  prometheusDownMs: number;
 }
 
 export interface ChaosPlan {
@@ -74,7 +78,7 @@ export interface PlanOptions {
   allReceiversFlaky?: boolean;
   /** The run's expected length, over which random kills are spread. */
   horizonMs?: number;
-  faults?: Partial<Omit<FaultPlan, 'randomKillsAtMs' | 'downtimesMs'>>;
+  faults?: Partial<Omit<FaultPlan, 'randomKillsAtMs' | 'downtimesMs' | 'prometheusKillsAtMs'>>;
 }
 
 const FAULT_DEFAULTS = {
@@ -83,6 +87,8 @@ const FAULT_DEFAULTS = {
   dropWatchesEveryMs: 11_000,
   goneEveryMs: 29_000,
   randomKillMeanMs: 25_000,
+  prometheusKillMeanMs: 80_000,
+  prometheusDownMs: 8_000,
 };
 
 /**
@@ -128,10 +134,16 @@ export function makePlan(opts: PlanOptions): ChaosPlan {
     at += exponential(random, faults.randomKillMeanMs);
   }
   const downtimesMs = Array.from({ length: 400 }, () => Math.round(200 + random() * 1800));
+  const prometheusKillsAtMs: number[] = [];
+  for (let at = 20_000 + exponential(random, faults.prometheusKillMeanMs); at < horizon; ) {
+    prometheusKillsAtMs.push(Math.round(at));
+    at += faults.prometheusDownMs + exponential(random, faults.prometheusKillMeanMs);
+  }
+  const { prometheusKillMeanMs: _mean, ...kept } = faults;
   return {
     seed: opts.seed,
     rollouts,
-    faults: { ...faults, randomKillsAtMs, downtimesMs },
+    faults: { ...kept, randomKillsAtMs, downtimesMs, prometheusKillsAtMs },
     failover: opts.failover ?? false,
     alertFailureRate: 0.3,
     alertTokens,

@@ -2,7 +2,8 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * A pass-through in front of the real Prometheus that the controller talks to. For a namespace put "down",
+ * A pass-through in front of the real Prometheus that the controller and the traffic simulator talk to, so a
+ * killed Prometheus can be replaced by a new one behind the same address. For a namespace put "down",
  * every query naming it has its connection cut, as when Prometheus is killed; other canaries' queries still
  * pass, so one canary's outage does not decide the others' outcome.
  */
@@ -13,11 +14,16 @@ export class PrometheusGate {
   passed = 0;
   url = '';
 
-  constructor(private readonly upstream: string) {}
+  constructor(private upstream: string) {}
+
+  /** Where queries go from now on: the Prometheus started after one was killed. */
+  setUpstream(url: string): void {
+    this.upstream = url;
+  }
 
   async start(): Promise<void> {
-    const upstream = new URL(this.upstream);
     this.server = createServer((req, res) => {
+      const upstream = new URL(this.upstream);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {

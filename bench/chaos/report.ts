@@ -37,6 +37,7 @@ export interface ChaosReport {
     conflictsInjected: number;
     watchDrops: number;
     goneEvents: number;
+    prometheusKills: number;
     prometheusQueriesCut: number;
     mutantsPosted: number;
     mutantsRefusedByApiServer: number;
@@ -80,6 +81,7 @@ export function report(
     mutantsRefused: number;
     watchDrops: number;
     goneEvents: number;
+    prometheusKills: number;
     injected: { errors: number; conflicts: number };
   },
 ): ChaosReport {
@@ -112,6 +114,7 @@ export function report(
       conflictsInjected: r.injected.conflicts,
       watchDrops: r.watchDrops,
       goneEvents: r.goneEvents,
+      prometheusKills: r.prometheusKills,
       prometheusQueriesCut: r.world.gate.cut,
       mutantsPosted: r.mutantsPosted,
       mutantsRefusedByApiServer: r.mutantsRefused,

@@ -6,8 +6,10 @@ import { canary, deployment, namespace, release } from './fixtures.ts';
 import { ControllerFleet } from './fleet.ts';
 import {
   checkAlerts,
+  checkOutages,
   checkRollout,
   FAILURE_REASONS,
+  type Outage,
   type RolloutRecord,
   type Violation,
 } from './invariants.ts';
@@ -106,6 +108,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   let watchDrops = 0;
   let goneEvents = 0;
   let injected = { errors: 0, conflicts: 0 };
+  const outages: Outage[] = [];
+  let prometheusDown: Promise<void> | undefined;
   try {
     if (plan.failover)
       await retried('lease namespace', () => world.api.create(NAMESPACE_KIND, namespace(LEASE_NAMESPACE)));
@@ -139,6 +143,23 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       }, f.goneEveryMs),
     );
     for (const at of f.randomKillsAtMs) timers.push(setTimeout(() => void killNow('random'), at));
+    for (const at of f.prometheusKillsAtMs)
+      timers.push(
+        setTimeout(() => {
+          if (prometheusDown) return;
+          say(`prometheus killed; a new one in ${f.prometheusDownMs} ms`);
+          prometheusDown = world.killPrometheus(f.prometheusDownMs).then(
+            (o) => {
+              outages.push(o);
+              prometheusDown = undefined;
+            },
+            (err: unknown) => {
+              say(`prometheus did not come back: ${(err as Error).message}`);
+              prometheusDown = undefined;
+            },
+          );
+        }, at),
+      );
     watcher.start();
 
     const random = seededRandom(opts.seed + 3);
@@ -168,6 +189,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     await until('terminal alerts', () => allTerminalAlertsIn(records, world), 25_000).catch(() => {});
   } finally {
     for (const t of timers) clearTimeout(t);
+    await prometheusDown;
     watcher.stop();
     injected = injectedCounts(world);
     world.sandbox.faults.reset();
@@ -175,8 +197,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     observer.detach();
     await world.stop();
   }
+  // A healthy version under analysis while Prometheus was gone, or refilling its 10 s window after, may fail.
+  for (const r of records) {
+    const from = r.releasedAt ?? Number.POSITIVE_INFINITY;
+    const to = r.finishedAt ?? Date.now();
+    r.prometheusLost = outages.some((o) => o.killedAt <= to && o.readyAt + 15_000 >= from);
+  }
   const violations: Violation[] = [
     ...records.flatMap(checkRollout),
+    ...checkOutages(records, outages),
     ...checkAlerts(records, world.receiver.accepted),
   ];
   for (const hit of observer.secretHits)
@@ -209,6 +238,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     mutantsRefused,
     watchDrops,
     goneEvents,
+    prometheusKills: outages.length,
     injected,
   });
 }
@@ -254,12 +284,16 @@ async function runRollout(p: RolloutPlan, ctx: RolloutContext): Promise<RolloutR
   await retried('deployment', () => api.create(RESOURCES.deployment, deployment(ns)));
   await retried('canary', () => api.create(RESOURCES.canary, canary(ns)));
   let timedOut = false;
+  let releasedAt: number | undefined;
+  let terminalAt: number | undefined;
   const deadline = Date.now() + ctx.timeoutMs;
   try {
     await until(`${ns} to initialize`, () => v.phase === 'Initialized', deadline - Date.now());
     for (const kind of p.killAfter) ctx.watcher.arm(ns, kind);
     v.released = true;
+    releasedAt = Date.now();
     v.weights.push(v.weight ?? 0);
+    v.weightTimes.push(releasedAt);
     await retried('release', () =>
       api.mergePatch(
         { resource: RESOURCES.deployment, namespace: ns, name: APP },
@@ -290,6 +324,7 @@ async function runRollout(p: RolloutPlan, ctx: RolloutContext): Promise<RolloutR
       await sleep(6000);
     } else {
       await until(`${ns} to finish`, () => terminal(v.phase), deadline - Date.now());
+      terminalAt = Date.now();
       // A replayed decision shows here: weights raised again after the rollback, a second terminal write.
       await sleep(4000);
     }
@@ -302,7 +337,13 @@ async function runRollout(p: RolloutPlan, ctx: RolloutContext): Promise<RolloutR
   return {
     plan: p,
     weights: [...v.weights],
+    weightTimes: [...v.weightTimes],
     phases: [...v.phases],
+    phaseTimes: [...v.phaseTimes],
+    // Set once the run knows every Prometheus outage.
+    prometheusLost: false,
+    ...(releasedAt === undefined ? {} : { releasedAt }),
+    finishedAt: v.deletedAt ?? terminalAt ?? Date.now(),
     ...(v.deletedAt === undefined ? { finalPhase: v.phase } : {}),
     ...(v.deletedAt === undefined ? {} : { deletedAt: v.deletedAt }),
     recreated: [...v.recreated],

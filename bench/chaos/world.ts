@@ -18,6 +18,11 @@ export const HARNESS_AGENT = 'petrel-chaos';
 export interface World {
   sandbox: SandboxApiServer;
   prometheus: RunningPrometheus;
+  /**
+   * SIGKILLs Prometheus, keeps it down for `downMs`, then starts a new one (empty, as a pod without a volume)
+   * behind the gate. Resolves with when it died and when the new one answered.
+   */
+  killPrometheus(downMs: number): Promise<{ killedAt: number; readyAt: number }>;
   gate: PrometheusGate;
   receiver: AlertReceiver;
   simulator: TrafficSimulator;
@@ -27,7 +32,7 @@ export interface World {
 }
 
 export async function startWorld(seed: number, alertFailureRate: number): Promise<World> {
-  const prometheus = await startPrometheus();
+  let prometheus = await startPrometheus();
   const stops: (() => Promise<unknown>)[] = [() => prometheus.stop()];
   try {
     const gate = new PrometheusGate(prometheus.url);
@@ -48,7 +53,7 @@ export async function startWorld(seed: number, alertFailureRate: number): Promis
     stops.push(() => sandbox.stop());
     const simulator = await startTrafficSimulator({
       kubeConfig: sandbox.kubeConfig(),
-      prometheusUrl: prometheus.url,
+      prometheusUrl: gate.url,
       rps: 80,
       tickMs: 1000,
       seed,
@@ -58,7 +63,18 @@ export async function startWorld(seed: number, alertFailureRate: number): Promis
     const api = createKubeApi({ kubeConfig: sandbox.kubeConfig(), userAgent: HARNESS_AGENT });
     return {
       sandbox,
-      prometheus,
+      get prometheus() {
+        return prometheus;
+      },
+      killPrometheus: async (downMs) => {
+        const killedAt = Date.now();
+        process.kill(prometheus.pid, 'SIGKILL');
+        await prometheus.stop();
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, killedAt + downMs - Date.now())));
+        prometheus = await startPrometheus();
+        gate.setUpstream(prometheus.url);
+        return { killedAt, readyAt: Date.now() };
+      },
       gate,
       receiver,
       simulator,
