@@ -87,7 +87,7 @@ const FAULT_DEFAULTS = {
   dropWatchesEveryMs: 11_000,
   goneEveryMs: 29_000,
   randomKillMeanMs: 25_000,
-  prometheusKillMeanMs: 80_000,
+  prometheusKillMeanMs: 60_000,
   prometheusDownMs: 8_000,
 };
 
@@ -135,7 +135,8 @@ export function makePlan(opts: PlanOptions): ChaosPlan {
   }
   const downtimesMs = Array.from({ length: 400 }, () => Math.round(200 + random() * 1800));
   const prometheusKillsAtMs: number[] = [];
-  for (let at = 20_000 + exponential(random, faults.prometheusKillMeanMs); at < horizon; ) {
+  // The first one early (20-40 s in), so every run that lasts a minute has one.
+  for (let at = 20_000 + random() * 20_000; at < horizon; ) {
     prometheusKillsAtMs.push(Math.round(at));
     at += faults.prometheusDownMs + exponential(random, faults.prometheusKillMeanMs);
   }
