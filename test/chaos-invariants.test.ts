@@ -47,6 +47,17 @@ describe('chaos invariants', () => {
     expect(checkWeights(weights, phase).map((v) => v.invariant)).toEqual(expected);
   });
 
+  it('tells a route reset before any decision from a rise after the promotion, by the time of Promoting', () => {
+    const weights = [0, 10, 0, 10, 20, 30, 0];
+    const weightTimes = [0, 1, 2, 3, 4, 5, 9];
+    expect(checkWeights(weights, 'Succeeded', { weightTimes, promotedAt: 8 })[0]?.invariant).toBe(
+      'weight-not-monotonic',
+    );
+    expect(
+      checkWeights([0, 10, 20, 0, 20, 0], 'Succeeded', { weightTimes, promotedAt: 2 })[0]?.invariant,
+    ).toBe('weight-raised-after-promotion');
+  });
+
   it('reports the wrong terminal phase, a time-out, re-created objects and unbounded InvalidSpec messages', () => {
     const v = checkRollout(
       record({

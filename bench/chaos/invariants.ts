@@ -73,7 +73,12 @@ export function checkRollout(r: RolloutRecord): Violation[] {
       detail: `expected ${r.plan.expected}, ended ${r.finalPhase ?? 'without a phase'}${r.timedOut ? ' (timed out)' : ''}; phases ${r.phases.join(',')}`,
     });
   }
-  out.push(...checkWeights(r.weights, r.finalPhase).map((v) => ({ ...at, ...v })));
+  const promotedIndex = r.phases.findIndex(
+    (p) => p === 'Promoting' || p === 'Finalising' || p === 'Succeeded',
+  );
+  const promotedAt = promotedIndex >= 0 ? r.phaseTimes[promotedIndex] : undefined;
+  const times = { weightTimes: r.weightTimes, ...(promotedAt === undefined ? {} : { promotedAt }) };
+  out.push(...checkWeights(r.weights, r.finalPhase, times).map((v) => ({ ...at, ...v })));
   if (r.recreated.length > 0) {
     out.push({
       ...at,
@@ -88,9 +93,15 @@ export function checkRollout(r: RolloutRecord): Violation[] {
   return out;
 }
 
+/**
+ * In a rollout that ends Failed, a rise after the first fall to 0 re-exposed a rolled-back canary. In one that
+ * ends Succeeded, a rise after a fall to 0 is after the promotion when it came once the status said Promoting
+ * (or later), and otherwise a fall and rise before any decision (`0,10,0,10,20,30,0`): the route was reset.
+ */
 export function checkWeights(
   weights: readonly number[],
   finalPhase?: string,
+  times?: { weightTimes: readonly number[]; promotedAt?: number },
 ): Omit<Violation, 'namespace' | 'rollout'>[] {
   const out: Omit<Violation, 'namespace' | 'rollout'>[] = [];
   const seq = weights.join(',');
@@ -109,11 +120,27 @@ export function checkWeights(
       continue;
     }
     if (decided && w > 0) {
-      out.push({
-        invariant:
-          finalPhase === 'Succeeded' ? 'weight-raised-after-promotion' : 'weight-raised-after-rollback',
-        detail: `weight back to ${w} after the decision: ${seq}`,
-      });
+      if (finalPhase !== 'Succeeded') {
+        out.push({
+          invariant: 'weight-raised-after-rollback',
+          detail: `weight back to ${w} after the decision: ${seq}`,
+        });
+        break;
+      }
+      const at = times?.weightTimes[i];
+      const promoted = times?.promotedAt;
+      const afterPromotion = at === undefined || promoted === undefined || at >= promoted;
+      out.push(
+        afterPromotion
+          ? {
+              invariant: 'weight-raised-after-promotion',
+              detail: `weight back to ${w} after the promotion: ${seq}`,
+            }
+          : {
+              invariant: 'weight-not-monotonic',
+              detail: `weight fell to 0 and rose to ${w} before any decision: ${seq}`,
+            },
+      );
       break;
     }
   }
