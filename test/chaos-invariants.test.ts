@@ -92,8 +92,8 @@ describe('chaos invariants', () => {
     const outage = { killedAt: 10_000, readyAt: 20_000 };
     const r = record({
       plan: plan({ version: 'healthy', expected: 'Succeeded' }),
-      weights: [0, 10, 20, 30, 0],
-      weightTimes: [0, 5_000, 10_500, 14_000, 30_000],
+      weights: [0, 10, 20, 30, 0, 10],
+      weightTimes: [0, 5_000, 10_500, 14_000, 30_000, 12_000],
       phases: ['Progressing', 'Promoting', 'Succeeded'],
       phaseTimes: [0, 19_000, 30_000],
       finalPhase: 'Succeeded',

@@ -200,7 +200,8 @@ export interface Outage {
 export const OUTAGE_GRACE_MS = 1500;
 
 /**
- * Prometheus down never advances or promotes: no weight rises and no canary enters Promoting between its kill
+ * Prometheus down never advances or promotes: no weight rises from a weight under analysis and no canary enters
+ * Promoting between its kill
  * (plus the grace for a check already answered) and the moment a new Prometheus answers.
  */
 export function checkOutages(records: readonly RolloutRecord[], outages: readonly Outage[]): Violation[] {
@@ -210,8 +211,10 @@ export function checkOutages(records: readonly RolloutRecord[], outages: readonl
     for (const o of outages) {
       const inside = (t: number | undefined) =>
         t !== undefined && t >= o.killedAt + OUTAGE_GRACE_MS && t <= o.readyAt;
+      // From 0 the first step is taken without a check (the analysis starts at that weight): only a rise from a
+      // weight under analysis needs Prometheus.
       for (let i = 1; i < r.weights.length; i++) {
-        if (r.weights[i]! > r.weights[i - 1]! && inside(r.weightTimes[i]))
+        if (r.weights[i - 1]! > 0 && r.weights[i]! > r.weights[i - 1]! && inside(r.weightTimes[i]))
           out.push({
             ...at,
             invariant: 'advanced-without-prometheus',
