@@ -19,6 +19,8 @@ interface Replica {
   /** The Lease identity of the running process: a restarted pod of a Deployment gets a new name. */
   identity: string;
   child?: ChildProcess;
+  /** This start of the process has synced its caches (a standby ready to take over). */
+  synced: boolean;
   exited?: Promise<void>;
   starts: number;
 }
@@ -38,6 +40,7 @@ export class ControllerFleet {
       base,
       identity: base,
       starts: 0,
+      synced: false,
     }));
   }
 
@@ -58,6 +61,11 @@ export class ControllerFleet {
   isRunning(identity: string): boolean {
     const r = this.replicas.find((x) => x.identity === identity);
     return !!r?.child && r.child.exitCode === null && r.child.signalCode === null;
+  }
+
+  /** Running and synced, other than `identity`: a standby that can take over at once. */
+  hasReadyStandby(identity: string | undefined): boolean {
+    return this.replicas.some((r) => r.identity !== identity && r.synced && this.isRunning(r.identity));
   }
 
   /** SIGKILLs a replica (the only one, or the one named) and starts it again after `downtimeMs`. */
@@ -125,6 +133,7 @@ export class ControllerFleet {
       env: { PATH: process.env.PATH ?? '' },
     });
     r.child = child;
+    r.synced = false;
     r.starts++;
     r.identity = `${r.base}-${r.starts}`;
     const lines = (stream: NodeJS.ReadableStream | null) => {
@@ -135,6 +144,7 @@ export class ControllerFleet {
         partial = parts.pop() ?? '';
         for (const line of parts) {
           this.logLines++;
+          if (line.includes('caches synced')) r.synced = true;
           o.onLine(line, r.identity);
         }
       });

@@ -41,7 +41,7 @@ export function renderSummary(r: ChaosReport): string {
       )}), ${r.faults.apiErrorsInjected} injected 500s, ${r.faults.conflictsInjected} 409s, ${r.faults.watchDrops} watch drops, ${r.faults.goneEvents} 410 rounds, ${r.faults.prometheusKills} Prometheus kills, ${r.faults.prometheusQueriesCut} Prometheus queries cut, ${r.faults.mutantsPosted} mutated specs (${r.faults.mutantsRefusedByApiServer} refused by the API server), ${r.faults.canariesDeleted} Canaries deleted, ${r.faults.alertPostsRefused}/${r.faults.alertPosts} alert posts answered 500`,
     ...(r.failover
       ? [
-          `takeovers: ${r.takeoversMs.length}, ${r.takeoversMs.length ? `max ${Math.max(...r.takeoversMs)} ms` : ''}`,
+          `takeovers with a synced standby: ${r.takeoversMs.length}${r.takeoversMs.length ? `, longest ${Math.max(...r.takeoversMs)} ms` : ''}; with the other replica still starting: ${r.takeoversWithoutReadyStandbyMs.length}${r.takeoversWithoutReadyStandbyMs.length ? `, longest ${Math.max(...r.takeoversWithoutReadyStandbyMs)} ms` : ''}`,
         ]
       : []),
     `secret scan: ${r.secretScan.logLines} log lines (${r.secretScan.redactedLogLines} with a value scrubbed), ${r.secretScan.storeObjects} stored objects: ${r.secretScan.hits} with a secret`,

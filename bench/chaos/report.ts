@@ -12,6 +12,8 @@ export interface KillRecord {
   identity?: string;
   downtimeMs: number;
   takeoverMs?: number;
+  /** Another replica was running with its caches synced when the leader was killed. */
+  standbyReady?: boolean;
 }
 
 export interface ChaosReport {
@@ -46,7 +48,11 @@ export interface ChaosReport {
     alertPostsRefused: number;
   };
   controllerWrites: Record<WriteKind, number>;
+  /** Kill to the standby's holding the Lease, when a synced standby was running at the kill. */
   takeoversMs: number[];
+  /** The same when the other replica was itself still starting (after an earlier kill). */
+  takeoversWithoutReadyStandbyMs: number[];
+  kills: KillRecord[];
   /** `redactedLogLines`: lines where the controller scrubbed a value, which shows the scan had something to find. */
   secretScan: {
     logLines: number;
@@ -76,7 +82,7 @@ export function report(
     logLines: number;
     redactedLines: number;
     violations: Violation[];
-    takeovers: number[];
+    takeovers: { ready: number[]; notReady: number[] };
     mutantsPosted: number;
     mutantsRefused: number;
     watchDrops: number;
@@ -123,7 +129,9 @@ export function report(
       alertPostsRefused: r.world.receiver.refused,
     },
     controllerWrites: { ...r.watcher.writesByKind },
-    takeoversMs: r.takeovers,
+    takeoversMs: r.takeovers.ready,
+    takeoversWithoutReadyStandbyMs: r.takeovers.notReady,
+    kills: r.kills,
     secretScan: {
       logLines: r.logLines,
       redactedLogLines: r.redactedLines,
