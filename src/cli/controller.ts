@@ -2,6 +2,7 @@ import pino from 'pino';
 import { z } from 'zod';
 import { MESH_PROVIDERS } from '../controller/mesh.ts';
 import { ArgsError, type FlagValues, parseFlags, wantsHelp } from '../lib/args.ts';
+import { redactingStream } from '../lib/redact.ts';
 import {
   NOTIFICATION_FLAGS_USAGE,
   type NotificationOptions,
@@ -173,7 +174,10 @@ export const controllerCommand: Command = async (args: string[], io: CliIo): Pro
     if (!usage) throw err;
     return usageError(io, { command: 'petrel controller', usage: USAGE }, err.message);
   }
-  const logger = pino({ level: options.logLevel, base: { component: 'controller' } }, io.stdout);
+  const logger = pino(
+    { level: options.logLevel, base: { component: 'controller' } },
+    redactingStream(io.stdout),
+  );
   // Loaded here so `--help` and flag errors answer without loading the Kubernetes client.
   const { loadKubeConfig } = await import('../kube/kubeconfig.ts');
   const { startController } = await import('../controller/controller.ts');

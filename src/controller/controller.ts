@@ -4,6 +4,7 @@ import type { Canary } from '../api/canary.ts';
 import { EventRecorder } from '../kube/events.ts';
 import type { KubeRequestHook } from '../kube/types.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
+import { scrubSecrets } from '../lib/redact.ts';
 import type { DefaultAlertProvider } from '../notifiers/alerter.ts';
 import { type OutboundProxy, proxyFromEnv } from '../outbound/proxy.ts';
 import { RouterFactory } from '../routers/factory.ts';
@@ -11,6 +12,7 @@ import { countFailedAlertPosts } from './alert-metrics.ts';
 import { type ControllerCaches, createCaches } from './cache-set.ts';
 import { type ClusterAccess, connectToCluster } from './cluster-access.ts';
 import { NO_SECRETS } from './configs.ts';
+import type { EventSink } from './executor.ts';
 import { freezesSelecting } from './freezes.ts';
 import { createHookServices, type HookServices } from './hook-services.ts';
 import { canaryKey } from './keys.ts';
@@ -207,7 +209,9 @@ function createReconciler(
     },
     routerFor: (canary: Canary) => routers.for(canary),
     defaultProvider: options.meshProvider ?? 'istio',
-    events: hooks.events(new EventRecorder({ api, logger: logger.child({ component: 'events' }) })),
+    events: scrubbedEvents(
+      hooks.events(new EventRecorder({ api, logger: logger.child({ component: 'events' }) })),
+    ),
     hooks: hooks.hooks,
     noCrossNamespaceRefs: options.noCrossNamespaceRefs,
     freezes: (canary) => freezesSelecting(canary, caches.releaseFreezes),
@@ -224,6 +228,13 @@ function createReconciler(
     logger: logger.child({ component: 'reconciler' }),
     wake,
   });
+}
+
+/** Event messages (and the alerts and event webhooks made from them) never carry a secret value. */
+function scrubbedEvents(sink: EventSink): EventSink {
+  return {
+    record: (canary, type, reason, message) => sink.record(canary, type, reason, scrubSecrets(message)),
+  };
 }
 
 /** Leadership, queue depth and every canary's status, mirrored into the metrics. */

@@ -6,6 +6,7 @@ import { isKubeApiError } from '../kube/errors.ts';
 import type { CacheReader } from '../kube/informer.ts';
 import { RESOURCES } from '../kube/resources.ts';
 import type { KubeApi } from '../kube/types.ts';
+import { registerSecret } from '../lib/redact.ts';
 import type { MetricsProvider } from '../metrics/provider.ts';
 
 /** A MetricTemplate's `provider.secretRef` could not be turned into credentials: a failed check. */
@@ -99,6 +100,8 @@ export class MetricProviders {
         .replace(/\r?\n$/, '');
     }
     const { token, username, password } = values;
+    for (const value of [token, password, username && password ? basic(username, password) : undefined])
+      registerSecret(value);
     if (!token && !(username && password)) {
       const keys = Object.keys(values);
       const has = keys.length ? `it has ${keys.map((k) => `"${k}"`).join(', ')}` : 'it has no keys';
@@ -107,4 +110,9 @@ export class MetricProviders {
     }
     return values;
   }
+}
+
+/** The Authorization value basic auth sends, which carries the password in base64. */
+function basic(username: string, password: string): string {
+  return Buffer.from(`${username}:${password}`).toString('base64');
 }

@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { CANARY_PHASES } from '../api/constants.ts';
 import type { KubeRequestInfo } from '../kube/types.ts';
+import { scrubSecrets } from '../lib/redact.ts';
 import { petrelVersionOrUnknown } from '../lib/version.ts';
 import type { MetricsQueryInfo } from '../metrics/provider.ts';
 
@@ -272,7 +273,7 @@ export class ControllerMetrics {
 
   /** The exposition text (what /metrics serves). */
   async text(): Promise<string> {
-    return this.registry.metrics();
+    return scrubSecrets(await this.registry.metrics());
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { type Canary, validateCanary } from '../api/canary.ts';
+import { summarizeIssues } from '../api/issue-summary.ts';
 import type { DeploymentDeps } from '../kube/deployments.ts';
 import { isKubeApiError } from '../kube/errors.ts';
 import type { CacheReader } from '../kube/informer.ts';
@@ -10,6 +11,7 @@ import type { KubeApi, KubeObject } from '../kube/types.ts';
 import type { Deployment } from '../kube/workloads.ts';
 import { WriteThroughCache } from '../kube/write-through.ts';
 import type { Clock } from '../lib/clock.ts';
+import { secretValues } from '../lib/redact.ts';
 import {
   type CheckObservation,
   decide,
@@ -104,15 +106,13 @@ export class CanaryReconciler {
 
     const validation = validateCanary(this.withDefaultProvider(raw));
     if (!validation.ok) {
-      const message = validation.issues
-        .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
-        .join('; ');
+      const message = summarizeIssues(validation.issues);
       await this.reportInvalid(raw, message, log);
       throw new TerminalError(`invalid Canary ${key}: ${message}`);
     }
     const refProblems = this.deps.noCrossNamespaceRefs ? crossNamespaceRefProblems(validation.value) : [];
     if (refProblems.length > 0) {
-      const message = refProblems.join('; ');
+      const message = summarizeIssues(refProblems);
       await this.reportInvalid(withoutCrossNamespaceAlerts(raw), message, log);
       throw new TerminalError(`invalid Canary ${key}: ${message}`);
     }
@@ -330,7 +330,9 @@ export class CanaryReconciler {
     try {
       updated = await this.deps.api.patchStatus<KubeObject>(
         { resource: RESOURCES.canary, namespace, name },
-        resourceVersion ? { metadata: { resourceVersion }, status } : { status },
+        resourceVersion
+          ? { metadata: { resourceVersion }, status: secretValues.scrubDeep(status) }
+          : { status: secretValues.scrubDeep(status) },
       );
     } catch (err) {
       if (isKubeApiError(err, 'CONFLICT')) {

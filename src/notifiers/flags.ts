@@ -5,6 +5,7 @@ import {
   type AlertSeverity,
 } from '../api/constants.ts';
 import { type FlagDefs, takeFlags } from '../lib/args.ts';
+import { registerSecret } from '../lib/redact.ts';
 import type { DefaultAlertProvider } from './alerter.ts';
 import { isHttpUrl } from './providers.ts';
 
@@ -59,6 +60,7 @@ export function parseNotificationArgs(
   if (cluster) options.clusterName = cluster.slice(0, 100);
   const type = get('--alert-type');
   const address = get('--alert-address');
+  registerSecret(address);
   const severity = get('--alert-severity') ?? 'info';
   if (!ALERT_SEVERITIES.includes(severity as AlertSeverity)) {
     throw new NotificationUsageError(`--alert-severity: must be one of ${ALERT_SEVERITIES.join(', ')}`);

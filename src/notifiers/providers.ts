@@ -1,5 +1,6 @@
 import { validateAlertProvider } from '../api/alert-provider.ts';
 import type { AlertProviderType } from '../api/constants.ts';
+import { registerSecret } from '../lib/redact.ts';
 import type { NotifierTarget } from './notifier.ts';
 
 /** Where AlertProviders and Secrets are read from (informer cache and the API server in the controller). */
@@ -54,6 +55,7 @@ export async function resolveAlertProvider(
         throw err;
       })
     : spec.address;
+  registerSecret(address);
   if (address === undefined) {
     throw new AlertProviderError(
       `${where} has neither address nor secretRef`,

@@ -1,5 +1,5 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { HookCallError } from './errors.ts';
+import { HookCallError, withoutUrl } from './errors.ts';
 import { directRoute, type OutboundProxy, ProxyTunnelError } from './proxy.ts';
 
 /** Bytes of a response body kept; the rest is never read. */
@@ -38,8 +38,9 @@ export async function postJson(
   const timeout = AbortSignal.timeout(opts.timeoutMs);
   const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
   let answer: Answer;
+  let target: URL;
   try {
-    const target = new URL(url);
+    target = new URL(url);
     if (target.protocol !== 'http:' && target.protocol !== 'https:')
       throw new TypeError('not an http(s) URL');
     const route = opts.proxy ? opts.proxy.route(target) : directRoute(target);
@@ -60,7 +61,7 @@ export async function postJson(
     throw toCallError(err, timeout, opts.timeoutMs, opts.signal);
   }
   if (answer.status < 200 || answer.status > 299) {
-    throw new HookCallError(`answered HTTP ${answer.status}${summary(answer.text)}`, {
+    throw new HookCallError(`answered HTTP ${answer.status}${summary(withoutUrl(answer.text, target))}`, {
       code: 'HOOK_STATUS',
       status: answer.status,
       retryable: answer.status === 429 || answer.status >= 500,

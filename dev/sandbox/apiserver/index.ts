@@ -19,7 +19,7 @@ import { kubeConfigFor, kubeconfigYaml } from './kubeconfig.ts';
 import { RequestLog } from './request-log.ts';
 import { CRD_TYPE_KEY, NAMESPACE_TYPE_KEY, ResourceRegistry } from './resources.ts';
 import { loadSnapshot, saveSnapshot } from './snapshot.ts';
-import { ObjectStore } from './store.ts';
+import { ObjectStore, type StoreEvent } from './store.ts';
 import { type KubeObject, storageKey } from './types.ts';
 import { WatchHub } from './watch.ts';
 
@@ -30,6 +30,7 @@ export { FaultInjector } from './faults.ts';
 export type { RequestLogEntry } from './request-log.ts';
 export { RequestLog } from './request-log.ts';
 export { SnapshotError } from './snapshot.ts';
+export type { StoreEvent } from './store.ts';
 
 /**
  * The CRDs every sandbox starts with: Istio's VirtualService and DestinationRule, and the Gateway API's
@@ -74,6 +75,8 @@ export interface SandboxApiServer {
   kubeConfig(): KubeConfig;
   requestLog: RequestLog;
   faults: FaultInjector;
+  /** Told about every stored change (ADDED, MODIFIED, DELETED) as it happens, before any watch sees it. */
+  onChange(listener: (event: StoreEvent) => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -249,6 +252,7 @@ export async function startApiServer(options: StartApiServerOptions = {}): Promi
     kubeConfig: () => kubeConfigFor(url, options.token),
     requestLog,
     faults,
+    onChange: (listener) => store.subscribe(listener),
     stop,
   };
 }
