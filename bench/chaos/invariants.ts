@@ -28,6 +28,8 @@ export interface RolloutRecord {
 export interface AlertRecord {
   namespace: string;
   reason: string;
+  /** The transition's key (status.notices): a post sent again after a crash carries the same one. */
+  key?: string;
 }
 
 export type InvariantName =
@@ -161,11 +163,14 @@ export function checkAlerts(records: readonly RolloutRecord[], alerts: readonly 
     const at = { namespace: r.plan.namespace, rollout: r.plan.index };
     if (got.length === 0)
       out.push({ ...at, invariant: 'alert-missing', detail: `no ${r.finalPhase} alert arrived` });
-    if (got.length > 1)
+    // A post the receiver got just before the controller died is sent again with the same key (nothing on
+    // the sending side can rule that out); two transitions are two keys.
+    const transitions = new Set(got.map((a) => a.key ?? `${a.reason}#${got.indexOf(a)}`));
+    if (transitions.size > 1)
       out.push({
         ...at,
         invariant: 'alert-duplicated',
-        detail: `${got.length} ${r.finalPhase} alerts arrived (${got.map((a) => a.reason).join(', ')})`,
+        detail: `${transitions.size} ${r.finalPhase} transitions alerted (${got.map((a) => `${a.reason} ${a.key ?? 'no key'}`).join(', ')})`,
       });
   }
   return out;

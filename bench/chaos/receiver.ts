@@ -28,7 +28,7 @@ export class AlertReceiver {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         this.posts++;
-        let n: { namespace?: string; reason?: string } = {};
+        let n: { namespace?: string; reason?: string; key?: string } = {};
         try {
           n = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof n;
         } catch {
@@ -47,7 +47,11 @@ export class AlertReceiver {
           }
           return;
         }
-        this.accepted.push({ namespace: n.namespace ?? '', reason: n.reason ?? '' });
+        this.accepted.push({
+          namespace: n.namespace ?? '',
+          reason: n.reason ?? '',
+          ...(n.key ? { key: n.key } : {}),
+        });
         res.writeHead(200).end('ok');
       });
     });

@@ -233,7 +233,8 @@ function createReconciler(
 /** Event messages (and the alerts and event webhooks made from them) never carry a secret value. */
 function scrubbedEvents(sink: EventSink): EventSink {
   return {
-    record: (canary, type, reason, message) => sink.record(canary, type, reason, scrubSecrets(message)),
+    record: (canary, type, reason, message, notice) =>
+      sink.record(canary, type, reason, scrubSecrets(message), notice),
   };
 }
 
