@@ -1,5 +1,11 @@
 import { z } from 'zod';
 import {
+  analysisStatusSchema,
+  checkMetricJudgement,
+  checkRelativeChecksProvider,
+  metricJudgementFields,
+} from './analysis-spec.ts';
+import {
   crossNamespaceRefSchema,
   dnsSubdomainSchema,
   durationSchema,
@@ -119,7 +125,10 @@ export const canaryMetricSchema = z
     templateVariables: stringMapSchema
       .describe('Values for {{ variables.NAME }} in the template query.')
       .optional(),
+    // Relative judgement, no-data policy, holds and dry runs (issue 17): see analysis-spec.ts.
+    ...metricJudgementFields,
   })
+  .check(checkMetricJudgement)
   .check((ctx) => {
     const { name, templateRef } = ctx.value;
     const builtin = builtinMetricNames.includes(name);
@@ -311,7 +320,7 @@ export const canaryHistoryEntrySchema = z.object({
   weight: intInRange(0, 100),
   metric: z.string(),
   value: z.number().optional(),
-  verdict: z.enum(['pass', 'fail']),
+  verdict: z.enum(['pass', 'fail', 'inconclusive', 'hold']),
   reason: z.string(),
 });
 
@@ -329,13 +338,15 @@ export const canaryStatusSchema = z.object({
   trackedConfigs: stringMapSchema.optional(),
   conditions: z.array(canaryConditionSchema).optional(),
   history: z.array(canaryHistoryEntrySchema).max(MAX_HISTORY_ENTRIES).optional(),
+  /** State and evidence of the relative checks of the current release (analysis-spec.ts). */
+  analysis: analysisStatusSchema.optional(),
 });
 
 export const canarySchema = z.object({
   apiVersion: z.literal(PETREL_API_VERSION),
   kind: z.literal('Canary'),
   metadata: objectMetaSchema,
-  spec: canarySpecSchema,
+  spec: canarySpecSchema.check(checkRelativeChecksProvider),
   status: canaryStatusSchema.optional(),
 });
 

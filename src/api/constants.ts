@@ -60,4 +60,4 @@ export const CANARY_DEFAULTS = {
 } as const;
 
 /** Placeholders a MetricTemplate query may use, besides `{{ variables.NAME }}` (from templateVariables). */
-export const TEMPLATE_VARIABLES = ['namespace', 'target', 'interval'] as const;
+export const TEMPLATE_VARIABLES = ['namespace', 'target', 'interval', 'workload'] as const;
