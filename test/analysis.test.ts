@@ -188,3 +188,13 @@ describe('requestsToDetect', () => {
     expect(requestsToDetect({ ...base, regression: 0.004 })).toBe(Number.POSITIVE_INFINITY);
   });
 });
+
+describe('Dirichlet-multinomial mixture (Lindon & Malek 2022)', () => {
+  it('matches the closed form and grows with evidence against the null', async () => {
+    const { dirichletMultinomialLogRatio } = await import('../src/analysis/index.ts');
+    expect(dirichletMultinomialLogRatio([0, 0], [0.5, 0.5], 2)).toBe(0);
+    // Γ(2)Γ(61)Γ(41) / (Γ(102) Γ(1)Γ(1)) / 0.5^100, computed in log space independently
+    expect(dirichletMultinomialLogRatio([60, 40], [0.5, 0.5], 2)).toBeCloseTo(-0.091, 2);
+    expect(dirichletMultinomialLogRatio([80, 20], [0.5, 0.5], 2)).toBeCloseTo(16.97, 1);
+  });
+});

@@ -3,7 +3,12 @@ import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import { designEffect } from './dispersion.ts';
 import { count, roundTo, signed } from './format.ts';
 import { countAbove, quantileOf, sumHistograms, totalOf, validateHistogram } from './histogram.ts';
-import { betaMixtureLogRatio, mixtureRadius, tunedPrecision } from './mixture.ts';
+import {
+  betaMixtureLogRatio,
+  dirichletMultinomialLogRatio,
+  mixtureRadius,
+  tunedPrecision,
+} from './mixture.ts';
 import { describeTolerance, validateOptions } from './rates.ts';
 import type { Batch, HistogramCounts, Judgement, JudgementOptions } from './types.ts';
 
@@ -31,7 +36,8 @@ export interface QuantileOptions extends JudgementOptions {
  * The primary's quantile is taken at the upper end of its Jeffreys interval, so its own sampling error
  * makes L larger, never smaller (a cautious limit).
  *
- * Outcomes as in `compareRates`: fail only when the evidence crosses the anytime-valid boundary.
+ * Outcomes as in `compareRates`: fail only when the evidence crosses the anytime-valid boundary. A
+ * pass is also held back while the whole distribution is conclusively slower (`slowerShape`).
  */
 export function compareQuantiles(
   batches: readonly Batch<HistogramCounts>[],
@@ -109,6 +115,9 @@ export function compareQuantiles(
   } else if (share > p0) {
     verdict = 'inconclusive';
     reason = `${evidence}: above the tolerance ${toleranceText} but not conclusively yet`;
+  } else if (slowerShape(canary, primary, dispersion, options.alpha)) {
+    verdict = 'inconclusive';
+    reason = `${evidence}: within the tolerance ${toleranceText}, but the whole latency distribution is conclusively slower than the primary's: holding for more evidence`;
   } else if (share + PASS_Z * Math.sqrt((dispersion * p0 * (1 - p0)) / nC) > 2 * p0) {
     verdict = 'inconclusive';
     reason = `${evidence}: within the tolerance ${toleranceText} but too uncertain yet`;
@@ -136,3 +145,28 @@ function shareAbove(h: HistogramCounts, x: number): number {
 
 const variance = (p: number, n: number) => (n > 0 ? (p * (1 - p)) / n : 0);
 const ms = (value: number) => roundTo(value, 1);
+
+/** Prior weight of the multinomial test's Dirichlet mixture, in requests. */
+const SHAPE_CONCENTRATION = 50;
+
+/**
+ * Whether the canary's bucket counts are conclusively not drawn from the primary's distribution
+ * (Lindon & Malek's multinomial test, the primary's shares standing in for the null) and its median
+ * is higher: a slowdown the quantile test cannot resolve inside one wide bucket. Only ever holds a
+ * pass back, never fails a canary.
+ */
+function slowerShape(
+  canary: HistogramCounts,
+  primary: HistogramCounts,
+  dispersion: number,
+  alpha: number,
+): boolean {
+  if (!(quantileOf(canary, 0.5) > quantileOf(primary, 0.5))) return false;
+  const perBucket = (h: HistogramCounts) => h.counts.map((c, i) => c - (i > 0 ? h.counts[i - 1]! : 0));
+  const primaryCounts = perBucket(primary);
+  const smoothing = 0.5;
+  const total = totalOf(primary) + smoothing * primaryCounts.length;
+  const p0 = primaryCounts.map((c) => (c + smoothing) / total);
+  const observed = perBucket(canary).map((c) => Math.max(0, c) / dispersion);
+  return dirichletMultinomialLogRatio(observed, p0, SHAPE_CONCENTRATION) >= Math.log(1 / alpha);
+}
