@@ -169,7 +169,7 @@ function noData(
       };
     case 'fail':
       return {
-        check: { ...failedCheck(metric, message, code), reason },
+        check: { ...failedCheck(metric, message, code), verdict: 'fail', reason },
         state: clearedHold(state),
         ...withEvidence,
       };
