@@ -24,7 +24,8 @@ export function metricState(analysis: AnalysisStatus, metric: string): MetricAna
 
 /** Appends one interval's counts; beyond MAX_ANALYSIS_BATCHES the two oldest are added together. */
 export function withBatch(batches: readonly number[][] | undefined, batch: number[]): number[][] {
-  const all = [...(batches ?? []), batch];
+  // increase() extrapolates to fractions of a request: two decimals are plenty, and keep the status readable.
+  const all = [...(batches ?? []), batch.map((n) => Math.round(n * 100) / 100)];
   while (all.length > MAX_ANALYSIS_BATCHES) {
     const [first, second, ...rest] = all;
     all.splice(
