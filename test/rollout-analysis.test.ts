@@ -176,3 +176,34 @@ describe('relative verdicts in the rollout core', () => {
     expect(d.status.analysis).toEqual(analysis);
   });
 });
+
+describe('per-release history', () => {
+  it('a new revision starts with an empty history, not the previous release checks', () => {
+    const previous = canarySchema.parse({
+      ...canary(0),
+      status: {
+        phase: 'Succeeded',
+        canaryWeight: 0,
+        lastAppliedSpec: 'v2',
+        lastPromotedSpec: 'v2',
+        history: [
+          {
+            time: at(0).toISOString(),
+            weight: 50,
+            metric: 'request-success-rate',
+            verdict: 'pass',
+            reason: 'ok',
+          },
+        ],
+      },
+    });
+    const d = decide(
+      previous,
+      { target: ready('v3'), primary: ready('v2'), routes: { primary: 100, canary: 0 } },
+      at(60_000),
+    );
+    expect(d.status.phase).toBe('Progressing');
+    expect(d.status.lastAppliedSpec).toBe('v3');
+    expect(d.status.history).toEqual([]);
+  });
+});
