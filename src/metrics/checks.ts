@@ -1,3 +1,4 @@
+import { roundTo } from '../analysis/index.ts';
 import type {
   AnalysisStatus,
   Canary,
@@ -238,7 +239,8 @@ async function runCheck(input: RunChecksInput, metric: CanaryMetric): Promise<Me
   const value = await provider.runQuery(query, { signal: input.signal });
   const check: CheckResult = {
     metric: metric.name,
-    value,
+    // Judged on the exact value, recorded rounded for people (no 90.8999999999999 in the status).
+    value: roundTo(value, 3),
     ...definedBounds(bounds),
     ...verdict(metric.name, value, bounds),
   };
