@@ -166,5 +166,23 @@ describe('end to end: relative checks against the primary', () => {
     expect(invalid.message).toContain(
       'spec.analysis.metrics[0].compare: MetricTemplate e2e-rel-invalid/errors cannot be split by workload',
     );
+    // Fixing the template (not the Canary) clears the condition: a template change wakes its canaries.
+    await env.api.mergePatch(
+      { resource: RESOURCES.metricTemplate, namespace: ns, name: 'errors' },
+      {
+        spec: {
+          query: `sum(increase(istio_requests_total{destination_workload="{{ workload }}", response_code=~"5.*"}[{{ interval }}]))`,
+          totalQuery: `sum(increase(istio_requests_total{destination_workload="{{ workload }}"}[{{ interval }}]))`,
+        },
+      },
+    );
+    await waitFor(
+      'the InvalidSpec condition to clear',
+      async () => {
+        const conditions = (await getCanary(env.api, ns)).status?.conditions ?? [];
+        return conditions.some((c) => c.type === 'InvalidSpec' && c.status === 'True') ? undefined : true;
+      },
+      { timeoutMs: 30_000 },
+    );
   });
 });

@@ -8,6 +8,7 @@ import type { KubeApi, KubeObject } from '../kube/types.ts';
 import { runChecks } from '../metrics/checks.ts';
 import { createMetricsProvider } from '../metrics/factory.ts';
 import type { MetricsQueryInfo } from '../metrics/provider.ts';
+import { canaryKey } from './keys.ts';
 import { MetricProviders } from './metric-providers.ts';
 
 export interface MetricChecksOptions {
@@ -84,4 +85,30 @@ export function relativeTemplateProblems(
     });
     return problems;
   };
+}
+
+/**
+ * A MetricTemplate change wakes the canaries that use it: a relative check refused for its template
+ * (InvalidSpec) is looked at again once the template is fixed.
+ */
+export function wakeOnTemplateChanges(deps: {
+  templates: { on(event: 'add' | 'update' | 'delete', handler: (obj: KubeObject) => void): void };
+  canaries: CacheReader<KubeObject>;
+  enqueue: (key: string) => void;
+}): void {
+  for (const event of ['add', 'update', 'delete'] as const) {
+    deps.templates.on(event, (template) => {
+      const name = template.metadata?.name;
+      const namespace = template.metadata?.namespace;
+      for (const canary of deps.canaries.list()) {
+        const metrics = (canary as { spec?: { analysis?: { metrics?: unknown } } }).spec?.analysis?.metrics;
+        if (!Array.isArray(metrics)) continue;
+        const uses = metrics.some((m: { templateRef?: { name?: string; namespace?: string } }) => {
+          const ref = m?.templateRef;
+          return ref?.name === name && (ref?.namespace ?? canary.metadata?.namespace) === namespace;
+        });
+        if (uses) deps.enqueue(canaryKey(canary.metadata?.namespace, canary.metadata?.name ?? ''));
+      }
+    });
+  }
 }
