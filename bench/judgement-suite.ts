@@ -93,12 +93,12 @@ export function canarySpec(mode: Mode, timing: SuiteTiming) {
           {
             name: 'request-success-rate',
             interval: timing.interval,
-            compare: { tolerance: '+0.25pp', alpha: 0.01, maxInconclusive: 5 },
+            compare: { tolerance: '+0.25pp', alpha: 0.01 },
           },
           {
             name: 'request-duration',
             interval: timing.interval,
-            compare: { tolerance: '10%', alpha: 0.01, maxInconclusive: 5 },
+            compare: { tolerance: '10%', alpha: 0.01 },
           },
         ];
   return {

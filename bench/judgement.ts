@@ -171,6 +171,9 @@ async function runRelease(
       prometheusUrl,
       namespace,
       rps: service.rps * plan.timing.speedup,
+      // As many ticks per interval as real time would have: the per-tick noise then varies the counts of
+      // an interval as much as it would over the interval the compressed one stands for.
+      tickMs: Math.round(1000 / plan.timing.speedup),
       logger,
       seed: hash(namespace),
     });
