@@ -140,6 +140,48 @@ describe('end to end: relative checks against the primary', () => {
     expect(wouldHave[0]?.message).toContain('would have failed: [dry run] request-success-rate');
   });
 
+  it('a controller restart in the middle keeps counting from the status: no batch lost or counted twice', async () => {
+    const ns = 'e2e-rel-restart';
+    await createNamespace(env.api, ns);
+    const traffic = new TrafficLoop(env.prometheusUrl, ns);
+    traffic.setErrorRatio('podinfo', 0.02);
+    traffic.setErrorRatio('podinfo-primary', 0.02);
+    traffic.start();
+    cleanups.push(() => traffic.stop());
+    await env.api.create(RESOURCES.deployment, podinfoDeployment(ns, 'podinfo:1.0'));
+    const first = runController(env, ns, testLogger().logger);
+    await first.ready;
+    await env.api.create(RESOURCES.canary, podinfoCanary(ns, { metrics: [relativeErrors()] }));
+    await waitForPhase(env.api, ns, ['Initialized']);
+    await setImage(env.api, ns, 'podinfo:2.0');
+    const batchesOf = async () =>
+      ((await getCanary(env.api, ns)).status as { analysis?: AnalysisView } | undefined)?.analysis
+        ?.metrics?.[0]?.batches ?? [];
+    const before = await waitFor(
+      'two analysed intervals',
+      async () => {
+        const batches = await batchesOf();
+        return batches.length >= 2 ? batches : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    await first.stop();
+    const second = runController(env, ns, testLogger().logger);
+    cleanups.push(() => second.stop());
+    await second.ready;
+    const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed'], 120_000);
+    expect(done.status?.phase).toBe('Succeeded');
+    const after = await batchesOf();
+    // The intervals analysed before the restart are still there, unchanged, and the next ones follow.
+    expect(after.slice(0, before.length)).toEqual(before);
+    expect(after.length).toBeGreaterThan(before.length);
+    // Each interval covers the time since the previous one: about 2 s of 100 requests/s (the one spanning
+    // the restart a little more), never the 10 s metric interval again, which would count requests twice.
+    const later = after.slice(before.length).map((batch) => batch[1]!);
+    expect(later.filter((requests) => requests >= 700).length).toBeLessThanOrEqual(1);
+    for (const requests of later) expect(requests).toBeLessThan(100 * 30);
+  });
+
   it('refuses a relative check on a template that cannot be split by workload with InvalidSpec, naming the field', async () => {
     const ns = 'e2e-rel-invalid';
     await prepare(ns, { canary: 0, primary: 0 });
