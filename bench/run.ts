@@ -1,6 +1,7 @@
 // Petrel's benchmarks: the API and Prometheus cost of a rollout step, the cost of idle canaries, how fast
 // a change is noticed, and how one controller process holds up with 100 to 10,000 canaries.
 // Run: npm run bench -- [--quick] [--cluster] [--sizes 100,1000] [--scale-only] [--workers N] [--out FILE]
+//   [--judgement] (the decision-quality benchmark of bench/judgement.ts instead)
 //   [--controller-build dist|sources] [--controller-node-options='--max-old-space-size=400']
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { createKubeApi } from '../src/kube/client.ts';
 import type { KubeApi } from '../src/kube/types.ts';
 import { type ControlPlaneUsage, controlPlaneDescription, startClusterApi } from './cluster-env.ts';
 import { startControllerProcess } from './controller-process.ts';
+import { JUDGEMENT_PLANS, renderJudgement, runJudgementBench } from './judgement.ts';
 import { BENCH_USER_AGENT, RequestTap } from './request-tap.ts';
 import {
   type BenchEnv,
@@ -35,6 +37,7 @@ const CHART_VALUES = fileURLToPath(new URL('../charts/petrel/values.yaml', impor
 const TSC = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
 const DEFAULT_OUT = fileURLToPath(new URL('./report.json', import.meta.url));
 const DEFAULT_CLUSTER_OUT = fileURLToPath(new URL('./report-cluster.json', import.meta.url));
+const DEFAULT_JUDGEMENT_OUT = fileURLToPath(new URL('./report-judgement.json', import.meta.url));
 
 export interface BenchPlan {
   mode: 'quick' | 'full';
@@ -285,6 +288,9 @@ const BENCH_COMMAND_LINE = {
   --controller-build dist|sources  run the compiled dist/ as the image does (default), or the sources
   --controller-node-options OPTS   Node flags of the controller (default: the chart's heap limit; empty for none)
   --cluster                        against the real control plane (npm run cluster:build first) instead of the sandbox
+  --judgement                      the decision-quality benchmark instead (absolute vs relative checks on
+                                   simulated releases with known truth; --quick for two services);
+                                   writes bench/report-judgement.json
 `,
   flags: {
     quick: { type: 'boolean' },
@@ -295,6 +301,7 @@ const BENCH_COMMAND_LINE = {
     'controller-node-options': { type: 'string' },
     'controller-build': { type: 'string' },
     cluster: { type: 'boolean' },
+    judgement: { type: 'boolean' },
   },
 } as const;
 
@@ -304,6 +311,21 @@ async function main(): Promise<void> {
   if (typeof parsed === 'number') process.exit(parsed);
   const { values } = parsed;
   const fail = (message: string) => process.exit(usageError(io, BENCH_COMMAND_LINE, message));
+  if (values.judgement) {
+    const out = values.out ?? DEFAULT_JUDGEMENT_OUT;
+    const logger = pino({ level: 'warn' }, pino.destination(2));
+    const prometheus = await startPrometheus({ logger, retention: '2h' });
+    try {
+      const plan = values.quick ? JUDGEMENT_PLANS.quick : JUDGEMENT_PLANS.full;
+      const report = await runJudgementBench(plan, prometheus.url, logger, (line) => console.log(line));
+      await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+      console.log(renderJudgement(report));
+      console.log(`report written to ${out}`);
+    } finally {
+      await prometheus.stop();
+    }
+    return;
+  }
   const sizes = values.sizes?.split(',').map((s) => Number(s.trim()));
   if (sizes?.some((n) => !Number.isInteger(n) || n < 10 || n > 20_000))
     return fail('--sizes: comma-separated whole numbers of canaries from 10 to 20000, e.g. 100,1000');

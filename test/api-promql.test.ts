@@ -31,7 +31,7 @@ describe('checkPromQLTemplate', () => {
       {
         path: 'spec.query',
         message:
-          'unknown placeholder {{ window }} at line 1, column 17 of the query: use {{ namespace }}, {{ target }}, {{ interval }}, {{ name }}, {{ service }} or {{ variables.NAME }}',
+          'unknown placeholder {{ window }} at line 1, column 17 of the query: use {{ namespace }}, {{ target }}, {{ interval }}, {{ name }}, {{ service }}, {{ workload }} or {{ variables.NAME }}',
       },
     ]);
   });

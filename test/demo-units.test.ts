@@ -353,3 +353,36 @@ describe('bounded waits', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 });
+
+describe('the subtle scenario (relative checks)', () => {
+  it('releases a healthy 2% v2 and a +1pp v3 over a 2% service, with noise', async () => {
+    const { initialVersion, isRelativeScenario } = await import('../dev/demo/scenarios.ts');
+    expect(isRelativeScenario('subtle')).toBe(true);
+    expect(isRelativeScenario('default')).toBe(false);
+    expect(initialVersion('subtle').behaviour.errorRatio).toBe(0.02);
+    expect(scenarioReleases('subtle').map((r) => [r.name, r.behaviour.errorRatio, r.expect.phase])).toEqual([
+      ['v2', 0.02, 'Succeeded'],
+      ['v3', 0.03, 'Failed'],
+    ]);
+    for (const release of scenarioReleases('subtle')) {
+      const { behaviour, problems } = parseBehaviour(
+        demoDeployment(release.image, release.behaviour).spec.template.metadata.annotations,
+      );
+      expect(problems).toEqual([]);
+      expect(behaviour.noise).toBeGreaterThan(0);
+      expect(behaviour.sharedNoise).toBeGreaterThan(0);
+      // A fixed min 99% success rate would roll back even the healthy release.
+      expect((1 - behaviour.errorRatio) * 100).toBeLessThan(DEMO_APP.minSuccessRatePercent);
+    }
+  });
+
+  it('judges both builtins against the primary', () => {
+    const canary = canarySchema.parse(demoCanary(DEMO_APP, 'istio', true));
+    expect(canary.spec.analysis.metrics.map((m) => [m.name, m.compare?.tolerance, m.thresholdRange])).toEqual(
+      [
+        ['request-success-rate', '+0.25pp', undefined],
+        ['request-duration', '20%', undefined],
+      ],
+    );
+  });
+});

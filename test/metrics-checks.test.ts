@@ -293,7 +293,7 @@ describe('query timeouts', () => {
     expect(await provider.isOnline()).toBe(false);
   });
 
-  it('a timed-out check is a failed check, and the others still run', async () => {
+  it('a timed-out check holds the weight (the backend did not answer, not the canary), and the others still run', async () => {
     const slow = new PrometheusProvider({ address: silentUrl, timeoutMs: 300 });
     const results = await runChecks({
       canary: canary('podinfo', [
@@ -305,7 +305,10 @@ describe('query timeouts', () => {
       now: new Date(),
     });
     expect(results.map((r) => r.code)).toEqual(['QUERY_TIMEOUT', 'QUERY_TIMEOUT']);
-    expect(results[0]?.reason).toBe('request-success-rate: the query did not answer within 300 ms');
+    expect(results.map((r) => r.verdict)).toEqual(['hold', 'hold']);
+    expect(results[0]?.reason).toMatch(
+      /^request-success-rate: metrics backend unreachable: the query did not answer within 300 ms; holding \(up to maxHold 10m, since /,
+    );
   });
 
   it('stops at once when the caller aborts, with the caller reason', async () => {

@@ -69,9 +69,21 @@ describe('runChecks verdicts', () => {
         providerFor: () => provider,
         now: new Date(),
       });
-      expect(result).toMatchObject({ metric: 'm', value, passed, reason });
+      // Recorded with at most three decimals (judged on the exact value).
+      expect(result).toMatchObject({ metric: 'm', value: Math.round(value * 1000) / 1000, passed, reason });
     });
   }
+
+  it('records values rounded for people, judging the exact value', async () => {
+    const { provider } = fixedProvider(() => 98.99999999999999);
+    const [result] = await runChecks({
+      canary: canary([{ name: 'm', templateRef: { name: 'm' }, thresholdRange: { min: 99 } }]),
+      templates: () => template('m'),
+      providerFor: () => provider,
+      now: new Date(),
+    });
+    expect(result).toMatchObject({ value: 99, passed: false });
+  });
 
   it('adds units to the builtin checks', async () => {
     const { provider } = fixedProvider((q) => (q.includes('histogram_quantile') ? 612.345 : 94.87));

@@ -16,14 +16,16 @@ Runs a local sandbox (Kubernetes API server, Prometheus, simulated Istio traffic
 and releases new versions of an example app, showing each step of each canary analysis.
 
   --scenario NAME    ${SCENARIOS.join(', ')} (default: a healthy v2, then a v3 with errors;
-                     all adds a slow v4; healthy, errors and latency release just that one)
+                     all adds a slow v4; healthy, errors and latency release just that one;
+                     subtle: a service with 2% errors, a healthy v2 and a +1pp v3, judged against
+                     the primary)
   --provider NAME    istio (a VirtualService, default) or gatewayapi (an HTTPRoute on a Gateway;
                      gatewayapi:v1 also accepted)
   --json             one JSON object per line instead of text, ending with one "outcome" per release
   --keep             keep the sandbox running after the releases (prints a kubeconfig) until Ctrl-C
   --cluster          a real kube-apiserver, etcd and KWOK instead of the sandbox (npm run cluster:build first)
   --dashboard        also serve petrel dashboard against the demo and print its URL (implies --keep)
-  --rps N            simulated requests per second, 1-10000 (default 100)
+  --rps N            simulated requests per second, 1-10000 (default 100; 2000 for subtle)
   --prometheus PATH  the prometheus binary (default: found on PATH, then /usr/bin/prometheus)
   --log-level LEVEL  components' logs on stderr: trace, debug, info, warn, error, silent (default error)
 
@@ -80,7 +82,8 @@ export function parseDemoArgs(args: string[]): DemoCliOptions {
   const provider = providerText === 'gatewayapi' ? 'gatewayapi:v1' : providerText;
   if (!(DEMO_PROVIDERS as readonly string[]).includes(provider))
     throw new DemoUsageError(`--provider must be istio or gatewayapi, got "${providerText}"`);
-  const rpsText = values.rps ?? '100';
+  // The subtle scenario's +1pp needs thousands of canary requests to be told from noise.
+  const rpsText = values.rps ?? (scenario === 'subtle' ? '2000' : '100');
   const rps = Number(rpsText);
   if (!/^\d+$/.test(rpsText) || rps < 1 || rps > 10_000)
     throw new DemoUsageError(`--rps must be a whole number from 1 to 10000, got "${rpsText}"`);

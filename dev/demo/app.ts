@@ -112,7 +112,36 @@ export function demoGatewayObjects(
   ];
 }
 
-export function demoCanary(app: DemoApp = DEMO_APP, provider: DemoProvider = 'istio'): CanaryInput {
+/**
+ * The checks of the `subtle` scenario: both builtins judged against the primary, tolerating +0.25pp of
+ * errors and a 20% slower p99, at alpha 1%.
+ */
+export const RELATIVE_CHECKS = { errorTolerance: '+0.25pp', latencyTolerance: '20%', alpha: 0.01 } as const;
+
+export function demoCanary(
+  app: DemoApp = DEMO_APP,
+  provider: DemoProvider = 'istio',
+  relative = false,
+): CanaryInput {
+  const base = absoluteDemoCanary(app, provider);
+  if (!relative) return base;
+  const compare = (tolerance: string) => ({ tolerance, alpha: RELATIVE_CHECKS.alpha });
+  base.spec.analysis!.metrics = [
+    {
+      name: 'request-success-rate',
+      interval: app.metricInterval,
+      compare: compare(RELATIVE_CHECKS.errorTolerance),
+    },
+    {
+      name: 'request-duration',
+      interval: app.metricInterval,
+      compare: compare(RELATIVE_CHECKS.latencyTolerance),
+    },
+  ];
+  return base;
+}
+
+function absoluteDemoCanary(app: DemoApp, provider: DemoProvider): CanaryInput {
   const gateway = provider === 'gatewayapi:v1';
   return {
     apiVersion: 'petrel.dev/v1alpha1',

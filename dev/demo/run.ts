@@ -19,11 +19,18 @@ import {
   demoDeployment,
   demoGatewayObjects,
   demoNamespace,
+  RELATIVE_CHECKS,
   releasePatch,
 } from './app.ts';
 import type { DemoEvent, DemoReporter } from './events.ts';
 import { failedChecksSince, isTerminalPhase, outcomeReason } from './observe.ts';
-import { INITIAL_VERSION, type Release, type ScenarioName, scenarioReleases } from './scenarios.ts';
+import {
+  initialVersion,
+  isRelativeScenario,
+  type Release,
+  type ScenarioName,
+  scenarioReleases,
+} from './scenarios.ts';
 import { DemoTimeoutError, pollUntil, sleep, within } from './wait.ts';
 import { CanaryWatcher } from './watcher.ts';
 
@@ -169,6 +176,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     stack.push('demo client', () => api.close());
 
     const app = DEMO_APP;
+    const INITIAL_VERSION = initialVersion(opts.scenario);
+    const relative = isRelativeScenario(opts.scenario);
     await api.create(NAMESPACES, demoNamespace(app));
     await api.create(
       RESOURCES.deployment,
@@ -232,14 +241,17 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     stack.push('demo watch', () => watcher.stop());
     await within('the demo watch syncing', watcher.start(signal), { timeoutMs: setupTimeoutMs, signal });
 
-    await api.create(RESOURCES.canary, demoCanary(app, provider));
+    await api.create(RESOURCES.canary, demoCanary(app, provider, relative));
     reporter.emit({
       type: 'setup',
       step: 'canary',
-      detail:
-        `Canary ${app.namespace}/${app.name} (provider ${provider}): step ${app.stepWeight}% every ${app.analysisInterval} up to ` +
-        `${app.maxWeight}%, success rate >= ${app.minSuccessRatePercent}% and p99 <= ${app.maxRequestDurationMs}ms ` +
-        `over ${app.metricInterval}, rollback after ${app.threshold} failed checks`,
+      detail: relative
+        ? `Canary ${app.namespace}/${app.name} (provider ${provider}): step ${app.stepWeight}% every ${app.analysisInterval} up to ` +
+          `${app.maxWeight}%, errors and p99 judged against the primary (${RELATIVE_CHECKS.errorTolerance}, ` +
+          `${RELATIVE_CHECKS.latencyTolerance} slower, alpha ${RELATIVE_CHECKS.alpha}) with a sequential test`
+        : `Canary ${app.namespace}/${app.name} (provider ${provider}): step ${app.stepWeight}% every ${app.analysisInterval} up to ` +
+          `${app.maxWeight}%, success rate >= ${app.minSuccessRatePercent}% and p99 <= ${app.maxRequestDurationMs}ms ` +
+          `over ${app.metricInterval}, rollback after ${app.threshold} failed checks`,
     });
     await pollUntil(
       'the Canary becoming Initialized',
@@ -323,7 +335,8 @@ async function runRelease(
     { resource: RESOURCES.deployment, namespace: app.namespace, name: app.name },
     releasePatch(release.image, release.behaviour),
   );
-  const timeoutMs = opts.releaseTimeoutMs ?? 90_000;
+  // A relative check may hold a weight while it gathers evidence: give its releases longer.
+  const timeoutMs = opts.releaseTimeoutMs ?? (isRelativeScenario(opts.scenario) ? 240_000 : 90_000);
   let done: CanaryStatus;
   try {
     done = await pollUntil(

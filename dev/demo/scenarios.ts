@@ -1,6 +1,6 @@
 import { SIM_ANNOTATIONS } from '../sandbox/traffic.ts';
 
-export const SCENARIOS = ['default', 'all', 'healthy', 'errors', 'latency'] as const;
+export const SCENARIOS = ['default', 'all', 'healthy', 'errors', 'latency', 'subtle'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** How a simulated version behaves (written as `sim.petrel.dev/...` pod-template annotations). */
@@ -8,9 +8,34 @@ export interface VersionBehaviour {
   errorRatio: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
+  /** Tick-to-tick variation of this version alone, and the one it shares with the other version. */
+  noise?: number;
+  sharedNoise?: number;
 }
 
-export type ReleaseKind = 'healthy' | 'errors' | 'latency';
+export type ReleaseKind = 'healthy' | 'errors' | 'latency' | 'subtle-healthy' | 'subtle-errors';
+
+/**
+ * The `subtle` scenario's service: 2% of its requests fail even when healthy, with noisy traffic. Flagger's
+ * usual `min: 99` would roll back every release of it; the relative check judges it against its primary.
+ */
+export const SUBTLE_SERVICE: VersionBehaviour = {
+  errorRatio: 0.02,
+  latencyP50Ms: 20,
+  latencyP99Ms: 80,
+  noise: 0.3,
+  sharedNoise: 0.3,
+};
+
+/** Whether a scenario's Canary judges against the primary (compare) instead of fixed thresholds. */
+export function isRelativeScenario(scenario: ScenarioName): boolean {
+  return scenario === 'subtle';
+}
+
+/** The version running before the scenario's first release. */
+export function initialVersion(scenario: ScenarioName): { image: string; behaviour: VersionBehaviour } {
+  return isRelativeScenario(scenario) ? { ...INITIAL_VERSION, behaviour: SUBTLE_SERVICE } : INITIAL_VERSION;
+}
 
 export interface Release {
   /** v2, v3, ...: v1 is what runs before the first release. */
@@ -66,6 +91,26 @@ function releaseOf(kind: ReleaseKind, version: number): Release {
         behaviour: { errorRatio: 0, latencyP50Ms: 400, latencyP99Ms: 1500 },
         expect: { phase: 'Failed', failedMetric: 'request-duration' },
       };
+    case 'subtle-healthy':
+      return {
+        name,
+        kind,
+        image,
+        description:
+          'healthy for this service: 2% errors like the primary (a fixed min 99% would roll it back)',
+        behaviour: SUBTLE_SERVICE,
+        expect: { phase: 'Succeeded' },
+      };
+    case 'subtle-errors':
+      return {
+        name,
+        kind,
+        image,
+        description:
+          "+1pp: 3% errors against the primary's 2% (within a fixed min 99%? no; the relative check sees +1pp)",
+        behaviour: { ...SUBTLE_SERVICE, errorRatio: 0.03 },
+        expect: { phase: 'Failed', failedMetric: 'request-success-rate' },
+      };
     default:
       return assertNever(kind);
   }
@@ -85,6 +130,8 @@ export function scenarioReleases(scenario: ScenarioName): Release[] {
         return ['errors'];
       case 'latency':
         return ['latency'];
+      case 'subtle':
+        return ['subtle-healthy', 'subtle-errors'];
       default:
         return assertNever(scenario);
     }
@@ -102,6 +149,8 @@ export function behaviourAnnotations(b: VersionBehaviour): Record<string, string
     [SIM_ANNOTATIONS.errorRatio]: String(b.errorRatio),
     [SIM_ANNOTATIONS.latencyP50Ms]: String(b.latencyP50Ms),
     [SIM_ANNOTATIONS.latencyP99Ms]: String(b.latencyP99Ms),
+    ...(b.noise !== undefined ? { [SIM_ANNOTATIONS.noise]: String(b.noise) } : {}),
+    ...(b.sharedNoise !== undefined ? { [SIM_ANNOTATIONS.sharedNoise]: String(b.sharedNoise) } : {}),
   };
 }
 

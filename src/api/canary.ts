@@ -1,5 +1,11 @@
 import { z } from 'zod';
 import {
+  analysisStatusSchema,
+  checkMetricJudgement,
+  checkRelativeChecksProvider,
+  metricJudgementFields,
+} from './analysis-spec.ts';
+import {
   autoscalerRefSchema,
   httpRetrySchema,
   targetRefSchema,
@@ -128,7 +134,10 @@ export const canaryMetricSchema = z
     templateVariables: stringMapSchema
       .describe('Values for {{ variables.NAME }} in the template query.')
       .optional(),
+    // Relative judgement, no-data policy, holds and dry runs (issue 17): see analysis-spec.ts.
+    ...metricJudgementFields,
   })
+  .check(checkMetricJudgement)
   .check((ctx) => {
     const { name, templateRef, threshold, thresholdRange } = ctx.value;
     if (threshold !== undefined && thresholdRange !== undefined) {
@@ -343,7 +352,7 @@ export const canaryHistoryEntrySchema = z.object({
   weight: intInRange(0, 100),
   metric: z.string(),
   value: z.number().optional(),
-  verdict: z.enum(['pass', 'fail']),
+  verdict: z.enum(['pass', 'fail', 'inconclusive', 'hold']),
   reason: z.string(),
 });
 
@@ -386,13 +395,15 @@ export const canaryStatusSchema = z.object({
   conditions: z.array(canaryConditionSchema).optional(),
   history: z.array(canaryHistoryEntrySchema).max(MAX_HISTORY_ENTRIES).optional(),
   notices: z.array(canaryNoticeSchema).max(MAX_NOTICES).optional(),
+  /** State and evidence of the relative checks of the current release (analysis-spec.ts). */
+  analysis: analysisStatusSchema.optional(),
 });
 
 export const canarySchema = z.object({
   apiVersion: z.literal(PETREL_API_VERSION),
   kind: z.literal('Canary'),
   metadata: objectMetaSchema,
-  spec: canarySpecSchema,
+  spec: canarySpecSchema.check(checkRelativeChecksProvider),
   status: canaryStatusSchema.optional(),
 });
 

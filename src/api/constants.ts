@@ -71,7 +71,7 @@ export const CANARY_DEFAULTS = {
  * Placeholders a MetricTemplate query may use, besides `{{ variables.NAME }}` (from templateVariables):
  * Flagger's, except those of routers Petrel does not drive (see FLAGGER_ONLY_PLACEHOLDERS).
  */
-export const TEMPLATE_VARIABLES = ['namespace', 'target', 'interval', 'name', 'service'] as const;
+export const TEMPLATE_VARIABLES = ['namespace', 'target', 'interval', 'name', 'service', 'workload'] as const;
 
 /** Flagger placeholders with no value here, and why. */
 export const FLAGGER_ONLY_PLACEHOLDERS: Readonly<Record<string, string>> = {

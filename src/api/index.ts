@@ -1,4 +1,5 @@
 export * from './alert-provider.ts';
+export * from './analysis-spec.ts';
 export * from './canary.ts';
 export * from './common.ts';
 export * from './constants.ts';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkRelativeTemplate, totalQueryField } from './analysis-spec.ts';
 import { httpUrlSchema, objectMetaSchema, secretRefSchema } from './common.ts';
 import { METRIC_PROVIDER_TYPES, PETREL_API_VERSION } from './constants.ts';
 import { flaggerFieldMessage, METRIC_PROVIDER_HINT, NOT_SUPPORTED } from './flagger-compat.ts';
@@ -20,16 +21,19 @@ export const metricTemplateProviderSchema = z.strictObject({
   insecureSkipVerify: z.boolean().describe('Skip TLS certificate verification.').optional(),
 });
 
-export const metricTemplateSpecSchema = z.strictObject({
-  provider: metricTemplateProviderSchema,
-  query: z
-    .string()
-    .trim()
-    .min(1)
-    .describe(
-      'PromQL returning one number, with {{ namespace }}, {{ name }}, {{ target }}, {{ service }}, {{ interval }} and {{ variables.NAME }} placeholders.',
-    ),
-});
+export const metricTemplateSpecSchema = z
+  .strictObject({
+    provider: metricTemplateProviderSchema,
+    query: z
+      .string()
+      .trim()
+      .min(1)
+      .describe(
+        'PromQL returning one number, with {{ namespace }}, {{ name }}, {{ target }}, {{ service }}, {{ interval }}, {{ workload }} and {{ variables.NAME }} placeholders.',
+      ),
+    totalQuery: totalQueryField,
+  })
+  .check(checkRelativeTemplate);
 
 export const metricTemplateSchema = z.object({
   apiVersion: z.literal(PETREL_API_VERSION),

@@ -18,7 +18,7 @@ import { createHookServices, type HookServices } from './hook-services.ts';
 import { canaryKey } from './keys.ts';
 import type { LeaderElectionSettings } from './leader.ts';
 import type { MeshProvider } from './mesh.ts';
-import { metricChecks } from './metric-checks.ts';
+import { metricChecks, relativeTemplateProblems } from './metric-checks.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import type { WorkQueue } from './queue.ts';
 import { createReconcileQueue } from './reconcile-queue.ts';
@@ -215,6 +215,7 @@ function createReconciler(
     hooks: hooks.hooks,
     noCrossNamespaceRefs: options.noCrossNamespaceRefs,
     freezes: (canary) => freezesSelecting(canary, caches.releaseFreezes),
+    specProblems: relativeTemplateProblems(caches.metricTemplates),
     runChecks: metricChecks({
       api,
       metricTemplates: caches.metricTemplates,

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AnalysisStatus } from '../api/analysis-spec.ts';
 import { type Canary, validateCanary } from '../api/canary.ts';
 import { summarizeIssues } from '../api/issue-summary.ts';
 import type { DeploymentDeps } from '../kube/deployments.ts';
@@ -44,8 +45,10 @@ export interface ReconcilerDeps {
   /** spec.provider for canaries that do not set it. */
   defaultProvider?: Canary['spec']['provider'];
   events: EventSink;
-  /** Runs the canary's metric checks; called only when a step is due. */
-  runChecks: (canary: Canary, now: Date) => Promise<CheckObservation[]>;
+  /** Runs the canary's metric checks; called only when a step is due. `analysis`: status.analysis after them. */
+  runChecks: (canary: Canary, now: Date) => Promise<CheckObservation[] & { analysis?: AnalysisStatus }>;
+  /** Problems of a valid spec with the objects it refers to (a relative check's template): InvalidSpec. */
+  specProblems?: (canary: Canary) => string[];
   clock: Clock;
   logger: Logger;
   /** Webhook gates and the manual-action annotation; without it, neither is consulted. */
@@ -110,7 +113,10 @@ export class CanaryReconciler {
       await this.reportInvalid(raw, message, log);
       throw new TerminalError(`invalid Canary ${key}: ${message}`);
     }
-    const refProblems = this.deps.noCrossNamespaceRefs ? crossNamespaceRefProblems(validation.value) : [];
+    const refProblems = [
+      ...(this.deps.noCrossNamespaceRefs ? crossNamespaceRefProblems(validation.value) : []),
+      ...(this.deps.specProblems?.(validation.value) ?? []),
+    ];
     if (refProblems.length > 0) {
       const message = summarizeIssues(refProblems);
       await this.reportInvalid(withoutCrossNamespaceAlerts(raw), message, log);
@@ -165,7 +171,9 @@ export class CanaryReconciler {
     if (hooks?.manual) obs.manual = hooks.manual;
     // While a due webhook has not answered, the tick holds and Prometheus is not asked either.
     if (plan.checks && !hooks?.pending) {
-      obs.checks = [...(await this.deps.runChecks(canary, now)), ...(hooks?.rolloutChecks ?? [])];
+      const checks = await this.deps.runChecks(canary, now);
+      obs.checks = [...checks, ...(hooks?.rolloutChecks ?? [])];
+      if (checks.analysis) obs.analysis = checks.analysis;
     }
 
     // Checks and webhooks take time: a Canary deleted meanwhile gets none of this decision's effects.

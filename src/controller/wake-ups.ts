@@ -7,6 +7,7 @@ import type { NamespacedInformers } from './caches.ts';
 import { wakeOnConfigChanges } from './configs.ts';
 import { wakeOnFreezeChanges } from './freezes.ts';
 import { canaryKey } from './keys.ts';
+import { wakeOnTemplateChanges } from './metric-checks.ts';
 import { TargetIndex } from './target-index.ts';
 
 export interface WakeUpOptions {
@@ -51,6 +52,7 @@ export function wakeOnChanges(options: WakeUpOptions): void {
     enqueue,
   });
   wakeOnAutoscalerChanges({ hpas: caches.hpas, canaries: caches.canaries, enqueue });
+  wakeOnTemplateChanges({ templates: caches.metricTemplates, canaries: caches.canaries, enqueue });
   const onDeployment = (obj: KubeObject) => {
     for (const key of index.canariesFor(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''))
       enqueue(key);

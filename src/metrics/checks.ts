@@ -1,11 +1,32 @@
-import type { Canary, CanaryMetric, MetricTemplate, MetricTemplateProvider } from '../api/index.ts';
+import { roundTo } from '../analysis/index.ts';
+import type {
+  AnalysisStatus,
+  Canary,
+  CanaryMetric,
+  CheckEvidence,
+  MetricAnalysisState,
+  MetricTemplate,
+  MetricTemplateProvider,
+} from '../api/index.ts';
 import type { CheckObservation } from '../rollout/index.ts';
+import { afterStep, analysisOfRelease, metricState } from './analysis-state.ts';
 import { BUILTIN_UNITS, builtinQuery, isBuiltinMetric } from './builtin.ts';
+import { holdOrFail, isNoData, isUnreachable } from './holds.ts';
 import type { MetricsProvider } from './provider.ts';
+import { runRelativeCheck } from './relative.ts';
 import { renderQuery } from './template.ts';
 
 /** One metric check's outcome: the rollout core's `CheckObservation`, which `decide` reads as is. */
 export type CheckResult = CheckObservation;
+
+/** The checks of one step, with the relative checks' state and evidence for Canary.status.analysis. */
+export type CheckResults = CheckResult[] & { analysis?: AnalysisStatus };
+
+interface MetricOutcome {
+  check: CheckResult;
+  state?: MetricAnalysisState;
+  evidence?: CheckEvidence;
+}
 
 export interface TemplateRef {
   name: string;
@@ -34,42 +55,203 @@ export class TemplateNotFoundError extends Error {
 }
 
 /**
- * Evaluates every metric of `spec.analysis.metrics` against its thresholdRange. Never throws
- * for a metric: a failure to evaluate becomes a failed check carrying the error's code and
- * message. Results keep the order of the spec.
+ * Evaluates every metric of `spec.analysis.metrics`: against its thresholdRange, or (with `compare`)
+ * against the primary with the sequential test of src/analysis. Never throws for a metric: a failure
+ * to evaluate becomes a failed check carrying the error's code and message, a hold (unreachable
+ * backend, onNoData: hold) or a pass (onNoData: pass). Results keep the order of the spec; their
+ * `analysis` is the release's state after this step.
  */
-export async function runChecks(input: RunChecksInput): Promise<CheckResult[]> {
+export async function runChecks(input: RunChecksInput): Promise<CheckResults> {
   const metrics = input.canary.spec.analysis.metrics;
+  const status = input.canary.status;
+  const analysis = analysisOfRelease(status?.analysis, status?.lastAppliedSpec);
   const limit = Math.max(1, input.concurrency ?? 4);
-  const results: CheckResult[] = new Array(metrics.length);
+  const outcomes: MetricOutcome[] = new Array(metrics.length);
   let next = 0;
   const worker = async () => {
     while (next < metrics.length) {
       const index = next++;
-      results[index] = await runCheck(input, metrics[index]!);
+      const metric = metrics[index]!;
+      outcomes[index] = withDryRun(
+        metric,
+        await runMetric(input, metric, metricState(analysis, metric.name)),
+      );
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, metrics.length) }, worker));
+  const results: CheckResults = outcomes.map((o) => o.check);
+  if (metrics.length === 0) return results;
+  // Not enumerable: the results still compare and print as the plain list of checks.
+  Object.defineProperty(results, 'analysis', {
+    value: afterStep(
+      analysis,
+      outcomes.flatMap((o) => (o.state ? [o.state] : [])),
+      outcomes.flatMap((o) => (o.evidence ? [o.evidence] : [])),
+      status?.canaryWeight ?? 0,
+      input.now,
+    ),
+    enumerable: false,
+  });
   return results;
 }
 
-async function runCheck(input: RunChecksInput, metric: CanaryMetric): Promise<CheckResult> {
-  const bounds = { min: metric.thresholdRange?.min, max: metric.thresholdRange?.max };
-  let value: number;
+/** A dry-run check is evaluated and recorded as it is, and marked so the rollout never acts on it. */
+function withDryRun(metric: CanaryMetric, outcome: MetricOutcome): MetricOutcome {
+  if (!metric.dryRun) return outcome;
+  return {
+    ...outcome,
+    check: { ...outcome.check, dryRun: true, reason: `[dry run] ${outcome.check.reason}` },
+    ...(outcome.evidence ? { evidence: { ...outcome.evidence, dryRun: true } } : {}),
+  };
+}
+
+async function runMetric(
+  input: RunChecksInput,
+  metric: CanaryMetric,
+  state: MetricAnalysisState,
+): Promise<MetricOutcome> {
   try {
-    const { query, provider } = resolve(input, metric);
-    value = await provider.runQuery(query, { signal: input.signal });
+    const outcome = metric.compare
+      ? await runRelative(input, { ...metric, compare: metric.compare }, state)
+      : { ...(await runCheck(input, metric)), state: clearedHold(state) };
+    if (outcome.check.code === 'NO_VALUES' && outcome.check.verdict === 'inconclusive') {
+      return noData(
+        metric,
+        outcome.state ?? state,
+        input.now,
+        outcome.check.reason,
+        outcome.evidence,
+        'NO_VALUES',
+        true,
+      );
+    }
+    return outcome;
   } catch (err) {
     if (input.signal?.aborted) throw err;
-    return {
-      metric: metric.name,
-      ...definedBounds(bounds),
-      passed: false,
-      reason: `${metric.name}: ${(err as Error).message}`,
-      code: errorCode(err),
-    };
+    const why = (err as Error).message;
+    const code = errorCode(err);
+    if (isUnreachable(err))
+      return holdOrFail(metric, state, input.now, `metrics backend unreachable: ${why}`, true, code);
+    if (isNoData(err)) return noData(metric, state, input.now, why, undefined, code);
+    return { check: failedCheck(metric, why, code), state };
   }
-  return { metric: metric.name, value, ...definedBounds(bounds), ...verdict(metric.name, value, bounds) };
+}
+
+/** What a query that returned nothing means, as the metric's onNoData says (default: a failed check). */
+function noData(
+  metric: CanaryMetric,
+  state: MetricAnalysisState,
+  now: Date,
+  message: string,
+  evidence: CheckEvidence | undefined,
+  code = 'NO_VALUES',
+  named = false,
+): MetricOutcome {
+  const policy = metric.onNoData ?? 'fail';
+  const reason = named ? message : `${metric.name}: ${message}`;
+  const withEvidence = evidence ? { evidence } : {};
+  switch (policy) {
+    case 'pass':
+      return {
+        check: {
+          metric: metric.name,
+          passed: true,
+          verdict: 'pass',
+          code,
+          reason: `${reason} (onNoData: pass)`,
+        },
+        state: clearedHold(state),
+        ...withEvidence,
+      };
+    case 'hold':
+      return {
+        ...holdOrFail(metric, state, now, `${reason} (onNoData: hold)`, false, code),
+        ...withEvidence,
+      };
+    case 'fail':
+      return {
+        check: { ...failedCheck(metric, message, code), verdict: 'fail', reason },
+        state: clearedHold(state),
+        ...withEvidence,
+      };
+  }
+}
+
+function clearedHold(state: MetricAnalysisState): MetricAnalysisState {
+  if (state.holdingSince === undefined) return state;
+  const { holdingSince: _, ...rest } = state;
+  return rest;
+}
+
+function failedCheck(metric: CanaryMetric, message: string, code: string): CheckResult {
+  const bounds = { min: metric.thresholdRange?.min, max: metric.thresholdRange?.max };
+  return {
+    metric: metric.name,
+    ...definedBounds(bounds),
+    passed: false,
+    reason: `${metric.name}: ${message}`,
+    code,
+  };
+}
+
+async function runRelative(
+  input: RunChecksInput,
+  metric: CanaryMetric & { compare: NonNullable<CanaryMetric['compare']> },
+  state: MetricAnalysisState,
+): Promise<MetricOutcome> {
+  const { canary } = input;
+  const namespace = canary.metadata.namespace ?? 'default';
+  const model = {
+    name: canary.metadata.name,
+    namespace,
+    target: canary.spec.targetRef.name,
+    variables: metric.templateVariables ?? {},
+  };
+  if (!metric.templateRef) {
+    return runRelativeCheck({
+      metric,
+      source: metric.name === 'request-duration' ? { kind: 'istio-latency' } : { kind: 'istio-rates' },
+      provider: input.providerFor(undefined),
+      model,
+      state: clearedHold(state),
+      now: input.now,
+      ...(input.signal ? { signal: input.signal } : {}),
+    });
+  }
+  const ref = { name: metric.templateRef.name, namespace: metric.templateRef.namespace ?? namespace };
+  const template = input.templates(ref);
+  if (!template) throw new TemplateNotFoundError(`MetricTemplate ${ref.namespace}/${ref.name} not found`);
+  return runRelativeCheck({
+    metric,
+    source: { kind: 'template', template },
+    provider: input.providerFor(template.spec.provider, ref.namespace),
+    model,
+    state: clearedHold(state),
+    now: input.now,
+    ...(input.signal ? { signal: input.signal } : {}),
+  });
+}
+
+async function runCheck(input: RunChecksInput, metric: CanaryMetric): Promise<MetricOutcome> {
+  const bounds = { min: metric.thresholdRange?.min, max: metric.thresholdRange?.max };
+  // Errors go to runMetric's policies (no data, unreachable); a template error is a failed check there.
+  const { query, provider } = resolve(input, metric);
+  const value = await provider.runQuery(query, { signal: input.signal });
+  const check: CheckResult = {
+    metric: metric.name,
+    // Judged on the exact value, recorded rounded for people (no 90.8999999999999 in the status).
+    value: roundTo(value, 3),
+    ...definedBounds(bounds),
+    ...verdict(metric.name, value, bounds),
+  };
+  return {
+    check,
+    evidence: {
+      metric: metric.name,
+      verdict: check.passed ? 'pass' : 'fail',
+      canary: Math.round(value * 100) / 100,
+    },
+  };
 }
 
 function resolve(input: RunChecksInput, metric: CanaryMetric): { query: string; provider: MetricsProvider } {

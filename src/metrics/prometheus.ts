@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { type InstantQueryResult, PrometheusHttpClient, PrometheusHttpError } from './prometheus-http.ts';
 import {
   failureCode,
+  type LabelledValue,
   type MetricsProvider,
   MetricsProviderError,
   type MetricsQueryHook,
@@ -84,6 +85,27 @@ export class PrometheusProvider implements MetricsProvider {
     }
   }
 
+  async runVectorQuery(query: string, opts: { signal?: AbortSignal } = {}): Promise<LabelledValue[]> {
+    const started = performance.now();
+    const report = (errorCode?: ReturnType<typeof failureCode>) =>
+      this.opts.onQuery?.({ durationMs: performance.now() - started, ...(errorCode ? { errorCode } : {}) });
+    try {
+      const result = await this.client.instantQuery(query, {
+        timeMs: this.now(),
+        timeoutMs: this.timeoutMs,
+        signal: opts.signal,
+      });
+      const values = vectorValues(query, result);
+      report();
+      return values;
+    } catch (failure) {
+      if (opts.signal?.aborted && failure === opts.signal.reason) throw failure;
+      const error = this.toMetricsError(query, failure);
+      report(failureCode(error));
+      throw error;
+    }
+  }
+
   async isOnline(): Promise<boolean> {
     try {
       return (await this.runQuery('vector(1)')) === 1;
@@ -149,4 +171,19 @@ function finite(query: string, raw: string): number {
   const value = DECIMAL.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isFinite(value)) throw new NotANumberError(query, raw);
   return value;
+}
+
+/** Every sample of a vector result (a scalar is one unlabelled sample); NaN for non-finite values. */
+export function vectorValues(query: string, result: InstantQueryResult): LabelledValue[] {
+  switch (result.resultType) {
+    case 'vector':
+      return result.samples.map((s) => ({
+        labels: s.labels,
+        value: DECIMAL.test(s.value) ? Number(s.value) : Number.NaN,
+      }));
+    case 'scalar':
+      return [{ labels: {}, value: DECIMAL.test(result.value) ? Number(result.value) : Number.NaN }];
+    default:
+      return [singleValue(query, result)].map((value) => ({ labels: {}, value }));
+  }
 }

@@ -4,6 +4,17 @@ export interface MetricsProvider {
   runQuery(query: string, opts?: { signal?: AbortSignal }): Promise<number>;
   /** True when the backend answers at all; never throws. */
   isOnline(): Promise<boolean>;
+  /**
+   * Runs an instant query that may yield several series (e.g. `sum by (destination_workload)`), for the
+   * relative checks; non-finite values come back as NaN. Providers without it cannot serve builtin
+   * relative checks.
+   */
+  runVectorQuery?(query: string, opts?: { signal?: AbortSignal }): Promise<LabelledValue[]>;
+}
+
+export interface LabelledValue {
+  labels: Record<string, string>;
+  value: number;
 }
 
 export type MetricsErrorCode = 'NO_VALUES' | 'NAN' | 'MULTIPLE_SERIES' | 'QUERY_TIMEOUT' | 'PROVIDER_ERROR';

@@ -10,6 +10,8 @@ export interface TemplateModel {
   variables: Readonly<Record<string, string>>;
   /** The apex Service's name (spec.service.name, else the target's): Flagger's `{{ service }}`. */
   service?: string;
+  /** The workload a relative check queries (canary or primary); the target when absent. */
+  workload?: string;
 }
 
 export class TemplateRenderError extends Error {
@@ -24,20 +26,22 @@ export class TemplateRenderError extends Error {
 }
 
 const PLACEHOLDER = /\{\{(.*?)\}\}/gs;
-const SIMPLE_NAMES = ['name', 'namespace', 'target', 'interval'] as const;
+const SIMPLE_NAMES = ['name', 'namespace', 'target', 'interval', 'workload'] as const;
 type SimpleName = (typeof SIMPLE_NAMES)[number];
 const VARIABLE = /^variables\.([A-Za-z_][A-Za-z0-9_-]*)$/;
 
 /**
- * Replaces `{{ namespace }}`, `{{ target }}`, `{{ interval }}`, `{{ name }}` and
+ * Replaces `{{ namespace }}`, `{{ target }}`, `{{ interval }}`, `{{ name }}`, `{{ workload }}` and
  * `{{ variables.NAME }}` in a query. Anything else inside `{{ }}` is an error naming it, never
  * left in the query or replaced by an empty string.
  */
 export function renderQuery(template: string, model: TemplateModel): string {
   const rendered = template.replace(PLACEHOLDER, (_match, inner: string) => {
     const expr = inner.trim();
-    if ((SIMPLE_NAMES as readonly string[]).includes(expr)) return model[expr as SimpleName];
+    if (expr === 'workload') return model.workload ?? model.target;
     if (expr === 'service') return model.service ?? model.target;
+    if ((SIMPLE_NAMES as readonly string[]).includes(expr))
+      return model[expr as Exclude<SimpleName, 'workload'>];
     const variable = VARIABLE.exec(expr);
     if (variable) {
       const key = variable[1]!;

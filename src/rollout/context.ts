@@ -1,6 +1,6 @@
 import type { Canary, CanaryStatus } from '../api/canary.ts';
 import { intervalOf } from './step.ts';
-import type { Decision, Observations } from './types.ts';
+import type { Decision, Observations, Reason } from './types.ts';
 
 const DEFAULT_THRESHOLD = 5;
 const DEFAULT_DEADLINE_SECONDS = 600;
@@ -19,6 +19,8 @@ export interface Context {
   intervalMs: number;
   threshold: number;
   deadlineSeconds: number;
+  /** Events to record whatever the tick decides (a dry-run check that would have failed). */
+  notes?: Reason[];
 }
 
 /** A rule of the decision table: a decision, or undefined to let the next rule look. */

@@ -38,6 +38,8 @@ export const DECISION_REASON_CODES = [
   'ManualActionIgnored',
   'Retried',
   'RetryRefused',
+  'AnalysisHeld',
+  'DryRunCheckFailed',
 ] as const;
 export type DecisionReasonCode = (typeof DECISION_REASON_CODES)[number];
 
@@ -138,6 +140,12 @@ export const reasons = {
   finalising: (primary: string) => normal('Finalising', `${primary} is ready: routing all traffic to it`),
   succeeded: (target: string) =>
     normal('Succeeded', `promotion completed: traffic 100/0 on the primary, ${target} scaled to zero`),
+  analysisHeld: (weight: number, detail: string, alert: boolean) =>
+    (alert ? warning : normal)('AnalysisHeld', `weight stays ${weight}, no failure counted: ${detail}`),
+  regressionDetected: (detail: string) =>
+    warning('Failed', `regression detected with conclusive evidence, rolling back at once: ${detail}`),
+  dryRunCheckFailed: (detail: string) =>
+    warning('DryRunCheckFailed', `dry run, not acted on: would have failed: ${detail}`),
   checksMissing: () => normal('ChecksPending', 'metric checks are due but were not run on this tick'),
   webhookPending: () => normal('WebhookPending', 'waiting for a webhook to answer before this step'),
   waitingForConfirmation: (detail: string) =>

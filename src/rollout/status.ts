@@ -48,7 +48,7 @@ export function withHistory(
     weight,
     metric: c.metric,
     ...(c.value === undefined || !Number.isFinite(c.value) ? {} : { value: c.value }),
-    verdict: c.passed ? 'pass' : 'fail',
+    verdict: c.verdict === 'inconclusive' || c.verdict === 'hold' ? c.verdict : c.passed ? 'pass' : 'fail',
     reason: c.reason,
   }));
   return [...(history ?? []), ...added].slice(-HISTORY_LIMIT);

@@ -1,3 +1,4 @@
+import type { AnalysisStatus, CheckEvidence } from '../api/analysis-spec.ts';
 import type { Canary, CanaryStatus } from '../api/canary.ts';
 import type { GateObservations, GateType } from './gates.ts';
 import type { ManualAction } from './manual.ts';
@@ -27,6 +28,19 @@ export interface CheckObservation {
   code?: string;
   /** A failed `rollout` webhook with muteAlert: its failure raises no alert. */
   muted?: boolean;
+  /**
+   * Finer than `passed` (issue 17): 'inconclusive' (not enough evidence yet) and 'hold' (no data with
+   * onNoData: hold, or an unreachable backend) keep the weight without counting a failure.
+   */
+  verdict?: 'pass' | 'fail' | 'inconclusive' | 'hold';
+  /** A failure whose evidence is conclusive at the check's alpha: rolls back at once, whatever the threshold. */
+  conclusive?: boolean;
+  /** Evaluated and recorded, alerted when it would have failed, never acted on. */
+  dryRun?: boolean;
+  /** A relative check's evidence, rounded for people. */
+  evidence?: CheckEvidence;
+  /** A hold that should reach people (an unreachable backend), not only the log. */
+  alert?: boolean;
 }
 
 export interface Weights {
@@ -45,6 +59,8 @@ export interface Observations {
   routes?: Weights;
   /** Present only when `planObservations` said checks are due on this tick. */
   checks?: CheckObservation[];
+  /** With `checks`: the relative checks' state and evidence after this step, written to status.analysis. */
+  analysis?: AnalysisStatus;
   /** Answers of the webhook gates `planObservations` said are due on this tick. */
   webhooks?: GateObservations;
   /** A manual action asked for through the Canary's annotations (petrel promote|abort|pause|resume). */

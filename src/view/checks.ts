@@ -10,6 +10,14 @@ export function thresholdText(range: { min?: number; max?: number } | undefined)
   return 'none';
 }
 
+/** What a check is judged against: its thresholdRange, or the primary within a tolerance. */
+function criterionText(metric: {
+  thresholdRange?: { min?: number; max?: number } | undefined;
+  compare?: { tolerance: string } | undefined;
+}): string {
+  return metric.compare ? `vs primary ${metric.compare.tolerance}` : thresholdText(metric.thresholdRange);
+}
+
 /**
  * The checks of the last analysis: the history entries written at the latest time, one per metric. The
  * history holds one entry per metric per step, so those entries are the evidence of the last decision.
@@ -35,7 +43,7 @@ export function checkViews(canary: Canary, sinceTime?: string): CheckView[] {
   const views: CheckView[] = metrics.map((metric) => {
     const entry = latest.get(metric.name);
     latest.delete(metric.name);
-    return viewOf(metric.name, thresholdText(metric.thresholdRange), entry);
+    return viewOf(metric.name, criterionText(metric), entry);
   });
   for (const [metric, entry] of latest) views.push(viewOf(metric, 'unknown', entry));
   return failedFirst(views);
@@ -43,11 +51,12 @@ export function checkViews(canary: Canary, sinceTime?: string): CheckView[] {
 
 /** The checks of one analysis (history entries), failed first, with their thresholds from the spec. */
 export function analysisViews(canary: Canary, entries: readonly CanaryHistoryEntry[]): CheckView[] {
-  const ranges = new Map((canary.spec.analysis?.metrics ?? []).map((m) => [m.name, m.thresholdRange]));
+  const metrics = new Map((canary.spec.analysis?.metrics ?? []).map((m) => [m.name, m]));
   return failedFirst(
-    entries.map((e) =>
-      viewOf(e.metric, ranges.has(e.metric) ? thresholdText(ranges.get(e.metric)) : 'unknown', e),
-    ),
+    entries.map((e) => {
+      const metric = metrics.get(e.metric);
+      return viewOf(e.metric, metric ? criterionText(metric) : 'unknown', e);
+    }),
   );
 }
 
@@ -64,7 +73,7 @@ function viewOf(metric: string, threshold: string, entry: CanaryHistoryEntry | u
   };
 }
 
-const ORDER = { fail: 0, pass: 1, pending: 2 } as const;
+const ORDER = { fail: 0, hold: 1, inconclusive: 2, pass: 3, pending: 4 } as const;
 
 function failedFirst(views: CheckView[]): CheckView[] {
   return views

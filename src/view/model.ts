@@ -59,7 +59,8 @@ export interface WindowView {
   reason: string;
 }
 
-export type Verdict = 'pass' | 'fail' | 'pending';
+/** A check's latest verdict; inconclusive and hold come from checks judged against the primary. */
+export type Verdict = 'pass' | 'fail' | 'inconclusive' | 'hold' | 'pending';
 
 export interface CheckView {
   metric: string;

@@ -1,4 +1,4 @@
-import { type Behaviour, parseBehaviour } from './behaviour.ts';
+import { type Behaviour, behaviourAtShare, parseBehaviour } from './behaviour.ts';
 import { gaussian, type RandomSource } from './random.ts';
 import type { WorkloadTarget } from './routes.ts';
 
@@ -37,13 +37,23 @@ export function simulateTick(input: TickInput): TickTraffic[] {
   const ordered = [...input.targets].sort((a, b) =>
     `${a.namespace}/${a.workload}`.localeCompare(`${b.namespace}/${b.workload}`),
   );
+  // One draw per service and tick: the variation canary and primary share (drawn only when asked for,
+  // so runs without shared noise keep their random sequence).
+  const sharedDraws = new Map<string, number>();
+  const sharedDraw = (service: string) => {
+    if (!sharedDraws.has(service)) sharedDraws.set(service, gaussian(input.random));
+    return sharedDraws.get(service)!;
+  };
   for (const target of ordered) {
-    const { behaviour } = parseBehaviour(target.annotations);
+    const behaviour = behaviourAtShare(parseBehaviour(target.annotations).behaviour, target.share);
     const expected = Math.max(0, input.rps * (input.elapsedMs / 1000) * target.share);
     const whole = Math.floor(expected);
     const requests = whole + (input.random() < expected - whole ? 1 : 0);
 
-    const errorFactor = behaviour.noise > 0 ? Math.max(0, 1 + behaviour.noise * gaussian(input.random)) : 1;
+    const ownFactor = behaviour.noise > 0 ? Math.max(0, 1 + behaviour.noise * gaussian(input.random)) : 1;
+    const shared = behaviour.sharedNoise ?? 0;
+    const errorFactor =
+      shared > 0 ? ownFactor * Math.max(0, 1 + shared * sharedDraw(target.service)) : ownFactor;
     const latencyFactor =
       behaviour.noise > 0 ? Math.max(0.05, 1 + behaviour.noise * gaussian(input.random)) : 1;
     const errorRatio = Math.min(1, behaviour.errorRatio * errorFactor);

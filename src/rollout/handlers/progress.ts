@@ -52,9 +52,15 @@ export function progress(ctx: Context): Decision {
   const actions = stepActions(ctx);
   for (const rule of STEP_RULES) {
     const outcome = rule(ctx);
-    if (outcome) return settle(ctx, actions, outcome);
+    if (outcome) return withNotes(ctx, settle(ctx, actions, outcome));
   }
-  return advance(ctx, actions);
+  return withNotes(ctx, advance(ctx, actions));
+}
+
+/** Adds the tick's notes (dry-run checks that would have failed) as events of whatever was decided. */
+function withNotes(ctx: Context, decision: Decision): Decision {
+  if (!ctx.notes?.length) return decision;
+  return { ...decision, actions: [...decision.actions, ...ctx.notes.map((note) => event(note))] };
 }
 
 /** The routes the recorded status asks for: the current weight, or all matching requests in A/B testing. */
@@ -172,11 +178,20 @@ function checkResults(ctx: Context): StepOutcome | undefined {
   if (!checks || !checksDue(ctx.canary, ctx.now)) return undefined;
   const { status } = ctx;
   status.history = withHistory(status.history, checks, status.canaryWeight ?? 0, ctx.now);
+  if (ctx.obs.analysis) status.analysis = ctx.obs.analysis;
   const verdict = judge(checks);
+  if (verdict.wouldHaveFailed)
+    ctx.notes = [...(ctx.notes ?? []), reasons.dryRunCheckFailed(verdict.wouldHaveFailed)];
+  // Relative checks (issue 17): conclusive evidence rolls back at once; inconclusive or held checks keep the weight.
+  if (verdict.conclusive) return { kind: 'rollback', reason: reasons.regressionDetected(verdict.conclusive) };
   // Only failures of webhooks with muteAlert: the hold is recorded, no alert sent.
   const muted = checks.every((c) => c.passed || c.muted === true);
   if (!verdict.passed) return failedCheck(ctx, verdict.failures, reasons.checkFailed, muted);
   stepTaken(ctx);
+  if (verdict.held) {
+    const weight = status.canaryWeight ?? 0;
+    return holdFor(reasons.analysisHeld(weight, verdict.held, verdict.alert === true), ctx.intervalMs, true);
+  }
   return undefined;
 }
 

@@ -56,6 +56,8 @@ function startRollout(ctx: Context, fromSteadyState: boolean): Decision {
     lastAppliedSpec: ctx.obs.target.revision,
     lastTransitionTime: at,
     lastStepTime: at,
+    // The checks of a release are its own: its history starts empty (status.analysis is keyed by revision).
+    history: [],
     conditions: withCondition(
       ctx.status.conditions,
       PROMOTED,
