@@ -96,12 +96,14 @@ export class CanaryReconciler {
 
   readonly reconcile = async (key: string): Promise<ReconcileResult | undefined> => {
     const { namespace, name } = splitKey(key);
-    const raw = this.canaries.get(namespace, name) as RawCanary | undefined;
-    if (!raw) return undefined;
+    const read = this.canaries.get(namespace, name) as RawCanary | undefined;
+    if (!read) return undefined;
     // A Canary being deleted only goes through its finalizer's steps (revert, or keep the primary serving):
     // a rollout step would re-create objects and alert every channel about it.
-    const finalizing = await this.finalizer.reconcile(raw);
+    const finalizing = await this.finalizer.reconcile(read);
     if (finalizing) return finalizing.result;
+    // As it is after the finalizer was added (a new resourceVersion, which the status patch is guarded by).
+    const raw = (this.canaries.get(namespace, name) as RawCanary | undefined) ?? read;
     const log = this.deps.logger.child({ canary: key });
 
     const validation = validateCanary(this.withDefaultProvider(raw));
