@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
-  canaryServiceNameOf,
   type DeletionObservations,
   nextDeletionStep,
   nextOrphanStep,
-  objectsToOrphan,
   REVERT_FINALIZER,
   withoutPetrelFinalizer,
   withPetrelFinalizer,
@@ -92,47 +90,5 @@ describe('nextOrphanStep (deletion without revertOnDeletion)', () => {
   ];
   it.each(cases)('%s', (_name, obs, step) => {
     expect(nextOrphanStep(obs)).toEqual(step);
-  });
-});
-
-describe('objectsToOrphan', () => {
-  const owned = [
-    { kind: 'ConfigMap', name: 'settings-primary' },
-    { kind: 'DestinationRule', name: 'podinfo-canary' },
-    { kind: 'DestinationRule', name: 'podinfo-primary' },
-    { kind: 'Deployment', name: 'podinfo-primary' },
-    { kind: 'HorizontalPodAutoscaler', name: 'podinfo-primary' },
-    { kind: 'Service', name: 'podinfo' },
-    { kind: 'Service', name: 'podinfo-canary' },
-    { kind: 'Service', name: 'podinfo-primary' },
-    { kind: 'VirtualService', name: 'podinfo' },
-  ];
-
-  it('keeps everything that serves; the canary Service is left to the garbage collector', () => {
-    const kept = objectsToOrphan(owned, 'podinfo-canary');
-    expect(kept).toEqual(owned.filter((o) => !(o.kind === 'Service' && o.name === 'podinfo-canary')));
-    // The canary DestinationRule stays: the VirtualService still names its host (at weight 0).
-    expect(kept).toContainEqual({ kind: 'DestinationRule', name: 'podinfo-canary' });
-  });
-
-  it('without a readable name (an invalid spec), keeps everything', () => {
-    expect(objectsToOrphan(owned, undefined)).toEqual(owned);
-  });
-});
-
-describe('canaryServiceNameOf', () => {
-  it.each([
-    ['the target', { targetRef: { name: 'podinfo' } }, 'podinfo-canary'],
-    ['service.name first', { targetRef: { name: 'podinfo' }, service: { name: 'web' } }, 'web-canary'],
-    [
-      'a service.name that is not a string',
-      { targetRef: { name: 'podinfo' }, service: { name: 3 } },
-      'podinfo-canary',
-    ],
-    ['no names', { service: { port: 0 } }, undefined],
-    ['no spec', undefined, undefined],
-    ['a spec that is not an object', 'oops', undefined],
-  ])('%s', (_name, spec, expected) => {
-    expect(canaryServiceNameOf(spec)).toBe(expected);
   });
 });

@@ -10,13 +10,11 @@ import type { KubeApi, KubeObject } from '../kube/types.ts';
 import type { WriteThroughCache } from '../kube/write-through.ts';
 import type { Clock } from '../lib/clock.ts';
 import {
-  canaryServiceNameOf,
   type DeletionStep,
   nextDeletionStep,
   nextOrphanStep,
   type OrphanStep,
   type OwnedObject,
-  objectsToOrphan,
   REVERT_FINALIZER,
   withoutPetrelFinalizer,
   withPetrelFinalizer,
@@ -178,15 +176,14 @@ export class CanaryFinalizer {
   }
 
   /**
-   * Without revertOnDeletion: the objects that serve lose their ownerReference to the Canary and stay. Needs
-   * only the Canary's uid and names, so an invalid spec is let go too (never stranded with the finalizer).
+   * Without revertOnDeletion: the objects the Canary owns lose their ownerReference to it and stay. Needs only
+   * the Canary's uid (they are found by it in the caches), so an invalid spec is let go too, never stranded.
    */
   private async orphan(raw: RawCanary): Promise<ReconcileResult | undefined> {
     const ns = raw.metadata?.namespace ?? '';
     const name = raw.metadata?.name ?? '';
     const uid = raw.metadata?.uid ?? '';
     const log = this.deps.logger.child({ canary: `${ns}/${name}` });
-    const canaryService = canaryServiceNameOf(raw.spec);
     // The caches may show an object orphaned in this reconcile as still owned for a moment.
     const orphaned = new Set<string>();
     const keyOf = (o: OwnedObject) => `${o.kind}/${o.name}`;
@@ -194,9 +191,7 @@ export class CanaryFinalizer {
       const current = this.deps.canaries.get(ns, name) as RawCanary | undefined;
       if (!current) return undefined; // gone: nothing is ever done for a Canary that no longer exists
       const stillOwned = uid
-        ? objectsToOrphan(ownedObjects(this.ownedKinds(), ns, uid), canaryService).filter(
-            (o) => !orphaned.has(keyOf(o)),
-          )
+        ? ownedObjects(this.ownedKinds(), ns, uid).filter((o) => !orphaned.has(keyOf(o)))
         : [];
       const step = nextOrphanStep({ phase: current.status?.phase, stillOwned });
       log.debug({ step: step.kind }, 'deletion step');
@@ -220,7 +215,7 @@ export class CanaryFinalizer {
           canary,
           'Normal',
           'Terminating',
-          'Canary deleted: keeping the primary and its routes serving, no longer owned by the Canary',
+          'Canary deleted: keeping the primary, its Services and routes serving, no longer owned by the Canary',
           log,
         );
         return 'next';

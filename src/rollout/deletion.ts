@@ -74,11 +74,13 @@ export interface OwnedObject {
  * serve the app stay, no longer owned, so the garbage collector keeps them. Derived from the world alone:
  *
  * 1. `markTerminating`: the intent first (phase Terminating), before any effect;
- * 2. `orphan`: every object that serves and still names the Canary as owner loses that ownerReference;
+ * 2. `orphan`: every object that still names the Canary as owner loses that ownerReference: the primary
+ *    Deployment and its HPA, the apex, primary and canary Services, the VirtualService or HTTPRoute, the
+ *    DestinationRules, the `-primary` config copies. All of them, the canary Service too: a Canary deleted
+ *    mid-rollout leaves routes that still send the canary its share, and each must keep a backend;
  * 3. `markTerminated` once none is left;
  * 4. `removeFinalizer` once Terminated (an object owned again by then is orphaned first).
  *
- * `stillOwned` is what `objectsToOrphan` picked of what the Canary still owns.
  */
 export type OrphanStep =
   | { kind: 'markTerminating' }
@@ -91,27 +93,4 @@ export function nextOrphanStep(obs: { phase: Phase | undefined; stillOwned: Owne
   if (obs.stillOwned.length > 0) return { kind: 'orphan', objects: obs.stillOwned };
   if (obs.phase === 'Terminating') return { kind: 'markTerminated' };
   return { kind: 'removeFinalizer' };
-}
-
-/**
- * What of the Canary's objects keeps serving once it is gone: all of them (primary Deployment and its HPA, the
- * apex and primary Services, the VirtualService or HTTPRoute, the DestinationRules, the `-primary` config
- * copies) except the canary Service, which selects the target's pods (scaled to zero) and is left to the
- * garbage collector. Without a readable canary Service name (an invalid spec), nothing is left out.
- */
-export function objectsToOrphan(
-  owned: readonly OwnedObject[],
-  canaryService: string | undefined,
-): OwnedObject[] {
-  return owned.filter((o) => !(o.kind === 'Service' && o.name === canaryService));
-}
-
-/**
- * The canary Service's name read leniently from a spec that may be invalid (`<service.name or target>-canary`);
- * undefined when neither name is a string.
- */
-export function canaryServiceNameOf(spec: unknown): string | undefined {
-  const s = (spec ?? {}) as { service?: { name?: unknown }; targetRef?: { name?: unknown } };
-  const apex = typeof s.service?.name === 'string' ? s.service.name : s.targetRef?.name;
-  return typeof apex === 'string' && apex ? `${apex}-canary` : undefined;
 }
