@@ -347,6 +347,20 @@ describe('CanaryFinalizer: a deleted Canary without revertOnDeletion keeps the p
     expect(ownersOf(api, RESOURCES.service, 'podinfo')).toEqual([]);
   });
 
+  it('a patch refused (no permission): a warning naming the fix, retried, the finalizer stays', async () => {
+    const { finalizer, seeded, current, api, events } = setup(deleted());
+    seedOwned(api);
+    api.failNext = (info) =>
+      info.resource === 'virtualservices' && info.verb === 'patch'
+        ? new KubeApiError('virtualservices is forbidden', { code: 'FORBIDDEN', status: 403 })
+        : undefined;
+    await expect(finalizer.reconcile(seeded)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(events).toEqual(['Normal Terminating', 'Warning OrphaningFailed']);
+    expect(current()?.status?.phase).toBe('Terminating');
+    expect(current()?.metadata?.finalizers).toEqual([REVERT_FINALIZER]);
+    expect(ownersOf(api, RESOURCES.virtualService, 'podinfo')).toEqual(['uid-argo', 'uid-1']);
+  });
+
   it('never acts on a Canary that is gone', async () => {
     const { finalizer, seeded, api } = setup(deleted());
     seedOwned(api);

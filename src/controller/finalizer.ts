@@ -224,7 +224,17 @@ export class CanaryFinalizer {
         const uid = raw.metadata?.uid ?? '';
         let stale = false;
         for (const object of step.objects) {
-          const outcome = await orphanObject(this.deps.api, this.ownedKinds(), ns, object, uid);
+          const outcome = await orphanObject(this.deps.api, this.ownedKinds(), ns, object, uid).catch(
+            async (err: unknown) => {
+              // Retried with backoff; the Canary waits rather than let the garbage collector take the primary.
+              const message =
+                `could not remove the ownerReference of ${object.kind} ${ns}/${object.name} to keep it serving ` +
+                `(${(err as Error).message}); the deletion waits: grant patch on it, or remove the finalizer ` +
+                `${REVERT_FINALIZER} to let the garbage collector delete it with the Canary`;
+              await this.event(canary, 'Warning', 'OrphaningFailed', message, log);
+              throw err;
+            },
+          );
           if (outcome === 'stale') stale = true;
           else orphaned.add(`${object.kind}/${object.name}`);
           if (outcome === 'orphaned') log.info({ object }, 'kept after the Canary: ownerReference removed');
