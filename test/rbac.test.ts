@@ -303,6 +303,12 @@ async function rolloutRequests(
       name: 'podinfo-primary',
     });
     expect(kept.metadata?.ownerReferences ?? []).toEqual([]);
+    const route = await env.api.get<KubeObject>({
+      resource: gatewayApi ? RESOURCES.httpRoute : RESOURCES.virtualService,
+      namespace,
+      name: 'podinfo',
+    });
+    expect(route.metadata?.ownerReferences ?? []).toEqual([]);
   } finally {
     await controller?.stop();
     await traffic.stop();
