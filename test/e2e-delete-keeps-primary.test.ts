@@ -226,4 +226,34 @@ describe('end to end: deleting a Canary without revertOnDeletion keeps the prima
     for (const [resource, name] of SERVING)
       expect(await canaryOwners(resource, ns, name), `${resource.kind} ${name}`).toEqual([]);
   }, 60_000);
+
+  it('deleted while no controller runs: it stays, held by the finalizer, and the next controller keeps the primary', async () => {
+    const ns = 'e2e-orphan-no-controller';
+    await createNamespace(env.api, ns);
+    await env.api.create(RESOURCES.deployment, podinfoDeployment(ns, 'podinfo:1.0'));
+    const first = startController(ns);
+    await first.ready;
+    await env.api.create(RESOURCES.canary, podinfoCanary(ns, { metrics: [] }));
+    await waitForPhase(env.api, ns, ['Initialized']);
+    await first.stop();
+    await env.api.delete({ resource: RESOURCES.canary, namespace: ns, name: 'podinfo' });
+    const held = await getCanary(env.api, ns);
+    expect(held.metadata?.deletionTimestamp).toBeDefined();
+    expect(held.metadata?.finalizers).toEqual([REVERT_FINALIZER]);
+    expect(await canaryOwners(RESOURCES.deployment, ns, 'podinfo-primary')).toEqual([
+      `podinfo/${held.metadata?.uid}`,
+    ]);
+
+    const second = startController(ns);
+    await second.ready;
+    await waitFor(
+      'the Canary to be gone',
+      async () => ((await find(RESOURCES.canary, ns, 'podinfo')) ? undefined : true),
+      {
+        timeoutMs: 20_000,
+      },
+    );
+    for (const [resource, name] of SERVING)
+      expect(await canaryOwners(resource, ns, name), `${resource.kind} ${name}`).toEqual([]);
+  }, 60_000);
 });
