@@ -3,7 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/run.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
+import type { Deployment } from '../src/kube/workloads.ts';
 import type { Notification } from '../src/notifiers/notification.ts';
+import { REVERT_FINALIZER } from '../src/rollout/deletion.ts';
 import {
   controllerRequests,
   createNamespace,
@@ -28,7 +30,7 @@ const OWNED = new Set(['deployments', 'services', 'virtualservices', 'destinatio
 /** How long a deleted Canary is watched for writes: longer than the write-through cache keeps an object (5 s). */
 const QUIET_AFTER_DELETE_MS = 6000;
 
-describe('end to end: pause and resume, deletion during a rollout', () => {
+describe('end to end: pause and resume, deletion during a rollout (the primary keeps serving)', () => {
   const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -127,12 +129,37 @@ describe('end to end: pause and resume, deletion during a rollout', () => {
       .filter((r) => r.path === `/alerts/${ns}` && r.time >= since)
       .map((r) => (r.body as Notification).reason);
 
-  /** After the delete: no owned object created, no alert, no Canary write after a 404, nothing left behind. */
-  async function expectLeftAlone(ns: string, deletedAt: number): Promise<void> {
+  async function canaryExists(ns: string): Promise<boolean> {
+    const list = await env.api.list<KubeObject>(RESOURCES.canary, { namespace: ns });
+    return list.items.length > 0;
+  }
+
+  const canaryOwners = (obj: KubeObject) =>
+    (obj.metadata?.ownerReferences ?? []).filter((r) => r.kind === 'Canary').map((r) => r.name);
+
+  /**
+   * After the delete: the Canary goes, and what serves stays with no ownerReference to it (the primary
+   * Deployment, the Services, the VirtualService, the DestinationRules); nothing is created, nothing is
+   * written once it is gone, no rollout alert (only Terminating/Terminated), no Canary write after a 404.
+   */
+  async function expectKeptServing(ns: string, deletedAt: number): Promise<void> {
+    await waitFor('the Canary to be gone', async () => ((await canaryExists(ns)) ? undefined : true), {
+      timeoutMs: 20_000,
+    });
+    const goneAt = Date.now();
     await sleep(QUIET_AFTER_DELETE_MS);
     const after = controllerRequests(env.sandbox, deletedAt).filter((e) => e.namespace === ns);
     const created = after.filter((e) => e.verb === 'create' && OWNED.has(e.resource ?? ''));
     expect(created.map((e) => e.resource)).toEqual([]);
+    const writesOnceGone = after.filter(
+      (e) =>
+        e.time.getTime() > goneAt &&
+        OWNED.has(e.resource ?? '') &&
+        e.verb !== 'get' &&
+        e.verb !== 'list' &&
+        e.verb !== 'watch',
+    );
+    expect(writesOnceGone.map((e) => `${e.verb} ${e.resource} ${e.name}`)).toEqual([]);
     const canaryWrites = after.filter(
       (e) =>
         e.verb !== 'get' && e.verb !== 'list' && e.verb !== 'watch' && e.resource?.startsWith('canaries'),
@@ -141,14 +168,34 @@ describe('end to end: pause and resume, deletion during a rollout', () => {
     if (first404 >= 0)
       expect(canaryWrites.slice(first404 + 1).map((e) => `${e.verb} ${e.resource}`)).toEqual([]);
     expect(canaryWrites.filter((e) => e.code === 404).length).toBeLessThanOrEqual(1);
-    expect(alertsFor(ns, deletedAt).filter((r) => r === 'Initializing' || r === 'Initialized')).toEqual([]);
-    // An alert of a step taken just before the delete may still be on its way; nothing comes later.
-    expect(alertsFor(ns, deletedAt + 2000)).toEqual([]);
-    const left = await env.api.list<KubeObject>(RESOURCES.deployment, { namespace: ns });
-    expect(left.items.map((d) => d.metadata?.name)).toEqual(['podinfo']);
-    for (const resource of [RESOURCES.service, RESOURCES.virtualService, RESOURCES.destinationRule]) {
-      expect((await env.api.list<KubeObject>(resource, { namespace: ns })).items).toEqual([]);
+    const alerts = alertsFor(ns, deletedAt);
+    expect(alerts.filter((r) => r === 'Initializing' || r === 'Initialized')).toEqual([]);
+    expect(alerts.filter((r) => r === 'Terminated').length).toBeLessThanOrEqual(1);
+    // An alert of a step taken just before the delete may still be on its way; nothing comes later but
+    // the deletion's own.
+    const late = alertsFor(ns, deletedAt + 2000);
+    expect(late.filter((r) => r !== 'Terminating' && r !== 'Terminated')).toEqual([]);
+
+    const deployments = await env.api.list<Deployment>(RESOURCES.deployment, { namespace: ns });
+    expect(deployments.items.map((d) => d.metadata?.name).sort()).toEqual(['podinfo', 'podinfo-primary']);
+    const primary = deployments.items.find((d) => d.metadata?.name === 'podinfo-primary');
+    expect(primary?.spec?.replicas).toBeGreaterThan(0);
+    expect(primary?.metadata?.labels?.['petrel.dev/managed-by']).toBe('petrel');
+    const kept: Record<string, string[]> = {};
+    for (const resource of [
+      RESOURCES.deployment,
+      RESOURCES.service,
+      RESOURCES.virtualService,
+      RESOURCES.destinationRule,
+    ]) {
+      const items = (await env.api.list<KubeObject>(resource, { namespace: ns })).items;
+      for (const item of items)
+        expect(canaryOwners(item), `${resource.kind} ${item.metadata?.name}`).toEqual([]);
+      kept[resource.plural] = items.map((i) => i.metadata?.name ?? '').sort();
     }
+    expect(kept.services).toEqual(expect.arrayContaining(['podinfo', 'podinfo-primary']));
+    expect(kept.virtualservices).toEqual(['podinfo']);
+    expect(kept.destinationrules).toEqual(['podinfo-canary', 'podinfo-primary']);
   }
 
   async function deleteCanary(ns: string): Promise<number> {
@@ -157,15 +204,15 @@ describe('end to end: pause and resume, deletion during a rollout', () => {
     return at;
   }
 
-  it('deleted right after the Deployment change: nothing re-created, no alert, no retried status patch', async () => {
+  it('deleted right after the Deployment change: the primary keeps serving, nothing re-created, no retried status patch', async () => {
     const ns = 'e2e-delete-early';
     await prepare(ns, { interval: '1s' });
     await setImage(env.api, ns, 'podinfo:2.0');
     const deletedAt = await deleteCanary(ns);
-    await expectLeftAlone(ns, deletedAt);
+    await expectKeptServing(ns, deletedAt);
   }, 60_000);
 
-  it('deleted as the rollout starts: nothing re-created, no alert, no retried status patch', async () => {
+  it('deleted as the rollout starts: the primary keeps serving, nothing re-created, no retried status patch', async () => {
     const ns = 'e2e-delete-start';
     await prepare(ns, { interval: '1s' });
     await setImage(env.api, ns, 'podinfo:2.0');
@@ -175,34 +222,59 @@ describe('end to end: pause and resume, deletion during a rollout', () => {
       { timeoutMs: 20_000, intervalMs: 10 },
     );
     const deletedAt = await deleteCanary(ns);
-    await expectLeftAlone(ns, deletedAt);
+    await expectKeptServing(ns, deletedAt);
   }, 60_000);
 
-  it('deleted mid-step: nothing re-created, no alert, no retried status patch', async () => {
+  it('deleted mid-step: the primary keeps serving, nothing re-created, no retried status patch', async () => {
     const ns = 'e2e-delete-mid';
     await prepare(ns, { interval: '1s' });
     await setImage(env.api, ns, 'podinfo:2.0');
     await waitFor('weight 20', weightIs(ns, 20), { timeoutMs: 20_000, intervalMs: 10 });
     const deletedAt = await deleteCanary(ns);
-    await expectLeftAlone(ns, deletedAt);
+    await expectKeptServing(ns, deletedAt);
   }, 60_000);
 
-  it('being deleted (held by another finalizer): no reconcile acts on it', async () => {
+  it('being deleted (held by another finalizer): no rollout step, only the deletion steps; then it stays held', async () => {
     const ns = 'e2e-delete-held';
-    await prepare(ns, { interval: '1s' }, { finalizers: ['example.com/hold'] });
+    const { weights } = await prepare(ns, { interval: '1s' }, { finalizers: ['example.com/hold'] });
     await setImage(env.api, ns, 'podinfo:2.0');
     await waitFor('weight 10', weightIs(ns, 10), { timeoutMs: 20_000, intervalMs: 10 });
     const deletedAt = await deleteCanary(ns);
+    const heldAt = weights.weights.at(-1);
     expect((await getCanary(env.api, ns)).metadata?.deletionTimestamp).toBeDefined();
+    await waitFor('Petrel to let it go', async () => {
+      const canary = await getCanary(env.api, ns);
+      return canary.status?.phase === 'Terminated' && !canary.metadata?.finalizers?.includes(REVERT_FINALIZER)
+        ? canary
+        : undefined;
+    });
     await sleep(3000);
+    const canary = await getCanary(env.api, ns);
+    expect(canary.metadata?.finalizers).toEqual(['example.com/hold']);
     const writes = controllerRequests(env.sandbox, deletedAt).filter(
       (e) => e.namespace === ns && e.verb !== 'get' && e.verb !== 'list' && e.verb !== 'watch',
     );
-    expect(writes.filter((e) => e.resource !== 'events').map((e) => `${e.verb} ${e.resource}`)).toEqual([]);
-    expect(alertsFor(ns, deletedAt + 500)).toEqual([]);
+    // Terminating, the ownerReferences removed (patches), Terminated, the finalizer removed: nothing else.
+    expect(writes.filter((e) => e.verb !== 'patch' && e.resource !== 'events')).toEqual([]);
+    expect(new Set(writes.filter((e) => e.resource !== 'events').map((e) => e.resource))).toEqual(
+      new Set([
+        'canaries/status',
+        'canaries',
+        'deployments',
+        'services',
+        'virtualservices',
+        'destinationrules',
+      ]),
+    );
+    expect(weights.weights.at(-1)).toBe(heldAt);
+    const rolloutAlerts = alertsFor(ns, deletedAt + 500).filter(
+      (r) => r !== 'Terminating' && r !== 'Terminated',
+    );
+    expect(rolloutAlerts).toEqual([]);
     await env.api.mergePatch(
       { resource: RESOURCES.canary, namespace: ns, name: 'podinfo' },
       { metadata: { finalizers: null } },
     );
+    await expectKeptServing(ns, deletedAt);
   }, 60_000);
 });

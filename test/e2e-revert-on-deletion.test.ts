@@ -178,7 +178,7 @@ describe('end to end: revertOnDeletion', () => {
     expect(reasons).toContain('Terminated');
   }, 90_000);
 
-  it('adds the finalizer with the field and removes it when the field is turned off', async () => {
+  it('the finalizer stays when the field is turned off, and the deletion then keeps the primary serving', async () => {
     const ns = 'e2e-revert-toggle';
     await createNamespace(env.api, ns);
     await env.api.create(RESOURCES.deployment, podinfoDeployment(ns, 'podinfo:1.0'));
@@ -188,22 +188,30 @@ describe('end to end: revertOnDeletion', () => {
     await waitFor('the finalizer', async () =>
       (await getCanary(env.api, ns)).metadata?.finalizers?.includes(REVERT_FINALIZER) ? true : undefined,
     );
+    await waitForPhase(env.api, ns, ['Initialized']);
     await env.api.mergePatch(
       { resource: RESOURCES.canary, namespace: ns, name: 'podinfo' },
       { spec: { revertOnDeletion: false } },
     );
-    await waitFor('the finalizer to go', async () =>
-      (await getCanary(env.api, ns)).metadata?.finalizers?.length ? undefined : true,
-    );
-    // Without the field, deletion is left to the garbage collector: the owned objects go with the Canary.
-    await waitForPhase(env.api, ns, ['Initialized']);
+    expect((await getCanary(env.api, ns)).metadata?.finalizers).toEqual([REVERT_FINALIZER]);
+    // Without the field: no revert, the target stays at zero and the primary keeps serving, unowned.
     await env.api.delete({ resource: RESOURCES.canary, namespace: ns, name: 'podinfo' });
-    await waitFor('the Canary and its primary to be gone', async () =>
-      (await exists(RESOURCES.canary, ns, 'podinfo')) ||
-      (await exists(RESOURCES.deployment, ns, 'podinfo-primary'))
-        ? undefined
-        : true,
+    await waitFor(
+      'the Canary to be gone',
+      async () => ((await exists(RESOURCES.canary, ns, 'podinfo')) ? undefined : true),
+      { timeoutMs: 20_000 },
     );
+    const primary = await getDeployment(env.api, ns, 'podinfo-primary');
+    expect(primary.metadata?.ownerReferences ?? []).toEqual([]);
     expect((await getDeployment(env.api, ns, 'podinfo')).spec?.replicas).toBe(0);
+    const vs = await env.api.get<VirtualService>({
+      resource: RESOURCES.virtualService,
+      namespace: ns,
+      name: 'podinfo',
+    });
+    expect(vs.metadata?.ownerReferences ?? []).toEqual([]);
+    expect(vs.spec?.http?.[0]?.route?.find((r) => r.weight === 100)?.destination?.host).toBe(
+      'podinfo-primary',
+    );
   }, 60_000);
 });

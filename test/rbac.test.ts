@@ -139,13 +139,7 @@ const NOT_EXERCISED: Record<string, string> = {
     'the primary HPA of a Canary with spec.autoscalerRef (src/kube/deployments.ts)',
   'patch autoscaling/horizontalpodautoscalers':
     "the primary HPA follows the target's HPA spec (src/kube/deployments.ts)",
-  'patch /services':
-    'a Service changed by someone else is put back (src/routers/services.ts reconcileServices)',
-  'patch networking.istio.io/destinationrules':
-    'a DestinationRule whose trafficPolicy changed or drifted (src/routers/istio.ts apply)',
   'patch /events': 'a repeated Event bumps its count (src/kube/events.ts)',
-  'patch petrel.dev/canaries':
-    'clearing the manual-action annotation after promote/abort/pause/resume (src/controller/executor.ts)',
 };
 
 const CONFIG = 'podinfo-config';
@@ -294,6 +288,27 @@ async function rolloutRequests(
       const primarySecret = await copy(RESOURCES.secret, `${SECRET}-primary`);
       expect(primarySecret.data).toEqual({ token: base64('rotated-token') });
     }
+    // Deleted without revertOnDeletion: each object that serves loses its ownerReference (a patch of
+    // every kind the Canary owns) and stays.
+    await env.api.delete({ resource: RESOURCES.canary, namespace, name: 'podinfo' });
+    await waitFor(
+      'the Canary to be gone',
+      async () =>
+        (await env.api.list<KubeObject>(RESOURCES.canary, { namespace })).items.length ? undefined : true,
+      { timeoutMs: 20_000 },
+    );
+    const kept = await env.api.get<Deployment>({
+      resource: RESOURCES.deployment,
+      namespace,
+      name: 'podinfo-primary',
+    });
+    expect(kept.metadata?.ownerReferences ?? []).toEqual([]);
+    const route = await env.api.get<KubeObject>({
+      resource: gatewayApi ? RESOURCES.httpRoute : RESOURCES.virtualService,
+      namespace,
+      name: 'podinfo',
+    });
+    expect(route.metadata?.ownerReferences ?? []).toEqual([]);
   } finally {
     await controller?.stop();
     await traffic.stop();
@@ -331,11 +346,7 @@ describe.each([
     values: ['watchNamespaces={rbac-secrets}', 'trackSecrets=true'],
     trackSecrets: true,
     gatewayApi: false,
-    notExercised: {
-      'patch /configmaps':
-        'only the Secret changes in this run; a changed ConfigMap is patched over its -primary copy ' +
-        '(src/kube/configs.ts), exercised by the other two runs',
-    },
+    notExercised: {},
   },
   {
     mode: 'namespaced with gatewayAPI.enabled, a gatewayapi:v1 canary',
@@ -351,6 +362,9 @@ describe.each([
         'the Istio router (src/routers/istio.ts), exercised by the runs with an Istio canary',
       'create networking.istio.io/destinationrules':
         'the Istio router (src/routers/istio.ts), exercised by the runs with an Istio canary',
+      'patch networking.istio.io/destinationrules':
+        'orphaning on deletion and drift repair (src/controller/orphan.ts, src/routers/istio.ts), exercised ' +
+        'by the runs with an Istio canary',
     },
   },
 ])(

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import {
   type DeletionObservations,
   nextDeletionStep,
+  nextOrphanStep,
   REVERT_FINALIZER,
-  wantedFinalizers,
+  withoutPetrelFinalizer,
+  withPetrelFinalizer,
 } from '../src/rollout/deletion.ts';
 
 const ready = { replicas: 3, ready: true, reason: 'ready' };
@@ -49,10 +51,44 @@ describe('nextDeletionStep', () => {
   });
 });
 
-describe('wantedFinalizers', () => {
-  it('adds Petrel finalizer once and keeps the others', () => {
-    expect(wantedFinalizers(['other'], true)).toEqual(['other', REVERT_FINALIZER]);
-    expect(wantedFinalizers([REVERT_FINALIZER, 'other'], true)).toEqual(['other', REVERT_FINALIZER]);
-    expect(wantedFinalizers([REVERT_FINALIZER, 'other'], false)).toEqual(['other']);
+describe('the finalizer lists', () => {
+  it('adds Petrel finalizer once and keeps the others; removes only its own', () => {
+    expect(withPetrelFinalizer(['other'])).toEqual(['other', REVERT_FINALIZER]);
+    expect(withPetrelFinalizer([REVERT_FINALIZER, 'other'])).toEqual(['other', REVERT_FINALIZER]);
+    expect(withPetrelFinalizer([])).toEqual([REVERT_FINALIZER]);
+    expect(withoutPetrelFinalizer([REVERT_FINALIZER, 'other'])).toEqual(['other']);
+    expect(withoutPetrelFinalizer(['other'])).toEqual(['other']);
+  });
+});
+
+describe('nextOrphanStep (deletion without revertOnDeletion)', () => {
+  const primary = { kind: 'Deployment', name: 'podinfo-primary' };
+  const cases: [string, Parameters<typeof nextOrphanStep>[0], ReturnType<typeof nextOrphanStep>][] = [
+    [
+      'intent first, before any object is touched',
+      { phase: 'Progressing', stillOwned: [primary] },
+      { kind: 'markTerminating' },
+    ],
+    ['no status yet', { phase: undefined, stillOwned: [] }, { kind: 'markTerminating' }],
+    ['a failed Canary too', { phase: 'Failed', stillOwned: [primary] }, { kind: 'markTerminating' }],
+    [
+      'terminating, still owned: orphan',
+      { phase: 'Terminating', stillOwned: [primary] },
+      { kind: 'orphan', objects: [primary] },
+    ],
+    [
+      'terminating, nothing owned (restart after the orphaning)',
+      { phase: 'Terminating', stillOwned: [] },
+      { kind: 'markTerminated' },
+    ],
+    ['terminated: the finalizer goes', { phase: 'Terminated', stillOwned: [] }, { kind: 'removeFinalizer' }],
+    [
+      'terminated but owned again: orphan first',
+      { phase: 'Terminated', stillOwned: [primary] },
+      { kind: 'orphan', objects: [primary] },
+    ],
+  ];
+  it.each(cases)('%s', (_name, obs, step) => {
+    expect(nextOrphanStep(obs)).toEqual(step);
   });
 });

@@ -20,6 +20,7 @@ import type { LeaderElectionSettings } from './leader.ts';
 import type { MeshProvider } from './mesh.ts';
 import { metricChecks, relativeTemplateProblems } from './metric-checks.ts';
 import type { ControllerMetrics } from './metrics.ts';
+import { ownedKindCaches } from './orphan.ts';
 import type { WorkQueue } from './queue.ts';
 import { createReconcileQueue } from './reconcile-queue.ts';
 import { CanaryReconciler } from './reconciler.ts';
@@ -208,6 +209,7 @@ function createReconciler(
       configs: { configMaps: caches.configMaps, secrets: caches.secrets ?? NO_SECRETS },
     },
     routerFor: (canary: Canary) => routers.for(canary),
+    ownedKinds: ownedKindCaches(caches),
     defaultProvider: options.meshProvider ?? 'istio',
     events: scrubbedEvents(
       hooks.events(new EventRecorder({ api, logger: logger.child({ component: 'events' }) })),

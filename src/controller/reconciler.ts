@@ -30,7 +30,7 @@ import type { HookObserver } from '../webhooks/gates.ts';
 import { targetConfigHashes, withTrackedConfigs } from './configs.ts';
 import { crossNamespaceRefProblems, withoutCrossNamespaceAlerts } from './cross-namespace.ts';
 import { type EventSink, execute } from './executor.ts';
-import { CanaryFinalizer } from './finalizer.ts';
+import { CanaryFinalizer, type FinalizerDeps } from './finalizer.ts';
 import { splitKey } from './keys.ts';
 import { NoticeLedger } from './notice-ledger.ts';
 import { observePrimary, observeTarget } from './observe.ts';
@@ -42,6 +42,8 @@ export interface ReconcilerDeps {
   canaries: CacheReader<KubeObject>;
   deployments: DeploymentDeps;
   routerFor: (canary: Canary) => Router;
+  /** What a Canary deleted without revertOnDeletion keeps serving (see CanaryFinalizer). */
+  ownedKinds?: FinalizerDeps['ownedKinds'];
   /** spec.provider for canaries that do not set it. */
   defaultProvider?: Canary['spec']['provider'];
   events: EventSink;
@@ -99,12 +101,14 @@ export class CanaryReconciler {
 
   readonly reconcile = async (key: string): Promise<ReconcileResult | undefined> => {
     const { namespace, name } = splitKey(key);
-    const raw = this.canaries.get(namespace, name) as RawCanary | undefined;
-    if (!raw) return undefined;
-    // A Canary being deleted is left alone unless revertOnDeletion put Petrel's finalizer on it: acting would
-    // re-create the objects the garbage collector is removing and alert every channel about it.
-    const finalizing = await this.finalizer.reconcile(raw);
+    const read = this.canaries.get(namespace, name) as RawCanary | undefined;
+    if (!read) return undefined;
+    // A Canary being deleted only goes through its finalizer's steps (revert, or keep the primary serving):
+    // a rollout step would re-create objects and alert every channel about it.
+    const finalizing = await this.finalizer.reconcile(read);
     if (finalizing) return finalizing.result;
+    // As it is after the finalizer was added (a new resourceVersion, which the status patch is guarded by).
+    const raw = (this.canaries.get(namespace, name) as RawCanary | undefined) ?? read;
     const log = this.deps.logger.child({ canary: key });
 
     const validation = validateCanary(this.withDefaultProvider(raw));

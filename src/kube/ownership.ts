@@ -1,5 +1,5 @@
 import type { Canary } from '../api/canary.ts';
-import type { KubeObject, OwnerReference } from './types.ts';
+import type { JsonPatchOp, KubeObject, OwnerReference } from './types.ts';
 
 export const MANAGED_BY_LABEL = 'petrel.dev/managed-by';
 export const MANAGED_BY_VALUE = 'petrel';
@@ -92,4 +92,20 @@ export function ownershipPatch(obj: KubeObject, canary: Canary): Record<string, 
     patch.ownerReferences = [...(obj.metadata?.ownerReferences ?? []), canaryOwnerReference(canary)];
   }
   return Object.keys(patch).length ? patch : undefined;
+}
+
+/**
+ * The JSON patch that removes the ownerReference with `ownerUid` and nothing else (labels, other owners stay),
+ * guarded by a `test` of that entry so a list changed since it was read fails (422) instead of losing another
+ * entry. Undefined when `obj` has no such reference. The managed-by label stays, so a Canary of the same
+ * name adopts the object again (`isOwnedBy`).
+ */
+export function ownerReferenceRemoval(obj: KubeObject, ownerUid: string): JsonPatchOp[] | undefined {
+  const index = (obj.metadata?.ownerReferences ?? []).findIndex((ref) => ref.uid === ownerUid);
+  if (index < 0) return undefined;
+  const path = `/metadata/ownerReferences/${index}`;
+  return [
+    { op: 'test', path: `${path}/uid`, value: ownerUid },
+    { op: 'remove', path },
+  ];
 }

@@ -1,6 +1,9 @@
 import type { Phase } from './phases.ts';
 
-/** The finalizer Petrel puts on a Canary with `spec.revertOnDeletion: true`. */
+/**
+ * The finalizer Petrel puts on every Canary: on deletion it either reverts to the target
+ * (`spec.revertOnDeletion: true`) or keeps the primary serving (see `nextOrphanStep`).
+ */
 export const REVERT_FINALIZER = 'petrel.dev/finalizer';
 
 /** What a reconcile of a Canary being deleted saw of the world (from the caches). */
@@ -50,8 +53,44 @@ export function revertedReplicas(primaryReplicas: number | undefined, targetRepl
   return Math.max(1, primaryReplicas ?? targetReplicas);
 }
 
-/** The finalizers a Canary should carry: Petrel's is present exactly when revertOnDeletion is on. */
-export function wantedFinalizers(current: readonly string[], revertOnDeletion: boolean): string[] {
-  const others = current.filter((f) => f !== REVERT_FINALIZER);
-  return revertOnDeletion ? [...others, REVERT_FINALIZER] : others;
+/** The finalizers a live Canary should carry: the others as they are, and Petrel's, once. */
+export function withPetrelFinalizer(current: readonly string[]): string[] {
+  return [...withoutPetrelFinalizer(current), REVERT_FINALIZER];
+}
+
+/** The finalizers once Petrel is done with a deleted Canary. */
+export function withoutPetrelFinalizer(current: readonly string[]): string[] {
+  return current.filter((f) => f !== REVERT_FINALIZER);
+}
+
+/** One object a Canary owns (its ownerReferences name the Canary), by kind and name. */
+export interface OwnedObject {
+  kind: string;
+  name: string;
+}
+
+/**
+ * The next step of letting a deleted Canary go without `revertOnDeletion`, as Flagger does: the objects that
+ * serve the app stay, no longer owned, so the garbage collector keeps them. Derived from the world alone:
+ *
+ * 1. `markTerminating`: the intent first (phase Terminating), before any effect;
+ * 2. `orphan`: every object that still names the Canary as owner loses that ownerReference: the primary
+ *    Deployment and its HPA, the apex, primary and canary Services, the VirtualService or HTTPRoute, the
+ *    DestinationRules, the `-primary` config copies. All of them, the canary Service too: a Canary deleted
+ *    mid-rollout leaves routes that still send the canary its share, and each must keep a backend;
+ * 3. `markTerminated` once none is left;
+ * 4. `removeFinalizer` once Terminated (an object owned again by then is orphaned first).
+ *
+ */
+export type OrphanStep =
+  | { kind: 'markTerminating' }
+  | { kind: 'orphan'; objects: OwnedObject[] }
+  | { kind: 'markTerminated' }
+  | { kind: 'removeFinalizer' };
+
+export function nextOrphanStep(obs: { phase: Phase | undefined; stillOwned: OwnedObject[] }): OrphanStep {
+  if (obs.phase !== 'Terminating' && obs.phase !== 'Terminated') return { kind: 'markTerminating' };
+  if (obs.stillOwned.length > 0) return { kind: 'orphan', objects: obs.stillOwned };
+  if (obs.phase === 'Terminating') return { kind: 'markTerminated' };
+  return { kind: 'removeFinalizer' };
 }
