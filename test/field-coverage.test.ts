@@ -36,6 +36,14 @@ const PARENT_REFS = t(
   'router-gatewayapi.test.ts',
   'writes parentRefs with every field the Gateway API allows, for a Gateway listener or a mesh Service',
 );
+const RELATIVE_PROMOTES = t(
+  'e2e-relative-analysis.test.ts',
+  'promotes a canary with the same 2% errors as its primary, which a fixed min 99 would roll back',
+);
+const INCONCLUSIVE = t(
+  'metrics-relative.test.ts',
+  'an inconclusive check holds up to compare.maxInconclusive steps, then follows compare.onInconclusive',
+);
 const AFFINITY = t(
   'e2e-session-affinity.test.ts',
   'a user who reached the canary stays on it until the rollout ends, then goes back to the primary',
@@ -199,6 +207,30 @@ const CANARY: Record<string, Coverage> = {
   'spec.analysis.sessionAffinity.cookieName': AFFINITY,
   'spec.analysis.sessionAffinity.maxAge': AFFINITY,
   'spec.analysis.metrics[].name': t('metrics-run-checks.test.ts', 'adds units to the builtin checks'),
+  'spec.analysis.metrics[].compare.against': RELATIVE_PROMOTES,
+  'spec.analysis.metrics[].compare.tolerance': RELATIVE_PROMOTES,
+  'spec.analysis.metrics[].compare.alpha': t(
+    'analysis-montecarlo.test.ts',
+    'no false rollback above alpha for an equal canary looked at every interval, noisy or not',
+  ),
+  'spec.analysis.metrics[].compare.quantile': t(
+    'metrics-relative.test.ts',
+    'compares p99 from the duration buckets of both workloads',
+  ),
+  'spec.analysis.metrics[].compare.maxInconclusive': INCONCLUSIVE,
+  'spec.analysis.metrics[].compare.onInconclusive': INCONCLUSIVE,
+  'spec.analysis.metrics[].dryRun': t(
+    'e2e-relative-analysis.test.ts',
+    'a dry-run relative check that fails is recorded and reported as "would have failed", and never acts',
+  ),
+  'spec.analysis.metrics[].maxHold': t(
+    'metrics-relative.test.ts',
+    'an unreachable Prometheus holds with an alert, then counts as failed after maxHold; dry runs are marked',
+  ),
+  'spec.analysis.metrics[].onNoData': t(
+    'metrics-relative.test.ts',
+    'no requests at all follows onNoData: fail by default, hold or pass when asked',
+  ),
   'spec.analysis.metrics[].interval': t(
     'metrics-checks.test.ts',
     'renders MetricTemplates with variables and evaluates them against the threshold',
@@ -326,6 +358,10 @@ const METRIC_TEMPLATE: Record<string, Coverage> = {
   'spec.provider.insecureSkipVerify': t(
     'metrics-prometheus-shared-client.test.ts',
     'skips verification only when asked, and reuses the TLS connection',
+  ),
+  'spec.totalQuery': t(
+    'metrics-relative.test.ts',
+    'a MetricTemplate with totalQuery and {{ workload }} compares the two workloads',
   ),
   'spec.query': t(
     'metrics-checks.test.ts',

@@ -124,6 +124,33 @@ describe('relative checks against a real Prometheus', () => {
     expect(second.analysis!.steps).toHaveLength(2);
   });
 
+  it('an inconclusive check holds up to compare.maxInconclusive steps, then follows compare.onInconclusive', async () => {
+    // Equal error rates and a tolerance far inside the interval: the evidence cannot decide either way.
+    const tight = (onInconclusive: 'fail' | 'advance') =>
+      relative('request-success-rate', '+0.01pp', {
+        compare: { tolerance: '+0.01pp', maxInconclusive: 1, onInconclusive },
+      });
+    for (const policy of ['fail', 'advance'] as const) {
+      const first = await runChecks({
+        canary: canary('same', [tight(policy)]),
+        templates: lookup,
+        providerFor,
+        now: new Date(now - 30_000),
+      });
+      expect(first[0], policy).toMatchObject({ passed: false, verdict: 'inconclusive' });
+      const second = await runChecks({
+        canary: canary('same', [tight(policy)], { analysis: first.analysis }),
+        templates: lookup,
+        providerFor,
+        now: new Date(now),
+      });
+      expect(second[0], policy).toMatchObject(
+        policy === 'fail' ? { passed: false, verdict: 'fail' } : { passed: true, verdict: 'pass' },
+      );
+      expect(second[0]!.reason).toContain(`inconclusive for 1 steps`);
+    }
+  });
+
   it('a new release starts from nothing: no counts of the previous one', async () => {
     const previous = await runChecks({
       canary: canary('same', [relative('request-success-rate', '+0.5pp')]),
