@@ -16,6 +16,7 @@ const BASE: Record<string, Record<string, unknown>> = {
     analysis: {
       metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
       webhooks: [{ name: 'load', url: 'http://loadtester.test/' }],
+      sessionAffinity: { cookieName: 'canary' },
     },
   },
   MetricTemplate: { provider: { type: 'prometheus' }, query: 'up' },

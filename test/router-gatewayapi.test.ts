@@ -41,7 +41,11 @@ function canaryInput(service: Record<string, unknown> = {}, analysis: Record<str
         gatewayRefs: [GATEWAY],
         ...service,
       },
-      analysis: { interval: '1m', threshold: 5, maxWeight: 50, stepWeight: 10, ...analysis },
+      // Weight steps, unless the analysis runs iterations (A/B), which has none.
+      analysis:
+        'iterations' in analysis
+          ? { interval: '1m', threshold: 5, ...analysis }
+          : { interval: '1m', threshold: 5, maxWeight: 50, stepWeight: 10, ...analysis },
     },
   };
 }
