@@ -51,7 +51,11 @@ export function canary(ns: string) {
         threshold: 3,
         maxWeight: 30,
         stepWeight: 10,
-        metrics: [{ name: 'request-success-rate', thresholdRange: { min: 95 }, interval: '10s' }],
+        // An unreachable Prometheus holds the rollout for maxHold (never promoting, never counting against
+        // the canary), then counts as failed checks: short here, so a lost backend ends Failed in the run.
+        metrics: [
+          { name: 'request-success-rate', thresholdRange: { min: 95 }, interval: '10s', maxHold: '6s' },
+        ],
         alerts: [{ name: 'receiver', severity: 'info', providerRef: { name: 'receiver' } }],
       },
     },
