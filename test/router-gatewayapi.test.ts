@@ -239,6 +239,145 @@ describe('GatewayApiRouter', () => {
     expect(router.getRoutes(canary)).toEqual({ primary: 100, canary: 0 });
   });
 
+  describe('session affinity (analysis.sessionAffinity)', () => {
+    function affinityCanary(service: Record<string, unknown> = {}): Canary {
+      const canary = makeCanary(service, { sessionAffinity: { cookieName: 'canary-session', maxAge: 120 } });
+      return { ...canary, status: { lastAppliedSpec: 'rev-2' } } as Canary;
+    }
+    const cookieMatch = (value: string) => ({ type: 'RegularExpression', name: 'Cookie', value });
+
+    it('while the canary has a share: a first rule sends the cookie to the canary, the canary backend sets it', async () => {
+      const { router, route } = setup();
+      const canary = affinityCanary();
+      await router.reconcile(canary);
+      await router.setRoutes(canary, { primary: 80, canary: 20 });
+      const rules = route()?.spec?.rules ?? [];
+      expect(rules).toHaveLength(2);
+      const regex = rules[0]?.matches?.[0]?.headers?.[0]?.value ?? '';
+      expect(regex).toMatch(/^\.\*canary-session=[0-9a-f]{20}\.\*$/);
+      const value = /=([0-9a-f]{20})/.exec(regex)?.[1];
+      expect(rules[0]).toEqual({
+        matches: [{ path: { type: 'PathPrefix', value: '/' }, headers: [cookieMatch(regex)] }],
+        backendRefs: [
+          { group: '', kind: 'Service', name: 'podinfo-primary', port: 9898, weight: 0 },
+          { group: '', kind: 'Service', name: 'podinfo-canary', port: 9898, weight: 100 },
+        ],
+      });
+      expect(rules[1]?.matches).toEqual([{ path: { type: 'PathPrefix', value: '/' } }]);
+      expect(rules[1]?.filters).toBeUndefined();
+      expect(rules[1]?.backendRefs?.[0]?.filters).toBeUndefined();
+      expect(rules[1]?.backendRefs?.[1]).toEqual({
+        group: '',
+        kind: 'Service',
+        name: 'podinfo-canary',
+        port: 9898,
+        weight: 20,
+        filters: [
+          {
+            type: 'ResponseHeaderModifier',
+            responseHeaderModifier: {
+              add: [{ name: 'Set-Cookie', value: `canary-session=${value}; Max-Age=120` }],
+            },
+          },
+        ],
+      });
+      expectValidHttpRoute(route()!);
+      // The weights read back are the split's, not the cookie rule's 0/100.
+      expect(router.getRoutes(canary)).toEqual({ primary: 80, canary: 20 });
+      // The regex accepts a Cookie header carrying the cookie among others, and no other value.
+      const re = new RegExp(`^(?:${regex})$`);
+      expect(re.test(`a=1; canary-session=${value}; b=2`)).toBe(true);
+      expect(re.test('canary-session=0000')).toBe(false);
+    });
+
+    it('with no share, the rule sends the cookie to the primary and expires it; a new revision gets a new cookie', async () => {
+      const { router, route } = setup();
+      const canary = affinityCanary();
+      await router.reconcile(canary);
+      await router.setRoutes(canary, { primary: 60, canary: 40 });
+      const during = route()?.spec?.rules?.[0]?.matches?.[0]?.headers?.[0]?.value;
+      await router.setRoutes(canary, { primary: 100, canary: 0 });
+      const rules = route()?.spec?.rules ?? [];
+      expect(rules[0]?.matches?.[0]?.headers?.[0]?.value).toBe(during);
+      expect(rules[0]?.backendRefs?.map((b) => [b.name, b.weight])).toEqual([
+        ['podinfo-primary', 100],
+        ['podinfo-canary', 0],
+      ]);
+      const value = /=([0-9a-f]{20})/.exec(during ?? '')?.[1];
+      expect(rules[0]?.filters).toEqual([
+        {
+          type: 'ResponseHeaderModifier',
+          responseHeaderModifier: {
+            add: [{ name: 'Set-Cookie', value: `canary-session=${value}; Max-Age=-1` }],
+          },
+        },
+      ]);
+      expect(rules[1]?.backendRefs?.some((b) => b.filters)).toBe(false);
+      expectValidHttpRoute(route()!);
+      expect(router.getRoutes(canary)).toEqual({ primary: 100, canary: 0 });
+      const next = { ...canary, status: { lastAppliedSpec: 'rev-3' } } as Canary;
+      const nextRegex = buildHttpRoute(next, { primary: 90, canary: 10 }).spec?.rules?.[0]?.matches?.[0]
+        ?.headers?.[0]?.value;
+      expect(nextRegex).toMatch(/canary-session=[0-9a-f]{20}/);
+      expect(nextRegex).not.toBe(during);
+    });
+
+    it('combined with service.match, headers and mirroring: one response filter per rule, cookie added to each match', () => {
+      const canary = affinityCanary({
+        match: [{ uri: { prefix: '/api' } }, { headers: { 'x-tenant': { exact: 'a' } } }],
+        headers: { response: { add: { 'x-served-by': 'petrel' } } },
+      });
+      const zero = buildHttpRoute(canary, { primary: 100, canary: 0, mirrored: true });
+      expectValidHttpRoute(zero);
+      const [sticky, split] = zero.spec?.rules ?? [];
+      expect(sticky?.matches?.map((m) => [m.path.value, m.headers?.map((h) => h.name)])).toEqual([
+        ['/api', ['Cookie']],
+        ['/', ['x-tenant', 'Cookie']],
+      ]);
+      expect(sticky?.filters).toEqual([
+        {
+          type: 'ResponseHeaderModifier',
+          responseHeaderModifier: {
+            add: [
+              { name: 'x-served-by', value: 'petrel' },
+              { name: 'Set-Cookie', value: expect.stringMatching(/; Max-Age=-1$/) },
+            ],
+          },
+        },
+      ]);
+      // The mirror stays on the split rule only.
+      expect(sticky?.filters?.some((f) => f.type === 'RequestMirror')).toBe(false);
+      expect(split?.filters?.map((f) => f.type)).toEqual(['ResponseHeaderModifier', 'RequestMirror']);
+      expect(readHttpRouteWeights(zero, 'podinfo')).toEqual({ primary: 100, canary: 0, mirrored: true });
+      const shared = buildHttpRoute(canary, { primary: 70, canary: 30 });
+      expectValidHttpRoute(shared);
+      expect(shared.spec?.rules?.[0]?.filters).toEqual([
+        {
+          type: 'ResponseHeaderModifier',
+          responseHeaderModifier: { add: [{ name: 'x-served-by', value: 'petrel' }] },
+        },
+      ]);
+      expect(shared.spec?.rules?.[1]?.backendRefs?.[1]?.filters?.[0]?.responseHeaderModifier?.add).toEqual([
+        { name: 'Set-Cookie', value: expect.stringMatching(/^canary-session=[0-9a-f]{20}; Max-Age=120$/) },
+      ]);
+      expect(readHttpRouteWeights(shared, 'podinfo')).toEqual({ primary: 70, canary: 30 });
+    });
+
+    it('writes no cookie rule before the first revision is recorded, and makes no write on a second reconcile', async () => {
+      const { api, router, route } = setup();
+      const fresh = makeCanary({}, { sessionAffinity: { cookieName: 'canary-session' } });
+      await router.reconcile(fresh);
+      expect(route()?.spec?.rules).toHaveLength(1);
+      const canary = affinityCanary();
+      await router.reconcile(canary);
+      await router.setRoutes(canary, { primary: 90, canary: 10 });
+      const writes = api.writes().length;
+      await router.reconcile(canary);
+      expect(api.writes().length).toBe(writes);
+      expect(router.getRoutes(canary)).toEqual({ primary: 90, canary: 10 });
+    });
+  });
+
   it('A/B: the split rule takes only requests matching analysis.match within service.match, the rest go to the primary', async () => {
     const { router, route } = setup();
     const canary = makeCanary(
@@ -520,21 +659,20 @@ describe('what provider gatewayapi:v1 accepts and refuses (lint, CRD and Invalid
     ]);
   });
 
-  it('refuses session affinity for this provider, with the reason and the alternative', () => {
+  it('accepts session affinity, but not a Set-Cookie header operation beside it', () => {
     const spec = makeCanary().spec;
+    const sessionAffinity = { cookieName: 'flagger-cookie', maxAge: 60 };
+    expect(gatewayApiProblems({ ...spec, analysis: { ...spec.analysis, sessionAffinity } })).toEqual([]);
+    const withSetCookie = makeCanary({ headers: { response: { add: { 'set-cookie': 'a=b' } } } }).spec;
     expect(
-      gatewayApiProblems({
-        ...spec,
-        analysis: { ...spec.analysis, sessionAffinity: { cookieName: 'flagger-cookie' } },
-      }),
+      gatewayApiProblems({ ...withSetCookie, analysis: { ...withSetCookie.analysis, sessionAffinity } }),
     ).toEqual([
       {
-        path: ['analysis', 'sessionAffinity'],
-        message: expect.stringMatching(
-          /^not supported with provider gatewayapi:v1 yet: .*use provider istio$/,
-        ),
+        path: ['service', 'headers', 'response', 'add'],
+        message: expect.stringMatching(/^cannot add Set-Cookie together with analysis.sessionAffinity/),
       },
     ]);
+    expect(gatewayApiProblems(withSetCookie)).toEqual([]);
   });
 });
 

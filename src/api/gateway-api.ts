@@ -251,7 +251,8 @@ interface SpecView {
 /**
  * Why a Canary spec cannot be routed as asked: gatewayRefs without provider gatewayapi:v1, or, with it,
  * no gatewayRefs, Istio-only fields, hosts that are not HTTPRoute hostnames, match conditions an
- * HTTPRoute cannot express, or a mirror percentage. Empty when the spec is fine.
+ * HTTPRoute cannot express, a mirror percentage, or a Set-Cookie header beside session affinity. Empty when
+ * the spec is fine. Session affinity itself is written as a cookie-matching rule (src/routers/gatewayapi-affinity.ts).
  */
 export function gatewayApiProblems(spec: SpecView): SpecProblem[] {
   const svc = spec.service;
@@ -312,10 +313,14 @@ export function gatewayApiProblems(spec: SpecView): SpecProblem[] {
       message: `not supported with provider ${GATEWAY_API_PROVIDER}: a RequestMirror percentage is not in the standard channel of the Gateway API; remove it to mirror all requests`,
     });
   }
-  if (spec.analysis?.sessionAffinity !== undefined) {
+  // Session affinity adds `Set-Cookie` to the same response header filter: one header name appears once.
+  const responseAdd = (svc.headers as { response?: { add?: unknown } } | undefined)?.response?.add;
+  const addsSetCookie =
+    isObject(responseAdd) && Object.keys(responseAdd).some((k) => k.toLowerCase() === 'set-cookie');
+  if (spec.analysis?.sessionAffinity !== undefined && addsSetCookie) {
     problems.push({
-      path: ['analysis', 'sessionAffinity'],
-      message: `not supported with provider ${GATEWAY_API_PROVIDER} yet: the standard HTTPRoute has no session persistence, and Petrel does not write the cookie-matching rules that would stand in for it; remove it or use provider istio`,
+      path: ['service', 'headers', 'response', 'add'],
+      message: `cannot add Set-Cookie together with analysis.sessionAffinity with provider ${GATEWAY_API_PROVIDER}: the HTTPRoute filter adds the session cookie there; remove one of them`,
     });
   }
   return problems;

@@ -20,6 +20,7 @@ import { RESOURCES } from '../kube/resources.ts';
 import type { KubeApi, KubeObject } from '../kube/types.ts';
 import type { Deployment } from '../kube/workloads.ts';
 import { patchOrCreate, WriteThroughCache } from '../kube/write-through.ts';
+import { stickyHttpRouteRule } from './gatewayapi-affinity.ts';
 import { assertValidWeights, type Router, type RouteWeights } from './router.ts';
 import { reconcileServices, type Service } from './services.ts';
 
@@ -29,13 +30,14 @@ export interface ServiceBackendRef {
   name: string;
   port: number;
   weight?: number;
+  filters?: HttpRouteFilter[];
 }
 
 export interface HttpRouteFilter {
   type: 'RequestHeaderModifier' | 'ResponseHeaderModifier' | 'RequestMirror';
   requestHeaderModifier?: HeaderModifier;
   responseHeaderModifier?: HeaderModifier;
-  requestMirror?: { backendRef: Omit<ServiceBackendRef, 'weight'> };
+  requestMirror?: { backendRef: Omit<ServiceBackendRef, 'weight' | 'filters'> };
 }
 
 export interface HeaderModifier {
@@ -129,7 +131,8 @@ function matchesOf(conditions: unknown): HttpRouteMatch[] {
  * a rule splitting traffic between the `<target>-primary` and `<target>-canary` Services by weight, with
  * spec.service.match, headers and timeout carried over. With spec.analysis.match (A/B testing) the split
  * rule takes only the matching requests and a second rule sends the rest to the primary. Mirroring adds a
- * RequestMirror filter to the canary Service on the split rule.
+ * RequestMirror filter to the canary Service on the split rule. With spec.analysis.sessionAffinity a rule
+ * matching the session cookie comes first (see stickyHttpRouteRule).
  */
 export function buildHttpRoute(canary: Canary, weights: RouteWeights): HttpRoute {
   const svc = canary.spec.service;
@@ -153,6 +156,7 @@ export function buildHttpRoute(canary: Canary, weights: RouteWeights): HttpRoute
       backendRef(canaryName(target), port, weights.canary),
     ],
   };
+  const sticky = abMatches.length ? undefined : stickyHttpRouteRule(canary, split);
   if (weights.mirrored) {
     split.filters = [
       ...(split.filters ?? []),
@@ -162,7 +166,7 @@ export function buildHttpRoute(canary: Canary, weights: RouteWeights): HttpRoute
       },
     ];
   }
-  const rules = [structuredClone(split)];
+  const rules = [...(sticky ? [sticky] : []), structuredClone(split)];
   if (abMatches.length) {
     rules.push(
       structuredClone({
@@ -191,8 +195,9 @@ export function buildHttpRoute(canary: Canary, weights: RouteWeights): HttpRoute
 }
 
 /**
- * Reads the primary/canary split of an HTTPRoute built by Petrel: the weights of the first rule with the
- * canary Service as a backend (the first rule when none has), and whether that rule mirrors to the canary.
+ * Reads the primary/canary split of an HTTPRoute built by Petrel: the weights of the last rule with the
+ * canary Service as a backend (the first rule when none has; the session-affinity rule, when there is one,
+ * comes before the split and an A/B rule's fallback has no canary), and whether that rule mirrors to the canary.
  * Gateway API weights are relative (a missing one is 1), so they are turned into percentages:
  * primary 3, canary 1 → 75/25. Undefined when the rule has neither Service, or sends them nothing.
  */
@@ -200,7 +205,7 @@ export function readHttpRouteWeights(route: HttpRoute, target: string): RouteWei
   const rules = route.spec?.rules ?? [];
   const isCanary = (b: { name?: string; kind?: string }) =>
     b.name === canaryName(target) && (b.kind ?? 'Service') === 'Service';
-  const split = rules.find((r) => r.backendRefs?.some(isCanary)) ?? rules[0];
+  const split = [...rules].reverse().find((r) => r.backendRefs?.some(isCanary)) ?? rules[0];
   const refs = split?.backendRefs ?? [];
   const weightOf = (name: string) => {
     const ref = refs.find((b) => b.name === name && (b.kind ?? 'Service') === 'Service');
