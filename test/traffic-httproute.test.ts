@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { type HttpRouteLike, resolveHttpRoute } from '../dev/sandbox/traffic/httproute.ts';
+import {
+  type HttpRouteLike,
+  httpRouteAsSessionRoutes,
+  resolveHttpRoute,
+} from '../dev/sandbox/traffic/httproute.ts';
+import { seededRandom } from '../dev/sandbox/traffic/random.ts';
 import type { ClusterView, DeploymentLike, ServiceLike } from '../dev/sandbox/traffic/routes.ts';
+import { ClientPool, type RoutedRequest, resolveSessionRoutes } from '../dev/sandbox/traffic/sessions.ts';
 import { canarySchema } from '../src/api/canary.ts';
 import { buildHttpRoute } from '../src/routers/gatewayapi.ts';
 
@@ -118,6 +124,90 @@ describe('resolveHttpRoute: the simulator follows HTTPRoute backendRef weights',
     const zero = petrelRoute({ primary: 0, canary: 0 } as never);
     expect(resolveHttpRoute(zero, cluster({ 'podinfo-primary': 1 })).problems).toEqual([
       'HTTPRoute shop/podinfo routes all weights to 0',
+    ]);
+  });
+});
+
+describe('httpRouteAsSessionRoutes: cookie rules of an HTTPRoute, routed request by request', () => {
+  function affinityRoute(weights: { primary: number; canary: number }) {
+    const canary = canarySchema.parse({
+      apiVersion: 'petrel.dev/v1alpha1',
+      kind: 'Canary',
+      metadata: { name: 'podinfo', namespace: 'shop', uid: 'u1' },
+      spec: {
+        provider: 'gatewayapi:v1',
+        targetRef: { kind: 'Deployment', name: 'podinfo' },
+        service: { port: 9898, gatewayRefs: [{ name: 'public' }] },
+        analysis: { sessionAffinity: { cookieName: 'canary-session', maxAge: 60 } },
+      },
+    });
+    return buildHttpRoute(
+      { ...canary, status: { lastAppliedSpec: 'rev-2' } } as never,
+      weights,
+    ) as HttpRouteLike;
+  }
+
+  it('leaves a route without cookie rules to the weighted split', () => {
+    expect(httpRouteAsSessionRoutes(petrelRoute({ primary: 80, canary: 20 }))).toBeUndefined();
+  });
+
+  it('keeps cookie-keeping clients on the canary once they reach it, and expires the cookie when the canary has no share', () => {
+    const view = cluster({ 'podinfo-primary': 2, podinfo: 2 });
+    const pool = new ClientPool({ count: 20, keepCookies: 0.5 });
+    const random = seededRandom(3);
+    const seen: RoutedRequest[] = [];
+    const during = httpRouteAsSessionRoutes(affinityRoute({ primary: 80, canary: 20 }));
+    expect(during?.metadata?.name).toBe('podinfo (HTTPRoute)');
+    // The cookie rule comes first: it has one more header match than the catch-all split.
+    expect(during?.spec?.http?.[0]?.match).toEqual([
+      { headers: { Cookie: { regex: expect.stringMatching(/^\.\*canary-session=[0-9a-f]{20}\.\*$/) } } },
+    ]);
+    const resolved = resolveSessionRoutes(during!, view, pool, 2000, 0, random, (r) => seen.push(r));
+    expect(resolved.problems).toEqual([]);
+    let sticky = 0;
+    for (const client of pool.clients) {
+      const hosts = seen.filter((r) => r.client === client.id).map((r) => r.host);
+      const first = hosts.indexOf('podinfo-canary');
+      if (first < 0) continue;
+      if (client.keepsCookies) {
+        expect(hosts.slice(first)).toEqual(hosts.slice(first).map(() => 'podinfo-canary'));
+        sticky++;
+      }
+    }
+    expect(sticky).toBeGreaterThanOrEqual(5);
+    expect(seen.filter((r) => !r.keepsCookies).every((r) => !r.matchedCookie)).toBe(true);
+    expect(pool.clients.filter((c) => c.cookies.has('canary-session')).length).toBe(sticky);
+
+    // Promotion: no share; the returning users go to the primary and lose the cookie (Max-Age=-1).
+    const after = httpRouteAsSessionRoutes(affinityRoute({ primary: 100, canary: 0 }));
+    const later: RoutedRequest[] = [];
+    resolveSessionRoutes(after!, view, pool, 2000, 1000, random, (r) => later.push(r));
+    expect(new Set(later.map((r) => r.host))).toEqual(new Set(['podinfo-primary']));
+    expect(pool.clients.filter((c) => c.cookies.has('canary-session'))).toEqual([]);
+  });
+
+  it('skips matches a plain GET / cannot satisfy (other paths, methods, query parameters)', () => {
+    const route: HttpRouteLike = {
+      metadata: { name: 'r', namespace: 'shop' },
+      spec: {
+        rules: [
+          {
+            matches: [
+              {
+                path: { type: 'PathPrefix', value: '/api' },
+                headers: [{ name: 'Cookie', type: 'Exact', value: 'a=1' }],
+              },
+              { method: 'POST', headers: [{ name: 'Cookie', type: 'Exact', value: 'a=1' }] },
+              { queryParams: [{}], headers: [{ name: 'Cookie', type: 'Exact', value: 'a=1' }] },
+            ],
+            backendRefs: [{ name: 'podinfo-canary' }],
+          },
+          { backendRefs: [{ name: 'podinfo-primary' }] },
+        ],
+      },
+    };
+    expect(httpRouteAsSessionRoutes(route)?.spec?.http).toEqual([
+      { match: undefined, route: [{ destination: { host: 'podinfo-primary' }, weight: 1 }] },
     ]);
   });
 });

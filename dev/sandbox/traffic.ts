@@ -8,7 +8,7 @@ import type { Clock } from '../../src/lib/clock.ts';
 import { systemClock } from './apiserver/clock.ts';
 import { IstioMetricsWriter } from './istio-metrics.ts';
 import { parseBehaviour } from './traffic/behaviour.ts';
-import { type HttpRouteLike, resolveHttpRoute } from './traffic/httproute.ts';
+import { type HttpRouteLike, httpRouteAsSessionRoutes, resolveHttpRoute } from './traffic/httproute.ts';
 import { type RandomSource, seededRandom } from './traffic/random.ts';
 import {
   type ClusterView,
@@ -58,7 +58,7 @@ export interface StartTrafficSimulatorOptions {
   /** Called after every tick with what was simulated, e.g. for a live display. Must not throw. */
   onTick?: (traffic: readonly TickTraffic[], at: Date) => void;
   /**
-   * The clients of a VirtualService that routes on cookies (session affinity), whose requests are then
+   * The clients of a VirtualService or HTTPRoute that routes on cookies (session affinity), whose requests are then
    * routed one by one. Default: 100 clients, half of them keeping cookies.
    */
   clients?: ClientPoolOptions;
@@ -191,9 +191,22 @@ export async function startTrafficSimulator(opts: StartTrafficSimulatorOptions):
       problems.push(...resolved.problems);
     }
     for (const route of httpRoutes.list(opts.namespace) as readonly HttpRouteLike[]) {
-      const resolved = resolveHttpRoute(route, cluster);
+      const sessions = httpRouteAsSessionRoutes(route);
+      const resolved = sessions
+        ? resolveSessionRoutes(
+            sessions,
+            cluster,
+            poolOf(sessions),
+            requestsIn(elapsedMs),
+            now,
+            random,
+            opts.onRequest,
+          )
+        : resolveHttpRoute(route, cluster);
       targets.push(...resolved.targets);
-      problems.push(...resolved.problems);
+      problems.push(
+        ...resolved.problems.map((p) => p.replace(/VirtualService (\S+) \(HTTPRoute\)/, 'HTTPRoute $1')),
+      );
     }
     for (const t of targets) {
       for (const p of parseBehaviour(t.annotations).problems)
