@@ -1,6 +1,6 @@
 import { HTTPRoute as GatewayHttpRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SIM_ANNOTATIONS, startTrafficSimulator } from '../dev/sandbox/traffic.ts';
+import { type RoutedRequest, SIM_ANNOTATIONS, startTrafficSimulator } from '../dev/sandbox/traffic.ts';
 import { type RunningController, startController } from '../src/controller/controller.ts';
 import { ResilientInformer } from '../src/kube/informer.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
@@ -21,12 +21,15 @@ import {
   waitFor,
   waitForPhase,
 } from './support/e2e.ts';
+import { simulateTraffic } from './support/simulated-mesh.ts';
 
 const env = useE2e({ deploymentReadyDelayMs: 300 });
 
 /** Every distinct canary weight the HTTPRoute takes, in order, through its own watch. */
 class HttpRouteWeights {
   readonly weights: number[] = [];
+  /** When each weight was first seen, with the route as it was then. */
+  readonly states: { at: number; canary: number; route: HttpRoute }[] = [];
   private readonly informer: ResilientInformer<HttpRoute>;
 
   constructor(namespace: string) {
@@ -38,7 +41,10 @@ class HttpRouteWeights {
     });
     const onChange = (route: HttpRoute) => {
       const w = readHttpRouteWeights(route, 'podinfo');
-      if (w && this.weights.at(-1) !== w.canary) this.weights.push(w.canary);
+      if (w && this.weights.at(-1) !== w.canary) {
+        this.weights.push(w.canary);
+        this.states.push({ at: Date.now(), canary: w.canary, route: structuredClone(route) });
+      }
     };
     this.informer.on('add', onChange);
     this.informer.on('update', onChange);
@@ -292,5 +298,102 @@ describe('end to end with provider gatewayapi:v1: HTTPRoute weights, simulated t
     const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed'], 60_000);
     expect(done.status?.phase).toBe('Succeeded');
     expect(readHttpRouteWeights(await route(ns), 'podinfo')).toEqual({ primary: 100, canary: 0 });
+  }, 90_000);
+  it('a user who reached the canary stays on it through an HTTPRoute cookie rule, then goes back to the primary', async () => {
+    const ns = 'gwapi-affinity';
+    await createNamespace(env.api, ns);
+    await env.api.create(RESOURCES.deployment, podinfoDeployment(ns, 'podinfo:1.0'));
+    const weights = new HttpRouteWeights(ns);
+    await weights.start();
+    cleanups.push(() => weights.stop());
+    const requests: (RoutedRequest & { at: number })[] = [];
+    const sim = await simulateTraffic(env, ns, {
+      clients: { count: 40, keepCookies: 0.5 },
+      onRequest: (r) => requests.push({ ...r, at: Date.now() }),
+    });
+    cleanups.push(() => sim.simulator.stop());
+    const controller = startGatewayController(ns);
+    await controller.ready;
+    const canary = gatewayCanary(ns);
+    const analysis = {
+      ...canary.spec.analysis,
+      interval: '3s',
+      stepWeight: 20,
+      maxWeight: 40,
+      sessionAffinity: { cookieName: 'canary-session', maxAge: 120 },
+      metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 }, interval: '5s' }],
+    };
+    await env.api.create(RESOURCES.canary, { ...canary, spec: { ...canary.spec, analysis } });
+    await waitForPhase(env.api, ns, ['Initialized']);
+    const startedAt = Date.now();
+    await setImage(env.api, ns, 'podinfo:2.0');
+    const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed'], 60_000);
+    expect(done.status?.phase).toBe('Succeeded');
+    const endedAt = weights.states.find((s) => s.at > startedAt && s.canary === 0)?.at ?? 0;
+    expect(endedAt).toBeGreaterThan(startedAt);
+    await waitFor('requests after the rollout', async () =>
+      requests.filter((r) => r.at > endedAt + 1500).length > 200 ? true : undefined,
+    );
+
+    // While the canary had a share: a first rule matching the cookie, and Set-Cookie on the canary backend.
+    const during = weights.states.find((s) => s.at > startedAt && s.canary === 20)?.route;
+    expect(() => new GatewayHttpRoute(during as never).validate()).not.toThrow();
+    const [sticky, split] = during?.spec?.rules ?? [];
+    expect(sticky?.matches?.[0]?.headers).toEqual([
+      {
+        name: 'Cookie',
+        type: 'RegularExpression',
+        value: expect.stringMatching(/canary-session=[0-9a-f]{20}/),
+      },
+    ]);
+    expect(sticky?.backendRefs?.map((b) => [b.name, b.weight])).toEqual([
+      ['podinfo-primary', 0],
+      ['podinfo-canary', 100],
+    ]);
+    expect(split?.backendRefs?.[1]?.filters?.[0]?.responseHeaderModifier?.add).toEqual([
+      { name: 'Set-Cookie', value: expect.stringMatching(/^canary-session=[0-9a-f]{20}; Max-Age=120$/) },
+    ]);
+
+    // Every cookie-keeping user who reached the canary stayed there for the rest of the rollout; users who
+    // drop cookies were split by weight afresh at every request.
+    const rollout = requests.filter((r) => r.at > startedAt && r.at < endedAt - 500);
+    const byClient = new Map<number, (RoutedRequest & { at: number })[]>();
+    for (const r of rollout) byClient.set(r.client, [...(byClient.get(r.client) ?? []), r]);
+    let stayed = 0;
+    let wandering = 0;
+    for (const [, seen] of byClient) {
+      const first = seen.findIndex((r) => r.host === 'podinfo-canary');
+      if (first < 0) continue;
+      const after = seen.slice(first + 1);
+      if (seen[0]?.keepsCookies) {
+        expect(after.map((r) => r.host).filter((h) => h !== 'podinfo-canary')).toEqual([]);
+        if (after.length > 0) stayed++;
+      } else if (after.some((r) => r.host === 'podinfo-primary')) {
+        wandering++;
+      }
+    }
+    console.log(
+      `e2e figures: gatewayapi session affinity: ${stayed} cookie-keeping users stayed on the canary after reaching it; ` +
+        `${wandering} users without cookies went back and forth; ${rollout.length} requests during the rollout`,
+    );
+    expect(stayed).toBeGreaterThanOrEqual(5);
+    expect(wandering).toBeGreaterThanOrEqual(3);
+
+    // After the promotion the cookie rule sends returning users to the primary and expires their cookie.
+    const final = await route(ns);
+    expect(() => new GatewayHttpRoute(final as never).validate()).not.toThrow();
+    expect(final.spec?.rules?.[0]?.filters?.[0]?.responseHeaderModifier?.add?.[0]?.value).toMatch(
+      /^canary-session=[0-9a-f]{20}; Max-Age=-1$/,
+    );
+    const afterwards = requests.filter((r) => r.at > endedAt + 1500);
+    expect(new Set(afterwards.map((r) => r.host))).toEqual(new Set(['podinfo-primary']));
+    expect(afterwards.filter((r) => r.matchedCookie && r.keepsCookies).length).toBe(0);
+    // What the API server stored (defaults applied to the cookie rule and filters) equals what Petrel writes.
+    const quietFrom = Date.now();
+    await sleep(2000);
+    const writes = controllerRequests(env.sandbox, quietFrom).filter(
+      (e) => e.resource === 'httproutes' && e.verb !== 'watch' && e.verb !== 'list',
+    );
+    expect(writes).toEqual([]);
   }, 90_000);
 });
