@@ -117,4 +117,19 @@ describe('Flagger corpus: petrel migrate, then petrel lint', () => {
     expect(failing).toEqual([]);
     expect(mustPass.length).toBeGreaterThanOrEqual(40);
   });
+
+  it('accepts Gateway API session affinity: the document is refused for primaryCookieName alone, and passes without it', () => {
+    const name = 'gatewayapi/test-gatewayapi-test-session-affinity-1-1-canary.yaml';
+    const verdict = verdicts.find((v) => v.file === name);
+    expect(verdict?.problems.map((p) => reasonOf([p]))).toEqual([
+      'spec.analysis.sessionAffinity.primaryCookieName: a cookie that keeps users on the primary',
+    ]);
+    const text = readFileSync(join(ROOT, name), 'utf8').replace(/^\s*primaryCookieName:.*\n/m, '');
+    const migration = emptyMigration();
+    migrateSource({ name, text }, migration, { meshProvider: 'gatewayapi:v1' });
+    const lint: LintReport = { problems: [], unreadable: [], resources: 0, files: 0 };
+    for (const output of migration.outputs) lintSource(output, lint, { meshProvider: 'gatewayapi:v1' });
+    expect(lint.problems).toEqual([]);
+    expect(lint.resources).toBe(1);
+  });
 });
