@@ -133,6 +133,51 @@ describe('alerts that arrive in time', () => {
     await queue.stop();
   });
 
+  it('a notification waiting to retry lets the same receiver’s next one go, then gets its turn again', async () => {
+    // The receiver refuses the first alert twice, then takes everything: the second alert must not wait
+    // out the first one's retries (a terminal alert stuck behind a failing one arrives too late to help).
+    let refused = 0;
+    receiver.handler = (_req, res, body) => {
+      const first = (body as Notification).canary === 'first';
+      if (first && refused < 2) {
+        refused++;
+        return void res.writeHead(503).end('busy');
+      }
+      res.writeHead(200).end('ok');
+    };
+    const queue = new NotificationQueue({ logger: quiet, retries: 3, retryDelayMs: 1500 });
+    const sources: ProviderSources = {
+      getAlertProvider: (_ns, name) => provider(name, { type: 'webhook', address: `${receiver.url}/same` }),
+      getSecret: async () => undefined,
+    };
+    const alerter = new Alerter({ sources, queue, logger: quiet });
+    const start = receiver.on('/same').length;
+    alerter.notify(
+      canaryWith('first', [{ name: 'ops', severity: 'error', providerRef: { name: 'same' } }]),
+      failed('first'),
+    );
+    alerter.notify(
+      canaryWith('second', [{ name: 'ops', severity: 'error', providerRef: { name: 'same' } }]),
+      failed('second'),
+    );
+    const accepted = () =>
+      receiver
+        .on('/same')
+        .slice(start)
+        .map((r) => (r.body as Notification).canary);
+    const t0 = Date.now();
+    await waitFor('the second alert', () => accepted().includes('second'), {
+      timeoutMs: 5000,
+      intervalMs: 10,
+    });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await queue.drain();
+    // The first was delivered too, once, after its retries.
+    expect(accepted().filter((c) => c === 'first')).toHaveLength(3);
+    expect(queue.stats).toMatchObject({ sent: 2, failed: 0 });
+    await queue.stop();
+  });
+
   it('retries reading the provider’s Secret after a 500 and a 429, then delivers once', async () => {
     receiver.handler = (_req, res) => res.writeHead(200).end('ok');
     const queue = new NotificationQueue({ logger: quiet, retryDelayMs: 1 });

@@ -8,7 +8,8 @@ export interface NotificationJob {
   label: string;
   /**
    * Jobs of one lane go out one at a time, in order; lanes never wait for each other, so one slow or dead
-   * receiver delays only its own notifications. Default: the label.
+   * receiver delays only its own notifications. A job waiting to retry steps aside: the lane's next job goes
+   * meanwhile, and the retry takes its turn again after the wait. Default: the label.
    */
   lane?: string;
   send(signal: AbortSignal): Promise<void>;
@@ -32,6 +33,8 @@ interface Waiting {
   job: NotificationJob;
   lane: string;
   resolve: (outcome: JobOutcome) => void;
+  /** Attempts made so far. */
+  attempts: number;
 }
 
 /** How a job ended. */
@@ -48,6 +51,8 @@ export class NotificationQueue {
   private readonly waiting = new Set<Waiting>();
   /** Lanes with a job running; each runs its jobs one after the other. */
   private readonly lanes = new Map<string, Promise<void>>();
+  /** Jobs waiting out the delay before their next attempt (outside their lane, so it goes on). */
+  private readonly retrying = new Set<Promise<void>>();
   private readonly slotWaiters: (() => void)[] = [];
   private readonly abort = new AbortController();
   private readonly capacity: number;
@@ -69,19 +74,20 @@ export class NotificationQueue {
     if (this.waiting.size >= this.capacity) this.dropOldest();
     const lane = job.lane ?? job.label;
     const outcome = new Promise<JobOutcome>((resolve) => {
-      this.waiting.add({ job, lane, resolve });
+      this.waiting.add({ job, lane, resolve, attempts: 0 });
     });
     if (!this.lanes.has(lane)) this.startLane(lane);
     return outcome;
   }
 
   get size(): number {
-    return this.waiting.size + this.lanes.size;
+    return this.waiting.size + this.lanes.size + this.retrying.size;
   }
 
   /** Resolves once every queued notification was sent or gave up. */
   async drain(): Promise<void> {
-    while (this.lanes.size > 0) await Promise.allSettled([...this.lanes.values()]);
+    while (this.lanes.size > 0 || this.retrying.size > 0)
+      await Promise.allSettled([...this.lanes.values(), ...this.retrying]);
   }
 
   /** Stops taking jobs, cancels the ones in flight and waits for them. */
@@ -108,11 +114,19 @@ export class NotificationQueue {
 
   private startLane(lane: string): void {
     const run = (async () => {
-      for (let entry = this.next(lane); entry; entry = this.next(lane)) {
-        entry.resolve(await this.send(entry.job));
-      }
+      for (let entry = this.next(lane); entry; entry = this.next(lane)) await this.attempt(entry);
     })().finally(() => this.lanes.delete(lane));
     this.lanes.set(lane, run);
+  }
+
+  /** Puts a job that waited out its retry delay back at the end of its lane. */
+  private requeue(entry: Waiting): void {
+    if (this.stopped) {
+      entry.resolve('dropped');
+      return;
+    }
+    this.waiting.add(entry);
+    if (!this.lanes.has(entry.lane)) this.startLane(entry.lane);
   }
 
   /** Takes the oldest waiting job of a lane. */
@@ -126,33 +140,43 @@ export class NotificationQueue {
     return undefined;
   }
 
-  private async send(job: NotificationJob): Promise<JobOutcome> {
+  /** One attempt of a job: it ends sent or given up on, or waits for its next attempt out of the lane. */
+  private async attempt(entry: Waiting): Promise<void> {
+    const { job } = entry;
     const sleep = this.opts.sleep ?? ((ms: number) => abortableSleep(ms, this.abort.signal));
     const retries = this.opts.retries ?? 3;
-    let attempts = 0;
-    for (;;) {
-      attempts++;
-      try {
-        await this.withSlot(() => job.send(this.abort.signal));
-        this.stats.sent++;
-        this.opts.logger.debug({ provider: job.label, attempts }, 'notification sent');
-        return 'sent';
-      } catch (err) {
-        // Cut short by stop(): not given up on, just not sent by this process.
-        if (this.stopped) return 'dropped';
-        if (!isRetryable(err) || attempts > retries) {
-          this.stats.failed++;
-          job.onUndelivered?.();
-          const code = (err as { code?: unknown } | undefined)?.code;
-          this.opts.logger.warn(
-            { provider: job.label, attempts, code, error: err instanceof Error ? err.message : String(err) },
-            'notification not delivered',
-          );
-          return 'failed';
-        }
-        // Waiting for the retry holds no slot: other receivers go on meanwhile.
-        await sleep(retryDelay(this.policy, attempts, err));
+    entry.attempts++;
+    try {
+      await this.withSlot(() => job.send(this.abort.signal));
+      this.stats.sent++;
+      this.opts.logger.debug({ provider: job.label, attempts: entry.attempts }, 'notification sent');
+      entry.resolve('sent');
+    } catch (err) {
+      // Cut short by stop(): not given up on, just not sent by this process.
+      if (this.stopped) return entry.resolve('dropped');
+      if (!isRetryable(err) || entry.attempts > retries) {
+        this.stats.failed++;
+        job.onUndelivered?.();
+        const code = (err as { code?: unknown } | undefined)?.code;
+        this.opts.logger.warn(
+          {
+            provider: job.label,
+            attempts: entry.attempts,
+            code,
+            error: err instanceof Error ? err.message : String(err),
+          },
+          'notification not delivered',
+        );
+        return entry.resolve('failed');
       }
+      // Waiting for the retry holds neither a slot nor the lane: the receiver's next notification goes on.
+      const waited: Promise<void> = sleep(retryDelay(this.policy, entry.attempts, err))
+        .catch(() => {})
+        .then(() => {
+          this.retrying.delete(waited);
+          this.requeue(entry);
+        });
+      this.retrying.add(waited);
     }
   }
 
