@@ -59,7 +59,20 @@ export class PrometheusProvider implements MetricsProvider {
     this.now = opts.now ?? Date.now;
   }
 
-  async runQuery(query: string, opts: { signal?: AbortSignal } = {}): Promise<number> {
+  runQuery(query: string, opts: { signal?: AbortSignal } = {}): Promise<number> {
+    return this.instant(query, opts, singleValue);
+  }
+
+  runVectorQuery(query: string, opts: { signal?: AbortSignal } = {}): Promise<LabelledValue[]> {
+    return this.instant(query, opts, vectorValues);
+  }
+
+  /** One instant query, its result read by `read`; timed, reported and logged the same for every shape. */
+  private async instant<T>(
+    query: string,
+    opts: { signal?: AbortSignal },
+    read: (query: string, result: InstantQueryResult) => T,
+  ): Promise<T> {
     const started = performance.now();
     const report = (errorCode?: ReturnType<typeof failureCode>) =>
       this.opts.onQuery?.({ durationMs: performance.now() - started, ...(errorCode ? { errorCode } : {}) });
@@ -69,7 +82,7 @@ export class PrometheusProvider implements MetricsProvider {
         timeoutMs: this.timeoutMs,
         signal: opts.signal,
       });
-      const value = singleValue(query, result);
+      const value = read(query, result);
       report();
       return value;
     } catch (failure) {
@@ -82,27 +95,6 @@ export class PrometheusProvider implements MetricsProvider {
         { address: this.address, query, ms: Math.round(performance.now() - started) },
         'prometheus query',
       );
-    }
-  }
-
-  async runVectorQuery(query: string, opts: { signal?: AbortSignal } = {}): Promise<LabelledValue[]> {
-    const started = performance.now();
-    const report = (errorCode?: ReturnType<typeof failureCode>) =>
-      this.opts.onQuery?.({ durationMs: performance.now() - started, ...(errorCode ? { errorCode } : {}) });
-    try {
-      const result = await this.client.instantQuery(query, {
-        timeMs: this.now(),
-        timeoutMs: this.timeoutMs,
-        signal: opts.signal,
-      });
-      const values = vectorValues(query, result);
-      report();
-      return values;
-    } catch (failure) {
-      if (opts.signal?.aborted && failure === opts.signal.reason) throw failure;
-      const error = this.toMetricsError(query, failure);
-      report(failureCode(error));
-      throw error;
     }
   }
 
