@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { isKubeApiError } from '../kube/errors.ts';
 import { type BackoffPolicy, backoffDelay } from '../lib/backoff.ts';
@@ -64,6 +65,8 @@ export class NotificationQueue {
 
   constructor(private readonly opts: NotificationQueueOptions) {
     this.capacity = opts.capacity ?? 1000;
+    // Every job waiting out a retry listens for stop(): as many as the queue holds, not a leak.
+    setMaxListeners(this.capacity + 16, this.abort.signal);
     this.concurrency = opts.concurrency ?? 16;
     this.policy = { initialMs: opts.retryDelayMs ?? 1000, maxMs: opts.maxRetryDelayMs ?? 30_000 };
   }
