@@ -194,6 +194,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 3, plan.rollouts.length) }, run));
     // Alerts go out after the status: give the last ones (and their retries) time to arrive.
     await until('terminal alerts', () => allTerminalAlertsIn(records, world), 25_000).catch(() => {});
+    // A leader killed just before the last rollout ended still gets its bound to be taken over in.
+    if (plan.failover)
+      await until(
+        'the last takeover',
+        () => kills.every((k) => !k.standbyReady || k.takeoverMs !== undefined),
+        TAKEOVER_BOUND_MS + 1000,
+      ).catch(() => {});
   } finally {
     for (const t of timers) clearTimeout(t);
     await prometheusDown;

@@ -31,6 +31,7 @@ import { targetConfigHashes, withTrackedConfigs } from './configs.ts';
 import { crossNamespaceRefProblems, withoutCrossNamespaceAlerts } from './cross-namespace.ts';
 import { type EventSink, execute } from './executor.ts';
 import { CanaryFinalizer, type FinalizerDeps } from './finalizer.ts';
+import { FreshCanaries } from './fresh-canary.ts';
 import { splitKey } from './keys.ts';
 import { NoticeLedger } from './notice-ledger.ts';
 import { observePrimary, observeTarget } from './observe.ts';
@@ -89,19 +90,21 @@ type RawCanary = KubeObject & { status?: { conditions?: unknown; observedGenerat
  */
 export class CanaryReconciler {
   private readonly canaries: WriteThroughCache<KubeObject>;
+  private readonly fresh: FreshCanaries;
   private readonly notices: NoticeLedger;
 
   private readonly finalizer: CanaryFinalizer;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.canaries = new WriteThroughCache(deps.canaries);
+    this.fresh = new FreshCanaries(deps.api, this.canaries);
     this.notices = new NoticeLedger(deps.wake);
     this.finalizer = new CanaryFinalizer({ ...deps, canaries: this.canaries });
   }
 
   readonly reconcile = async (key: string): Promise<ReconcileResult | undefined> => {
     const { namespace, name } = splitKey(key);
-    const read = this.canaries.get(namespace, name) as RawCanary | undefined;
+    const read = (await this.fresh.get(namespace, name)) as RawCanary | undefined;
     if (!read) return undefined;
     // A Canary being deleted only goes through its finalizer's steps (revert, or keep the primary serving):
     // a rollout step would re-create objects and alert every channel about it.
@@ -270,6 +273,7 @@ export class CanaryReconciler {
   /** The delete event of a Canary: its last written copy must not stand in for it any longer. */
   forget(obj: KubeObject): void {
     this.canaries.deleted(obj);
+    this.fresh.forget(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
     this.notices.forget(`${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`);
   }
 
@@ -360,6 +364,7 @@ export class CanaryReconciler {
       return false;
     }
     this.canaries.remember(updated);
+    this.fresh.seen(updated);
     return true;
   }
 
