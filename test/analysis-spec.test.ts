@@ -17,7 +17,8 @@ function canary(metrics: unknown[], provider = 'istio') {
       provider,
       targetRef: { kind: 'Deployment', name: 'podinfo' },
       service: { port: 9898 },
-      analysis: { interval: '1m', metrics },
+      // Provider kubernetes is blue/green: iterations, no weight steps.
+      analysis: { interval: '1m', metrics, ...(provider === 'kubernetes' ? { iterations: 3 } : {}) },
     },
   };
 }
