@@ -359,6 +359,17 @@ async function runRelease(
     );
   }
   const phase = done.phase ?? 'Unknown';
+  // The Event of the decision that ended the release follows its status: shown before the outcome.
+  await pollUntil(
+    `the ${phase} event of release ${release.name}`,
+    () => watcher.sawEvent(release.name, phase) || undefined,
+    {
+      timeoutMs: 5_000,
+      signal: opts.signal,
+    },
+  ).catch((err: unknown) => {
+    if (!(err instanceof DemoTimeoutError)) throw err;
+  });
   const failedChecks = failedChecksSince(done, started);
   const failedMetric = release.expect.failedMetric;
   const ok =

@@ -25,6 +25,8 @@ export class CanaryWatcher {
   private readonly canaryEvents = new CanaryEvents();
   private readonly listeners = new Set<() => void>();
   private held: DemoEvent[] = [];
+  /** `release/reason` of every Event seen, so a release's outcome can wait for the Event that ends it. */
+  private readonly reasons = new Set<string>();
   private holdTimer: NodeJS.Timeout | undefined;
   /** The release that changes are attributed to. */
   release = 'v1';
@@ -54,7 +56,10 @@ export class CanaryWatcher {
     const onEvent = (event: KubeEventLike) => {
       if (event.involvedObject?.name !== opts.name) return;
       const demoEvent = this.canaryEvents.observe(event, this.release);
-      if (demoEvent) this.hold(demoEvent);
+      if (!demoEvent) return;
+      this.reasons.add(`${this.release}/${event.reason ?? ''}`);
+      this.hold(demoEvent);
+      for (const listener of this.listeners) listener();
     };
     this.events.on('add', onEvent);
     this.events.on('update', onEvent);
@@ -69,8 +74,9 @@ export class CanaryWatcher {
   }
 
   /**
-   * The controller records an Event just before it writes the status that explains it: holding
-   * Events until that status arrives (or briefly) shows the checks before the verdict.
+   * Events and the status that explains them arrive in either order (the controller writes a decision's
+   * status first, then records its Event): holding Events until the next status (or briefly) shows the
+   * checks before the verdict.
    */
   private hold(event: DemoEvent): void {
     this.held.push(event);
@@ -88,6 +94,13 @@ export class CanaryWatcher {
   async start(signal: AbortSignal): Promise<void> {
     await Promise.all([this.canaries.start(), this.events.start()]);
     await Promise.all([this.canaries.waitForSync(signal), this.events.waitForSync(signal)]);
+  }
+
+  /** Whether an Event with this reason was seen during the release, and shown. */
+  sawEvent(release: string, reason: string): boolean {
+    if (!this.reasons.has(`${release}/${reason}`)) return false;
+    this.flushHeld();
+    return true;
   }
 
   /** The Canary as last seen, from the cache. */
