@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runCli } from '../src/cli/run.ts';
 import type { RunningController } from '../src/controller/controller.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
+import { useCleanups } from './support/cleanups.ts';
 import {
   createNamespace,
   getCanary,
@@ -93,10 +94,7 @@ function weightsShown(text: string): number[] {
 }
 
 describe('petrel get, explain, retry against the sandbox with the controller', () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 60_000);
+  const cleanups = useCleanups();
 
   async function prepare(namespace: string, canaryErrorRatio = 0) {
     await createNamespace(env.api, namespace);

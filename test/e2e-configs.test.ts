@@ -1,10 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../src/controller/configs.ts';
 import { type RunningController, startController } from '../src/controller/controller.ts';
 import type { ConfigMap, Secret } from '../src/kube/configs.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
 import type { Deployment, HorizontalPodAutoscaler } from '../src/kube/workloads.ts';
+import { useCleanups } from './support/cleanups.ts';
 import {
   CONTROLLER_USER_AGENT,
   controllerRequests,
@@ -57,10 +58,7 @@ async function trackedConfigs(namespace: string): Promise<Record<string, string>
 }
 
 describe('end to end: ConfigMap tracking and the primary autoscaler', () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 60_000);
+  const cleanups = useCleanups();
 
   async function start(namespace: string): Promise<{ weights: WeightRecorder }> {
     const traffic = new TrafficLoop(env.prometheusUrl, namespace);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { type MigrationReport, migrateSource } from '../src/cli/migrate.ts';
 import type { RunningController } from '../src/controller/controller.ts';
@@ -8,6 +8,7 @@ import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
 import type { VirtualService } from '../src/routers/istio.ts';
 import type { Service } from '../src/routers/services.ts';
+import { useCleanups } from './support/cleanups.ts';
 import {
   createNamespace,
   podinfoDeployment,
@@ -28,10 +29,7 @@ const env = useE2e({ deploymentReadyDelayMs: 200 });
 const FIXTURE = join(import.meta.dirname, 'fixtures/flagger/istio/test-istio-test-canary-2-1-canary.yaml');
 
 describe('end to end: a Flagger manifest, migrated', () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 60_000);
+  const cleanups = useCleanups();
 
   it('initialises with discovered ports and apex metadata on the Services, and the headers on the route', async () => {
     const ns = 'e2e-flagger';

@@ -1,5 +1,5 @@
 import { HTTPRoute as GatewayHttpRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type RoutedRequest, SIM_ANNOTATIONS, startTrafficSimulator } from '../dev/sandbox/traffic.ts';
 import { type RunningController, startController } from '../src/controller/controller.ts';
 import { ResilientInformer } from '../src/kube/informer.ts';
@@ -7,6 +7,7 @@ import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
 import { PrometheusProvider } from '../src/metrics/prometheus.ts';
 import { type HttpRoute, readHttpRouteWeights } from '../src/routers/gatewayapi.ts';
+import { useCleanups } from './support/cleanups.ts';
 import {
   CONTROLLER_USER_AGENT,
   controllerRequests,
@@ -84,10 +85,7 @@ function gatewayCanary(namespace: string) {
 }
 
 describe('end to end with provider gatewayapi:v1: HTTPRoute weights, simulated traffic, real Prometheus', () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 60_000);
+  const cleanups = useCleanups();
 
   function startGatewayController(namespace: string, gatewayApi = true): RunningController {
     const controller = startController({

@@ -1,11 +1,12 @@
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/run.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
 import type { Deployment } from '../src/kube/workloads.ts';
 import type { Notification } from '../src/notifiers/notification.ts';
 import { REVERT_FINALIZER } from '../src/rollout/deletion.ts';
+import { useCleanups } from './support/cleanups.ts';
 import {
   controllerRequests,
   createNamespace,
@@ -31,10 +32,7 @@ const OWNED = new Set(['deployments', 'services', 'virtualservices', 'destinatio
 const QUIET_AFTER_DELETE_MS = 6000;
 
 describe('end to end: pause and resume, deletion during a rollout (the primary keeps serving)', () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 60_000);
+  const cleanups = useCleanups();
 
   async function prepare(
     ns: string,

@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SIM_ANNOTATIONS } from '../dev/sandbox/traffic.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
+import { useCleanups } from './support/cleanups.ts';
 import {
   createNamespace,
   getCanary,
@@ -19,10 +20,7 @@ import { RouteRecorder, simulateTraffic } from './support/simulated-mesh.ts';
 const env = useE2e({ deploymentReadyDelayMs: 300 });
 
 describe('end to end: traffic mirroring (analysis.mirror, mirrorWeight)', () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 60_000);
+  const cleanups = useCleanups();
 
   async function prepare(ns: string, analysis: Record<string, unknown>) {
     await createNamespace(env.api, ns);

@@ -3,11 +3,12 @@
  * server and a real Prometheus, promoting an equal canary, rolling back a worse one at once, never
  * acting on a dry run, and refusing a template that cannot be split by workload.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PETREL_API_VERSION } from '../src/api/index.ts';
 import type { RunningController } from '../src/controller/controller.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
+import { useCleanups } from './support/cleanups.ts';
 import {
   createNamespace,
   getCanary,
@@ -49,10 +50,7 @@ const relativeErrors = (extra: Record<string, unknown> = {}) => ({
 });
 
 describe('end to end: relative checks against the primary', () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 60_000);
+  const cleanups = useCleanups();
 
   async function prepare(namespace: string, errorRatios: { canary: number; primary: number }) {
     await createNamespace(env.api, namespace);

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startTrafficSimulator, type TrafficSimulator } from '../dev/sandbox/traffic.ts';
 import type { RunningController } from '../src/controller/controller.ts';
 import { isKubeApiError } from '../src/kube/errors.ts';
@@ -8,6 +8,7 @@ import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
 import { REVERT_FINALIZER } from '../src/rollout/deletion.ts';
 import type { VirtualService } from '../src/routers/istio.ts';
+import { useCleanups } from './support/cleanups.ts';
 import {
   createNamespace,
   getCanary,
@@ -69,10 +70,7 @@ async function exists(resource: (typeof RESOURCES)[keyof typeof RESOURCES], ns: 
 }
 
 describe('end to end: revertOnDeletion', () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 60_000);
+  const cleanups = useCleanups();
 
   function startController(ns: string): RunningController {
     const controller = runController(env, ns, testLogger().logger);

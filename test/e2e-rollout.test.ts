@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningController } from '../src/controller/controller.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
+import { useCleanups } from './support/cleanups.ts';
 import {
   controllerRequests,
   createNamespace,
@@ -24,10 +25,7 @@ import {
 const env = useE2e({ deploymentReadyDelayMs: 300 });
 
 describe('end to end: controller + sandbox API server + Prometheus', () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 60_000);
+  const cleanups = useCleanups();
 
   async function prepare(namespace: string, canaryErrorRatio = 0) {
     await createNamespace(env.api, namespace);

@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RoutedRequest } from '../dev/sandbox/traffic.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import { STICKY_ROUTE_NAME } from '../src/routers/istio.ts';
+import { useCleanups } from './support/cleanups.ts';
 import {
   createNamespace,
   podinfoCanary,
@@ -18,10 +19,7 @@ import { RouteRecorder, simulateTraffic } from './support/simulated-mesh.ts';
 const env = useE2e({ deploymentReadyDelayMs: 300 });
 
 describe('end to end: analysis.sessionAffinity', () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 60_000);
+  const cleanups = useCleanups();
 
   it('a user who reached the canary stays on it until the rollout ends, then goes back to the primary', async () => {
     const ns = 'e2e-affinity';

@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
+import { useCleanups } from './support/cleanups.ts';
 import {
   createNamespace,
   getDeployment,
@@ -17,10 +18,7 @@ import { RouteRecorder, simulateTraffic } from './support/simulated-mesh.ts';
 const env = useE2e({ deploymentReadyDelayMs: 300 });
 
 describe('end to end: analysis.stepWeightPromotion', () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 60_000);
+  const cleanups = useCleanups();
 
   it('after the analysis passes, the promoted primary takes the traffic back in steps, one per interval', async () => {
     const ns = 'e2e-step-promotion';

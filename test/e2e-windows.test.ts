@@ -1,10 +1,11 @@
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/run.ts';
 import type { RunningController } from '../src/controller/controller.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
 import type { Notification } from '../src/notifiers/notification.ts';
+import { useCleanups } from './support/cleanups.ts';
 import {
   createNamespace,
   getCanary,
@@ -45,10 +46,7 @@ interface EventView extends KubeObject {
 }
 
 describe('end to end: petrel freeze and unfreeze', () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 60_000);
+  const cleanups = useCleanups();
 
   it('a frozen namespace holds a new revision at zero with the reason on the canary, one event and one alert; unfreeze starts it', async () => {
     const ns = 'e2e-freeze';

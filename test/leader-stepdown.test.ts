@@ -1,10 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type RunningController, startController } from '../src/controller/controller.ts';
 import { type Lease, microTime } from '../src/controller/leader.ts';
 import { ControllerMetrics } from '../src/controller/metrics.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import { userAgent } from '../src/kube/user-agent.ts';
 import { readWeights, type VirtualService } from '../src/routers/istio.ts';
+import { useCleanups } from './support/cleanups.ts';
 import {
   createNamespace,
   podinfoCanary,
@@ -45,10 +46,7 @@ async function vsWeight(namespace: string): Promise<number | undefined> {
 }
 
 describe('a controller that loses or gives up its Lease', () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 60_000);
+  const cleanups = useCleanups();
 
   async function prepare(namespace: string) {
     await createNamespace(env.api, namespace);

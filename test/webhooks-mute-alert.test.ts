@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanaryWebhook } from '../src/api/canary.ts';
 import { EventChain } from '../src/controller/event-chain.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
@@ -9,6 +9,7 @@ import { withNotices } from '../src/rollout/notices.ts';
 import { event } from '../src/rollout/outcomes.ts';
 import type { WebhookOutcome } from '../src/webhooks/client.ts';
 import { withMutedAlert } from '../src/webhooks/gates.ts';
+import { useCleanups } from './support/cleanups.ts';
 import {
   createNamespace,
   podinfoCanary,
@@ -123,10 +124,7 @@ beforeAll(async () => {
 afterAll(() => receiver.stop());
 
 describe('end to end: a failing webhook with muteAlert sends no alert', () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 60_000);
+  const cleanups = useCleanups();
 
   async function prepare(ns: string, analysis: Record<string, unknown>) {
     await createNamespace(env.api, ns);
