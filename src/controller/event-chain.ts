@@ -99,3 +99,19 @@ function followDelivery(notice: NoticeDelivery, calls: readonly FollowerCall[]):
     else notice.settled(calls.length > 0);
   });
 }
+
+/** Records a Kubernetes event; a failure is logged, never thrown (an event is never worth a failed reconcile). */
+export async function recordEventQuietly(
+  sink: EventSink,
+  canary: Canary,
+  type: 'Normal' | 'Warning',
+  reason: string,
+  message: string,
+  log: Logger,
+): Promise<void> {
+  try {
+    await sink.record(canary, type, reason, message);
+  } catch (err) {
+    log.warn({ err, reason }, 'could not record a Kubernetes event');
+  }
+}

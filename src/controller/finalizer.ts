@@ -21,6 +21,7 @@ import {
 } from '../rollout/deletion.ts';
 import { type Phase, withKstatusConditions } from '../rollout/index.ts';
 import type { Router } from '../routers/router.ts';
+import { recordEventQuietly } from './event-chain.ts';
 import type { EventSink } from './executor.ts';
 import { type OwnedKindCache, orphanObject, ownedObjects } from './orphan.ts';
 import { type ReconcileResult, TerminalError } from './queue.ts';
@@ -333,17 +334,13 @@ export class CanaryFinalizer {
     return { ...raw, spec: { ...spec, provider } };
   }
 
-  private async event(
+  private event(
     canary: Canary,
     type: 'Normal' | 'Warning',
     reason: string,
     message: string,
     log: Logger,
   ): Promise<void> {
-    try {
-      await this.deps.events.record(canary, type, reason, message);
-    } catch (err) {
-      log.warn({ err, reason }, 'could not record a Kubernetes event');
-    }
+    return recordEventQuietly(this.deps.events, canary, type, reason, message, log);
   }
 }

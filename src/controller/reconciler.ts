@@ -29,6 +29,7 @@ import { type Router, UnknownProviderError } from '../routers/router.ts';
 import type { HookObserver } from '../webhooks/gates.ts';
 import { targetConfigHashes, withTrackedConfigs } from './configs.ts';
 import { crossNamespaceRefProblems, withoutCrossNamespaceAlerts } from './cross-namespace.ts';
+import { recordEventQuietly } from './event-chain.ts';
 import { type EventSink, execute } from './executor.ts';
 import { CanaryFinalizer, type FinalizerDeps } from './finalizer.ts';
 import { FreshCanaries } from './fresh-canary.ts';
@@ -368,18 +369,14 @@ export class CanaryReconciler {
     return true;
   }
 
-  private async recordEvent(
+  private recordEvent(
     canary: Canary,
     type: 'Normal' | 'Warning',
     reason: string,
     message: string,
     log: Logger,
   ): Promise<void> {
-    try {
-      await this.deps.events.record(canary, type, reason, message);
-    } catch (err) {
-      log.warn({ err, reason }, 'could not record a Kubernetes event');
-    }
+    return recordEventQuietly(this.deps.events, canary, type, reason, message, log);
   }
 }
 

@@ -4,28 +4,17 @@
  * a factor shared by both versions (the same traffic mix) and a factor of its own (1 + noise × N(0,1)),
  * as dev/sandbox/traffic does. Errors are binomial draws.
  */
+import type { RandomSource as Random } from '../../dev/sandbox/traffic/random.ts';
+import { gaussian } from '../../dev/sandbox/traffic/random.ts';
 import type { Batch, RequestCounts } from '../../src/analysis/index.ts';
 
-export type Random = () => number;
+// The simulator's own generator and normal draws, so the model draws exactly as dev/sandbox/traffic does.
+export {
+  gaussian,
+  type RandomSource as Random,
+  seededRandom as seeded,
+} from '../../dev/sandbox/traffic/random.ts';
 
-export function seeded(seed: number): Random {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function gaussian(random: Random): number {
-  let u = 0;
-  while (u === 0) u = random();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
-}
-
-/** Binomial draw by inversion: cheap when n × p is small, as error counts are. */
 export function binomial(n: number, p: number, random: Random): number {
   if (n <= 0 || p <= 0) return 0;
   if (p >= 1) return n;
