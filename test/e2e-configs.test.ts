@@ -137,7 +137,8 @@ describe('end to end: ConfigMap tracking and the primary autoscaler', () => {
     const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed']);
     expect(done.status?.phase).toBe('Succeeded');
     expect(weights.weights.filter((w) => w > 0)).toEqual([10, 20]);
-    expect(weights.weights.at(-1)).toBe(0);
+    // The decision's status is written first, its route just after: wait for the route, then check it.
+    await waitFor('the route back at 0', () => (weights.weights.at(-1) === 0 ? true : undefined));
 
     const primary = await getDeploymentObject(ns, 'podinfo-primary');
     const spec = primary.spec?.template?.spec;

@@ -146,7 +146,8 @@ describe('end to end with provider gatewayapi:v1: HTTPRoute weights, simulated t
     const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed'], 60_000);
     expect(done.status?.phase).toBe('Succeeded');
     expect(weights.weights.filter((w) => w > 0)).toEqual([10, 20, 30, 40, 50]);
-    expect(weights.weights.at(-1)).toBe(0);
+    // The decision's status is written first, its route just after: wait for the route, then check it.
+    await waitFor('the route back at 0', () => (weights.weights.at(-1) === 0 ? true : undefined));
     const primary = await getDeployment(env.api, ns, 'podinfo-primary');
     expect(primary.spec?.template?.spec?.containers?.[0]?.image).toBe('podinfo:2.0');
 
@@ -178,7 +179,8 @@ describe('end to end with provider gatewayapi:v1: HTTPRoute weights, simulated t
     expect(failures.length).toBeGreaterThanOrEqual(2);
     expect(failures.at(-1)?.reason).toMatch(/^request-success-rate \d+(\.\d+)?% < min 99%$/);
     expect(Math.max(...weights.weights)).toBeLessThanOrEqual(20);
-    expect(weights.weights.at(-1)).toBe(0);
+    // The decision's status is written first, its route just after: wait for the route, then check it.
+    await waitFor('the route back at 0', () => (weights.weights.at(-1) === 0 ? true : undefined));
     const live = readHttpRouteWeights(await route(ns), 'podinfo');
     expect(live).toEqual({ primary: 100, canary: 0 });
     const primary = await getDeployment(env.api, ns, 'podinfo-primary');

@@ -62,7 +62,8 @@ describe('end to end: controller + sandbox API server + Prometheus', () => {
     const done = await waitForPhase(env.api, ns, ['Succeeded', 'Failed']);
     expect(done.status?.phase).toBe('Succeeded');
     expect(weights.weights.filter((w) => w > 0)).toEqual([10, 20, 30, 40, 50]);
-    expect(weights.weights.at(-1)).toBe(0);
+    // The decision's status is written first, its route just after: wait for the route, then check it.
+    await waitFor('the route back at 0', () => (weights.weights.at(-1) === 0 ? true : undefined));
     const primary = await getDeployment(env.api, ns, 'podinfo-primary');
     expect(primary.spec?.template?.spec?.containers?.[0]?.image).toBe('podinfo:2.0');
     expect((await getDeployment(env.api, ns, 'podinfo')).spec?.replicas).toBe(0);
@@ -114,7 +115,8 @@ describe('end to end: controller + sandbox API server + Prometheus', () => {
     const primary = await getDeployment(env.api, ns, 'podinfo-primary');
     expect(primary.spec?.template?.spec?.containers?.[0]?.image).toBe('podinfo:1.0');
     expect((await getDeployment(env.api, ns, 'podinfo')).spec?.replicas).toBe(0);
-    expect(weights.weights.at(-1)).toBe(0);
+    // The decision's status is written first, its route just after: wait for the route, then check it.
+    await waitFor('the route back at 0', () => (weights.weights.at(-1) === 0 ? true : undefined));
     expect(Math.max(...weights.weights)).toBe(10);
     expect(done.status?.conditions?.find((c) => c.type === 'Promoted')).toMatchObject({
       status: 'False',
