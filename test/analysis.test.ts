@@ -11,6 +11,7 @@ import {
   quantileOf,
   roundTo,
 } from '../src/analysis/index.ts';
+import { significant } from '../src/analysis/format.ts';
 import { tunedPrecision } from '../src/analysis/mixture.ts';
 
 const alpha = 0.01;
@@ -75,6 +76,16 @@ describe('compareRates', () => {
     expect(j.reason).toMatch(
       /canary errors 10% vs primary 2% \(\+8pp, 99% interval \+[\d.]+\.\.\+[\d.]+pp\)/,
     );
+  });
+
+  it('says the rates in a sentence without the noise rate() leaves in the counts (9.998% reads 10%)', () => {
+    const j = compareRates([batch(60.19, 602, 6.02, 602)], { alpha, tolerance: pp(0.5) });
+    expect(j.canary).toBe(9.998);
+    expect(j.reason).toMatch(/^canary errors 10% vs primary 1% \(\+9pp/);
+    expect(significant(0.05234)).toBe(0.052);
+    expect(significant(12.345)).toBe(12.3);
+    expect(significant(0.0004)).toBe(0);
+    expect(significant(0)).toBe(0);
   });
 
   it('passes an equal canary with enough requests, inconclusive with too few', () => {

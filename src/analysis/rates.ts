@@ -1,6 +1,6 @@
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import { clusterDesignEffect, DEFAULT_DISPERSION_PRIOR } from './dispersion.ts';
-import { count, roundTo, signed } from './format.ts';
+import { count, roundTo, significant, signed } from './format.ts';
 import { mixtureRadius, tunedPrecision } from './mixture.ts';
 import {
   AnalysisInputError,
@@ -97,7 +97,7 @@ export function compareRates(batches: readonly Batch<RequestCounts>[], options: 
 
   const minSamples = options.minSamples ?? DEFAULT_RATE_MIN_SAMPLES;
   const evidence =
-    `canary errors ${pct(rateC)}% vs primary ${pct(rateP)}% (${signed(difference * 100)}pp, ` +
+    `canary errors ${significant(rateC * 100)}% vs primary ${significant(rateP * 100)}% (${signed(difference * 100)}pp, ` +
     `${roundTo((1 - options.alpha) * 100, 1)}% interval ${signed((difference - radius) * 100)}..${signed((difference + radius) * 100)}pp) ` +
     `over ${count(nC)} vs ${count(nP)} requests`;
   const toleranceText = describeTolerance(options.tolerance, 'pp');
