@@ -33,11 +33,19 @@ async function writeTraffic(
   errorsPerFlush: number,
   slowPerFlush: number,
   endAt: number,
+  histogram: { slowMs?: number; durationBucketsMs?: number[] } = {},
 ): Promise<void> {
   const writer = new IstioMetricsWriter({ url: prom.url });
-  const latencies = Array.from({ length: perFlush }, (_, i) => (i < slowPerFlush ? 800 : 10));
+  const slowMs = histogram.slowMs ?? 800;
+  const latencies = Array.from({ length: perFlush }, (_, i) => (i < slowPerFlush ? slowMs : 10));
+  const buckets = histogram.durationBucketsMs ? { durationBucketsMs: histogram.durationBucketsMs } : {};
   for (let t = endAt - 60_000; t <= endAt; t += 5_000) {
-    writer.record(NS, workload, { requests: perFlush, errors: errorsPerFlush, latenciesMs: latencies });
+    writer.record(NS, workload, {
+      requests: perFlush,
+      errors: errorsPerFlush,
+      latenciesMs: latencies,
+      ...buckets,
+    });
     await writer.flush(t);
   }
 }
@@ -67,6 +75,15 @@ describe('relative checks against a real Prometheus', () => {
     await writeTraffic('same-primary', 1000, 20, 1, now);
     await writeTraffic('slow', 1000, 0, 40, now);
     await writeTraffic('slow-primary', 1000, 0, 2, now);
+    // p99 80 → 96ms: inside Istio's default 50..100 bucket, visible with buckets 5ms apart.
+    const fine = [10, 50, 75, 80, 85, 90, 95, 100, 250, 500, 1000];
+    await writeTraffic('fine', 1000, 0, 20, now, { slowMs: 96, durationBucketsMs: fine });
+    await writeTraffic('fine-primary', 1000, 0, 20, now, { slowMs: 80, durationBucketsMs: fine });
+    await writeTraffic('coarse', 1000, 0, 20, now, { slowMs: 96 });
+    await writeTraffic('coarse-primary', 1000, 0, 20, now, { slowMs: 80 });
+    // A release that changes the sidecar's buckets: the canary reports others than the primary.
+    await writeTraffic('rebucketed', 1000, 0, 20, now, { slowMs: 96, durationBucketsMs: fine });
+    await writeTraffic('rebucketed-primary', 1000, 0, 20, now, { slowMs: 80 });
   });
   afterAll(() => templates.clear());
 
@@ -186,6 +203,37 @@ describe('relative checks against a real Prometheus', () => {
     expect(results[0]?.evidence?.canary).toBeGreaterThan(results[0]!.evidence!.primary! * 1.2);
     expect(results[0]?.reason).toMatch(/canary p99 [\d.]+ms vs primary [\d.]+ms/);
     expect(results.analysis!.metrics!.find((m) => m.metric === 'request-duration')?.bounds).toContain(500);
+  });
+
+  it('sees a p99 move inside one default bucket when the sidecar reports finer buckets (80 → 96ms)', async () => {
+    const judge = async (target: string) => {
+      const results = await runChecks({
+        canary: canary(target, [relative('request-duration', '10%')]),
+        templates: lookup,
+        providerFor,
+        now: new Date(now),
+      });
+      return results[0]!;
+    };
+    const fine = await judge('fine');
+    expect(fine).toMatchObject({ verdict: 'fail', conclusive: true });
+    expect(fine.evidence?.canary).toBeGreaterThan(90);
+    expect(fine.evidence?.primary).toBeLessThanOrEqual(81);
+    const coarse = await judge('coarse');
+    expect(coarse.verdict).not.toBe('fail');
+  });
+
+  it('compares canary and primary on the bounds both report when a release changes the buckets', async () => {
+    const results = await runChecks({
+      canary: canary('rebucketed', [relative('request-duration', '10%')]),
+      templates: lookup,
+      providerFor,
+      now: new Date(now),
+    });
+    const bounds = results.analysis!.metrics!.find((m) => m.metric === 'request-duration')?.bounds;
+    expect(bounds).toEqual([10, 50, 100, 250, 500, 1000]);
+    // 96 and 80 share the 50..100 bucket of the bounds both have: no conclusive regression.
+    expect(results[0]?.verdict).not.toBe('fail');
   });
 
   it('a MetricTemplate with totalQuery and {{ workload }} compares the two workloads', async () => {

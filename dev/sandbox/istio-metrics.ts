@@ -21,6 +21,8 @@ export interface WorkloadTraffic {
   destinationService?: string;
   /** HTTP status used for errors; default 500. */
   errorCode?: number;
+  /** Upper bounds of the duration histogram's buckets in ms; default Istio's (Envoy's) defaults. */
+  durationBucketsMs?: readonly number[];
 }
 
 export class RemoteWriteError extends Error {
@@ -132,7 +134,7 @@ export class IstioMetricsWriter {
       const labels = { ...base, response_code: code };
       this.add('istio_requests_total', labels, count);
       if (traffic.latenciesMs.length === 0) continue;
-      for (const le of ISTIO_DURATION_BUCKETS_MS) {
+      for (const le of traffic.durationBucketsMs ?? ISTIO_DURATION_BUCKETS_MS) {
         const within = latencies.filter((ms) => ms <= le).length;
         this.add('istio_request_duration_milliseconds_bucket', { ...labels, le: formatLe(le) }, within);
       }

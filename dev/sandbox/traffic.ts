@@ -8,6 +8,7 @@ import type { Clock } from '../../src/lib/clock.ts';
 import { systemClock } from './apiserver/clock.ts';
 import { IstioMetricsWriter } from './istio-metrics.ts';
 import { parseBehaviour } from './traffic/behaviour.ts';
+import { durationBuckets } from './traffic/histogram-buckets.ts';
 import { type HttpRouteLike, httpRouteAsSessionRoutes, resolveHttpRoute } from './traffic/httproute.ts';
 import { type RandomSource, seededRandom } from './traffic/random.ts';
 import {
@@ -211,6 +212,8 @@ export async function startTrafficSimulator(opts: StartTrafficSimulatorOptions):
     for (const t of targets) {
       for (const p of parseBehaviour(t.annotations).problems)
         problems.push(`Deployment ${t.namespace}/${t.workload}: ${p}`);
+      const buckets = durationBuckets(t.annotations).problem;
+      if (buckets) problems.push(`Deployment ${t.namespace}/${t.workload}: ${buckets}`);
     }
     report(problems);
     const traffic = simulateTick({ targets, rps, elapsedMs, random });
@@ -220,6 +223,7 @@ export async function startTrafficSimulator(opts: StartTrafficSimulatorOptions):
         errors: t.errors,
         latenciesMs: t.latenciesMs,
         destinationService: t.service,
+        durationBucketsMs: t.durationBucketsMs,
       });
     }
     // Prometheus rejects a sample not newer than the previous one of its series.

@@ -83,22 +83,33 @@ export async function istioLatencyHistograms(
     renderQuery(ISTIO_COUNT_QUERIES.buckets, { ...model, workload: workloadsPattern(model.target) }),
     { signal },
   );
-  const bounds = [...new Set(rows.map((r) => parseLe(r.labels.le)).filter((b) => !Number.isNaN(b)))].sort(
-    (a, b) => a - b,
-  );
+  const boundsOf = (workload: string) =>
+    new Set(
+      rows
+        .filter((r) => r.labels.destination_workload === workload)
+        .map((r) => parseLe(r.labels.le))
+        .filter((b) => !Number.isNaN(b)),
+    );
+  const canaryBounds = boundsOf(names.canary);
+  const primaryBounds = boundsOf(names.primary);
+  // A release may change the sidecar's buckets (sidecar.istio.io/statsHistogramBuckets): compare the
+  // two workloads on the bounds both report, never a bound one of them does not have.
+  const shared =
+    canaryBounds.size === 0
+      ? primaryBounds
+      : primaryBounds.size === 0
+        ? canaryBounds
+        : new Set([...canaryBounds].filter((b) => primaryBounds.has(b)));
+  const bounds = [...shared].sort((a, b) => a - b);
   if (bounds.length === 0 || bounds[bounds.length - 1] !== Number.POSITIVE_INFINITY) {
     bounds.push(Number.POSITIVE_INFINITY);
   }
   const histogram = (workload: string): HistogramCounts => {
-    const counts = bounds.map((bound) =>
-      Math.max(
-        0,
-        finiteOrZero(
-          rows.find((r) => r.labels.destination_workload === workload && parseLe(r.labels.le) === bound)
-            ?.value,
-        ),
-      ),
-    );
+    const byBound = new Map<number, number>();
+    for (const r of rows) {
+      if (r.labels.destination_workload === workload) byBound.set(parseLe(r.labels.le), r.value);
+    }
+    const counts = bounds.map((bound) => Math.max(0, finiteOrZero(byBound.get(bound))));
     // increase() extrapolates each bucket on its own: keep the counts cumulative.
     for (let i = 1; i < counts.length; i++) counts[i] = Math.max(counts[i]!, counts[i - 1]!);
     return { bounds, counts };

@@ -1,4 +1,5 @@
 import { type Behaviour, behaviourAtShare, parseBehaviour } from './behaviour.ts';
+import { durationBuckets } from './histogram-buckets.ts';
 import { gaussian, type RandomSource } from './random.ts';
 import type { WorkloadTarget } from './routes.ts';
 
@@ -24,6 +25,8 @@ export interface TickTraffic {
   behaviour: Behaviour;
   /** How many of `requests` were mirrored copies: served and measured, their responses discarded. */
   mirrored: number;
+  /** The duration histogram's bucket bounds (ms) of this workload's sidecar. */
+  durationBucketsMs: readonly number[];
 }
 
 /**
@@ -87,6 +90,7 @@ export function simulateTick(input: TickInput): TickTraffic[] {
         latenciesMs: latencies,
         behaviour,
         mirrored: target.mirrored ? requests : 0,
+        durationBucketsMs: durationBuckets(target.annotations).bucketsMs,
       });
     }
   }
