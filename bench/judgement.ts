@@ -2,8 +2,8 @@
  * `npm run bench -- --judgement`: the decision-quality benchmark. Every release of the suite
  * (bench/judgement-suite.ts) goes through the real controller (its own process), the sandbox API
  * server, a real Prometheus and the traffic simulator, once per judging mode, and the report says how
- * often each mode promoted healthy releases and caught regressions, at which weight, after how many
- * steps and how long.
+ * often each mode promoted healthy releases and caught regressions, at which weight (the weight steps
+ * 10%, 20%, ...), after how many analysis intervals (held ones included) and how long.
  */
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -48,8 +48,8 @@ export interface JudgementPlan {
 }
 
 export const JUDGEMENT_PLANS = {
-  full: { timing: { interval: '10s', speedup: 6 }, concurrency: 20, releaseTimeoutMs: 600_000 },
-  quick: { timing: { interval: '5s', speedup: 6 }, concurrency: 10, releaseTimeoutMs: 300_000, services: 2 },
+  full: { timing: { interval: '10s', speedup: 6 }, concurrency: 20, releaseTimeoutMs: 1_800_000 },
+  quick: { timing: { interval: '5s', speedup: 6 }, concurrency: 10, releaseTimeoutMs: 900_000, services: 2 },
 } satisfies Record<string, JudgementPlan>;
 
 export interface ReleaseResult {
@@ -63,6 +63,7 @@ export interface ReleaseResult {
   decision: 'promoted' | 'rolled back' | 'timed out';
   /** The canary's weight when the decision was taken. */
   weight: number;
+  /** Analysis intervals until the decision, held ones included. */
   steps: number;
   seconds: number;
   reason: string;
@@ -73,7 +74,15 @@ export interface ModeSummary {
   healthy: { releases: number; promotedPercent: number; falseRollbacksPercent: number };
   caught: Record<
     Exclude<ReleaseKind, 'healthy'>,
-    { releases: number; caughtPercent: number; by20Percent: number; atFirstStepPercent: number }
+    {
+      releases: number;
+      caughtPercent: number;
+      by20Percent: number;
+      /** Rolled back at the first weight step (10%), however many intervals it held there. */
+      atFirstStepPercent: number;
+      /** Rolled back at the first analysis interval. */
+      atFirstIntervalPercent: number;
+    }
   >;
   /** Medians over decided releases. */
   decisions: { medianWeight: number; medianSteps: number; medianSeconds: number };
@@ -121,7 +130,7 @@ export async function runJudgementBench(
         results.push(result);
         log(
           `  ${result.mode.padEnd(8)} ${result.service} ${result.kind.padEnd(10)} ${result.decision} at ${result.weight}% ` +
-            `after ${result.steps} steps, ${result.seconds}s`,
+            `after ${result.steps} intervals, ${result.seconds}s`,
         );
       }
     };
@@ -282,7 +291,8 @@ export function summarise(mode: Mode, all: readonly ReleaseResult[]): ModeSummar
           releases: of.length,
           caughtPercent: pct(rolled.length, of.length),
           by20Percent: pct(rolled.filter((r) => r.weight <= 20).length, of.length),
-          atFirstStepPercent: pct(rolled.filter((r) => r.steps <= 1 && r.weight <= 10).length, of.length),
+          atFirstStepPercent: pct(rolled.filter((r) => r.weight <= 10).length, of.length),
+          atFirstIntervalPercent: pct(rolled.filter((r) => r.steps <= 1).length, of.length),
         },
       ];
     }),
@@ -314,7 +324,7 @@ function median(values: number[]): number {
 export function renderJudgement(report: JudgementReport): string {
   const lines = [
     '',
-    'decision quality (healthy releases; regressions caught / by 20% weight / at the first step)',
+    'decision quality (healthy releases; regressions caught / by 20% weight / at the first weight step / at the first interval)',
   ];
   for (const s of report.summary) {
     lines.push(
@@ -322,11 +332,11 @@ export function renderJudgement(report: JudgementReport): string {
     );
     for (const [kind, c] of Object.entries(s.caught)) {
       lines.push(
-        `           ${kind.padEnd(10)} caught ${c.caughtPercent}% / ${c.by20Percent}% / ${c.atFirstStepPercent}% (n=${c.releases})`,
+        `           ${kind.padEnd(10)} caught ${c.caughtPercent}% / ${c.by20Percent}% / ${c.atFirstStepPercent}% / ${c.atFirstIntervalPercent}% (n=${c.releases})`,
       );
     }
     lines.push(
-      `           median decision at ${s.decisions.medianWeight}% after ${s.decisions.medianSteps} steps, ${s.decisions.medianSeconds}s`,
+      `           median decision at ${s.decisions.medianWeight}% after ${s.decisions.medianSteps} intervals, ${s.decisions.medianSeconds}s`,
     );
   }
   return lines.join('\n');
