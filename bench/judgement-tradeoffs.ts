@@ -1,10 +1,19 @@
 /**
- * The trade-off table of docs/analysis.md: for each tolerance and alpha, what the sequential error-rate
- * test does on simulated releases (the Monte Carlo model of test/support/analysis-sim.ts, seeded).
+ * The trade-off tables of docs/analysis.md: for each tolerance and alpha, what the sequential error-rate
+ * test does on simulated releases; how long to hold an inconclusive weight; and which buckets and p99
+ * tolerance a latency check needs (the Monte Carlo model of test/support/analysis-sim.ts, seeded).
  * Run: npx tsx bench/judgement-tradeoffs.ts
  */
-import { compareRates } from '../src/analysis/index.ts';
-import { interval, runRelease, seeded, type TrafficModel } from '../test/support/analysis-sim.ts';
+import { compareQuantiles, compareRates } from '../src/analysis/index.ts';
+import {
+  interval,
+  type LatencyModel,
+  latencyInterval,
+  runRelease,
+  seeded,
+  type TrafficModel,
+} from '../test/support/analysis-sim.ts';
+import { SUITE_BUCKETS_MS } from './judgement-suite.ts';
 
 const RELEASES = 200;
 const model = (rps: number, regressionPp: number): TrafficModel => ({
@@ -64,6 +73,83 @@ for (const tolerancePp of [0, 0.25, 0.5]) {
         list.filter(pred).length / list.length;
       console.log(
         `| +${tolerancePp}pp | ${alpha} | ${rps} | ${pct(share(healthy, (o) => o.decision === 'promote'))} | ${median(healthy.map((o) => o.steps))} | ${pct(boundaryFalseRollbacks(rps, tolerancePp, alpha, 4))} | ${pct(share(plus1, (o) => o.decision === 'rollback'))} | ${pct(share(plus1, (o) => o.decision === 'rollback' && o.weight <= 20))} | ${pct(share(plus5, (o) => o.decision === 'rollback' && o.steps === 1))} |`,
+      );
+    }
+  }
+}
+
+// How long an inconclusive check may hold a weight (compare.maxInconclusive) against how early a +1pp
+// regression is caught, tolerance +0.25pp, alpha 0.01.
+function holdsRun(rps: number, regressionPp: number, maxHolds: number, seed: number) {
+  const random = seeded(seed);
+  return Array.from({ length: RELEASES }, () => {
+    const batches: ReturnType<typeof interval>[] = [];
+    return runRelease(
+      (weight) => batches.push(interval(model(rps, regressionPp), weight, random)),
+      () => compareRates(batches, { alpha: 0.01, tolerance: { absolute: 0.0025, ratio: 0 } }).verdict,
+      { maxHolds },
+    );
+  });
+}
+
+console.log('');
+console.log(
+  '| maxInconclusive | rps | +1pp caught by 20% weight | +1pp: intervals to roll back (median) | healthy promoted | healthy: intervals to promote (median) |',
+);
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const maxHolds of [10, 20, 30, 45]) {
+  for (const rps of [20, 100, 400]) {
+    const plus1 = holdsRun(rps, 1, maxHolds, 2);
+    const healthy = holdsRun(rps, 0, maxHolds, 1);
+    const by20 = plus1.filter((o) => o.decision === 'rollback' && o.weight <= 20).length / RELEASES;
+    const promoted = healthy.filter((o) => o.decision === 'promote').length / RELEASES;
+    console.log(
+      `| ${maxHolds} | ${rps} | ${pct(by20)} | ${median(plus1.filter((o) => o.decision === 'rollback').map((o) => o.steps))} | ${pct(promoted)} | ${median(healthy.map((o) => o.steps))} |`,
+    );
+  }
+}
+
+// Latency: the histogram's buckets and the p99 tolerance against a +20% p99 (p99 300 ms, noise 0.3,
+// inconclusive held at most 30 intervals per weight).
+const ISTIO_BOUNDS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+const LATENCY_RELEASES = 100;
+function latencyRun(rps: number, factor: number, bounds: readonly number[], ratio: number, seed: number) {
+  const random = seeded(seed);
+  const shape: LatencyModel = {
+    rps,
+    primary: { p50: 75, p99: 300 },
+    canary: { p50: 75 * factor, p99: 300 * factor },
+    noise: 0.3,
+    ticksPerInterval: 60,
+    bounds,
+  };
+  return Array.from({ length: LATENCY_RELEASES }, () => {
+    const batches: ReturnType<typeof latencyInterval>[] = [];
+    return runRelease(
+      (weight) => batches.push(latencyInterval(shape, weight, random)),
+      () =>
+        compareQuantiles(batches, { alpha: 0.01, quantile: 0.99, tolerance: { absolute: 0, ratio } }).verdict,
+      { maxHolds: 30 },
+    );
+  });
+}
+
+console.log('');
+console.log(
+  '| buckets | p99 tolerance | rps | p99 +20% caught by 20% weight | p99 +20% caught | healthy promoted | healthy: intervals to promote (median) |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+for (const [bucketsName, bounds] of [
+  ["Istio's defaults", ISTIO_BOUNDS],
+  ['20% apart', SUITE_BUCKETS_MS],
+] as const) {
+  for (const ratio of [0.05, 0.1]) {
+    for (const rps of [20, 100, 400]) {
+      const slower = latencyRun(rps, 1.2, bounds, ratio, 5);
+      const healthy = latencyRun(rps, 1, bounds, ratio, 6);
+      const rolled = slower.filter((o) => o.decision === 'rollback');
+      console.log(
+        `| ${bucketsName} | ${ratio * 100}% | ${rps} | ${pct(rolled.filter((o) => o.weight <= 20).length / LATENCY_RELEASES)} | ${pct(rolled.length / LATENCY_RELEASES)} | ${pct(healthy.filter((o) => o.decision === 'promote').length / LATENCY_RELEASES)} | ${median(healthy.map((o) => o.steps))} |`,
       );
     }
   }

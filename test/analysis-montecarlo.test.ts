@@ -4,6 +4,7 @@
  */
 import normalQuantile from '@stdlib/stats-base-dists-normal-quantile';
 import { describe, expect, it } from 'vitest';
+import { SUITE_BUCKETS_MS } from '../bench/judgement-suite.ts';
 import { type Batch, compareQuantiles, compareRates, type RequestCounts } from '../src/analysis/index.ts';
 import {
   interval,
@@ -132,6 +133,26 @@ describe('power of the error-rate test (tolerance +0.5pp, inconclusive holds up 
     expect(caughtBy20(releases(model(100, 0.02, 0.3, 1), 300, 5, 0.5))).toBeLessThan(0.85);
   });
 
+  it('holding an inconclusive weight longer (maxInconclusive 30) catches +1pp at 100 rps by 20% weight, where 10 holds do not', () => {
+    const traffic = model(100, 0.02, 0.3, 1);
+    const judge = (batches: Batch<RequestCounts>[]) =>
+      compareRates(batches, { alpha, tolerance: { absolute: 0.0025, ratio: 0 } }).verdict;
+    const caught = (maxHolds: number) => {
+      const random = seeded(5);
+      const outcomes = Array.from({ length: 300 }, () => {
+        const batches: Batch<RequestCounts>[] = [];
+        return runRelease(
+          (weight) => batches.push(interval(traffic, weight, random)),
+          () => judge(batches),
+          { maxHolds },
+        );
+      });
+      return caughtBy20(outcomes);
+    };
+    expect(caught(30)).toBeGreaterThanOrEqual(0.95);
+    expect(caught(10)).toBeLessThan(0.95);
+  });
+
   it('+5pp on a 2% service at 400 rps: caught at the first step', () => {
     const outcomes = releases(model(400, 0.02, 0.3, 5), 300, 6, 0.5);
     const first = outcomes.filter((o) => o.decision === 'rollback' && o.steps === 1).length;
@@ -149,18 +170,24 @@ describe('power of the error-rate test (tolerance +0.5pp, inconclusive holds up 
 });
 
 describe('sequential p99 test', () => {
-  const latency = (rps: number, p99: number, factor: number, noise: number): LatencyModel => ({
+  const latency = (
+    rps: number,
+    p99: number,
+    factor: number,
+    noise: number,
+    bounds: readonly number[] = ISTIO_BOUNDS,
+  ): LatencyModel => ({
     rps,
     primary: { p50: p99 / 4, p99 },
     canary: { p50: (p99 / 4) * factor, p99: p99 * factor },
     noise,
     ticksPerInterval: 30,
-    bounds: ISTIO_BOUNDS,
+    bounds,
   });
   const judge = (batches: Batch<{ bounds: number[]; counts: number[] }>[], ratio: number) =>
     compareQuantiles(batches, { alpha, quantile: 0.99, tolerance: { absolute: 0, ratio } }).verdict;
 
-  it('no false rollback above alpha for an equal canary looked at every interval, noisy or not', () => {
+  function expectEqualCanaryWithinAlpha(bounds: readonly number[], ratio: number) {
     for (const [rps, p99, noise] of [
       [200, 80, 0],
       [200, 900, 0.3],
@@ -172,8 +199,10 @@ describe('sequential p99 test', () => {
       for (let s = 0; s < sequences; s++) {
         const batches: Batch<{ bounds: number[]; counts: number[] }>[] = [];
         for (let look = 0; look < 12; look++) {
-          batches.push(latencyInterval(latency(rps, p99, 1, noise), Math.min(50, 10 * (look + 1)), random));
-          if (judge(batches, 0.1) === 'fail') {
+          batches.push(
+            latencyInterval(latency(rps, p99, 1, noise, bounds), Math.min(50, 10 * (look + 1)), random),
+          );
+          if (judge(batches, ratio) === 'fail') {
             failed++;
             break;
           }
@@ -181,6 +210,29 @@ describe('sequential p99 test', () => {
       }
       expect(failed / sequences, `${rps} rps, p99 ${p99}ms, noise ${noise}`).toBeLessThanOrEqual(alpha);
     }
+  }
+
+  it('no false rollback above alpha for an equal canary looked at every interval, noisy or not', () => {
+    expectEqualCanaryWithinAlpha(ISTIO_BOUNDS, 0.1);
+  });
+
+  it('no false rollback above alpha either with buckets 20% apart and a 5% tolerance', () => {
+    expectEqualCanaryWithinAlpha(SUITE_BUCKETS_MS, 0.05);
+  });
+
+  it('with buckets 20% apart and a 5% tolerance, p99 +20% on 150ms at 400 rps is caught by 20% weight', () => {
+    const random = seeded(11);
+    const outcomes = Array.from({ length: 100 }, () => {
+      const batches: Batch<{ bounds: number[]; counts: number[] }>[] = [];
+      return runRelease(
+        (weight) =>
+          batches.push(latencyInterval(latency(400, 150, 1.2, 0.3, SUITE_BUCKETS_MS), weight, random)),
+        () => judge(batches, 0.05),
+        { maxHolds: 30 },
+      );
+    });
+    const caught = outcomes.filter((o) => o.decision === 'rollback' && o.weight <= 20).length;
+    expect(caught / outcomes.length).toBeGreaterThanOrEqual(0.95);
   });
 
   it.each([

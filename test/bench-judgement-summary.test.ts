@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { type ReleaseResult, renderJudgement, summarise } from '../bench/judgement.ts';
+import { canarySpec, SUITE_BUCKETS_MS, suite } from '../bench/judgement-suite.ts';
+import { canarySchema, PETREL_API_VERSION } from '../src/api/index.ts';
+
+const result = (over: Partial<ReleaseResult>): ReleaseResult => ({
+  service: 'a',
+  kind: 'healthy',
+  mode: 'relative',
+  rps: 20,
+  errorRatio: 0.01,
+  p99Ms: 80,
+  noise: 0,
+  decision: 'promoted',
+  weight: 50,
+  steps: 5,
+  seconds: 50,
+  reason: '',
+  ...over,
+});
+
+describe('the decision-quality report', () => {
+  it('tells the first weight step (held or not) from the first interval', () => {
+    const results = [
+      result({ kind: 'errors+5pp', decision: 'rolled back', weight: 10, steps: 1 }),
+      result({ kind: 'errors+5pp', decision: 'rolled back', weight: 10, steps: 4 }),
+      result({ kind: 'errors+5pp', decision: 'rolled back', weight: 20, steps: 12 }),
+      result({ kind: 'errors+5pp', decision: 'timed out', weight: 10, steps: 90 }),
+      result({ kind: 'healthy', decision: 'rolled back', weight: 10, steps: 3 }),
+      result({ kind: 'healthy' }),
+      result({ kind: 'healthy', mode: 'absolute', decision: 'rolled back' }),
+    ];
+    const summary = summarise('relative', results);
+    expect(summary.caught['errors+5pp']).toEqual({
+      releases: 4,
+      caughtPercent: 75,
+      by20Percent: 75,
+      atFirstStepPercent: 50,
+      atFirstIntervalPercent: 25,
+    });
+    expect(summary.healthy).toEqual({ releases: 2, promotedPercent: 50, falseRollbacksPercent: 50 });
+    // A timed-out release is no decision: medians over the decided ones only.
+    expect(summary.decisions.medianSteps).toBe(4);
+    const text = renderJudgement({ summary: [summary] } as unknown as Parameters<typeof renderJudgement>[0]);
+    expect(text).toContain('errors+5pp caught 75% / 75% / 50% / 25% (n=4)');
+  });
+
+  it("the suite's Canaries are valid, and every version reports buckets 20% apart", () => {
+    for (const mode of ['absolute', 'relative'] as const) {
+      const parsed = canarySchema.safeParse({
+        apiVersion: PETREL_API_VERSION,
+        kind: 'Canary',
+        metadata: { name: 'app', namespace: 'j' },
+        spec: canarySpec(mode, { interval: '10s', speedup: 6 }),
+      });
+      expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+    }
+    for (let i = 1; i < SUITE_BUCKETS_MS.length; i++) {
+      const step = SUITE_BUCKETS_MS[i]! / SUITE_BUCKETS_MS[i - 1]!;
+      expect(step).toBeGreaterThan(1.1);
+      expect(step).toBeLessThan(1.3);
+    }
+    expect(suite().length).toBeGreaterThanOrEqual(60);
+  });
+});
