@@ -4,6 +4,7 @@
  * tolerance a latency check needs (the Monte Carlo model of test/support/analysis-sim.ts, seeded).
  * Run: npx tsx bench/judgement-tradeoffs.ts
  */
+import { ISTIO_DURATION_BUCKETS_MS } from '../dev/sandbox/istio-metrics.ts';
 import { compareQuantiles, compareRates } from '../src/analysis/index.ts';
 import {
   interval,
@@ -111,7 +112,6 @@ for (const maxHolds of [10, 20, 30, 45]) {
 
 // Latency: the histogram's buckets and the p99 tolerance against a +20% p99 (p99 300 ms, noise 0.3,
 // inconclusive held at most 30 intervals per weight).
-const ISTIO_BOUNDS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 const LATENCY_RELEASES = 100;
 function latencyRun(rps: number, factor: number, bounds: readonly number[], ratio: number, seed: number) {
   const random = seeded(seed);
@@ -140,7 +140,7 @@ console.log(
 );
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const [bucketsName, bounds] of [
-  ["Istio's defaults", ISTIO_BOUNDS],
+  ["Istio's defaults", ISTIO_DURATION_BUCKETS_MS],
   ['20% apart', SUITE_BUCKETS_MS],
 ] as const) {
   for (const ratio of [0.05, 0.1]) {

@@ -86,6 +86,13 @@ describe('relative checks against a real Prometheus', () => {
     await writeTraffic('rebucketed-primary', 1000, 0, 20, now, { slowMs: 80 });
   });
   afterAll(() => templates.clear());
+  const latencyChecks = (target: string) =>
+    runChecks({
+      canary: canary(target, [relative('request-duration', '10%')]),
+      templates: lookup,
+      providerFor,
+      now: new Date(now),
+    });
 
   it('rolls back a canary with 10% errors against a primary with 2%, with the evidence', async () => {
     const results = await runChecks({
@@ -206,15 +213,7 @@ describe('relative checks against a real Prometheus', () => {
   });
 
   it('sees a p99 move inside one default bucket when the sidecar reports finer buckets (80 → 96ms)', async () => {
-    const judge = async (target: string) => {
-      const results = await runChecks({
-        canary: canary(target, [relative('request-duration', '10%')]),
-        templates: lookup,
-        providerFor,
-        now: new Date(now),
-      });
-      return results[0]!;
-    };
+    const judge = async (target: string) => (await latencyChecks(target))[0]!;
     const fine = await judge('fine');
     expect(fine).toMatchObject({ verdict: 'fail', conclusive: true });
     expect(fine.evidence?.canary).toBeGreaterThan(90);
@@ -224,12 +223,7 @@ describe('relative checks against a real Prometheus', () => {
   });
 
   it('compares canary and primary on the bounds both report when a release changes the buckets', async () => {
-    const results = await runChecks({
-      canary: canary('rebucketed', [relative('request-duration', '10%')]),
-      templates: lookup,
-      providerFor,
-      now: new Date(now),
-    });
+    const results = await latencyChecks('rebucketed');
     const bounds = results.analysis!.metrics!.find((m) => m.metric === 'request-duration')?.bounds;
     expect(bounds).toEqual([10, 50, 100, 250, 500, 1000]);
     // 96 and 80 share the 50..100 bucket of the bounds both have: no conclusive regression.
