@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { clusterDesignEffect } from '../src/analysis/dispersion.ts';
+import { significant } from '../src/analysis/format.ts';
 import {
   AnalysisInputError,
   betaMixtureLogRatio,
@@ -11,7 +12,6 @@ import {
   quantileOf,
   roundTo,
 } from '../src/analysis/index.ts';
-import { significant } from '../src/analysis/format.ts';
 import { tunedPrecision } from '../src/analysis/mixture.ts';
 
 const alpha = 0.01;
