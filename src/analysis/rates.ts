@@ -1,6 +1,6 @@
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import { clusterDesignEffect, DEFAULT_DISPERSION_PRIOR } from './dispersion.ts';
-import { count, roundTo, significant, signed } from './format.ts';
+import { count, roundTo, signed, significant } from './format.ts';
 import { mixtureRadius, tunedPrecision } from './mixture.ts';
 import {
   AnalysisInputError,
