@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type pino from 'pino';
 import { startApiServer } from '../dev/sandbox/apiserver/index.ts';
 import { startTrafficSimulator, type TrafficSimulator } from '../dev/sandbox/traffic.ts';
+import { parseDuration } from '../src/api/index.ts';
 import { createKubeApi } from '../src/kube/client.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeApi, KubeObject } from '../src/kube/types.ts';
@@ -205,20 +206,23 @@ async function runRelease(
         },
       },
     );
-    const steps = new Set<string>();
     let weight = 0;
+    let trafficSince: number | undefined;
     const done = await poll(
       api,
       namespace,
       (c) => {
         const s = c.status;
-        if (s?.lastStepTime && s.phase === 'Progressing') steps.add(s.lastStepTime);
-        if ((s?.canaryWeight ?? 0) > 0) weight = s!.canaryWeight!;
+        if ((s?.canaryWeight ?? 0) > 0) {
+          weight = s!.canaryWeight!;
+          trafficSince ??= Date.now();
+        }
         return s?.phase === 'Succeeded' || s?.phase === 'Failed';
       },
       plan.releaseTimeoutMs,
     ).catch(() => undefined);
     const phase = done?.status?.phase;
+    const decidedAt = Date.now();
     return {
       service: service.name,
       kind: release.kind,
@@ -229,14 +233,28 @@ async function runRelease(
       noise: service.noise,
       decision: phase === 'Succeeded' ? 'promoted' : phase === 'Failed' ? 'rolled back' : 'timed out',
       weight,
-      steps: steps.size,
-      seconds: Math.round((Date.now() - started) / 1000),
+      steps: intervalsBetween(trafficSince, decidedAt, parseDuration(plan.timing.interval)),
+      seconds: Math.round((decidedAt - started) / 1000),
       reason: done?.status?.conditions?.find((c) => c.type === 'Promoted')?.message ?? '',
     };
   } finally {
     await simulator?.stop();
     await api.delete({ resource: RESOURCES.canary, namespace, name: 'app' }).catch(() => undefined);
   }
+}
+
+/**
+ * Analysis intervals from the canary's first traffic to the decision, held ones included: the first
+ * analysis runs one interval after the weight reaches the first step. Polled once a second, so rounding
+ * to whole intervals is exact for intervals of a few seconds and more.
+ */
+export function intervalsBetween(
+  trafficSince: number | undefined,
+  decidedAt: number,
+  intervalMs: number,
+): number {
+  if (trafficSince === undefined) return 0;
+  return Math.max(1, Math.round((decidedAt - trafficSince) / intervalMs));
 }
 
 async function poll(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ReleaseResult, renderJudgement, summarise } from '../bench/judgement.ts';
+import { intervalsBetween, type ReleaseResult, renderJudgement, summarise } from '../bench/judgement.ts';
 import { canarySpec, SUITE_BUCKETS_MS, suite } from '../bench/judgement-suite.ts';
 import { canarySchema, PETREL_API_VERSION } from '../src/api/index.ts';
 
@@ -43,6 +43,15 @@ describe('the decision-quality report', () => {
     expect(summary.decisions.medianSteps).toBe(4);
     const text = renderJudgement({ summary: [summary] } as unknown as Parameters<typeof renderJudgement>[0]);
     expect(text).toContain('errors+5pp caught 75% / 75% / 50% / 25% (n=4)');
+  });
+
+  it('counts intervals from the first traffic to the decision, held ones included', () => {
+    // Seen at weight 10 up to a poll (1 s) late; decided at the first analysis, 10 s after the step.
+    expect(intervalsBetween(1_000, 10_400, 10_000)).toBe(1);
+    expect(intervalsBetween(1_000, 11_900, 10_000)).toBe(1);
+    expect(intervalsBetween(1_000, 21_500, 10_000)).toBe(2);
+    expect(intervalsBetween(1_000, 1_200, 10_000)).toBe(1);
+    expect(intervalsBetween(undefined, 50_000, 10_000)).toBe(0);
   });
 
   it("the suite's Canaries are valid, and every version reports buckets 20% apart", () => {
