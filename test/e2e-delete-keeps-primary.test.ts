@@ -1,15 +1,12 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTrafficSimulator, type TrafficSimulator } from '../dev/sandbox/traffic.ts';
 import type { RunningController } from '../src/controller/controller.ts';
-import { isKubeApiError } from '../src/kube/errors.ts';
 import { RESOURCES, type ResourceKind } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
 import { REVERT_FINALIZER } from '../src/rollout/deletion.ts';
 import {
   controllerRequests,
   createNamespace,
+  findObject,
   getCanary,
   getDeployment,
   podinfoCanary,
@@ -21,51 +18,15 @@ import {
   waitFor,
   waitForPhase,
 } from './support/e2e.ts';
+import { simulateTraffic } from './support/simulated-mesh.ts';
 
 // Deleting a Canary without revertOnDeletion keeps the primary, its Services and routes serving (as
 // Flagger does): across a controller restart in the middle, and a Canary created again adopts them.
 const env = useE2e({ deploymentReadyDelayMs: 300 });
 
-/** The traffic simulator with every tick and every routing problem it reports, timed. */
-async function simulate(namespace: string) {
-  const ticks: { at: number; byWorkload: Record<string, number> }[] = [];
-  const problems: { at: number; problem: string }[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      const line = JSON.parse(String(chunk)) as { problem?: string };
-      if (line.problem) problems.push({ at: Date.now(), problem: line.problem });
-      cb();
-    },
-  });
-  const simulator: TrafficSimulator = await startTrafficSimulator({
-    kubeConfig: env.sandbox.kubeConfig(),
-    prometheusUrl: env.prometheusUrl,
-    namespace,
-    rps: 200,
-    tickMs: 100,
-    seed: 11,
-    logger: pino({ level: 'warn' }, stream),
-    onTick: (traffic, at) =>
-      ticks.push({
-        at: at.getTime(),
-        byWorkload: Object.fromEntries(traffic.map((t) => [t.workload, t.requests])),
-      }),
-  });
-  return { simulator, ticks, problems };
-}
-
-async function find(resource: ResourceKind, ns: string, name: string): Promise<KubeObject | undefined> {
-  try {
-    return await env.api.get<KubeObject>({ resource, namespace: ns, name });
-  } catch (err) {
-    if (isKubeApiError(err, 'NOT_FOUND')) return undefined;
-    throw err;
-  }
-}
-
 /** The names of the Canaries an object's ownerReferences point at, with their uid. */
 async function canaryOwners(resource: ResourceKind, ns: string, name: string): Promise<string[] | undefined> {
-  const obj = await find(resource, ns, name);
+  const obj = await findObject(env.api, resource, ns, name);
   if (!obj) return undefined;
   return (obj.metadata?.ownerReferences ?? [])
     .filter((r) => r.kind === 'Canary')
@@ -110,10 +71,11 @@ describe('end to end: deleting a Canary without revertOnDeletion keeps the prima
     for (const [resource, name] of SERVING)
       expect(await canaryOwners(resource, ns, name), `${resource.kind} ${name}`).toEqual([oldOwner]);
 
-    const { simulator, ticks, problems } = await simulate(ns);
+    const sim = await simulateTraffic(env, ns, { tickMs: 100, seed: 11 });
+    const { simulator, ticks, problems } = sim;
     cleanups.push(() => simulator.stop());
     await waitFor('traffic on the primary', async () =>
-      ticks.filter((t) => (t.byWorkload['podinfo-primary'] ?? 0) > 0).length >= 3 ? true : undefined,
+      ticks.filter((t) => sim.requests('podinfo-primary', [t]).total > 0).length >= 3 ? true : undefined,
     );
 
     // The VirtualService cannot be patched: the first controller stops half-way through the orphaning.
@@ -140,7 +102,7 @@ describe('end to end: deleting a Canary without revertOnDeletion keeps the prima
     await second.ready;
     await waitFor(
       'the Canary to be gone',
-      async () => ((await find(RESOURCES.canary, ns, 'podinfo')) ? undefined : true),
+      async () => ((await findObject(env.api, RESOURCES.canary, ns, 'podinfo')) ? undefined : true),
       {
         timeoutMs: 20_000,
       },
@@ -165,7 +127,7 @@ describe('end to end: deleting a Canary without revertOnDeletion keeps the prima
     );
     const since = ticks.filter((t) => t.at >= deletedAt);
     expect(since.length).toBeGreaterThan(10);
-    expect(since.filter((t) => (t.byWorkload['podinfo-primary'] ?? 0) === 0)).toEqual([]);
+    expect(since.filter((t) => sim.requests('podinfo-primary', [t]).total === 0)).toEqual([]);
     expect(problems.filter((p) => p.at >= deletedAt)).toEqual([]);
     console.log(
       `e2e figures: deletion without revertOnDeletion, controller restarted half-way: delete -> Canary gone ` +
@@ -218,7 +180,7 @@ describe('end to end: deleting a Canary without revertOnDeletion keeps the prima
     await env.api.delete({ resource: RESOURCES.canary, namespace: ns, name: 'podinfo' });
     await waitFor(
       'the Canary to be gone',
-      async () => ((await find(RESOURCES.canary, ns, 'podinfo')) ? undefined : true),
+      async () => ((await findObject(env.api, RESOURCES.canary, ns, 'podinfo')) ? undefined : true),
       {
         timeoutMs: 20_000,
       },
@@ -248,7 +210,7 @@ describe('end to end: deleting a Canary without revertOnDeletion keeps the prima
     await second.ready;
     await waitFor(
       'the Canary to be gone',
-      async () => ((await find(RESOURCES.canary, ns, 'podinfo')) ? undefined : true),
+      async () => ((await findObject(env.api, RESOURCES.canary, ns, 'podinfo')) ? undefined : true),
       {
         timeoutMs: 20_000,
       },

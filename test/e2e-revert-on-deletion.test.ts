@@ -1,9 +1,5 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { startTrafficSimulator, type TrafficSimulator } from '../dev/sandbox/traffic.ts';
 import type { RunningController } from '../src/controller/controller.ts';
-import { isKubeApiError } from '../src/kube/errors.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeObject } from '../src/kube/types.ts';
 import { REVERT_FINALIZER } from '../src/rollout/deletion.ts';
@@ -11,6 +7,7 @@ import type { VirtualService } from '../src/routers/istio.ts';
 import { useCleanups } from './support/cleanups.ts';
 import {
   createNamespace,
+  findObject,
   getCanary,
   getDeployment,
   podinfoCanary,
@@ -21,53 +18,14 @@ import {
   waitFor,
   waitForPhase,
 } from './support/e2e.ts';
+import { type SimulatedTick, simulateTraffic } from './support/simulated-mesh.ts';
 
 // The target takes this long to become ready once scaled up: long enough to stop the controller between
 // the Terminating phase and the end of the revert.
 const env = useE2e({ deploymentReadyDelayMs: 1500 });
 
-interface Tick {
-  at: number;
-  byWorkload: Record<string, number>;
-}
-
-/** The traffic simulator with every tick and every routing problem it reports, timed. */
-async function simulate(namespace: string) {
-  const ticks: Tick[] = [];
-  const problems: { at: number; problem: string }[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      const line = JSON.parse(String(chunk)) as { problem?: string };
-      if (line.problem) problems.push({ at: Date.now(), problem: line.problem });
-      cb();
-    },
-  });
-  const simulator: TrafficSimulator = await startTrafficSimulator({
-    kubeConfig: env.sandbox.kubeConfig(),
-    prometheusUrl: env.prometheusUrl,
-    namespace,
-    rps: 200,
-    tickMs: 100,
-    seed: 7,
-    logger: pino({ level: 'warn' }, stream),
-    onTick: (traffic, at) =>
-      ticks.push({
-        at: at.getTime(),
-        byWorkload: Object.fromEntries(traffic.map((t) => [t.workload, t.requests])),
-      }),
-  });
-  return { simulator, ticks, problems };
-}
-
-async function exists(resource: (typeof RESOURCES)[keyof typeof RESOURCES], ns: string, name: string) {
-  try {
-    await env.api.get({ resource, namespace: ns, name });
-    return true;
-  } catch (err) {
-    if (isKubeApiError(err, 'NOT_FOUND')) return false;
-    throw err;
-  }
-}
+/** Requests served by every workload in one tick. */
+const servedIn = (tick: SimulatedTick) => tick.traffic.reduce((sum, t) => sum + t.requests, 0);
 
 describe('end to end: revertOnDeletion', () => {
   const cleanups = useCleanups();
@@ -90,10 +48,11 @@ describe('end to end: revertOnDeletion', () => {
     expect(canary.metadata?.finalizers).toEqual([REVERT_FINALIZER]);
     expect((await getDeployment(env.api, ns, 'podinfo')).spec?.replicas).toBe(0);
 
-    const { simulator, ticks, problems } = await simulate(ns);
+    const sim = await simulateTraffic(env, ns, { tickMs: 100, seed: 7 });
+    const { simulator, ticks, problems } = sim;
     cleanups.push(() => simulator.stop());
     await waitFor('traffic on the primary', async () =>
-      ticks.filter((t) => (t.byWorkload['podinfo-primary'] ?? 0) > 0).length >= 3 ? true : undefined,
+      ticks.filter((t) => sim.requests('podinfo-primary', [t]).total > 0).length >= 3 ? true : undefined,
     );
 
     const deletedAt = Date.now();
@@ -103,13 +62,13 @@ describe('end to end: revertOnDeletion', () => {
     expect(terminating.metadata?.deletionTimestamp).toBeDefined();
     // The controller dies in the middle of the revert; a new one must carry it to its end.
     await first.stop();
-    expect(await exists(RESOURCES.canary, ns, 'podinfo')).toBe(true);
+    expect(await findObject(env.api, RESOURCES.canary, ns, 'podinfo')).toBeDefined();
     const second = startController(ns);
     await second.ready;
 
     await waitFor(
       'the Canary to be gone',
-      async () => ((await exists(RESOURCES.canary, ns, 'podinfo')) ? undefined : true),
+      async () => ((await findObject(env.api, RESOURCES.canary, ns, 'podinfo')) ? undefined : true),
       { timeoutMs: 20_000 },
     );
     const goneAfterMs = Date.now() - deletedAt;
@@ -117,11 +76,11 @@ describe('end to end: revertOnDeletion', () => {
       'the primary and the generated objects to be gone',
       async () => {
         const left = await Promise.all([
-          exists(RESOURCES.deployment, ns, 'podinfo-primary'),
-          exists(RESOURCES.service, ns, 'podinfo-primary'),
-          exists(RESOURCES.service, ns, 'podinfo-canary'),
-          exists(RESOURCES.destinationRule, ns, 'podinfo-primary'),
-          exists(RESOURCES.destinationRule, ns, 'podinfo-canary'),
+          findObject(env.api, RESOURCES.deployment, ns, 'podinfo-primary'),
+          findObject(env.api, RESOURCES.service, ns, 'podinfo-primary'),
+          findObject(env.api, RESOURCES.service, ns, 'podinfo-canary'),
+          findObject(env.api, RESOURCES.destinationRule, ns, 'podinfo-primary'),
+          findObject(env.api, RESOURCES.destinationRule, ns, 'podinfo-canary'),
         ]);
         return left.some(Boolean) ? undefined : true;
       },
@@ -156,16 +115,16 @@ describe('end to end: revertOnDeletion', () => {
     );
     const since = ticks.filter((t) => t.at >= deletedAt);
     expect(since.length).toBeGreaterThan(10);
-    const idle = since.filter((t) => Object.values(t.byWorkload).reduce((a, b) => a + b, 0) === 0);
+    const idle = since.filter((t) => servedIn(t) === 0);
     expect(idle).toEqual([]);
     expect(problems.filter((p) => p.at >= deletedAt)).toEqual([]);
-    const served = since.reduce((a, t) => a + Object.values(t.byWorkload).reduce((x, y) => x + y, 0), 0);
+    const served = since.reduce((a, t) => a + servedIn(t), 0);
     console.log(
       `e2e figures: revertOnDeletion with a controller restart: delete -> Canary gone ${goneAfterMs} ms; ` +
         `${since.length} traffic ticks since the delete, ${served} requests served, none without a backend`,
     );
     const last = ticks.at(-1);
-    expect(Object.keys(last?.byWorkload ?? {})).toEqual(['podinfo']);
+    expect(last?.traffic.map((t) => t.workload)).toEqual(['podinfo']);
 
     const events = await env.api.list<KubeObject & { reason?: string; involvedObject?: { name?: string } }>(
       RESOURCES.event,
@@ -196,7 +155,7 @@ describe('end to end: revertOnDeletion', () => {
     await env.api.delete({ resource: RESOURCES.canary, namespace: ns, name: 'podinfo' });
     await waitFor(
       'the Canary to be gone',
-      async () => ((await exists(RESOURCES.canary, ns, 'podinfo')) ? undefined : true),
+      async () => ((await findObject(env.api, RESOURCES.canary, ns, 'podinfo')) ? undefined : true),
       { timeoutMs: 20_000 },
     );
     const primary = await getDeployment(env.api, ns, 'podinfo-primary');

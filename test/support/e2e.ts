@@ -7,8 +7,9 @@ import { type SandboxApiServer, startApiServer } from '../../dev/sandbox/apiserv
 import { IstioMetricsWriter } from '../../dev/sandbox/istio-metrics.ts';
 import { type RunningController, startController } from '../../src/controller/controller.ts';
 import { createKubeApi } from '../../src/kube/client.ts';
+import { isKubeApiError } from '../../src/kube/errors.ts';
 import { ResilientInformer } from '../../src/kube/informer.ts';
-import { RESOURCES } from '../../src/kube/resources.ts';
+import { RESOURCES, type ResourceKind } from '../../src/kube/resources.ts';
 import type { KubeApi, KubeObject } from '../../src/kube/types.ts';
 import { userAgent } from '../../src/kube/user-agent.ts';
 import { readWeights, type VirtualService } from '../../src/routers/istio.ts';
@@ -170,6 +171,21 @@ export interface CanaryView extends KubeObject {
 
 export async function getCanary(api: KubeApi, namespace: string, name = 'podinfo'): Promise<CanaryView> {
   return api.get<CanaryView>({ resource: RESOURCES.canary, namespace, name });
+}
+
+/** The object, or undefined when the API server says it does not exist. */
+export async function findObject(
+  api: KubeApi,
+  resource: ResourceKind,
+  namespace: string,
+  name: string,
+): Promise<KubeObject | undefined> {
+  try {
+    return await api.get<KubeObject>({ resource, namespace, name });
+  } catch (err) {
+    if (isKubeApiError(err, 'NOT_FOUND')) return undefined;
+    throw err;
+  }
 }
 
 export interface DeploymentView extends KubeObject {
