@@ -16,6 +16,8 @@ import {
 } from '../src/rollout/index.ts';
 
 const T0 = new Date('2026-01-01T00:00:00Z');
+/** How long a crashed controller takes to be running and reconciling again. */
+const RESTART_MS = 5_000;
 
 function makeCanary(status?: CanaryStatus): Canary {
   return canarySchema.parse({
@@ -193,7 +195,12 @@ describe('intent first: a crash after the status write replays the recorded deci
               if (!before.notices?.some((b) => b.key === n.key)) transitions.push(n.reason);
             }
             if (!crashes[tick]) apply(world, decision.actions, weights);
-            nowMs += Math.max(1000, Math.min(decision.requeueAfterMs ?? 60_000, 60_000));
+            // A crashed controller is restarted and reconciles again within seconds. Charging a whole
+            // requeue to every crash would let ten crashes in a row outlast progressDeadlineSeconds, and a
+            // promotion stalled that long rightly fails.
+            nowMs += crashes[tick]
+              ? RESTART_MS
+              : Math.max(1000, Math.min(decision.requeueAfterMs ?? 60_000, 60_000));
             if (status.phase === 'Failed' || (status.phase === 'Succeeded' && before.phase !== 'Succeeded'))
               if (world.canaryWeight === 0 && world.target.replicas === 0) break;
           }
