@@ -26,6 +26,19 @@ export interface Simulation {
   requests(workload: string, ticks?: readonly SimulatedTick[]): { total: number; mirrored: number };
 }
 
+/**
+ * Requests that matched the session cookie rule after a returning user's first request: that first
+ * answer expires the cookie (Max-Age=-1), so any later match means the cookie outlived the rollout.
+ */
+export function cookieMatchesAfterFirst<R extends RoutedRequest>(requests: readonly R[]): R[] {
+  const seen = new Set<number>();
+  return requests.filter((r) => {
+    const first = !seen.has(r.client);
+    seen.add(r.client);
+    return r.matchedCookie && r.keepsCookies && !first;
+  });
+}
+
 /** The sandbox's traffic simulator on one namespace, keeping every tick and every problem it reports. */
 export async function simulateTraffic(
   env: E2eFixture,
