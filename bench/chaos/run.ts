@@ -51,6 +51,13 @@ const LEASE_DURATION_MS = 3000;
 const RETRY_PERIOD_MS = 500;
 /** A standby acquires once the lease expires (up to one lease duration after the last renewal) plus one retry. */
 const TAKEOVER_BOUND_MS = LEASE_DURATION_MS + RETRY_PERIOD_MS + 1500;
+/**
+ * How long the last terminal alerts may take after the last rollout ends: the receiver refuses 30% of
+ * posts and the notifier backs off 1, 2, 4, 8, 16 s between retries (five refusals in a row: 31 s), and a
+ * controller killed meanwhile starts the schedule again from the status. The wait ends as soon as they
+ * are all in.
+ */
+const TERMINAL_ALERTS_BOUND_MS = 90_000;
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
@@ -193,7 +200,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     };
     await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 3, plan.rollouts.length) }, run));
     // Alerts go out after the status: give the last ones (and their retries) time to arrive.
-    await until('terminal alerts', () => allTerminalAlertsIn(records, world), 25_000).catch(() => {});
+    const alertsFrom = Date.now();
+    await until('terminal alerts', () => allTerminalAlertsIn(records, world), TERMINAL_ALERTS_BOUND_MS).catch(
+      () => {},
+    );
+    say(`terminal alerts: waited ${Date.now() - alertsFrom} ms after the last rollout`);
     // A leader killed just before the last rollout ended still gets its bound to be taken over in.
     if (plan.failover)
       await until(
