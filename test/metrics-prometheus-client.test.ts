@@ -46,7 +46,49 @@ describe('readAnswer: every answer is hostile until its shape is checked', () =>
       resultType: 'scalar',
       value: '2.5',
     });
-    expect(readAnswer(200, success({ resultType: 'matrix', result: [] }))).toEqual({ resultType: 'matrix' });
+    expect(readAnswer(200, success({ resultType: 'matrix', result: [] }))).toEqual({
+      resultType: 'matrix',
+      series: [],
+    });
+    expect(
+      readAnswer(
+        200,
+        success({
+          resultType: 'matrix',
+          result: [
+            {
+              metric: { destination_workload: 'app-primary' },
+              values: [
+                [60, '12'],
+                [120, 'NaN'],
+              ],
+            },
+          ],
+        }),
+      ),
+    ).toEqual({
+      resultType: 'matrix',
+      series: [
+        {
+          labels: { destination_workload: 'app-primary' },
+          points: [
+            [60, '12'],
+            [120, 'NaN'],
+          ],
+        },
+      ],
+    });
+  });
+
+  it.each([
+    ['values not a list', { metric: {}, values: {} }],
+    ['a point that is not a pair', { metric: {}, values: [[60]] }],
+    ['a number where Prometheus writes text', { metric: {}, values: [[60, 12]] }],
+    ['labels that are not text', { metric: { a: 1 }, values: [] }],
+  ])('a range answer with %s is BAD_RESPONSE, not a crash', (_what, entry) => {
+    expect(() => readAnswer(200, success({ resultType: 'matrix', result: [entry] }))).toThrow(
+      expect.objectContaining({ code: 'BAD_RESPONSE' }),
+    );
   });
 
   it.each([

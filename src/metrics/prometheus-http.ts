@@ -48,10 +48,16 @@ export interface PrometheusSample {
   value: string;
 }
 
+/** A range of samples of one series, oldest first: `[seconds since the epoch, "value"]`. */
+export interface PrometheusSeries {
+  labels: Record<string, string>;
+  points: Array<[number, string]>;
+}
+
 export type InstantQueryResult =
   | { resultType: 'vector'; samples: PrometheusSample[] }
   | { resultType: 'scalar'; value: string }
-  | { resultType: 'matrix' }
+  | { resultType: 'matrix'; series: PrometheusSeries[] }
   | { resultType: 'string'; value: string };
 
 export interface InstantQueryOptions {
@@ -276,8 +282,23 @@ function readResult(data: Record<string, unknown>): InstantQueryResult | undefin
       const value = sampleValue(data.result);
       return value === undefined ? undefined : { resultType: data.resultType, value };
     }
-    case 'matrix':
-      return Array.isArray(data.result) ? { resultType: 'matrix' } : undefined;
+    case 'matrix': {
+      if (!Array.isArray(data.result)) return undefined;
+      const series: PrometheusSeries[] = [];
+      for (const entry of data.result) {
+        if (!isObject(entry) || !Array.isArray(entry.values)) return undefined;
+        const labels = readLabels(entry.metric);
+        if (!labels) return undefined;
+        const points: Array<[number, string]> = [];
+        for (const pair of entry.values) {
+          const value = sampleValue(pair);
+          if (value === undefined) return undefined;
+          points.push([(pair as [number, string])[0], value]);
+        }
+        series.push({ labels, points });
+      }
+      return { resultType: 'matrix', series };
+    }
     default:
       return undefined;
   }

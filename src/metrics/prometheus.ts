@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { type InstantQueryResult, PrometheusHttpClient, PrometheusHttpError } from './prometheus-http.ts';
 import {
   failureCode,
+  type LabelledSeries,
   type LabelledValue,
   type MetricsProvider,
   MetricsProviderError,
@@ -65,6 +66,10 @@ export class PrometheusProvider implements MetricsProvider {
 
   runVectorQuery(query: string, opts: { signal?: AbortSignal } = {}): Promise<LabelledValue[]> {
     return this.instant(query, opts, vectorValues);
+  }
+
+  runSeriesQuery(query: string, opts: { signal?: AbortSignal } = {}): Promise<LabelledSeries[]> {
+    return this.instant(query, opts, seriesValues);
   }
 
   /** One instant query, its result read by `read`; timed, reported and logged the same for every shape. */
@@ -163,6 +168,21 @@ function finite(query: string, raw: string): number {
   const value = DECIMAL.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isFinite(value)) throw new NotANumberError(query, raw);
   return value;
+}
+
+/** Every series of a range result, its samples oldest first; NaN for non-finite values. */
+export function seriesValues(query: string, result: InstantQueryResult): LabelledSeries[] {
+  if (result.resultType !== 'matrix') {
+    throw new MetricsProviderError(
+      `the query returned a ${result.resultType}, not a range: write a range or a subquery (e.g. (...)[10m:1m])`,
+      query,
+      { reason: 'QUERY_ERROR' },
+    );
+  }
+  return result.series.map((s) => ({
+    labels: s.labels,
+    points: s.points.map(([time, raw]) => ({ time, value: DECIMAL.test(raw) ? Number(raw) : Number.NaN })),
+  }));
 }
 
 /** Every sample of a vector result (a scalar is one unlabelled sample); NaN for non-finite values. */

@@ -10,6 +10,18 @@ export interface MetricsProvider {
    * relative checks.
    */
   runVectorQuery?(query: string, opts?: { signal?: AbortSignal }): Promise<LabelledValue[]>;
+  /**
+   * Runs an instant query of a range (e.g. a subquery `(...)[10m:1m]`) and returns every series' samples,
+   * oldest first; non-finite values come back as NaN. Providers without it give the relative checks no
+   * history, and the default dispersion prior applies.
+   */
+  runSeriesQuery?(query: string, opts?: { signal?: AbortSignal }): Promise<LabelledSeries[]>;
+}
+
+export interface LabelledSeries {
+  labels: Record<string, string>;
+  /** Seconds since the epoch and the value, oldest first. */
+  points: Array<{ time: number; value: number }>;
 }
 
 export interface LabelledValue {
