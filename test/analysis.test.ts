@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { clusterDesignEffect } from '../src/analysis/dispersion.ts';
+import {
+  clusterDesignEffect,
+  clusterSizeEffect,
+  historyDispersion,
+  MIN_HISTORY_INTERVALS,
+} from '../src/analysis/dispersion.ts';
 import { significant } from '../src/analysis/format.ts';
 import {
   AnalysisInputError,
@@ -207,5 +212,113 @@ describe('Dirichlet-multinomial mixture (Lindon & Malek 2022)', () => {
     // Γ(2)Γ(61)Γ(41) / (Γ(102) Γ(1)Γ(1)) / 0.5^100, computed in log space independently
     expect(dirichletMultinomialLogRatio([60, 40], [0.5, 0.5], 2)).toBeCloseTo(-0.091, 2);
     expect(dirichletMultinomialLogRatio([80, 20], [0.5, 0.5], 2)).toBeCloseTo(16.97, 1);
+  });
+});
+
+describe('overdispersion from the primary history', () => {
+  it('the worked example: 10 intervals of 1,000 requests with 10 and 20 errors in turns', () => {
+    const intervals = Array.from({ length: 10 }, (_, i) => ({
+      requests: 1000,
+      errors: i % 2 === 0 ? 10 : 20,
+    }));
+    // Pooled (150 + 0.5) / (10,000 + 1); X² = Σ (e - 1000 p)² / (1000 p (1 - p)) = 16.87 on 9 df;
+    // chi-square's 10% quantile on 9 df is 4.1682; ρ ≤ (16.87 / 4.1682 - 1) / 999.
+    const p = 150.5 / 10001;
+    const x2 = intervals.reduce((sum, i) => sum + (i.errors - 1000 * p) ** 2 / (1000 * p * (1 - p)), 0);
+    expect(x2).toBeCloseTo(16.87, 2);
+    const history = historyDispersion(intervals)!;
+    expect(history.intervals).toBe(10);
+    expect(history.overdispersion).toBeCloseTo((x2 / 4.168159 - 1) / 999, 6);
+  });
+
+  it('binomial intervals give no overdispersion; an interval of n requests then counts as n', () => {
+    // Errors exactly at the pooled rate: X² = 0.
+    const steady = historyDispersion(Array.from({ length: 12 }, () => ({ requests: 5000, errors: 50 })))!;
+    expect(steady.overdispersion).toBe(0);
+    expect(clusterSizeEffect(600, steady.overdispersion)).toBe(1);
+    expect(clusterSizeEffect(600, 0.001)).toBeCloseTo(1.599, 6);
+  });
+
+  it('too short a history says nothing; a history without errors still bounds ρ; bad intervals are skipped', () => {
+    const few = Array.from({ length: MIN_HISTORY_INTERVALS - 1 }, () => ({ requests: 100, errors: 1 }));
+    expect(historyDispersion(few)).toBeUndefined();
+    expect(
+      historyDispersion([
+        ...few,
+        { requests: 0, errors: 0 },
+        { requests: Number.NaN, errors: 1 },
+        { requests: 5, errors: 9 },
+      ]),
+    ).toBeUndefined();
+    const clean = historyDispersion(Array.from({ length: 10 }, () => ({ requests: 1000, errors: 0 })))!;
+    expect(Number.isFinite(clean.overdispersion)).toBe(true);
+    expect(clean.overdispersion).toBeGreaterThanOrEqual(0);
+  });
+
+  it("intervals of unequal size: Donner's adjusted mean size, so one huge interval does not dilute ρ", () => {
+    const history = historyDispersion([
+      { requests: 10_000, errors: 100 },
+      { requests: 100, errors: 5 },
+      { requests: 100, errors: 0 },
+      { requests: 100, errors: 3 },
+      { requests: 100, errors: 0 },
+    ])!;
+    // n0 = (10,400 - (10,000² + 4 × 100²) / 10,400) / 4 = 192.3, far below the mean size of 2,080.
+    expect(history.overdispersion).toBeGreaterThan(0.01);
+  });
+
+  it('compareRates takes its prior from the history: weight intervals - 1, value the design effect of the sizes seen', () => {
+    const batches = [{ canary: { errors: 12, requests: 240 }, primary: { errors: 54, requests: 5400 } }];
+    const options = { alpha: 0.01, tolerance: { absolute: 0.0025, ratio: 0 } };
+    const steady = compareRates(batches, { ...options, history: { intervals: 10, overdispersion: 0 } });
+    const bursty = compareRates(batches, { ...options, history: { intervals: 10, overdispersion: 0.01 } });
+    const none = compareRates(batches, options);
+    expect(steady.dispersion).toBe(1);
+    // 240 and 5,400 per interval at ρ 0.01: (5400 × 3.39 + 240 × 54.99) / 5640 = 5.59.
+    expect(bursty.dispersion).toBeCloseTo(5.59, 2);
+    expect(none.dispersion).toBe(3);
+    expect(steady.verdict).toBe('fail');
+    expect(none.verdict).toBe('inconclusive');
+    expect(bursty.verdict).toBe('inconclusive');
+  });
+});
+
+describe('compareRates: the score interval and the verdict agree', () => {
+  it('fails exactly when the interval lies above the tolerance, and the interval holds the estimate', () => {
+    const options = { alpha: 0.01, tolerance: { absolute: 0.005, ratio: 0 } };
+    for (const canaryRequests of [120, 600, 2400]) {
+      for (
+        let errors = 0;
+        errors <= canaryRequests / 5;
+        errors += Math.max(1, Math.round(canaryRequests / 200))
+      ) {
+        const batches = [
+          { canary: { errors, requests: canaryRequests }, primary: { errors: 100, requests: 10_000 } },
+        ];
+        const judged = compareRates(batches, options);
+        const [lower, upper] = judged.interval;
+        expect(lower).toBeLessThanOrEqual(judged.difference + 1e-3);
+        expect(upper).toBeGreaterThanOrEqual(judged.difference - 1e-3);
+        // Percentage points, rounded to 3 decimals in the result.
+        if (judged.verdict === 'fail') expect(lower).toBeGreaterThan(0.5 - 1e-3);
+        else expect(lower).toBeLessThanOrEqual(0.5 + 1e-3);
+        // Never below what a canary without errors could show.
+        expect(lower).toBeGreaterThanOrEqual(-1 - 1e-3);
+      }
+    }
+  });
+
+  it('a canary far above the primary is judged by the spread a canary at the tolerance would have', () => {
+    // 36 of 600 (6%) against 1%: the spread of 6% would hide it behind the default design effect of 3;
+    // the spread of 1.25% (the tolerance) does not.
+    const judged = compareRates(
+      [{ canary: { errors: 36, requests: 600 }, primary: { errors: 54, requests: 5400 } }],
+      {
+        alpha: 0.01,
+        tolerance: { absolute: 0.0025, ratio: 0 },
+      },
+    );
+    expect(judged.verdict).toBe('fail');
+    expect(judged.dispersion).toBe(3);
   });
 });

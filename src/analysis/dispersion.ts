@@ -1,3 +1,5 @@
+import chisquareQuantile from '@stdlib/stats-base-dists-chisquare-quantile';
+
 /**
  * The design effect of batched binomial data (Rao & Scott, "A simple method for the analysis of clustered
  * binary data", Biometrics 1992): how many times more the per-interval estimates vary than independent
@@ -65,4 +67,59 @@ export function clusterDesignEffect(
   const robust = k > 1 ? (k / (k - 1)) * residuals.reduce((sum, r) => sum + r * r, 0) : 0;
   const ratio = robust / modelVariance;
   return Math.max(1, (df * ratio + prior.weight * prior.value) / (df + prior.weight));
+}
+
+/**
+ * What a workload's recent history says about the overdispersion of its error counts: how many
+ * intervals it rests on and the intraclass correlation ρ of requests within one interval (Kish,
+ * "Survey Sampling", 1965: an interval of n requests varies as much as n / (1 + (n - 1) ρ) independent
+ * ones would). ρ is an upper 90% confidence bound, so a short or quiet history errs on the side of
+ * more dispersion, never less.
+ */
+export interface DispersionHistory {
+  intervals: number;
+  overdispersion: number;
+}
+
+/** Intervals of history below which it says nothing and the default prior applies. */
+export const MIN_HISTORY_INTERVALS = 4;
+/** One-sided confidence of the history's upper bound on ρ. */
+const HISTORY_CONFIDENCE = 0.9;
+
+/**
+ * ρ from per-interval error and request counts of one workload, by the method of moments: Pearson's
+ * X² of the intervals' error counts around their pooled rate, over its degrees of freedom, is
+ * 1 + (n₀ - 1) ρ, with n₀ the mean interval size adjusted for unequal sizes (Donner, "The comparison of
+ * proportions in the presence of litter effects", 1989). X² is first divided by the lower 10% quantile
+ * of χ² on K - 1 degrees of freedom: the dispersion the intervals would show at most, with 90% confidence.
+ * Undefined with fewer than MIN_HISTORY_INTERVALS intervals that saw requests.
+ *
+ * Worked example: 10 intervals of 1,000 requests with 10, 20, 10, 20, … errors → pooled 1.5%, X² 16.9 on
+ * 9 degrees of freedom, 16.9 / 4.17 = 4.05, ρ ≤ (4.05 - 1) / 999 = 0.0031.
+ */
+export function historyDispersion(
+  intervals: readonly { errors: number; requests: number }[],
+): DispersionHistory | undefined {
+  const used = intervals.filter(
+    ({ errors, requests }) => requests > 0 && Number.isFinite(requests) && errors >= 0 && errors <= requests,
+  );
+  const k = used.length;
+  if (k < MIN_HISTORY_INTERVALS) return undefined;
+  const n = used.reduce((sum, i) => sum + i.requests, 0);
+  const errors = used.reduce((sum, i) => sum + i.errors, 0);
+  // Smoothed, so a history without a single error still bounds ρ instead of dividing by zero.
+  const pooled = (errors + 0.5) / (n + 1);
+  const x2 = used.reduce(
+    (sum, i) => sum + (i.errors - i.requests * pooled) ** 2 / (i.requests * pooled * (1 - pooled)),
+    0,
+  );
+  const df = k - 1;
+  const n0 = (n - used.reduce((sum, i) => sum + i.requests ** 2, 0) / n) / df;
+  const upper = x2 / chisquareQuantile(1 - HISTORY_CONFIDENCE, df);
+  return { intervals: k, overdispersion: n0 > 1 ? Math.max(0, (upper - 1) / (n0 - 1)) : 0 };
+}
+
+/** The design effect of an interval of `requests` requests under intraclass correlation `rho`. */
+export function clusterSizeEffect(requests: number, rho: number): number {
+  return 1 + Math.max(0, requests - 1) * rho;
 }

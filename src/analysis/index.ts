@@ -1,4 +1,9 @@
-export { designEffect } from './dispersion.ts';
+export {
+  type DispersionHistory,
+  designEffect,
+  historyDispersion,
+  MIN_HISTORY_INTERVALS,
+} from './dispersion.ts';
 export { roundTo } from './format.ts';
 export { countAbove, quantileOf, sumHistograms } from './histogram.ts';
 export { compareQuantiles, DEFAULT_QUANTILE_MIN_SAMPLES, type QuantileOptions } from './latency.ts';

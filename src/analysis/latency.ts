@@ -15,7 +15,7 @@ import type { Batch, HistogramCounts, Judgement, JudgementOptions } from './type
 /** Canary requests below which a quantile comparison is inconclusive by default. */
 export const DEFAULT_QUANTILE_MIN_SAMPLES = 200;
 
-/** A pass needs twice the allowed share of slow requests to be unlikely (one-sided 90%), as in `compareRates`. */
+/** A pass needs twice the allowed share of slow requests to be unlikely (one-sided 90%). */
 const PASS_Z = 1.2815515655446004;
 
 export interface QuantileOptions extends JudgementOptions {

@@ -6,10 +6,12 @@ import { mixtureRadius, tunedPrecision } from './mixture.ts';
  * About how many canary requests the error-rate test needs to roll back a regression of
  * `regression` (fractions: 0.01 is +1pp) over a primary at `baseline`, with the given tolerance and
  * alpha, in `power` of releases; assuming the primary has `primaryPerCanary` times more requests and
- * a design effect of 1.5. For docs and lint hints, not for decisions.
+ * a design effect of 1.5. The test is judged as compareRates judges it: the boundary at the spread a
+ * canary at the tolerance would have, the estimate scattered by the regressed canary's own spread.
+ * For docs and lint hints, not for decisions.
  *
  * Worked example: baseline 0.02, regression 0.01, tolerance 0.005, alpha 0.01, power 0.5, primary 9×
- * → about 30,600 canary requests (at 10 rps on the canary: 51 minutes; a tolerance of 0 needs a quarter).
+ * → about 25,700 canary requests (at 10 rps on the canary: 43 minutes; a tolerance of 0 needs a fifth).
  */
 export function requestsToDetect(input: {
   baseline: number;
@@ -27,16 +29,20 @@ export function requestsToDetect(input: {
   if (!(regression > tolerance)) return Number.POSITIVE_INFINITY;
   const ratio = input.primaryPerCanary ?? 9;
   const zPower = normalQuantile(input.power ?? 0.5, 0, 1);
-  const canaryRate = Math.min(1 - 1e-9, baseline + regression);
-  const binomial = canaryRate * (1 - canaryRate) + (baseline * (1 - baseline)) / ratio;
-  const perRequest = (input.dispersion ?? 1.5) * binomial;
+  const spread = (canaryRate: number) => {
+    const p = Math.min(1 - 1e-9, canaryRate);
+    return p * (1 - p) + (baseline * (1 - baseline)) / ratio;
+  };
+  const dispersion = input.dispersion ?? 1.5;
+  const atTolerance = dispersion * spread(baseline + tolerance);
+  const regressed = dispersion * spread(baseline + regression);
   // Information grows with n; find the n where the effect clears the boundary plus the power margin.
   const rho = tunedPrecision(
-    (input.firstInterval ?? 600) / (DEFAULT_DISPERSION_PRIOR.value * binomial),
+    (input.firstInterval ?? 600) / (DEFAULT_DISPERSION_PRIOR.value * spread(baseline + tolerance)),
     alpha,
   );
   const clears = (n: number) =>
-    regression - tolerance >= mixtureRadius(perRequest / n, rho, alpha) + zPower * Math.sqrt(perRequest / n);
+    regression - tolerance >= mixtureRadius(atTolerance / n, rho, alpha) + zPower * Math.sqrt(regressed / n);
   let low = 1;
   let high = 1;
   while (!clears(high) && high < 1e12) high *= 2;

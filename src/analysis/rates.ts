@@ -1,5 +1,11 @@
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
-import { clusterDesignEffect, DEFAULT_DISPERSION_PRIOR } from './dispersion.ts';
+import {
+  clusterDesignEffect,
+  clusterSizeEffect,
+  DEFAULT_DISPERSION_PRIOR,
+  type DispersionHistory,
+  type DispersionPrior,
+} from './dispersion.ts';
 import { count, roundTo, signed, significant } from './format.ts';
 import { mixtureRadius, tunedPrecision } from './mixture.ts';
 import {
@@ -14,12 +20,13 @@ import {
 export const DEFAULT_RATE_MIN_SAMPLES = 100;
 
 /**
- * A pass needs the data to make a regression of twice the tolerance unlikely: the estimate plus 1.28
- * standard errors (a one-sided 90% bound) at most 2 × tolerance (+0.1pp, so a zero tolerance can pass).
+ * A pass needs the data to make a regression of twice the tolerance unlikely: the estimate plus 1.645
+ * standard errors (a one-sided 95% bound) at most 2 × tolerance (+0.1pp, so a zero tolerance can pass).
  * This is what keeps a suspicious canary at a low weight until the evidence is in; it never adds false
- * rollbacks, only holds.
+ * rollbacks, only holds. (A 90% bound let about one +1pp regression in seven on a 2%, 20 requests/s
+ * service pass its first weights and be caught only later.)
  */
-const PASS_Z = 1.2815515655446004;
+const PASS_Z = 1.6448536269514722;
 const MIN_DETECTABLE = 0.001;
 
 /**
@@ -60,37 +67,49 @@ export function compareRates(batches: readonly Batch<RequestCounts>[], options: 
   const varianceOf = (n: number, m: number) =>
     (n > 0 ? bernoulli(nullC) / n : 0) + (m > 0 ? (scale * scale * bernoulli(smoothP)) / m : 0);
 
-  const rateP0 = nP > 0 ? total.primary.errors / nP : 0;
-  const rateC0 = nC > 0 ? total.canary.errors / nC : 0;
+  const prior = dispersionPriorOf(batches, options);
   const dispersion =
     nC > 0 && nP > 0
       ? clusterDesignEffect(
           batches.map(
             ({ canary, primary }) =>
-              (canary.errors - canary.requests * rateC0) / nC -
-              (scale * (primary.errors - primary.requests * rateP0)) / nP,
+              (canary.errors - canary.requests * rateC) / nC -
+              (scale * (primary.errors - primary.requests * rateP)) / nP,
           ),
           varianceOf(nC, nP),
-          options.dispersionPrior ?? DEFAULT_DISPERSION_PRIOR,
+          prior,
         )
       : 1;
   const first = batches.find((b) => b.canary.requests > 0 && b.primary.requests > 0);
+  // Tuned once, at the first interval's information at the edge of the null hypothesis: request counts
+  // and the primary's rate only, never the canary's errors being tested.
+  const edge = Math.min(1 - 1e-9, scale * smoothP + absolute);
   const rho = first
     ? tunedPrecision(
-        1 / (DEFAULT_DISPERSION_PRIOR.value * varianceOf(first.canary.requests, first.primary.requests)),
+        1 /
+          (dispersionPriorOf([first], options).value *
+            (bernoulli(edge) / first.canary.requests +
+              (scale * scale * bernoulli(smoothP)) / first.primary.requests)),
         options.alpha,
       )
     : 1;
   const tested = rateC - scale * rateP;
   const testVariance = nC > 0 && nP > 0 ? dispersion * varianceOf(nC, nP) : Number.POSITIVE_INFINITY;
-  const testRadius = mixtureRadius(testVariance, rho, options.alpha);
+  // Score intervals: each candidate difference d is tested with the variance the counts would have if d
+  // were the truth (Wilson's construction, here for the normal-mixture boundary), so a canary far above
+  // the primary is judged by the spread of a canary at the tolerance, not by its own larger spread.
+  const scoreInterval = (estimate: number, s: number): [number, number] =>
+    nC > 0 && nP > 0
+      ? invertScoreTest(estimate, s * rateP, (d) => {
+          const c = Math.min(1 - 1e-9, Math.max(1e-9, s * smoothP + d));
+          const variance = dispersion * (bernoulli(c) / nC + (s * s * bernoulli(smoothP)) / nP);
+          return mixtureRadius(variance, rho, options.alpha);
+        })
+      : [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
+  const [testedLower] = scoreInterval(tested, scale);
 
   const difference = rateC - rateP;
-  const differenceVariance =
-    nC > 0 && nP > 0
-      ? dispersion * (bernoulli(nullC) / nC + bernoulli(smoothP) / nP)
-      : Number.POSITIVE_INFINITY;
-  const radius = mixtureRadius(differenceVariance, rho, options.alpha);
+  const [lower, upper] = scoreInterval(difference, 1);
   const score = Number.isFinite(testVariance)
     ? Math.round(100 * normalCdf(absolute - tested, 0, Math.sqrt(testVariance)))
     : 50;
@@ -98,12 +117,12 @@ export function compareRates(batches: readonly Batch<RequestCounts>[], options: 
   const minSamples = options.minSamples ?? DEFAULT_RATE_MIN_SAMPLES;
   const evidence =
     `canary errors ${significant(rateC * 100)}% vs primary ${significant(rateP * 100)}% (${signed(difference * 100)}pp, ` +
-    `${roundTo((1 - options.alpha) * 100, 1)}% interval ${signed((difference - radius) * 100)}..${signed((difference + radius) * 100)}pp) ` +
+    `${roundTo((1 - options.alpha) * 100, 1)}% interval ${signed(lower * 100)}..${signed(upper * 100)}pp) ` +
     `over ${count(nC)} vs ${count(nP)} requests`;
   const toleranceText = describeTolerance(options.tolerance, 'pp');
   let verdict: Judgement['verdict'];
   let reason: string;
-  if (nC > 0 && nP > 0 && tested - testRadius > absolute) {
+  if (nC > 0 && nP > 0 && testedLower > absolute) {
     verdict = 'fail';
     reason = `${evidence}: worse than the primary beyond the tolerance ${toleranceText}`;
   } else if (nC < minSamples || nP === 0) {
@@ -124,12 +143,61 @@ export function compareRates(batches: readonly Batch<RequestCounts>[], options: 
     canary: pct(rateC),
     primary: pct(rateP),
     difference: roundTo(difference * 100, 3),
-    interval: [roundTo((difference - radius) * 100, 3), roundTo((difference + radius) * 100, 3)],
+    interval: [roundTo(lower * 100, 3), roundTo(upper * 100, 3)],
     samples: { canary: nC, primary: nP },
     score,
     dispersion: roundTo(dispersion, 2),
     reason,
   };
+}
+
+/**
+ * The prior on the design effect: from the primary's history when there is one (the design effect
+ * its intraclass correlation gives intervals of the sizes seen so far, worth its intervals less one of
+ * evidence), else the caller's or the default. Depends on request counts only, never on errors.
+ */
+function dispersionPriorOf(
+  batches: readonly Batch<RequestCounts>[],
+  options: JudgementOptions,
+): DispersionPrior {
+  const history: DispersionHistory | undefined = options.history;
+  const fallback = options.dispersionPrior ?? DEFAULT_DISPERSION_PRIOR;
+  const seen = batches.filter((b) => b.canary.requests > 0 && b.primary.requests > 0);
+  if (!history || seen.length === 0) return fallback;
+  const nC = seen.reduce((sum, b) => sum + b.canary.requests, 0) / seen.length;
+  const nP = seen.reduce((sum, b) => sum + b.primary.requests, 0) / seen.length;
+  // Weighted by each side's share of the difference's variance, at equal rates.
+  const value =
+    (nP * clusterSizeEffect(nC, history.overdispersion) +
+      nC * clusterSizeEffect(nP, history.overdispersion)) /
+    (nC + nP);
+  return { value, weight: Math.max(0, history.intervals - 1) };
+}
+
+/**
+ * The confidence interval of an estimate from a test of every candidate value: `radiusAt(d)` is the
+ * boundary's radius when d is the truth. Bisection on both sides; the lower end never below -offset
+ * (a canary rate of 0).
+ */
+function invertScoreTest(
+  estimate: number,
+  offset: number,
+  radiusAt: (d: number) => number,
+): [number, number] {
+  const bisect = (lo: number, hi: number, inside: (d: number) => boolean, lowerEnd: boolean) => {
+    for (let i = 0; i < 60; i++) {
+      const mid = (lo + hi) / 2;
+      if (inside(mid) === lowerEnd) hi = mid;
+      else lo = mid;
+    }
+    return lowerEnd ? hi : lo;
+  };
+  const floor = -offset;
+  const ceiling = 1 - offset;
+  const inside = (d: number) => Math.abs(estimate - d) <= radiusAt(d);
+  const lower = inside(floor) ? floor : bisect(floor, Math.max(floor, estimate), inside, true);
+  const upper = inside(ceiling) ? ceiling : bisect(Math.min(ceiling, estimate), ceiling, inside, false);
+  return [lower, upper];
 }
 
 function sumCounts(batches: readonly Batch<RequestCounts>[]): Batch<RequestCounts> {

@@ -56,6 +56,11 @@ export interface JudgementOptions {
   minSamples?: number;
   /** What is assumed of the overdispersion before the intervals show it (default DEFAULT_DISPERSION_PRIOR). */
   dispersionPrior?: { value: number; weight: number };
+  /**
+   * The primary's overdispersion before the release (`historyDispersion`): when given, the prior on the
+   * design effect comes from it instead of `dispersionPrior`.
+   */
+  history?: { intervals: number; overdispersion: number };
 }
 
 export class AnalysisInputError extends Error {

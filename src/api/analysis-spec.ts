@@ -231,6 +231,11 @@ export const metricAnalysisStateSchema = z.object({
   inconclusive: z.number().int().optional(),
   /** Since when the check has been holding for no data or an unreachable backend. */
   holdingSince: z.string().optional(),
+  /**
+   * The primary's error-count overdispersion before the release, read once at the release's first step
+   * (`intervals: 0` when there was too little history; the default prior applies).
+   */
+  history: z.object({ intervals: z.number().int().min(0), overdispersion: z.number().min(0) }).optional(),
 });
 
 export const checkEvidenceSchema = z.object({

@@ -39,8 +39,12 @@ export const ISTIO_COUNT_QUERIES = {
 
 /** Both workloads' names as one regex alternative, dots escaped: `podinfo|podinfo-primary`. */
 export function workloadsPattern(target: string): string {
-  const escaped = (name: string) => name.replace(/[.]/g, '\\\\.');
-  return `${escaped(target)}|${escaped(`${target}-primary`)}`;
+  return `${workloadPattern(target)}|${workloadPattern(`${target}-primary`)}`;
+}
+
+/** One workload's name as a regex matching only itself, dots escaped inside a PromQL string. */
+export function workloadPattern(name: string): string {
+  return name.replace(/[.]/g, '\\\\.');
 }
 
 interface Names {

@@ -2,6 +2,7 @@ import {
   type Batch,
   compareQuantiles,
   compareRates,
+  type DispersionHistory,
   type HistogramCounts,
   type Judgement,
   type RequestCounts,
@@ -19,6 +20,7 @@ import {
 } from '../api/index.ts';
 import type { CheckObservation } from '../rollout/index.ts';
 import { withBatch } from './analysis-state.ts';
+import { primaryHistory } from './history-queries.ts';
 import type { MetricsProvider } from './provider.ts';
 import {
   istioLatencyHistograms,
@@ -89,11 +91,56 @@ export async function runRelativeCheck(input: RelativeCheckInput): Promise<Relat
       pair.primary.errors,
       pair.primary.requests,
     ]);
-    next = { ...state, end: now.toISOString(), batches };
-    judgement = compareRates(batches.map(rateBatch), options);
+    const history =
+      state.history ??
+      (await readHistory(input.provider, input.source, model, names.primary, metric.interval, input.signal));
+    next = { ...state, end: now.toISOString(), batches, history };
+    judgement = compareRates(batches.map(rateBatch), {
+      ...options,
+      ...(history.intervals > 0 ? { history } : {}),
+    });
   }
   delete next.holdingSince;
   return verdictOf(metric, judgement, next);
+}
+
+/**
+ * The primary's overdispersion before the release, read once at the release's first step and kept in the
+ * status. A history that cannot be read (too short, a query the backend refuses, a blip) counts as none:
+ * the test then assumes the default, more cautious, design effect; it never blocks the check.
+ */
+async function readHistory(
+  provider: MetricsProvider,
+  source: RelativeCheckInput['source'],
+  model: TemplateModel,
+  primary: string,
+  interval: string,
+  signal?: AbortSignal,
+): Promise<DispersionHistory> {
+  if (source.kind === 'istio-latency') return NO_HISTORY;
+  try {
+    const history = await primaryHistory(
+      provider,
+      source,
+      model,
+      primary,
+      parseDuration(interval) / 1000,
+      signal,
+    );
+    return history
+      ? { intervals: history.intervals, overdispersion: significantDigits(history.overdispersion) }
+      : NO_HISTORY;
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    return NO_HISTORY;
+  }
+}
+
+const NO_HISTORY: DispersionHistory = { intervals: 0, overdispersion: 0 };
+
+/** Four significant digits: enough for a correlation, and a status people can read. */
+function significantDigits(value: number): number {
+  return value === 0 ? 0 : Number(value.toPrecision(4));
 }
 
 /** Whether the release has seen any request of both workloads yet. */

@@ -6,7 +6,12 @@
  */
 import type { RandomSource as Random } from '../../dev/sandbox/traffic/random.ts';
 import { gaussian } from '../../dev/sandbox/traffic/random.ts';
-import type { Batch, RequestCounts } from '../../src/analysis/index.ts';
+import {
+  type Batch,
+  type DispersionHistory,
+  historyDispersion,
+  type RequestCounts,
+} from '../../src/analysis/index.ts';
 
 // The simulator's own generator and normal draws, so the model draws exactly as dev/sandbox/traffic does.
 export {
@@ -62,6 +67,18 @@ export function interval(model: TrafficModel, weight: number, random: Random): B
     primary.errors += binomial(nP, Math.min(1, model.primaryRate * shared * factor(model.ownNoise)), random);
   }
   return { canary, primary };
+}
+
+/**
+ * What the primary's history before the release says about overdispersion: `count` intervals with all
+ * traffic on the primary, drawn from the same model (shared and own noise alike).
+ */
+export function primaryHistory(
+  model: TrafficModel,
+  count: number,
+  random: Random,
+): DispersionHistory | undefined {
+  return historyDispersion(Array.from({ length: count }, () => interval(model, 0, random).primary));
 }
 
 function roundAtRandom(x: number, random: Random): number {
