@@ -1,7 +1,9 @@
 /**
  * The trade-off tables of docs/analysis.md: for each tolerance and alpha, what the sequential error-rate
  * test does on simulated releases; how long to hold an inconclusive weight; and which buckets and p99
- * tolerance a latency check needs (the Monte Carlo model of test/support/analysis-sim.ts, seeded).
+ * tolerance a latency check needs (the Monte Carlo model of test/support/analysis-sim.ts, seeded). Error-rate
+ * checks read 10 intervals of the primary's history before each release, as the controller does; the last
+ * table shows what they do without it (a primary younger than that).
  * Run: npx tsx bench/judgement-tradeoffs.ts
  */
 import { ISTIO_DURATION_BUCKETS_MS } from '../dev/sandbox/istio-metrics.ts';
@@ -10,6 +12,7 @@ import {
   interval,
   type LatencyModel,
   latencyInterval,
+  primaryHistory,
   runRelease,
   seeded,
   type TrafficModel,
@@ -26,28 +29,52 @@ const model = (rps: number, regressionPp: number): TrafficModel => ({
   ticksPerInterval: 60,
 });
 
-function run(rps: number, regressionPp: number, tolerancePp: number, alpha: number, seed: number) {
+const HISTORY_INTERVALS = 10;
+const historyOf = (traffic: TrafficModel, random: ReturnType<typeof seeded>, withHistory: boolean) =>
+  withHistory ? primaryHistory(traffic, HISTORY_INTERVALS, random) : undefined;
+
+function run(
+  rps: number,
+  regressionPp: number,
+  tolerancePp: number,
+  alpha: number,
+  seed: number,
+  options: { maxHolds?: number; withHistory?: boolean } = {},
+) {
   const random = seeded(seed);
+  const traffic = model(rps, regressionPp);
   return Array.from({ length: RELEASES }, () => {
+    const history = historyOf(traffic, random, options.withHistory ?? true);
     const batches: ReturnType<typeof interval>[] = [];
     return runRelease(
-      (weight) => batches.push(interval(model(rps, regressionPp), weight, random)),
-      () => compareRates(batches, { alpha, tolerance: { absolute: tolerancePp / 100, ratio: 0 } }).verdict,
+      (weight) => batches.push(interval(traffic, weight, random)),
+      () =>
+        compareRates(batches, { alpha, tolerance: { absolute: tolerancePp / 100, ratio: 0 }, history })
+          .verdict,
+      { maxHolds: options.maxHolds ?? 10 },
     );
   });
 }
 
 /** The share of sequences with a false rollback at the edge of the tolerance, looked at 20 times. */
-function boundaryFalseRollbacks(rps: number, tolerancePp: number, alpha: number, seed: number): number {
+function boundaryFalseRollbacks(
+  rps: number,
+  tolerancePp: number,
+  alpha: number,
+  seed: number,
+  withHistory = true,
+): number {
   const random = seeded(seed);
+  const traffic = model(rps, tolerancePp);
   let failed = 0;
   for (let s = 0; s < 500; s++) {
+    const history = historyOf(traffic, random, withHistory);
     const batches: ReturnType<typeof interval>[] = [];
     for (let look = 0; look < 20; look++) {
-      batches.push(interval(model(rps, tolerancePp), Math.min(50, 10 * (look + 1)), random));
+      batches.push(interval(traffic, Math.min(50, 10 * (look + 1)), random));
       if (
-        compareRates(batches, { alpha, tolerance: { absolute: tolerancePp / 100, ratio: 0 } }).verdict ===
-        'fail'
+        compareRates(batches, { alpha, tolerance: { absolute: tolerancePp / 100, ratio: 0 }, history })
+          .verdict === 'fail'
       ) {
         failed++;
         break;
@@ -81,17 +108,8 @@ for (const tolerancePp of [0, 0.25, 0.5]) {
 
 // How long an inconclusive check may hold a weight (compare.maxInconclusive) against how early a +1pp
 // regression is caught, tolerance +0.25pp, alpha 0.01.
-function holdsRun(rps: number, regressionPp: number, maxHolds: number, seed: number) {
-  const random = seeded(seed);
-  return Array.from({ length: RELEASES }, () => {
-    const batches: ReturnType<typeof interval>[] = [];
-    return runRelease(
-      (weight) => batches.push(interval(model(rps, regressionPp), weight, random)),
-      () => compareRates(batches, { alpha: 0.01, tolerance: { absolute: 0.0025, ratio: 0 } }).verdict,
-      { maxHolds },
-    );
-  });
-}
+const holdsRun = (rps: number, regressionPp: number, maxHolds: number, seed: number) =>
+  run(rps, regressionPp, 0.25, 0.01, seed, { maxHolds });
 
 console.log('');
 console.log(
@@ -152,5 +170,23 @@ for (const [bucketsName, bounds] of [
         `| ${bucketsName} | ${ratio * 100}% | ${rps} | ${pct(rolled.filter((o) => o.weight <= 20).length / LATENCY_RELEASES)} | ${pct(rolled.length / LATENCY_RELEASES)} | ${pct(healthy.filter((o) => o.decision === 'promote').length / LATENCY_RELEASES)} | ${median(healthy.map((o) => o.steps))} |`,
       );
     }
+  }
+}
+
+// The primary's history before the release (tolerance +0.25pp, alpha 0.01, maxInconclusive 45).
+console.log('');
+console.log(
+  "| primary's history | rps | healthy promoted | false rollbacks at the tolerance (20 looks) | +1pp caught by 20% weight | +5pp caught at the first interval |",
+);
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const withHistory of [true, false]) {
+  for (const rps of [20, 100, 400]) {
+    const options = { maxHolds: 45, withHistory };
+    const healthy = run(rps, 0, 0.25, 0.01, 1, options);
+    const plus1 = run(rps, 1, 0.25, 0.01, 2, options);
+    const plus5 = run(rps, 5, 0.25, 0.01, 3, options);
+    console.log(
+      `| ${withHistory ? `${HISTORY_INTERVALS} intervals` : 'none'} | ${rps} | ${pct(healthy.filter((o) => o.decision === 'promote').length / RELEASES)} | ${pct(boundaryFalseRollbacks(rps, 0.25, 0.01, 4, withHistory))} | ${pct(plus1.filter((o) => o.decision === 'rollback' && o.weight <= 20).length / RELEASES)} | ${pct(plus5.filter((o) => o.decision === 'rollback' && o.steps === 1).length / RELEASES)} |`,
+    );
   }
 }

@@ -14,6 +14,7 @@ import { parseDuration } from '../src/api/index.ts';
 import { createKubeApi } from '../src/kube/client.ts';
 import { RESOURCES } from '../src/kube/resources.ts';
 import type { KubeApi, KubeObject } from '../src/kube/types.ts';
+import { HISTORY_INTERVALS } from '../src/metrics/history-queries.ts';
 import { startControllerProcess } from './controller-process.ts';
 import {
   annotations,
@@ -46,11 +47,27 @@ export interface JudgementPlan {
   concurrency: number;
   releaseTimeoutMs: number;
   services?: number;
+  /**
+   * Analysis intervals the primary serves alone before each release, so the relative checks find the
+   * history a running service has (HISTORY_INTERVALS of it, plus one for the subquery's alignment).
+   */
+  historyIntervals: number;
 }
 
 export const JUDGEMENT_PLANS = {
-  full: { timing: { interval: '10s', speedup: 6 }, concurrency: 20, releaseTimeoutMs: 1_800_000 },
-  quick: { timing: { interval: '5s', speedup: 6 }, concurrency: 10, releaseTimeoutMs: 900_000, services: 2 },
+  full: {
+    timing: { interval: '10s', speedup: 6 },
+    concurrency: 20,
+    releaseTimeoutMs: 1_800_000,
+    historyIntervals: HISTORY_INTERVALS + 1,
+  },
+  quick: {
+    timing: { interval: '5s', speedup: 6 },
+    concurrency: 10,
+    releaseTimeoutMs: 900_000,
+    services: 2,
+    historyIntervals: HISTORY_INTERVALS + 1,
+  },
 } satisfies Record<string, JudgementPlan>;
 
 export interface ReleaseResult {
@@ -68,6 +85,8 @@ export interface ReleaseResult {
   steps: number;
   seconds: number;
   reason: string;
+  /** Intervals of the primary's history the error-rate check found (relative mode; 0: none). */
+  historyIntervals?: number;
 }
 
 export interface ModeSummary {
@@ -131,7 +150,10 @@ export async function runJudgementBench(
         results.push(result);
         log(
           `  ${result.mode.padEnd(8)} ${result.service} ${result.kind.padEnd(10)} ${result.decision} at ${result.weight}% ` +
-            `after ${result.steps} intervals, ${result.seconds}s`,
+            `after ${result.steps} intervals, ${result.seconds}s` +
+            (result.historyIntervals !== undefined
+              ? ` (primary history: ${result.historyIntervals} intervals)`
+              : ''),
         );
       }
     };
@@ -160,6 +182,7 @@ interface CanaryView extends KubeObject {
     canaryWeight?: number;
     lastStepTime?: string;
     conditions?: { type: string; message?: string }[];
+    analysis?: { metrics?: { history?: { intervals: number } }[] };
   };
 }
 
@@ -194,6 +217,9 @@ async function runRelease(
       spec: canarySpec(release.mode, plan.timing),
     });
     await poll(api, namespace, (c) => c.status?.phase === 'Initialized', 120_000);
+    await new Promise((resolve) =>
+      setTimeout(resolve, plan.historyIntervals * parseDuration(plan.timing.interval)),
+    );
     const started = Date.now();
     await api.mergePatch(
       { resource: RESOURCES.deployment, namespace, name: 'app' },
@@ -208,6 +234,7 @@ async function runRelease(
     );
     let weight = 0;
     let trafficSince: number | undefined;
+    let historyIntervals: number | undefined;
     const done = await poll(
       api,
       namespace,
@@ -216,6 +243,9 @@ async function runRelease(
         if ((s?.canaryWeight ?? 0) > 0) {
           weight = s!.canaryWeight!;
           trafficSince ??= Date.now();
+        }
+        for (const m of s?.analysis?.metrics ?? []) {
+          if (m.history) historyIntervals = Math.max(historyIntervals ?? 0, m.history.intervals);
         }
         return s?.phase === 'Succeeded' || s?.phase === 'Failed';
       },
@@ -236,6 +266,7 @@ async function runRelease(
       steps: intervalsBetween(trafficSince, decidedAt, parseDuration(plan.timing.interval)),
       seconds: Math.round((decidedAt - started) / 1000),
       reason: done?.status?.conditions?.find((c) => c.type === 'Promoted')?.message ?? '',
+      ...(historyIntervals !== undefined ? { historyIntervals } : {}),
     };
   } finally {
     await simulator?.stop();
