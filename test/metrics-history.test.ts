@@ -7,7 +7,6 @@ import { IstioMetricsWriter } from '../dev/sandbox/istio-metrics.ts';
 import {
   type Canary,
   type CanaryMetricInput,
-  canarySchema,
   type MetricTemplate,
   PETREL_API_VERSION,
 } from '../src/api/index.ts';
@@ -16,24 +15,19 @@ import { createMetricsProvider } from '../src/metrics/factory.ts';
 import { HISTORY_INTERVALS, pairByTime, primaryHistory } from '../src/metrics/history-queries.ts';
 import type { LabelledSeries, MetricsProvider } from '../src/metrics/provider.ts';
 import { usePrometheus } from './support/prometheus.ts';
+import {
+  istioErrorsTemplate,
+  progressingCanary,
+  prometheusProvider,
+  templateStore,
+} from './support/relative-checks.ts';
 
 const prom = usePrometheus();
 const NS = 'hist';
 const MINUTE = 60_000;
 
-function canary(target: string, metric: CanaryMetricInput, status: Canary['status'] = {}): Canary {
-  return canarySchema.parse({
-    apiVersion: PETREL_API_VERSION,
-    kind: 'Canary',
-    metadata: { name: target, namespace: NS },
-    spec: {
-      targetRef: { kind: 'Deployment', name: target },
-      service: { port: 9898 },
-      analysis: { metrics: [metric] },
-    },
-    status: { phase: 'Progressing', canaryWeight: 10, lastAppliedSpec: 'rev-1', ...status },
-  });
-}
+const canary = (target: string, metric: CanaryMetricInput, status: Canary['status'] = {}) =>
+  progressingCanary(NS, target, [metric], status, 10);
 
 /**
  * `minutes` minutes of traffic ending at `endAt`, flushed every 10 s: `requests` requests a minute, and
@@ -53,11 +47,8 @@ async function writeMinutes(
   }
 }
 
-const providerFor = (): MetricsProvider =>
-  createMetricsProvider(undefined, { defaultAddress: prom.url, timeoutMs: 5_000 });
-const templates = new Map<string, MetricTemplate>();
-const lookup = ({ name, namespace }: { name: string; namespace: string }) =>
-  templates.get(`${namespace}/${name}`);
+const providerFor = (): MetricsProvider => prometheusProvider(prom.url);
+const { templates, lookup } = templateStore();
 const errorsCheck: CanaryMetricInput = {
   name: 'request-success-rate',
   interval: '1m',
@@ -149,16 +140,7 @@ describe('the primary history of a relative error-rate check (real Prometheus)',
   });
 
   it('a MetricTemplate with totalQuery reads its history through {{ workload }} as well', async () => {
-    templates.set(`${NS}/errors`, {
-      apiVersion: PETREL_API_VERSION,
-      kind: 'MetricTemplate',
-      metadata: { name: 'errors', namespace: NS },
-      spec: {
-        provider: { type: 'prometheus' },
-        query: `sum(increase(istio_requests_total{destination_workload_namespace="${NS}", destination_workload="{{ workload }}", response_code=~"5.*"}[{{ interval }}]))`,
-        totalQuery: `sum(increase(istio_requests_total{destination_workload_namespace="${NS}", destination_workload="{{ workload }}"}[{{ interval }}]))`,
-      },
-    });
+    templates.set(`${NS}/errors`, istioErrorsTemplate(NS));
     const metric = {
       name: 'errors',
       templateRef: { name: 'errors' },

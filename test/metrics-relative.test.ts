@@ -1,30 +1,23 @@
 /** Relative checks (compare: against the primary) through runChecks against a real Prometheus. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IstioMetricsWriter } from '../dev/sandbox/istio-metrics.ts';
-import {
-  type Canary,
-  type CanaryMetricInput,
-  canarySchema,
-  type MetricTemplate,
-  PETREL_API_VERSION,
-} from '../src/api/index.ts';
+import type { Canary, CanaryMetricInput } from '../src/api/index.ts';
 import { runChecks } from '../src/metrics/checks.ts';
 import { createMetricsProvider } from '../src/metrics/factory.ts';
 import type { MetricsProvider } from '../src/metrics/provider.ts';
 import { usePrometheus } from './support/prometheus.ts';
+import {
+  istioErrorsTemplate,
+  progressingCanary,
+  prometheusProvider,
+  templateStore,
+} from './support/relative-checks.ts';
 
 const prom = usePrometheus();
 const NS = 'rel';
 
-function canary(target: string, metrics: CanaryMetricInput[], status: Canary['status'] = {}): Canary {
-  return canarySchema.parse({
-    apiVersion: PETREL_API_VERSION,
-    kind: 'Canary',
-    metadata: { name: target, namespace: NS },
-    spec: { targetRef: { kind: 'Deployment', name: target }, service: { port: 9898 }, analysis: { metrics } },
-    status: { phase: 'Progressing', canaryWeight: 20, lastAppliedSpec: 'rev-1', ...status },
-  });
-}
+const canary = (target: string, metrics: CanaryMetricInput[], status: Canary['status'] = {}) =>
+  progressingCanary(NS, target, metrics, status);
 
 /** One minute of traffic ending at `endAt`, one flush every 5 s, `perFlush` requests per flush. */
 async function writeTraffic(
@@ -50,11 +43,8 @@ async function writeTraffic(
   }
 }
 
-const providerFor = (): MetricsProvider =>
-  createMetricsProvider(undefined, { defaultAddress: prom.url, timeoutMs: 5_000 });
-const templates = new Map<string, MetricTemplate>();
-const lookup = ({ name, namespace }: { name: string; namespace: string }) =>
-  templates.get(`${namespace}/${name}`);
+const providerFor = (): MetricsProvider => prometheusProvider(prom.url);
+const { templates, lookup } = templateStore();
 const relative = (
   name: string,
   tolerance: string,
@@ -231,16 +221,7 @@ describe('relative checks against a real Prometheus', () => {
   });
 
   it('a MetricTemplate with totalQuery and {{ workload }} compares the two workloads', async () => {
-    templates.set(`${NS}/errors`, {
-      apiVersion: PETREL_API_VERSION,
-      kind: 'MetricTemplate',
-      metadata: { name: 'errors', namespace: NS },
-      spec: {
-        provider: { type: 'prometheus' },
-        query: `sum(increase(istio_requests_total{destination_workload_namespace="${NS}", destination_workload="{{ workload }}", response_code=~"5.*"}[{{ interval }}]))`,
-        totalQuery: `sum(increase(istio_requests_total{destination_workload_namespace="${NS}", destination_workload="{{ workload }}"}[{{ interval }}]))`,
-      },
-    });
+    templates.set(`${NS}/errors`, istioErrorsTemplate(NS));
     const results = await runChecks({
       canary: canary('worse', [
         { name: 'errors', templateRef: { name: 'errors' }, compare: { tolerance: '+0.5pp' } },
