@@ -116,7 +116,15 @@ export function historyDispersion(
   const df = k - 1;
   const n0 = (n - used.reduce((sum, i) => sum + i.requests ** 2, 0) / n) / df;
   const upper = x2 / chisquareQuantile(1 - HISTORY_CONFIDENCE, df);
-  return { intervals: k, overdispersion: n0 > 1 ? Math.max(0, (upper - 1) / (n0 - 1)) : 0 };
+  const rho = n0 > 1 ? Math.max(0, (upper - 1) / (n0 - 1)) : 0;
+  return { intervals: k, overdispersion: roundUp(rho) };
+}
+
+/** Four significant digits, rounded up so the bound stays a bound: a status people can read. */
+function roundUp(value: number): number {
+  if (value === 0) return 0;
+  const scale = 10 ** (3 - Math.floor(Math.log10(value)));
+  return Math.ceil(value * scale) / scale;
 }
 
 /** The design effect of an interval of `requests` requests under intraclass correlation `rho`. */

@@ -119,17 +119,16 @@ async function readHistory(
 ): Promise<DispersionHistory> {
   if (source.kind === 'istio-latency') return NO_HISTORY;
   try {
+    // Counts per whole metric interval, whatever window this step covers.
     const history = await primaryHistory(
       provider,
       source,
-      model,
+      { ...model, interval },
       primary,
       parseDuration(interval) / 1000,
       signal,
     );
-    return history
-      ? { intervals: history.intervals, overdispersion: significantDigits(history.overdispersion) }
-      : NO_HISTORY;
+    return history ?? NO_HISTORY;
   } catch (err) {
     if (signal?.aborted) throw err;
     return NO_HISTORY;
@@ -137,11 +136,6 @@ async function readHistory(
 }
 
 const NO_HISTORY: DispersionHistory = { intervals: 0, overdispersion: 0 };
-
-/** Four significant digits: enough for a correlation, and a status people can read. */
-function significantDigits(value: number): number {
-  return value === 0 ? 0 : Number(value.toPrecision(4));
-}
 
 /** Whether the release has seen any request of both workloads yet. */
 export function hasData(judgement: Judgement): boolean {
