@@ -27,7 +27,11 @@ const env = useE2e({ deploymentReadyDelayMs: 300 });
 
 interface AnalysisView {
   revision?: string;
-  metrics?: { metric: string; batches?: number[][] }[];
+  metrics?: {
+    metric: string;
+    batches?: number[][];
+    history?: { intervals: number; overdispersion: number };
+  }[];
   steps?: {
     weight: number;
     score?: number;
@@ -90,6 +94,11 @@ describe('end to end: relative checks against the primary', () => {
     expect(last?.checks[0]?.primary).toBeCloseTo(2, 0);
     expect(last?.score).toBeGreaterThan(50);
     expect(analysis?.metrics?.[0]?.batches?.length).toBeGreaterThanOrEqual(5);
+    // The primary's history, read at the first step, survives every status write of the release.
+    expect(analysis?.metrics?.[0]?.history).toEqual({
+      intervals: expect.any(Number),
+      overdispersion: expect.any(Number),
+    });
   });
 
   it('rolls back a canary with 10% errors against a 1% primary at once, without waiting for the threshold', async () => {
