@@ -324,6 +324,35 @@ describe('sequential p99 test', () => {
     expect(caught / outcomes.length).toBeGreaterThanOrEqual(0.95);
   });
 
+  it('at 20 rps a pass is judged against the primary p99 it cannot be flattered by: p99 +20% on 80ms is caught by 20% weight, healthy still promoted', () => {
+    // One-minute intervals, as in the judgement bench. Judged against the cautious (high) end of the
+    // primary's p99, two thirds of these passed their first weight at its second to fifth interval, while
+    // the primary's own p99 was still uncertain.
+    const run = (factor: number) => {
+      const random = seeded(13);
+      return Array.from({ length: 100 }, () => {
+        const batches: Batch<{ bounds: number[]; counts: number[] }>[] = [];
+        return runRelease(
+          (weight) =>
+            batches.push(
+              latencyInterval(
+                { ...latency(20, 80, factor, 0, SUITE_BUCKETS_MS), ticksPerInterval: 60 },
+                weight,
+                random,
+              ),
+            ),
+          () => judge(batches, 0.05),
+          { maxHolds: 45 },
+        );
+      });
+    };
+    const slower = run(1.2);
+    expect(slower.filter((o) => o.decision === 'rollback' && o.weight <= 20).length).toBeGreaterThanOrEqual(
+      90,
+    );
+    expect(run(1).filter((o) => o.decision === 'promote').length).toBeGreaterThanOrEqual(99);
+  });
+
   it.each([
     ['+100% on 80ms at 20 rps', 20, 80, 2],
     ['+100% on 900ms at 100 rps', 100, 900, 2],

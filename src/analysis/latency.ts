@@ -79,8 +79,16 @@ export function compareQuantiles(
     betaQuantile(1 - options.alpha, q * effectivePrimary + 0.5, p0 * effectivePrimary + 0.5),
   );
   const primaryValue = quantileOf(primary, q);
-  const limit =
-    (1 + options.tolerance.ratio) * quantileOf(primary, cautiousLevel) + options.tolerance.absolute;
+  const limitAt = (level: number) =>
+    (1 + options.tolerance.ratio) * quantileOf(primary, level) + options.tolerance.absolute;
+  const limit = limitAt(cautiousLevel);
+  // A pass is judged against the other end of the primary's interval: a limit the canary cannot have
+  // been flattered by while the primary's own quantile is still uncertain.
+  const strictLevel = Math.max(
+    q - p0 / 2,
+    betaQuantile(options.alpha, q * effectivePrimary + 0.5, p0 * effectivePrimary + 0.5),
+  );
+  const strictShare = countAbove(canary, limitAt(strictLevel)) / nC;
 
   const above = countAbove(canary, limit);
   const dispersion = designEffect(
@@ -118,7 +126,7 @@ export function compareQuantiles(
   } else if (slowerShape(canary, primary, dispersion, options.alpha)) {
     verdict = 'inconclusive';
     reason = `${evidence}: within the tolerance ${toleranceText}, but the whole latency distribution is conclusively slower than the primary's: holding for more evidence`;
-  } else if (share + PASS_Z * Math.sqrt((dispersion * p0 * (1 - p0)) / nC) > 2 * p0) {
+  } else if (strictShare + PASS_Z * Math.sqrt((dispersion * p0 * (1 - p0)) / nC) > 2 * p0) {
     verdict = 'inconclusive';
     reason = `${evidence}: within the tolerance ${toleranceText} but too uncertain yet`;
   } else {
