@@ -102,6 +102,11 @@ export interface ModeSummary {
       atFirstStepPercent: number;
       /** Rolled back at the first analysis interval. */
       atFirstIntervalPercent: number;
+      /**
+       * Rolled back by a check that does not measure the regression (an error-rate check on a slower
+       * release, or the reverse): a false alarm of that check, never counted as caught.
+       */
+      otherCheckPercent: number;
     }
   >;
   /** Medians over decided releases. */
@@ -326,6 +331,14 @@ function hash(text: string): number {
   return h >>> 0;
 }
 
+/** The check that measures each kind of regression: a rollback counts as caught when it names it. */
+const CHECK_OF: Record<Exclude<ReleaseKind, 'healthy'>, string> = {
+  'errors+1pp': 'request-success-rate',
+  'errors+5pp': 'request-success-rate',
+  'p99+20%': 'request-duration',
+  'p99+100%': 'request-duration',
+};
+
 export function summarise(mode: Mode, all: readonly ReleaseResult[]): ModeSummary {
   const results = all.filter((r) => r.mode === mode);
   const pct = (n: number, of: number) => (of === 0 ? 0 : Math.round((1000 * n) / of) / 10);
@@ -333,7 +346,8 @@ export function summarise(mode: Mode, all: readonly ReleaseResult[]): ModeSummar
   const caught = Object.fromEntries(
     RELEASE_KINDS.filter((k) => k !== 'healthy').map((kind) => {
       const of = results.filter((r) => r.kind === kind);
-      const rolled = of.filter((r) => r.decision === 'rolled back');
+      const rolledBack = of.filter((r) => r.decision === 'rolled back');
+      const rolled = rolledBack.filter((r) => r.reason.includes(CHECK_OF[kind]));
       return [
         kind,
         {
@@ -342,6 +356,7 @@ export function summarise(mode: Mode, all: readonly ReleaseResult[]): ModeSummar
           by20Percent: pct(rolled.filter((r) => r.weight <= 20).length, of.length),
           atFirstStepPercent: pct(rolled.filter((r) => r.weight <= 10).length, of.length),
           atFirstIntervalPercent: pct(rolled.filter((r) => r.steps <= 1).length, of.length),
+          otherCheckPercent: pct(rolledBack.length - rolled.length, of.length),
         },
       ];
     }),
@@ -373,7 +388,7 @@ function median(values: number[]): number {
 export function renderJudgement(report: JudgementReport): string {
   const lines = [
     '',
-    'decision quality (healthy releases; regressions caught / by 20% weight / at the first weight step / at the first interval)',
+    'decision quality (healthy releases; regressions caught by their check / by 20% weight / at the first weight step / at the first interval; rolled back by the other check)',
   ];
   for (const s of report.summary) {
     lines.push(
@@ -381,7 +396,7 @@ export function renderJudgement(report: JudgementReport): string {
     );
     for (const [kind, c] of Object.entries(s.caught)) {
       lines.push(
-        `           ${kind.padEnd(10)} caught ${c.caughtPercent}% / ${c.by20Percent}% / ${c.atFirstStepPercent}% / ${c.atFirstIntervalPercent}% (n=${c.releases})`,
+        `           ${kind.padEnd(10)} caught ${c.caughtPercent}% / ${c.by20Percent}% / ${c.atFirstStepPercent}% / ${c.atFirstIntervalPercent}%; other check ${c.otherCheckPercent}% (n=${c.releases})`,
       );
     }
     lines.push(

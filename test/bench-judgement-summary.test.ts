@@ -19,12 +19,17 @@ const result = (over: Partial<ReleaseResult>): ReleaseResult => ({
   ...over,
 });
 
+const FAILED_ERRORS =
+  'regression detected with conclusive evidence, rolling back at once: request-success-rate (vs primary, %): canary errors 6% vs primary 1%';
+const FAILED_LATENCY =
+  'regression detected with conclusive evidence, rolling back at once: request-duration (vs primary, ms): canary p99 99ms vs primary 81ms';
+
 describe('the decision-quality report', () => {
   it('tells the first weight step (held or not) from the first interval', () => {
     const results = [
-      result({ kind: 'errors+5pp', decision: 'rolled back', weight: 10, steps: 1 }),
-      result({ kind: 'errors+5pp', decision: 'rolled back', weight: 10, steps: 4 }),
-      result({ kind: 'errors+5pp', decision: 'rolled back', weight: 20, steps: 12 }),
+      result({ kind: 'errors+5pp', decision: 'rolled back', weight: 10, steps: 1, reason: FAILED_ERRORS }),
+      result({ kind: 'errors+5pp', decision: 'rolled back', weight: 10, steps: 4, reason: FAILED_ERRORS }),
+      result({ kind: 'errors+5pp', decision: 'rolled back', weight: 20, steps: 12, reason: FAILED_ERRORS }),
       result({ kind: 'errors+5pp', decision: 'timed out', weight: 10, steps: 90 }),
       result({ kind: 'healthy', decision: 'rolled back', weight: 10, steps: 3 }),
       result({ kind: 'healthy' }),
@@ -37,12 +42,25 @@ describe('the decision-quality report', () => {
       by20Percent: 75,
       atFirstStepPercent: 50,
       atFirstIntervalPercent: 25,
+      otherCheckPercent: 0,
     });
     expect(summary.healthy).toEqual({ releases: 2, promotedPercent: 50, falseRollbacksPercent: 50 });
     // A timed-out release is no decision: medians over the decided ones only.
     expect(summary.decisions.medianSteps).toBe(4);
     const text = renderJudgement({ summary: [summary] } as unknown as Parameters<typeof renderJudgement>[0]);
-    expect(text).toContain('errors+5pp caught 75% / 75% / 50% / 25% (n=4)');
+    expect(text).toContain('errors+5pp caught 75% / 75% / 50% / 25%; other check 0% (n=4)');
+  });
+
+  it('a regression rolled back by the check that does not measure it is a false alarm, not a catch', () => {
+    const summary = summarise('relative', [
+      result({ kind: 'p99+20%', decision: 'rolled back', weight: 10, steps: 2, reason: FAILED_ERRORS }),
+      result({ kind: 'p99+20%', decision: 'rolled back', weight: 20, steps: 40, reason: FAILED_LATENCY }),
+    ]);
+    expect(summary.caught['p99+20%']).toMatchObject({
+      caughtPercent: 50,
+      by20Percent: 50,
+      otherCheckPercent: 50,
+    });
   });
 
   it('counts intervals from the first traffic to the decision, held ones included', () => {
