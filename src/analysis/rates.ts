@@ -64,8 +64,10 @@ export function compareRates(batches: readonly Batch<RequestCounts>[], options: 
   const smoothC = (total.canary.errors + 0.5) / (nC + 1);
   // The variance at the edge of the null hypothesis, or above it: never smaller than the null allows.
   const nullC = Math.min(1 - 1e-9, Math.max(smoothC, scale * smoothP + absolute));
-  const varianceOf = (n: number, m: number) =>
-    (n > 0 ? bernoulli(nullC) / n : 0) + (m > 0 ? (scale * scale * bernoulli(smoothP)) / m : 0);
+  // The variance of p_canary - s · p_primary over n canary and m primary requests, the canary at rate c.
+  const spread = (c: number, s: number, n: number, m: number) =>
+    (n > 0 ? bernoulli(c) / n : 0) + (m > 0 ? (s * s * bernoulli(smoothP)) / m : 0);
+  const varianceOf = (n: number, m: number) => spread(nullC, scale, n, m);
 
   const prior = dispersionPriorOf(batches, options);
   const dispersion =
@@ -88,8 +90,7 @@ export function compareRates(batches: readonly Batch<RequestCounts>[], options: 
     ? tunedPrecision(
         1 /
           (dispersionPriorOf([first], options).value *
-            (bernoulli(edge) / first.canary.requests +
-              (scale * scale * bernoulli(smoothP)) / first.primary.requests)),
+            spread(edge, scale, first.canary.requests, first.primary.requests)),
         options.alpha,
       )
     : 1;
@@ -102,8 +103,7 @@ export function compareRates(batches: readonly Batch<RequestCounts>[], options: 
     nC > 0 && nP > 0
       ? invertScoreTest(estimate, s * rateP, (d) => {
           const c = Math.min(1 - 1e-9, Math.max(1e-9, s * smoothP + d));
-          const variance = dispersion * (bernoulli(c) / nC + (s * s * bernoulli(smoothP)) / nP);
-          return mixtureRadius(variance, rho, options.alpha);
+          return mixtureRadius(dispersion * spread(c, s, nC, nP), rho, options.alpha);
         })
       : [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
   const [testedLower] = scoreInterval(tested, scale);
