@@ -63,6 +63,44 @@ describe('PrometheusProvider over HTTP', () => {
     scope.done();
   });
 
+  it('reads a range (the primary history subquery) with the same credentials, and logs no secret', async () => {
+    const { logger, lines } = memoryLogger();
+    const query = '(sum(increase(x[1m])))[600s:60s]';
+    const scope = nock(ADDRESS, { reqheaders: { authorization: 'Bearer tok-456' } })
+      .get('/api/v1/query')
+      .query((q) => q.query === query)
+      .reply(200, {
+        status: 'success',
+        data: {
+          resultType: 'matrix',
+          result: [
+            {
+              metric: {},
+              values: [
+                [60, '10'],
+                [120, 'NaN'],
+              ],
+            },
+          ],
+        },
+      });
+    const provider = createMetricsProvider(
+      { type: 'prometheus', address: ADDRESS, secretRef: { name: 'prom-auth' } },
+      { secretValues: { token: 'tok-456' }, logger },
+    );
+    expect(await provider.runSeriesQuery!(query)).toEqual([
+      {
+        labels: {},
+        points: [
+          { time: 60, value: 10 },
+          { time: 120, value: Number.NaN },
+        ],
+      },
+    ]);
+    scope.done();
+    expect(lines.join('')).not.toContain('tok-456');
+  });
+
   it('keeps a path prefix in the address', async () => {
     const scope = nock(ADDRESS).get('/prometheus/api/v1/query').query(true).reply(200, vector('3'));
     expect(await new PrometheusProvider({ address: `${ADDRESS}/prometheus` }).runQuery('x')).toBe(3);
