@@ -276,14 +276,26 @@ describe.each(MODES)('the controller as the chart ServiceAccount with the chart 
         phases.push(await rollout(NAMESPACE, () => setImage(cluster.api, NAMESPACE, 'podinfo:2.0')));
         traffic.setErrorRatio('podinfo', 0.5);
         phases.push(await rollout(NAMESPACE, () => setImage(cluster.api, NAMESPACE, 'podinfo:3.0')));
-        const route = await cluster.api.get<
-          KubeObject & { spec?: { rules?: { backendRefs?: unknown[] }[] } }
-        >({
-          resource: RESOURCES.httpRoute,
-          namespace: NAMESPACE,
-          name: 'podinfo',
-        });
-        found.backendRefs = route.spec?.rules?.at(-1)?.backendRefs;
+        // The Failed status is written first and the routes follow it: wait for them to reach 100/0,
+        // and keep what they show if they never do.
+        const backendRefs = async () =>
+          (
+            await cluster.api.get<
+              KubeObject & { spec?: { rules?: { backendRefs?: { weight?: number }[] }[] } }
+            >({
+              resource: RESOURCES.httpRoute,
+              namespace: NAMESPACE,
+              name: 'podinfo',
+            })
+          ).spec?.rules?.at(-1)?.backendRefs;
+        found.backendRefs = await waitFor(
+          'the HTTPRoute back on the primary after the rollback',
+          async () => {
+            const refs = await backendRefs();
+            return refs?.[0]?.weight === 100 ? refs : undefined;
+          },
+          { timeoutMs: 30_000 },
+        ).catch(backendRefs);
       } else {
         // A Canary whose Deployment does not exist yet: its warning repeats, and the repeat is a patch of
         // the Event's count.
